@@ -1,0 +1,65 @@
+# Countersign — every task a newcomer needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv, install pinned dependencies, fetch Kafka's jars
+	deploy/kafka/kafka.sh fetch
+
+kafka-up: install ## start the single-node Kafka on 127.0.0.1:9092 (harmless if running)
+	@$(KAFKA) up >/dev/null
+
+kafka-down: ## stop it
+	@$(KAFKA) down
+
+kafka-status: ## is it running?
+	@$(KAFKA) status
+
+cluster-up: install ## start the 3-node Kafka cluster on 127.0.0.1:19092,19192,19292
+	@$(KAFKA) up --cluster >/dev/null
+
+cluster-down: ## stop the 3-node cluster
+	@$(KAFKA) down --cluster
+
+run: kafka-up ## the main job: Kafka, topics, the pipeline, the dashboard, a demo feed
+	$(VENV)/bin/countersign topics create
+
+test: install ## the whole suite against a real broker (started and stopped here)
+	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
+	$(KAFKA) up >/dev/null || exit 1; \
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$started = 1 ]; then $(KAFKA) down; fi; \
+	exit $$rc
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: kafka-up ## benchmarks under bench/ (numbers for this machine)
+	@echo "no benchmark yet: the first arrives with the streams (issue 4)"
+
+lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip freeze --exclude countersign > constraints.txt
+	rm -rf .lock-venv
+
+clean: kafka-down ## stop Kafka and remove .venv and .data
+	rm -rf $(VENV) .data

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Run Apache Kafka in KRaft mode (combined broker+controller nodes) on 127.0.0.1,
+# straight from Maven Central's jars and the machine's Java 17. No Docker.
+#
+#   deploy/kafka/kafka.sh fetch              download the jars into the cache (once)
+#   deploy/kafka/kafka.sh up     [--cluster] start (formats storage on first start), wait until ready
+#   deploy/kafka/kafka.sh down   [--cluster] stop (SIGTERM, then SIGKILL after 30 s)
+#   deploy/kafka/kafka.sh status [--cluster] one line per node
+#   deploy/kafka/kafka.sh kill N [--cluster] SIGKILL node N (for failure tests)
+#   deploy/kafka/kafka.sh start N [--cluster] start node N again
+#
+# Single mode: one node, broker on port 9092.
+# Cluster mode: three nodes, replication factor 3, min.insync.replicas=2,
+#               brokers on 19092, 19192, 19292 (so it can run beside single mode).
+#
+# Environment (all optional):
+#   KAFKA_DATA_DIR   where data, logs and pid files go (git-ignored .data/ by default)
+#   KAFKA_PORT       first broker port (node N listens on KAFKA_PORT + 100*(N-1),
+#                    its controller on that port + 1)
+#   KAFKA_HEAP       JVM heap per node (1g single, 512m per cluster node)
+#   COUNTERSIGN_CACHE  jar cache outside the repository (~/.cache/countersign)
+#   PYTHON           interpreter with confluent-kafka, used for the readiness check
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")"
+cache="${COUNTERSIGN_CACHE:-$HOME/.cache/countersign}"
+libs="$cache/kafka-$kafka_version/libs"
+python="${PYTHON:-$repo/.venv/bin/python}"
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+command="${1:-}"; shift || true
+node_arg=""
+mode="single"
+for arg in "$@"; do
+  case "$arg" in
+    --cluster) mode="cluster" ;;
+    [0-9]*) node_arg="$arg" ;;
+    *) die "unknown argument '$arg' (see the header of $0)" ;;
+  esac
+done
+
+if [[ "$mode" == cluster ]]; then
+  nodes=3; default_port=19092; default_heap=512m; default_dir="$repo/.data/kafka-cluster"
+else
+  nodes=1; default_port=9092; default_heap=1g; default_dir="$repo/.data/kafka"
+fi
+base_port="${KAFKA_PORT:-$default_port}"
+heap="${KAFKA_HEAP:-$default_heap}"
+data_dir="${KAFKA_DATA_DIR:-$default_dir}"
+
+broker_port() { echo $((base_port + 100 * ($1 - 1))); }
+controller_port() { echo $(($(broker_port "$1") + 1)); }
+node_dir() { echo "$data_dir/node-$1"; }
+pid_of() { cat "$(node_dir "$1")/kafka.pid" 2>/dev/null || true; }
+alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+bootstrap() {
+  local out="" i
+  for ((i = 1; i <= nodes; i++)); do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  echo "$out"
+}
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+fetch() {
+  if [[ -f "$libs/kafka_2.13-$kafka_version.jar" ]]; then return 0; fi
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars"
+  log "fetching Apache Kafka $kafka_version from Maven Central into $libs"
+  mkdir -p "$libs.partial"
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs.partial" >&2 \
+    || die "Maven could not fetch the Kafka jars (see the output above)"
+  rm -rf "$libs" && mv "$libs.partial" "$libs"
+}
+
+java_bin() {
+  local java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+  command -v "$java" >/dev/null || die "Java 17 or newer is needed (set JAVA_HOME or put java on PATH)"
+  local major
+  major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')"
+  (( major >= 17 )) || die "Kafka $kafka_version needs Java 17 or newer; found $major"
+  echo "$java"
+}
+
+write_config() {
+  local n=$1 dir voters="" i rf=$((nodes < 3 ? nodes : 3)) isr=$((nodes < 3 ? 1 : 2))
+  dir="$(node_dir "$n")"
+  for ((i = 1; i <= nodes; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(controller_port "$i")"; done
+  cat >"$dir/server.properties" <<EOF
+# Written by deploy/kafka/kafka.sh; edit the script, not this file.
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+# Topics are created on purpose (countersign topics create, Faust's own topics).
+auto.create.topics.enable=false
+num.partitions=6
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=12
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+# Tests and demos start consumers in quick succession: do not wait 3 s to rebalance.
+group.initial.rebalance.delay.ms=0
+# signatures.submitted must take oversized events so that the validate agent can reject them.
+message.max.bytes=2097152
+EOF
+}
+
+start_node() {
+  local n=$1 dir java
+  dir="$(node_dir "$n")"
+  if alive "$n"; then log "node $n already running (pid $(pid_of "$n"))"; return 0; fi
+  if port_busy "$(broker_port "$n")"; then
+    die "port $(broker_port "$n") is taken by a process this script did not start"
+  fi
+  java="$(java_bin)"
+  mkdir -p "$dir/data" "$dir/logs"
+  write_config "$n"
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    [[ -f "$data_dir/cluster.id" ]] || \
+      "$java" -cp "$libs/*" kafka.tools.StorageTool random-uuid >"$data_dir/cluster.id"
+    "$java" -cp "$libs/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$dir/logs" \
+      kafka.tools.StorageTool format -t "$(cat "$data_dir/cluster.id")" -c "$dir/server.properties" \
+      >"$dir/logs/format.log" 2>&1 || die "formatting node $n failed: $(cat "$dir/logs/format.log")"
+  fi
+  nohup "$java" -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$dir/logs" \
+    -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
+    >"$dir/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/kafka.pid"
+  log "node $n starting (pid $!, broker 127.0.0.1:$(broker_port "$n"), logs $dir/logs)"
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90})) want=${1:-$nodes}
+  while ((SECONDS < deadline)); do
+    for ((i = 1; i <= nodes; i++)); do
+      [[ -z "$(pid_of "$i")" ]] || alive "$i" || [[ "$want" -lt "$nodes" ]] || \
+        die "node $i exited during start-up; last lines of its log:
+$(tail -n 20 "$(node_dir "$i")/logs/server.log" 2>/dev/null)"
+    done
+    if [[ -x "$python" ]] && "$python" - "$(bootstrap)" "$want" <<'EOF' 2>/dev/null
+import sys
+from confluent_kafka.admin import AdminClient
+metadata = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=2)
+sys.exit(0 if len(metadata.brokers) >= int(sys.argv[2]) else 1)
+EOF
+    then log "ready: $(bootstrap) answers metadata requests"; return 0; fi
+    if [[ ! -x "$python" ]] && grep -q "Kafka Server started" "$(node_dir 1)/logs/server.log" 2>/dev/null; then
+      log "ready (log says started; no Python at $python for a metadata check)"; return 0
+    fi
+    sleep 0.5
+  done
+  die "not ready after ${KAFKA_START_TIMEOUT:-90} s; see $(node_dir 1)/logs/server.log"
+}
+
+stop_node() {
+  local n=$1 sig=${2:-TERM} pid
+  pid="$(pid_of "$n")"
+  if ! alive "$n"; then rm -f "$(node_dir "$n")/kafka.pid"; return 0; fi
+  kill -"$sig" "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then log "node $n did not stop in 30 s; SIGKILL"; kill -KILL "$pid"; fi
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$(node_dir "$n")/kafka.pid"
+  log "node $n stopped ($sig)"
+}
+
+case "$command" in
+  fetch) fetch ;;
+  up)
+    fetch
+    mkdir -p "$data_dir"
+    if ! alive 1 && port_busy "$(broker_port 1)"; then
+      # Another checkout's broker (or one started by hand) already serves this port.
+      KAFKA_START_TIMEOUT=5 wait_ready && { log "reusing the broker that already answers there"; echo "$(bootstrap)"; exit 0; }
+    fi
+    for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
+    wait_ready
+    echo "$(bootstrap)"
+    ;;
+  down) for ((n = 1; n <= nodes; n++)); do stop_node "$n"; done ;;
+  status)
+    for ((n = 1; n <= nodes; n++)); do
+      if alive "$n"; then state="running (pid $(pid_of "$n"))"; else state="stopped"; fi
+      printf 'node %d  127.0.0.1:%d  %s\n' "$n" "$(broker_port "$n")" "$state"
+    done
+    ;;
+  kill) [[ -n "$node_arg" ]] || die "which node? e.g. kill 2"; stop_node "$node_arg" KILL ;;
+  start) [[ -n "$node_arg" ]] || die "which node? e.g. start 2"; start_node "$node_arg" ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "$command" ]] || exit 2 ;;
+esac

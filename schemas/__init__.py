@@ -1,0 +1,1 @@
+"""Avro schemas (every version kept under ``avro/``) and the single-object codec."""

@@ -1,0 +1,179 @@
+"""Avro single-object encoding: the wire format of every Countersign topic.
+
+A message is ``C3 01`` + the 8-byte little-endian CRC-64-AVRO (Rabin) fingerprint of
+the writer's parsing canonical form + the Avro binary body (Avro specification,
+"Single-object encoding"). Because the fingerprint names the writer's schema, a
+reader can decode what any version of the producer wrote and resolve it to its own
+version: that is how we evolve schemas without a registry server. The "registry" is
+the set of ``.avsc`` files shipped in ``schemas/avro/`` (every version kept).
+
+Decoding never lets a fastavro exception escape: every failure is a typed
+``MalformedMessage`` saying why, which the validate agent turns into a dead letter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+import fastavro
+from fastavro.schema import fingerprint as _fastavro_fingerprint
+from fastavro.schema import to_parsing_canonical_form
+
+from streams.errors import (
+    BadMarker,
+    IncompatibleSchema,
+    TruncatedMessage,
+    UnknownFingerprint,
+    UnparseableBody,
+)
+
+MARKER = b"\xc3\x01"
+HEADER_SIZE = len(MARKER) + 8
+SCHEMA_DIR = Path(__file__).with_name("avro")
+_FILE_NAME = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)\.v(?P<version>[0-9]+)\.avsc$")
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One ``.avsc`` file: a version of a record type, parsed and fingerprinted."""
+
+    name: str
+    version: int
+    parsed: Any  # fastavro's parsed schema
+    canonical_form: str
+    fingerprint: bytes  # 8 bytes, little-endian, as written on the wire
+
+    @classmethod
+    def load(cls, path: Path) -> SchemaVersion:
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise ValueError(f"{path.name}: schema files are named <Record>.v<N>.avsc")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        parsed = fastavro.parse_schema(raw, _write_hint=False)
+        canonical = to_parsing_canonical_form(parsed)
+        return cls(
+            name=match["name"],
+            version=int(match["version"]),
+            parsed=parsed,
+            canonical_form=canonical,
+            fingerprint=bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO")),
+        )
+
+
+class SchemaRegistry:
+    """All writer schemas we can read, by fingerprint, and the newest of each type."""
+
+    def __init__(self, versions: Iterable[SchemaVersion]) -> None:
+        self._by_fingerprint: dict[bytes, SchemaVersion] = {}
+        self._by_name: dict[str, dict[int, SchemaVersion]] = {}
+        for schema in versions:
+            if schema.fingerprint in self._by_fingerprint:
+                other = self._by_fingerprint[schema.fingerprint]
+                raise ValueError(
+                    f"{schema.name} v{schema.version} has the same canonical form as "
+                    f"{other.name} v{other.version}: a new version must change the schema"
+                )
+            self._by_fingerprint[schema.fingerprint] = schema
+            self._by_name.setdefault(schema.name, {})[schema.version] = schema
+
+    @classmethod
+    def from_directory(cls, directory: Path = SCHEMA_DIR) -> SchemaRegistry:
+        return cls(SchemaVersion.load(path) for path in sorted(directory.glob("*.avsc")))
+
+    def by_fingerprint(self, fingerprint: bytes) -> SchemaVersion:
+        try:
+            return self._by_fingerprint[fingerprint]
+        except KeyError:
+            raise UnknownFingerprint(fingerprint) from None
+
+    def version(self, name: str, version: int | None = None) -> SchemaVersion:
+        """A given version of a record type, or its newest when ``version`` is None."""
+        versions = self._by_name[name]
+        return versions[max(versions) if version is None else version]
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def versions(self, name: str) -> list[SchemaVersion]:
+        return [self._by_name[name][v] for v in sorted(self._by_name[name])]
+
+
+@cache
+def default_registry() -> SchemaRegistry:
+    """The schemas shipped with this package (parsed once per process)."""
+    return SchemaRegistry.from_directory()
+
+
+class AvroCodec:
+    """Encodes one record type with a chosen writer version; decodes any known writer
+    version of it into the reader's (by default the newest) version."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        registry: SchemaRegistry | None = None,
+        reader_version: int | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.reader = self.registry.version(name, reader_version)
+        self.name = name
+
+    def encode(self, record: Mapping[str, Any], *, writer_version: int | None = None) -> bytes:
+        writer = (
+            self.reader
+            if writer_version is None
+            else self.registry.version(self.name, writer_version)
+        )
+        buffer = io.BytesIO()
+        buffer.write(MARKER)
+        buffer.write(writer.fingerprint)
+        fastavro.schemaless_writer(buffer, writer.parsed, record)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> Record:
+        """The record in the reader's version; ``MalformedMessage`` for anything else."""
+        if len(data) < HEADER_SIZE:
+            if not MARKER.startswith(data[:2]):
+                raise BadMarker(f"starts with {data[:2].hex()}, not the Avro marker c301")
+            raise TruncatedMessage(
+                f"{len(data)} bytes: shorter than the {HEADER_SIZE}-byte single-object header"
+            )
+        if data[:2] != MARKER:
+            raise BadMarker(f"starts with {data[:2].hex()}, not the Avro marker c301")
+        writer = self.registry.by_fingerprint(bytes(data[2:HEADER_SIZE]))
+        if writer.name != self.name:
+            raise IncompatibleSchema(
+                f"a {writer.name} v{writer.version} record where {self.name} is expected"
+            )
+        body = io.BytesIO(data[HEADER_SIZE:])
+        reader_schema = None if writer is self.reader else self.reader.parsed
+        try:
+            record = cast(Record, fastavro.schemaless_reader(body, writer.parsed, reader_schema))
+        except (EOFError, StopIteration) as exc:
+            raise TruncatedMessage(f"body ends early for {writer.name} v{writer.version}") from exc
+        except Exception as exc:  # fastavro raises many kinds on bad bytes
+            raise UnparseableBody(
+                f"body is not a {writer.name} v{writer.version}: {type(exc).__name__}: {exc}"
+            ) from exc
+        trailing = len(data) - HEADER_SIZE - body.tell()
+        if trailing:
+            raise UnparseableBody(
+                f"{trailing} bytes left over after a {writer.name} v{writer.version} body"
+            )
+        return record
+
+
+@cache
+def codec(name: str) -> AvroCodec:
+    """The shared codec of a record type at its newest version."""
+    return AvroCodec(name)

@@ -1,0 +1,1 @@
+"""Sinks that carry counts out of Kafka (ClickHouse, through clickhouse-connect)."""

@@ -1,0 +1,123 @@
+"""The ``countersign`` command: Faust's own CLI (``countersign worker``) plus ours.
+
+Our commands are short-lived tools (admin calls, replays), so they run in the
+foreground through ``ToolCommand`` rather than inside a Faust worker: a
+``CountersignError`` becomes one red line and exit code 1, not a traceback.
+Each command's docstring is its ``--help``; its first line is the summary that
+``countersign --help`` lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from typing import Any, NoReturn
+
+import click
+import faust
+from faust.cli import AppCommand
+from faust.cli.faust import cli as faust_cli
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from streams.app import CountersignApp, create_app
+from streams.errors import CountersignError
+from streams.logs import setup_logging
+from streams.settings import Settings
+from streams.topics import Retention, create_topics, describe_topics
+
+# Piped output (logs, CI, tests) is not squeezed to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+HELP = """Countersign: exact, live, auditable petition signature counts.
+
+Kafka topics in, Faust agents in the middle, ClickHouse and a live dashboard out.
+Configuration comes from COUNTERSIGN_* environment variables (see README.md).
+"""
+
+
+class ToolCommand(AppCommand):
+    """A command that runs in the foreground, without starting a Faust worker."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        setup_logging(self.settings.log_level)
+        try:
+            result = self.run(*self.args, *args, **{**self.kwargs, **kwargs})
+            if inspect.isawaitable(result):
+                asyncio.run(_awaited(result))
+        except CountersignError as exc:
+            errors.print(f"[red]countersign: {exc}[/]")
+            sys.exit(1)
+        sys.exit(0)
+
+    @property
+    def settings(self) -> Settings:
+        app = self.app
+        assert isinstance(app, CountersignApp)
+        return app.countersign_settings
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _retention_label(retention: Retention, retention_ms: str | None) -> str:
+    if retention is Retention.COMPACTED:
+        return "compacted"
+    if retention_ms in (None, "-1"):
+        return "forever"
+    return f"{int(retention_ms) / 86_400_000:g} days"
+
+
+def register_commands(app: faust.App) -> None:
+    @app.command(
+        faust.cli.argument("action", type=click.Choice(["create", "describe"])),
+        base=ToolCommand,
+    )
+    def topics(self: ToolCommand, action: str) -> None:
+        """Create (idempotently) or describe the pipeline's Kafka topics.
+
+        `topics create` creates every topic of ARCHITECTURE.md that is missing, with its
+        partitions, replication, cleanup policy and retention, under the configured
+        prefix; running it again changes nothing. `topics describe` prints them.
+        """
+        if action == "create":
+            for name, outcome in create_topics(self.settings).items():
+                console.print(f"{outcome:>8}  {name}")
+            return
+        table = Table(title=f"Topics on {self.settings.kafka_bootstrap_servers}")
+        for column in ("topic", "key", "value", "partitions", "RF", "retention"):
+            table.add_column(column, no_wrap=column == "topic")
+        for topic in describe_topics(self.settings):
+            if topic.partitions is None:
+                table.add_row(topic.name, topic.spec.key, topic.spec.value, "[red]missing[/]")
+                continue
+            table.add_row(
+                topic.name,
+                topic.spec.key,
+                topic.spec.value,
+                str(topic.partitions),
+                str(topic.replication_factor),
+                _retention_label(topic.spec.retention, topic.config.get("retention.ms")),
+            )
+        console.print(table)
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = create_app(settings)
+    register_commands(app)
+    return app
+
+
+def main() -> NoReturn:
+    """Entry point of the ``countersign`` console script."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        errors.print(f"[red]countersign: bad configuration[/]\n{exc}")
+        sys.exit(2)
+    faust_cli.help = HELP
+    build_app(settings).main()

@@ -1,0 +1,63 @@
+"""The one exception tree of Countersign.
+
+Every error we raise on purpose is a ``CountersignError``, so callers can catch ours
+without catching everything. Each leaf also subclasses the stdlib error it resembles
+(``ValueError`` for bad data, ``LookupError`` for a missing thing, ...) so code that
+knows nothing of Countersign still handles it sensibly.
+"""
+
+from __future__ import annotations
+
+
+class CountersignError(Exception):
+    """Root of every error Countersign raises on purpose."""
+
+
+class ConfigurationError(CountersignError, ValueError):
+    """Settings that cannot run, e.g. the development HMAC key in production."""
+
+
+class MalformedMessage(CountersignError, ValueError):
+    """Bytes that are not a single-object-encoded Avro message we can read.
+
+    The validate agent turns any of these into a ``malformed`` rejection; ``detail``
+    is the human-readable why that goes into the dead letter.
+    """
+
+    reason = "malformed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadMarker(MalformedMessage):
+    """The first two bytes are not the single-object marker ``C3 01``."""
+
+
+class TruncatedMessage(MalformedMessage, EOFError):
+    """The message ends before its header or its body is complete."""
+
+
+class UnknownFingerprint(MalformedMessage, LookupError):
+    """The writer's schema fingerprint is not one of the schemas we ship."""
+
+    def __init__(self, fingerprint: bytes) -> None:
+        super().__init__(f"unknown writer schema fingerprint {fingerprint.hex()}")
+        self.fingerprint = fingerprint
+
+
+class UnparseableBody(MalformedMessage):
+    """The header is fine but the body does not decode with the writer's schema."""
+
+
+class IncompatibleSchema(MalformedMessage, TypeError):
+    """The writer's schema cannot be resolved to the reader's (e.g. another record type)."""
+
+
+class TopicError(CountersignError, RuntimeError):
+    """Kafka refused to create or describe a topic."""
+
+
+class KafkaUnavailable(CountersignError, ConnectionError):
+    """No broker answered in time."""

@@ -1,0 +1,70 @@
+"""Typed settings, loaded once from the environment and passed in.
+
+Every knob lives here with a default that runs on one machine. Environment variables
+carry the ``COUNTERSIGN_`` prefix (``COUNTERSIGN_TOPIC_PREFIX=...``), except the usual
+``KAFKA_BOOTSTRAP_SERVERS``. The object is frozen: code that needs a variant (a test
+with its own topic prefix) makes one with ``settings.model_copy(update=...)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigurationError
+
+#: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
+DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    """Everything a Countersign process may be told from outside."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COUNTERSIGN_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "COUNTERSIGN_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prepended to every topic name: several pipelines on one cluster.",
+    )
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+    topic_replication_factor: int = Field(default=1, ge=1, le=7)
+    #: How long the pre-dedupe topic ``signatures.valid`` keeps records.
+    bounded_retention_days: int = Field(default=7, ge=1)
+
+    app_id: str = Field(default="countersign", pattern=r"^[A-Za-z0-9._-]+$")
+    data_dir: Path = Path(".data")
+    email_hash_key: SecretStr = SecretStr(DEVELOPMENT_EMAIL_HASH_KEY)
+
+    worker_port: int = Field(default=6066, ge=1, le=65535)
+    intake_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_development_key_in_production(self) -> Settings:
+        if (
+            self.env == "production"
+            and self.email_hash_key.get_secret_value() == DEVELOPMENT_EMAIL_HASH_KEY
+        ):
+            raise ConfigurationError(
+                "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
+                "COUNTERSIGN_ENV=production (the development key is public)"
+            )
+        return self
+
+    def topic(self, name: str) -> str:
+        """The full name of one of ARCHITECTURE.md's topics under this prefix."""
+        return f"{self.topic_prefix}{name}"

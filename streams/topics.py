@@ -1,0 +1,163 @@
+"""The topics of ARCHITECTURE.md, and creating / describing them on a cluster.
+
+Each topic's retention follows from its role: the audit log and its verdicts are
+kept forever (every count must be provable later), the catalogue and the running
+totals are compacted (only the latest value per key matters), and the pre-dedupe
+repartition topic is bounded (its content is re-derivable from the audit log).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import ConfigResource, NewTopic
+
+from streams.errors import TopicError
+from streams.kafka import admin_client, cluster_metadata
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 60 * 60 * 1000
+#: signatures.submitted must take an oversized event (up to this) so that the
+#: validate agent, not the broker, rejects it with reason ``oversized``.
+SUBMITTED_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+
+class Retention(Enum):
+    COMPACTED = "compacted"
+    FOREVER = "forever"
+    BOUNDED = "bounded"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as the contract names it (without the configured prefix)."""
+
+    name: str
+    key: str
+    value: str
+    retention: Retention
+    max_message_bytes: int | None = None
+
+    def config(self, settings: Settings) -> dict[str, str]:
+        """The topic-level configs we set on creation."""
+        config: dict[str, str] = {
+            "min.insync.replicas": str(min(2, settings.topic_replication_factor)),
+        }
+        if self.retention is Retention.COMPACTED:
+            config["cleanup.policy"] = "compact"
+        elif self.retention is Retention.FOREVER:
+            config |= {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+        else:
+            retention_ms = settings.bounded_retention_days * DAY_MS
+            config |= {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
+
+
+PETITIONS = TopicSpec("petitions", "petition_id", "Petition", Retention.COMPACTED)
+SUBMITTED = TopicSpec(
+    "signatures.submitted",
+    "petition_id",
+    "SignatureSubmitted",
+    Retention.FOREVER,
+    max_message_bytes=SUBMITTED_MAX_MESSAGE_BYTES,
+)
+VALID = TopicSpec("signatures.valid", "dedupe key", "SignatureAccepted", Retention.BOUNDED)
+ACCEPTED = TopicSpec("signatures.accepted", "dedupe key", "SignatureAccepted", Retention.FOREVER)
+REJECTED = TopicSpec("signatures.rejected", "petition_id", "SignatureRejected", Retention.FOREVER)
+DUPLICATES = TopicSpec(
+    "signatures.duplicates", "dedupe key", "SignatureRejected", Retention.FOREVER
+)
+COUNTS = TopicSpec("counts.regional", "petition_id + country", "RegionalCount", Retention.COMPACTED)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    PETITIONS,
+    SUBMITTED,
+    VALID,
+    ACCEPTED,
+    REJECTED,
+    DUPLICATES,
+    COUNTS,
+)
+
+
+def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str]:
+    """Create every missing topic; leave existing ones alone.
+
+    Returns ``{full topic name: "created" | "exists"}``. Running it twice changes
+    nothing: the second run reports every topic as ``exists``.
+    """
+    admin = admin_client(settings)
+    existing = set(cluster_metadata(admin, settings, timeout).topics)
+    outcome: dict[str, str] = {}
+    missing: list[NewTopic] = []
+    for spec in ALL_TOPICS:
+        name = settings.topic(spec.name)
+        if name in existing:
+            outcome[name] = "exists"
+            continue
+        missing.append(
+            NewTopic(
+                name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                config=spec.config(settings),
+            )
+        )
+    if not missing:
+        return outcome
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() != error.TOPIC_ALREADY_EXISTS:  # a concurrent create is fine
+                raise TopicError(f"cannot create topic {name}: {error.str()}") from exc
+            outcome[name] = "exists"
+        else:
+            log.info("created topic %s", name)
+            outcome[name] = "created"
+    return outcome
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    spec: TopicSpec
+    name: str
+    partitions: int | None  # None: the topic does not exist
+    replication_factor: int | None
+    config: dict[str, str]
+
+
+def describe_topics(settings: Settings, *, timeout: float = 15.0) -> list[TopicDescription]:
+    """What the cluster says about each of our topics (missing ones included)."""
+    admin = admin_client(settings)
+    metadata = cluster_metadata(admin, settings, timeout).topics
+    names = [settings.topic(spec.name) for spec in ALL_TOPICS]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names if n in metadata]
+    configs: dict[str, dict[str, str]] = {}
+    for resource, future in (
+        admin.describe_configs(resources, request_timeout=timeout).items() if resources else []
+    ):
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            raise TopicError(f"cannot describe {resource.name}: {exc.args[0].str()}") from exc
+        configs[resource.name] = {key: entry.value for key, entry in entries.items()}
+    described = []
+    for spec, name in zip(ALL_TOPICS, names, strict=True):
+        topic = metadata.get(name)
+        partitions = None if topic is None else len(topic.partitions)
+        replication = None
+        if topic is not None and topic.partitions:
+            replication = len(next(iter(topic.partitions.values())).replicas)
+        described.append(
+            TopicDescription(spec, name, partitions, replication, configs.get(name, {}))
+        )
+    return described

@@ -1,0 +1,80 @@
+"""Fixtures shared by the whole suite.
+
+The integration tests run against a real Apache Kafka (KRaft) that
+``deploy/kafka/kafka.sh`` starts: ``make test`` starts it before pytest, and when pytest
+is run alone the ``kafka`` fixture starts it (and stops what it started). Each test
+gets a fresh topic prefix and consumer group, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from streams.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def broker_answers(bootstrap: str, expected_brokers: int = 1, timeout: float = 3.0) -> bool:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        return len(admin.list_topics(timeout=timeout).brokers) >= expected_brokers
+    except Exception:
+        return False
+
+
+def kafka_sh(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run deploy/kafka/kafka.sh with this interpreter for its readiness check."""
+    result = subprocess.run(
+        [str(KAFKA_SH), *args],
+        env={**os.environ, "PYTHON": sys.executable, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kafka.sh {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    """Bootstrap servers of a running broker: reused if one answers, else started."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP)
+    if broker_answers(bootstrap):
+        yield bootstrap
+        return
+    if bootstrap != DEFAULT_BOOTSTRAP:
+        pytest.fail(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer")
+    kafka_sh("up")
+    try:
+        yield bootstrap
+    finally:
+        kafka_sh("down")
+
+
+@pytest.fixture
+def test_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def settings(kafka: str, test_id: str, tmp_path: Path) -> Settings:
+    """Settings of an isolated pipeline: its own topic prefix, app id and data dir."""
+    return Settings(
+        env="test",
+        kafka_bootstrap_servers=kafka,
+        topic_prefix=f"t{test_id}.",
+        data_dir=tmp_path / "data",
+    )

@@ -1,0 +1,1 @@
+"""Unit tests are pure: no broker, no ClickHouse, microseconds each."""

@@ -1,0 +1,72 @@
+"""Schema evolution: readers resolve any shipped writer version to their own."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+
+from schemas.codec import SCHEMA_DIR, AvroCodec, default_registry
+
+V1_RECORD = {
+    "signature_id": "s-1",
+    "petition_id": "p-1",
+    "full_name": "Amani Nkosi",
+    "email": "amani@example.org",
+    "country": "ZA",
+    "postal_code": "8001",
+    "consent_to_publish_name": False,
+    "submitted_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "source": "api",
+    "client_ip": None,
+    "user_agent": "curl/8",
+    "locale": "en-ZA",
+}
+
+# Fingerprints of released schema versions never change: old messages in the audit
+# log name their writer by it. A new version is a new file, never an edit.
+RELEASED_FINGERPRINTS = {
+    ("Petition", 1): "01a77d4c6ca62c56",
+    ("RegionalCount", 1): "b76c05af425bacc4",
+    ("SignatureAccepted", 1): "1f24829d901a5093",
+    ("SignatureRejected", 1): "9f4c78dd064024d7",
+    ("SignatureSubmitted", 1): "f697417f694eea3f",
+    ("SignatureSubmitted", 2): "bfb302424d70a685",
+}
+
+
+def test_old_writer_new_reader_gets_the_new_field_defaulted() -> None:
+    old_bytes = AvroCodec("SignatureSubmitted").encode(V1_RECORD, writer_version=1)
+    decoded = AvroCodec("SignatureSubmitted", reader_version=2).decode(old_bytes)
+    assert decoded == {**V1_RECORD, "referrer": None}
+
+
+def test_new_writer_old_reader_drops_the_field_it_does_not_know() -> None:
+    new_bytes = AvroCodec("SignatureSubmitted").encode(
+        {**V1_RECORD, "referrer": "https://example.org/share"}, writer_version=2
+    )
+    decoded = AvroCodec("SignatureSubmitted", reader_version=1).decode(new_bytes)
+    assert decoded == V1_RECORD
+
+
+def test_the_default_reader_is_the_newest_version() -> None:
+    newest = max(int(p.stem.split(".v")[1]) for p in SCHEMA_DIR.glob("SignatureSubmitted.v*"))
+    assert AvroCodec("SignatureSubmitted").reader.version == newest
+
+
+def test_released_schema_fingerprints_are_unchanged() -> None:
+    shipped = {
+        (name, schema.version): schema.fingerprint.hex()
+        for name in default_registry().names()
+        for schema in default_registry().versions(name)
+    }
+    assert shipped == RELEASED_FINGERPRINTS
+
+
+def test_every_new_version_only_adds_fields_with_defaults() -> None:
+    for name in default_registry().names():
+        versions = [json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob(f"{name}.v*"))]
+        for older, newer in itertools.pairwise(versions):
+            old_names = {f["name"] for f in older["fields"]}
+            added = [f for f in newer["fields"] if f["name"] not in old_names]
+            assert all("default" in f for f in added), name

@@ -1,0 +1,81 @@
+"""Settings come from COUNTERSIGN_* variables (plus KAFKA_BOOTSTRAP_SERVERS), frozen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streams.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("COUNTERSIGN_") or name == "KAFKA_BOOTSTRAP_SERVERS":
+            monkeypatch.delenv(name)
+
+
+def test_defaults_run_on_one_machine() -> None:
+    settings = Settings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.topic_prefix == ""
+    assert settings.topic_partitions == 6
+    assert settings.worker_port == 6066
+    assert settings.intake_port == 8080
+    assert settings.data_dir == Path(".data")
+
+
+def test_prefixed_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_TOPIC_PREFIX", "eu.")
+    monkeypatch.setenv("COUNTERSIGN_TOPIC_PARTITIONS", "12")
+    settings = Settings()
+    assert settings.topic("signatures.submitted") == "eu.signatures.submitted"
+    assert settings.topic_partitions == 12
+
+
+def test_the_usual_kafka_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "10.0.0.1:9092,10.0.0.2:9092")
+    assert Settings().kafka_bootstrap_servers == "10.0.0.1:9092,10.0.0.2:9092"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.topic_prefix = "other."  # type: ignore[misc]
+
+
+def test_a_variant_is_a_copy() -> None:
+    settings = Settings()
+    variant = settings.model_copy(update={"topic_prefix": "x."})
+    assert (settings.topic_prefix, variant.topic_prefix) == ("", "x.")
+
+
+def test_the_hash_key_is_secret_in_repr() -> None:
+    assert DEVELOPMENT_EMAIL_HASH_KEY not in repr(Settings())
+
+
+def test_production_refuses_the_development_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    with pytest.raises(ValidationError, match="COUNTERSIGN_EMAIL_HASH_KEY must be set"):
+        Settings()
+
+
+def test_production_runs_with_its_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    assert Settings().email_hash_key.get_secret_value() == "a-real-secret"
+
+
+def test_a_non_numeric_partition_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_TOPIC_PARTITIONS", "many")
+    with pytest.raises(ValidationError, match="topic_partitions"):
+        Settings()
+
+
+def test_a_topic_prefix_with_a_space_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_TOPIC_PREFIX", "my prefix")
+    with pytest.raises(ValidationError, match="topic_prefix"):
+        Settings()

@@ -1,0 +1,44 @@
+"""Each topic's retention follows ARCHITECTURE.md's table."""
+
+from __future__ import annotations
+
+from streams.settings import Settings
+from streams.topics import ALL_TOPICS
+
+EXPECTED = {
+    # name: (cleanup.policy, retention.ms)  -- "-" where compaction makes it moot
+    "petitions": ("compact", "-"),
+    "signatures.submitted": ("delete", "-1"),
+    "signatures.valid": ("delete", str(7 * 24 * 3600 * 1000)),
+    "signatures.accepted": ("delete", "-1"),
+    "signatures.rejected": ("delete", "-1"),
+    "signatures.duplicates": ("delete", "-1"),
+    "counts.regional": ("compact", "-"),
+}
+
+
+def test_the_topics_are_exactly_those_of_the_architecture() -> None:
+    assert [spec.name for spec in ALL_TOPICS] == list(EXPECTED)
+
+
+def test_cleanup_policy_and_retention_per_topic() -> None:
+    settings = Settings(topic_replication_factor=3)
+    for spec in ALL_TOPICS:
+        config = spec.config(settings)
+        assert (config["cleanup.policy"], config.get("retention.ms", "-")) == EXPECTED[spec.name]
+
+
+def test_forever_means_no_size_limit_either() -> None:
+    for spec in ALL_TOPICS:
+        if EXPECTED[spec.name] == ("delete", "-1"):
+            assert spec.config(Settings())["retention.bytes"] == "-1"
+
+
+def test_min_insync_replicas_is_two_with_three_replicas_and_one_alone() -> None:
+    assert ALL_TOPICS[0].config(Settings(topic_replication_factor=3))["min.insync.replicas"] == "2"
+    assert ALL_TOPICS[0].config(Settings(topic_replication_factor=1))["min.insync.replicas"] == "1"
+
+
+def test_the_audit_log_takes_oversized_events_so_the_validator_can_reject_them() -> None:
+    submitted = next(spec for spec in ALL_TOPICS if spec.name == "signatures.submitted")
+    assert int(submitted.config(Settings())["max.message.bytes"]) > 1024 * 1024
