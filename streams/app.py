@@ -2,15 +2,21 @@
 
 The app id carries the topic prefix, so a test run (or a second pipeline on the same
 cluster) gets its own consumer group and its own Faust-internal topics.
+Why ``exactly_once`` and what it costs: docs/exactly-once.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import faust
 
 from streams.settings import Settings
+from streams.topics import create_topics
+
+log = logging.getLogger(__name__)
 
 
 class CountersignApp(faust.App):
@@ -19,18 +25,48 @@ class CountersignApp(faust.App):
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.countersign_settings = settings
+        #: Set by streams.agents.register_agents; started before consuming begins.
+        self.petition_lookup: Any = None
+
+    async def on_first_start(self) -> None:
+        """Create any missing pipeline topic before the consumer subscribes to them:
+        a worker on a fresh cluster must not sit idle on "topic not found"."""
+        self.countersign_settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await super().on_first_start()
+        created = await asyncio.to_thread(create_topics, self.countersign_settings)
+        new = [name for name, outcome in created.items() if outcome == "created"]
+        if new:
+            log.info("created missing topics: %s", ", ".join(new))
+        if self.petition_lookup is not None:
+            await asyncio.to_thread(self.petition_lookup.start)
+
+    async def on_stop(self) -> None:
+        if self.petition_lookup is not None:
+            await asyncio.to_thread(self.petition_lookup.stop)
+        await super().on_stop()
 
 
 def create_app(settings: Settings) -> CountersignApp:
-    app = CountersignApp(
+    brokers = ";".join(
+        f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")
+    )
+    return CountersignApp(
         settings,
         f"{settings.topic_prefix}{settings.app_id}",
-        broker=f"kafka://{settings.kafka_bootstrap_servers.replace(',', ';kafka://')}",
+        broker=brokers,
+        processing_guarantee="exactly_once",
+        store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
         web_port=settings.worker_port,
         web_host="127.0.0.1",
+        web_bind="127.0.0.1",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
+        # One worker per machine here: a standby replica would sit on the same disk.
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        # The audit log takes events up to 2 MiB so that oversized ones reach validate.
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        broker_commit_interval=settings.commit_interval_seconds,
         autodiscover=False,
     )
-    return app

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -22,8 +24,17 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from streams.agents import register_agents
 from streams.app import CountersignApp, create_app
-from streams.errors import CountersignError
+from streams.catalogue import (
+    Petition,
+    new_petition,
+    parse_time,
+    petition_from_file,
+    publish_petition,
+    read_catalogue,
+)
+from streams.errors import CatalogueError, CountersignError
 from streams.logs import setup_logging
 from streams.settings import Settings
 from streams.topics import Retention, create_topics, describe_topics
@@ -106,9 +117,100 @@ def register_commands(app: faust.App) -> None:
         console.print(table)
 
 
-def build_app(settings: Settings) -> faust.App:
+def register_petition_commands(app: faust.App) -> None:
+    @app.command(
+        faust.cli.argument("action", type=click.Choice(["add", "list", "close"])),
+        faust.cli.argument("petition_id", required=False),
+        faust.cli.option(
+            "--file",
+            "file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="add: a petition JSON file (see deploy/petitions/).",
+        ),
+        faust.cli.option("--title", help="add: the petition's title."),
+        faust.cli.option(
+            "--opens-at", help="add: ISO time the signing window opens (default now)."
+        ),
+        faust.cli.option("--closes-at", help="add: ISO time it closes (exclusive); close: when."),
+        faust.cli.option(
+            "--threshold",
+            "thresholds",
+            type=int,
+            multiple=True,
+            help="add: a signature count worth celebrating (repeatable).",
+        ),
+        base=ToolCommand,
+    )
+    def petitions(  # noqa: PLR0917  (click passes options positionally)
+        self: ToolCommand,
+        action: str,
+        petition_id: str | None,
+        file: str | None,
+        title: str | None,
+        opens_at: str | None,
+        closes_at: str | None,
+        thresholds: tuple[int, ...],
+    ) -> None:
+        """Add, list or close petitions in the catalogue (the `petitions` topic).
+
+        \b
+        countersign petitions add --file deploy/petitions/syria-icc.json
+        countersign petitions add my-petition --title "Free them" --closes-at 2027-01-01T00:00:00Z
+        countersign petitions list
+        countersign petitions close my-petition [--closes-at 2026-12-31T23:59:59Z]
+        """
+        now = datetime.now(UTC)
+        if action == "list":
+            print_catalogue(read_catalogue(self.settings))
+            return
+        if action == "add":
+            if file is not None:
+                petition = petition_from_file(Path(file), now=now)
+            elif petition_id and title:
+                petition = new_petition(
+                    petition_id,
+                    title,
+                    opens_at=opens_at or now,
+                    closes_at=closes_at,
+                    thresholds=list(thresholds),
+                    now=now,
+                )
+            else:
+                raise CatalogueError("add needs --file, or a petition id and --title")
+            publish_petition(self.settings, petition)
+            console.print(f"added petition [bold]{petition['petition_id']}[/]: {petition['title']}")
+            return
+        if not petition_id:
+            raise CatalogueError("close needs the petition id")
+        existing = read_catalogue(self.settings).get(petition_id)
+        if existing is None:
+            raise CatalogueError(f"no petition {petition_id!r} in the catalogue")
+        closes = parse_time(closes_at) or now
+        publish_petition(self.settings, {**existing, "closes_at": closes, "updated_at": now})
+        console.print(f"petition {petition_id} closes at {closes.isoformat()}")
+
+
+def print_catalogue(catalogue: dict[str, Petition]) -> None:
+    table = Table(title=f"{len(catalogue)} petitions")
+    for column in ("id", "title", "opens at", "closes at", "thresholds"):
+        table.add_column(column)
+    for petition in sorted(catalogue.values(), key=lambda p: p["opens_at"]):
+        closes = petition["closes_at"]
+        table.add_row(
+            petition["petition_id"],
+            petition["title"],
+            petition["opens_at"].isoformat(),
+            closes.isoformat() if closes else "open-ended",
+            ", ".join(f"{t:,}" for t in petition["thresholds"]),
+        )
+    console.print(table)
+
+
+def build_app(settings: Settings) -> CountersignApp:
     app = create_app(settings)
     register_commands(app)
+    register_petition_commands(app)
+    register_agents(app)
     return app
 
 

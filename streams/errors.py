@@ -61,3 +61,7 @@ class TopicError(CountersignError, RuntimeError):
 
 class KafkaUnavailable(CountersignError, ConnectionError):
     """No broker answered in time."""
+
+
+class CatalogueError(CountersignError, ValueError):
+    """A petition that cannot be added, found or closed."""

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     email_hash_key: SecretStr = SecretStr(DEVELOPMENT_EMAIL_HASH_KEY)
 
+    #: How often the worker commits its transactions (offsets, tables, outputs): the
+    #: latency of counts versus the overhead of a commit.
+    commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
     worker_port: int = Field(default=6066, ge=1, le=65535)
     intake_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

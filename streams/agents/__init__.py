@@ -1,0 +1,36 @@
+"""The Faust agents of the pipeline, one module each, thin over ``streams.rules``.
+
+    signatures.submitted --validate--> signatures.valid | signatures.rejected
+    signatures.valid     --dedupe---> signatures.accepted | signatures.duplicates
+    signatures.accepted  --route----> <app>-accepted-by-country (internal repartition)
+    accepted-by-country  --aggregate-> counts.regional
+
+Every agent runs with concurrency 1: with ``exactly_once`` a partition's events are
+processed in order inside that partition's transaction (see docs/exactly-once.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.agents import aggregate, dedupe, validate
+from streams.agents.petitions import PetitionLookup
+from streams.agents.topology import Topology, topology
+from streams.app import CountersignApp
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    topology: Topology
+    petitions: PetitionLookup
+
+
+def register_agents(app: CountersignApp) -> Pipeline:
+    """Declare every table and agent on ``app`` (once, before it starts)."""
+    topics = topology(app)
+    petitions = PetitionLookup(app.countersign_settings)
+    app.petition_lookup = petitions
+    validate.register(app, topics, petitions)
+    dedupe.register(app, topics)
+    aggregate.register(app, topics)
+    return Pipeline(topics, petitions)

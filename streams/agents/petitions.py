@@ -1,0 +1,59 @@
+"""Every worker's copy of the petition catalogue, followed from the ``petitions`` topic.
+
+The catalogue is small, so each worker holds all of it, whatever partitions it serves.
+It is loaded completely before the worker starts consuming (so no event is judged
+``unknown_petition`` for want of a catalogue still loading), then followed in a
+background thread. A Faust GlobalTable over our own Avro topic was the first
+choice, but faust-streaming 0.15's assignor stalled on it (docs/exactly-once.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from streams.catalogue import CatalogueReader, window
+from streams.rules.petitions import PetitionWindow
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PetitionLookup:
+    """``lookup(petition_id)`` -> the petition's signing window, or None."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._windows: dict[str, PetitionWindow] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, petition_id: str) -> PetitionWindow | None:
+        return self._windows.get(petition_id)
+
+    def start(self) -> None:
+        reader = CatalogueReader(self.settings)
+        self._publish(reader.load())
+        log.info("catalogue loaded: %d petitions", len(self._windows))
+        self._thread = threading.Thread(
+            target=self._follow, args=(reader,), name="catalogue", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _publish(self, petitions: dict[str, dict[str, object]]) -> None:
+        # Swap the whole mapping: readers on the event loop never see it half-built.
+        self._windows = {pid: window(p) for pid, p in petitions.items()}
+
+    def _follow(self, reader: CatalogueReader) -> None:
+        try:
+            while not self._stop.is_set():
+                if reader.poll(1.0):
+                    self._publish(reader.petitions)
+                    log.info("catalogue updated: %d petitions", len(self._windows))
+        finally:
+            reader.close()

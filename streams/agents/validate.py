@@ -1,0 +1,65 @@
+"""validate: signatures.submitted -> signatures.valid (re-keyed) | signatures.rejected.
+
+The only place the clear email exists after the intake: it is hashed here and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.codec import codec
+from streams.agents.topology import Topology
+from streams.app import CountersignApp
+from streams.rules.petitions import PetitionWindow
+from streams.rules.reasons import Reason
+from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
+
+log = logging.getLogger(__name__)
+
+
+def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
+    hash_key = app.countersign_settings.email_hash_key.get_secret_value().encode()
+    accepted_codec = codec("SignatureAccepted")
+    rejected_codec = codec("SignatureRejected")
+
+    def lookup(petition_id: str) -> PetitionWindow | None:
+        result: PetitionWindow | None = petitions(petition_id)
+        return result
+
+    @app.agent(topics.submitted, name="validate", concurrency=1)
+    async def validate(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            position = SourcePosition(message.topic, message.partition, message.offset)
+            now = datetime.now(UTC)
+            try:
+                verdict: Accepted | Rejected = judge(
+                    message.value,
+                    message.key,
+                    position,
+                    petitions=lookup,
+                    now=now,
+                    hash_key=hash_key,
+                )
+            except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
+                log.exception("validate failed on %s; dead-lettering it", position)
+                verdict = rejection(
+                    petition_id=(message.key or b"").decode("utf-8", "replace"),
+                    reason=Reason.MALFORMED,
+                    detail=f"validator error: {exc!r}",
+                    position=position,
+                    received_at=now,
+                    original=message.value,
+                )
+            if isinstance(verdict, Accepted):
+                await topics.valid.send(
+                    key=verdict.dedupe_key.encode(), value=accepted_codec.encode(verdict.record)
+                )
+            else:
+                await topics.rejected.send(
+                    key=verdict.petition_id.encode(), value=rejected_codec.encode(verdict.record)
+                )
+
+    return validate

@@ -1,0 +1,174 @@
+"""The petition catalogue: Petition records on the compacted ``petitions`` topic.
+
+The CLI writes it with confluent-kafka; workers read it as a Faust global table.
+Reading it back here (``read_catalogue``) scans the compacted topic from the start
+to the high-water mark, which is cheap: one record per petition survives compaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from schemas.codec import codec
+from streams import kafka
+from streams.errors import CatalogueError, MalformedMessage
+from streams.rules.petitions import PetitionWindow
+from streams.settings import Settings
+from streams.topics import PETITIONS
+
+Petition = dict[str, Any]
+PETITION_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise CatalogueError(f"{value!r}: give a time zone, e.g. 2026-01-01T00:00:00Z")
+    return moment.astimezone(UTC)
+
+
+def new_petition(
+    petition_id: str,
+    title: str,
+    *,
+    opens_at: str | datetime,
+    closes_at: str | datetime | None = None,
+    description: str | None = None,
+    thresholds: list[int] | None = None,
+    now: datetime,
+) -> Petition:
+    """A validated Petition record (ids are slugs: they appear in URLs and keys)."""
+    if not PETITION_ID.match(petition_id):
+        raise CatalogueError(
+            f"petition id {petition_id!r}: use 1-100 lower-case letters, digits, '.', '_', '-'"
+        )
+    if not title.strip():
+        raise CatalogueError("a petition needs a title")
+    opens = parse_time(opens_at)
+    closes = parse_time(closes_at)
+    assert opens is not None
+    if closes is not None and closes <= opens:
+        raise CatalogueError(f"closes_at {closes} is not after opens_at {opens}")
+    return {
+        "petition_id": petition_id,
+        "title": title.strip(),
+        "description": description,
+        "opens_at": opens,
+        "closes_at": closes,
+        "thresholds": sorted(thresholds or []),
+        "updated_at": now,
+    }
+
+
+def petition_from_file(path: Path, *, now: datetime) -> Petition:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogueError(f"cannot read petition file {path}: {exc}") from exc
+    try:
+        return new_petition(
+            data["petition_id"],
+            data["title"],
+            opens_at=data["opens_at"],
+            closes_at=data.get("closes_at"),
+            description=data.get("description"),
+            thresholds=data.get("thresholds"),
+            now=now,
+        )
+    except KeyError as exc:
+        raise CatalogueError(f"{path}: missing field {exc}") from exc
+
+
+def window(petition: Petition) -> PetitionWindow:
+    return PetitionWindow(petition["petition_id"], petition["opens_at"], petition["closes_at"])
+
+
+def publish_petition(settings: Settings, petition: Petition) -> None:
+    """Write a petition and wait until Kafka has it on every in-sync replica."""
+    producer = kafka.producer(settings)
+    errors: list[str] = []
+    producer.produce(
+        settings.topic(PETITIONS.name),
+        codec("Petition").encode(petition),
+        petition["petition_id"].encode(),
+        on_delivery=lambda error, _msg: errors.append(str(error)) if error else None,
+    )
+    if producer.flush(30) != 0 or errors:
+        raise CatalogueError(f"Kafka did not take petition {petition['petition_id']}: {errors}")
+
+
+class CatalogueReader:
+    """Reads the compacted ``petitions`` topic from its start and keeps the latest
+    record of every petition; ``follow`` keeps applying new records as they come."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self.topic = settings.topic(PETITIONS.name)
+        self.petitions: dict[str, Petition] = {}
+        self._consumer = kafka.consumer(settings, group_id=f"{settings.app_id}.catalogue-reader")
+
+    def load(self) -> dict[str, Petition]:
+        """Everything up to the current end of the topic."""
+        admin = kafka.admin_client(self.settings)
+        metadata = kafka.cluster_metadata(admin, self.settings, self.timeout).topics.get(self.topic)
+        if metadata is None:
+            raise CatalogueError(
+                f"topic {self.topic} does not exist (run `countersign topics create`)"
+            )
+        ends: dict[int, int] = {}
+        for partition in metadata.partitions:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=self.timeout
+            )
+            if high > low:
+                ends[partition] = high
+        self._consumer.assign([TopicPartition(self.topic, p, 0) for p in metadata.partitions])
+        positions = dict.fromkeys(ends, 0)
+        while any(positions[p] < ends[p] for p in ends):
+            message = self._consumer.poll(self.timeout)
+            if message is None:
+                raise CatalogueError(f"timed out reading {self.topic}")
+            if not message.error():
+                positions[message.partition()] = message.offset() + 1
+                self.apply(message.key(), message.value())
+        return self.petitions
+
+    def poll(self, timeout: float) -> bool:
+        """Apply what arrived within ``timeout``; True when something changed."""
+        changed = False
+        for message in self._consumer.consume(100, timeout=timeout):
+            if not message.error():
+                self.apply(message.key(), message.value())
+                changed = True
+        return changed
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone deletes the petition
+            self.petitions.pop((key or b"").decode(), None)
+            return
+        try:
+            petition = codec("Petition").decode(value)
+        except MalformedMessage:
+            return
+        self.petitions[petition["petition_id"]] = petition
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def read_catalogue(settings: Settings, *, timeout: float = 10.0) -> dict[str, Petition]:
+    """The latest record of every petition, read from the start of the topic."""
+    reader = CatalogueReader(settings, timeout=timeout)
+    try:
+        return reader.load()
+    finally:
+        reader.close()

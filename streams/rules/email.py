@@ -1,0 +1,50 @@
+"""Email normalization and the keyed hash that stands for an email downstream.
+
+Normalization follows ARCHITECTURE.md step by step, in its order, so that every
+spelling of one mailbox (case, +tags, Gmail dots, googlemail.com) gives one key:
+trim, Unicode NFC, lower-case, IDNA-encode the domain, drop a ``+tag``, and for Gmail
+drop dots and fold googlemail.com into gmail.com.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+import idna
+
+from streams.rules.reasons import Reason, RuleViolation
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def _invalid(detail: str) -> RuleViolation:
+    return RuleViolation(Reason.INVALID_EMAIL, detail)
+
+
+def normalize_email(raw: str) -> str:
+    """The canonical form of an address, or ``RuleViolation(invalid_email)``."""
+    address = unicodedata.normalize("NFC", raw.strip()).lower()
+    if address.count("@") != 1:
+        raise _invalid("an email address has exactly one @")
+    local, domain = address.split("@")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise _invalid(f"domain is not a valid internationalized domain name: {exc}") from None
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    if not local:
+        raise _invalid("the part before @ is empty")
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in local):
+        raise _invalid("the part before @ contains spaces or control characters")
+    if "." not in domain:
+        raise _invalid("the domain has no dot")
+    return f"{local}@{domain}"
+
+
+def email_hash(normalized_email: str, key: bytes) -> str:
+    """Hex HMAC-SHA256 of a normalized address: stable per key, useless without it."""
+    return hmac.new(key, normalized_email.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -1,0 +1,53 @@
+"""Petition-dependent and time-dependent rules: the signing window and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from streams.rules.reasons import Reason, RuleViolation
+
+#: A client clock may run a little fast; more than this is a future timestamp.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: Events bigger than this (encoded) are rejected before they are even decoded.
+MAX_EVENT_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class PetitionWindow:
+    """What the rules need to know of a petition."""
+
+    petition_id: str
+    opens_at: datetime
+    closes_at: datetime | None  # exclusive; None: open-ended
+
+
+def check_size(size: int) -> None:
+    if size > MAX_EVENT_BYTES:
+        raise RuleViolation(
+            Reason.OVERSIZED, f"the event has {size} bytes (at most {MAX_EVENT_BYTES})"
+        )
+
+
+def check_not_future(submitted_at: datetime, now: datetime) -> None:
+    if submitted_at - now > MAX_CLOCK_SKEW:
+        raise RuleViolation(
+            Reason.FUTURE_TIMESTAMP,
+            f"submitted_at {submitted_at.isoformat()} is more than "
+            f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of {now.isoformat()}",
+        )
+
+
+def check_window(petition: PetitionWindow, submitted_at: datetime) -> None:
+    if submitted_at < petition.opens_at:
+        raise RuleViolation(
+            Reason.PETITION_CLOSED,
+            f"submitted at {submitted_at.isoformat()}, before the petition opens "
+            f"at {petition.opens_at.isoformat()}",
+        )
+    if petition.closes_at is not None and submitted_at >= petition.closes_at:
+        raise RuleViolation(
+            Reason.PETITION_CLOSED,
+            f"submitted at {submitted_at.isoformat()}, after the petition closed "
+            f"at {petition.closes_at.isoformat()}",
+        )

@@ -1,0 +1,158 @@
+"""The validate agent's whole decision, as one pure function.
+
+``judge`` takes the raw bytes of a ``signatures.submitted`` record and everything it
+depends on (the catalogue, the clock, the hash key) as arguments, and returns either
+a ``SignatureAccepted`` record with its dedupe key or a ``SignatureRejected`` record.
+Rules apply in ARCHITECTURE.md's precedence order; the first broken one is the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas.codec import AvroCodec, codec
+from streams.errors import MalformedMessage
+from streams.rules.countries import normalize_country, region_of
+from streams.rules.email import email_hash, normalize_email
+from streams.rules.names import clean_name
+from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
+from streams.rules.reasons import Reason, RuleViolation
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where an event sits in the audit log: what makes every count provable."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    dedupe_key: str
+    record: Record  # a SignatureAccepted
+
+
+@dataclass(frozen=True)
+class Rejected:
+    petition_id: str
+    record: Record  # a SignatureRejected
+
+    @property
+    def reason(self) -> Reason:
+        return Reason(self.record["reason"])
+
+
+def dedupe_key(petition_id: str, hashed_email: str) -> str:
+    """One accepted signature per key: (petition_id, email_hash)."""
+    return f"{petition_id}:{hashed_email}"
+
+
+def rejection(
+    *,
+    petition_id: str,
+    reason: Reason,
+    detail: str,
+    position: SourcePosition,
+    received_at: datetime,
+    signature_id: str | None = None,
+    hashed_email: str | None = None,
+    original: bytes | None = None,
+) -> Rejected:
+    return Rejected(
+        petition_id,
+        {
+            "signature_id": signature_id,
+            "petition_id": petition_id,
+            "reason": reason.value,
+            "detail": detail,
+            "email_hash": hashed_email,
+            "original": original,
+            "received_at": received_at,
+            "source_topic": position.topic,
+            "source_partition": position.partition,
+            "source_offset": position.offset,
+        },
+    )
+
+
+def judge(
+    raw: bytes | None,
+    key: bytes | None,
+    position: SourcePosition,
+    *,
+    petitions: Callable[[str], PetitionWindow | None] | Mapping[str, PetitionWindow],
+    now: datetime,
+    hash_key: bytes,
+    submitted_codec: AvroCodec | None = None,
+) -> Accepted | Rejected:
+    """The verdict on one submitted event. Never raises on bad input."""
+    lookup = petitions.get if isinstance(petitions, Mapping) else petitions
+    key_petition = (key or b"").decode("utf-8", errors="replace")
+
+    def reject(reason: Reason, detail: str, **extra: Any) -> Rejected:
+        return rejection(
+            petition_id=extra.pop("petition_id", key_petition),
+            reason=reason,
+            detail=detail,
+            position=position,
+            received_at=now,
+            **extra,
+        )
+
+    if raw is None:
+        return reject(Reason.MALFORMED, "the record has no value", original=None)
+    try:
+        check_size(len(raw))
+    except RuleViolation as violation:
+        return reject(violation.reason, violation.detail)
+    try:
+        event = (submitted_codec or codec("SignatureSubmitted")).decode(raw)
+    except MalformedMessage as exc:
+        return reject(Reason.MALFORMED, exc.detail, original=raw)
+
+    petition_id: str = event["petition_id"]
+    signature_id: str = event["signature_id"]
+    submitted_at: datetime = event["submitted_at"]
+    petition = lookup(petition_id)
+    try:
+        if petition is None:
+            raise RuleViolation(Reason.UNKNOWN_PETITION, f"no petition {petition_id!r}")
+        check_not_future(submitted_at, now)
+        check_window(petition, submitted_at)
+        name = clean_name(event["full_name"])
+        country = normalize_country(event["country"])
+        hashed = email_hash(normalize_email(event["email"]), hash_key)
+    except RuleViolation as violation:
+        return reject(
+            violation.reason,
+            violation.detail,
+            petition_id=petition_id,
+            signature_id=signature_id,
+        )
+    return Accepted(
+        dedupe_key(petition_id, hashed),
+        {
+            "signature_id": signature_id,
+            "petition_id": petition_id,
+            "email_hash": hashed,
+            "full_name": name,
+            "consent_to_publish_name": event["consent_to_publish_name"],
+            "country": country,
+            "region": region_of(country),
+            "postal_code": event["postal_code"],
+            "submitted_at": submitted_at,
+            "accepted_at": now,
+            "source": event["source"],
+            "locale": event["locale"],
+            "source_topic": position.topic,
+            "source_partition": position.partition,
+            "source_offset": position.offset,
+        },
+    )

@@ -1,0 +1,71 @@
+"""The pipeline's counts equal an independently computed truth, crash or no crash."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from streams.settings import Settings
+from tests.dataset import intent_counts, make_dataset
+from tests.pipeline import Results, WorkerProcess, prepare, produce
+from tests.reference import expected
+
+EVENTS = 50_000
+
+
+def truth_of(seed: int, count: int, settings: Settings):  # type: ignore[no-untyped-def]
+    events, petitions, now = make_dataset(seed, count)
+    windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
+    truth = expected(
+        [(e.key, e.value) for e in events],
+        windows,
+        now,
+        settings.email_hash_key.get_secret_value().encode(),
+    )
+    return events, petitions, truth
+
+
+def test_the_generator_and_the_reference_agree(settings: Settings) -> None:
+    events, _, truth = truth_of(7, 5_000, settings)
+    intents = intent_counts(events)
+    by_reason: dict[str, int] = {}
+    for (_, reason), n in truth.reasons.items():
+        by_reason[reason] = by_reason.get(reason, 0) + n
+    assert truth.total_accepted() == intents.pop("accepted")
+    assert by_reason == dict(intents)
+
+
+def test_counts_equal_the_truth(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = truth_of(11, EVENTS, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts
+    assert max(results.rejected_positions.values()) == 1  # no event rejected twice
+
+
+@pytest.mark.timeout(900)
+def test_counts_equal_the_truth_after_two_sigkills(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = truth_of(12, EVENTS, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    for _ in range(2):
+        # Let it get well into the stream, then pull the plug.
+        before = sum(results.counts().values())
+        while sum(results.counts().values()) < before + 5_000 and not results.matches(truth):
+            results.poll(1.0)
+        worker.kill()
+        time.sleep(1)
+        worker.start()
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts
+    assert max(results.rejected_positions.values()) == 1

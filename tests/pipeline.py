@@ -1,0 +1,173 @@
+"""Drive a real worker process and read what it wrote, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import IO
+
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.codec import codec
+from streams import kafka
+from streams.catalogue import new_petition, publish_petition
+from streams.settings import Settings
+from streams.topics import COUNTS, DUPLICATES, REJECTED, SUBMITTED, create_topics
+from tests.dataset import Event, Petition
+from tests.reference import Truth
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class WorkerProcess:
+    """``countersign worker`` as a child process with the test's settings."""
+
+    def __init__(self, settings: Settings, log_path: Path, web_port: int) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.web_port = web_port
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
+            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
+            "COUNTERSIGN_EMAIL_HASH_KEY": self.settings.email_hash_key.get_secret_value(),
+            "COUNTERSIGN_WORKER_PORT": str(self.web_port),
+            "COUNTERSIGN_ENV": "test",
+        }
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
+            env=self.environment(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, no transaction is committed."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self._log is not None:
+            self._log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def prepare(settings: Settings, petitions: list[Petition]) -> None:
+    create_topics(settings)
+    for petition in petitions:
+        publish_petition(
+            settings,
+            new_petition(
+                petition.petition_id,
+                petition.petition_id.replace("-", " ").title(),
+                opens_at=petition.opens_at,
+                closes_at=petition.closes_at,
+                now=petition.opens_at,
+            ),
+        )
+
+
+def produce(settings: Settings, events: list[Event]) -> None:
+    producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
+    failures: list[str] = []
+    topic = settings.topic(SUBMITTED.name)
+    for event in events:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    event.value,
+                    event.key,
+                    on_delivery=lambda e, _m: e and failures.append(str(e)),
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert failures == [], failures[:5]
+
+
+class Results:
+    """Reads counts.regional, signatures.rejected and signatures.duplicates (committed)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer: Consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}check")
+        self.latest: dict[bytes, dict[str, object]] = {}
+        self.reasons: Counter[tuple[str, str]] = Counter()
+        self.rejected_positions: Counter[tuple[str, int, int]] = Counter()
+        topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES)]
+        metadata = kafka.admin_client(settings).list_topics(timeout=10).topics
+        self.consumer.assign(
+            [TopicPartition(t, p, 0) for t in topics for p in metadata[t].partitions]
+        )
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        counts_topic = self.settings.topic(COUNTS.name)
+        while time.monotonic() < deadline:
+            for message in self.consumer.consume(5000, timeout=0.5):
+                if message.error():
+                    continue
+                if message.topic() == counts_topic:
+                    self.latest[message.key()] = codec("RegionalCount").decode(message.value())
+                else:
+                    record = codec("SignatureRejected").decode(message.value())
+                    self.reasons[record["petition_id"], record["reason"]] += 1
+                    position = (
+                        record["source_topic"],
+                        record["source_partition"],
+                        record["source_offset"],
+                    )
+                    self.rejected_positions[position] += 1
+
+    def counts(self) -> Counter[tuple[str, str, str]]:
+        return Counter(
+            {
+                (str(c["petition_id"]), str(c["region"]), str(c["country"])): int(c["signatures"])  # type: ignore[call-overload]
+                for c in self.latest.values()
+            }
+        )
+
+    def matches(self, truth: Truth) -> bool:
+        return self.counts() == truth.counts and self.reasons == truth.reasons
+
+    def wait_for(self, truth: Truth, timeout: float, worker: WorkerProcess | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.matches(truth):
+            if worker is not None and not worker.alive():
+                raise AssertionError(f"the worker died:\n{worker.log_tail()}")
+            self.poll(1.0)
+        self.poll(3.0)  # anything counted twice would arrive now
+
+    def close(self) -> None:
+        self.consumer.close()
