@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> CountersignApp:
         settings,
         f"{settings.topic_prefix}{settings.app_id}",
         broker=brokers,
-        processing_guarantee="exactly_once",
+        processing_guarantee=settings.processing_guarantee,
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
         web_port=settings.worker_port,

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     email_hash_key: SecretStr = SecretStr(DEVELOPMENT_EMAIL_HASH_KEY)
 
+    #: Counts are exact under at_least_once because every agent is idempotent; Faust's
+    #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     #: How often the worker commits its transactions (offsets, tables, outputs): the
     #: latency of counts versus the overhead of a commit.
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -184,7 +184,7 @@ class DatasetGenerator:
     def open_petition(self) -> Petition:
         return self.rng.choice([p for p in self.petitions if p.petition_id != "past-vote"])
 
-    def event(self, intent: str) -> Event:  # noqa: PLR0911, PLR0912
+    def event(self, intent: str) -> Event:  # noqa: PLR0911
         petition = self.open_petition()
         key = petition.petition_id.encode()
         signed = self.signed[petition.petition_id]

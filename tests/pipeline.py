@@ -117,14 +117,20 @@ def produce(settings: Settings, events: list[Event]) -> None:
 
 
 class Results:
-    """Reads counts.regional, signatures.rejected and signatures.duplicates (committed)."""
+    """Reads counts.regional, signatures.rejected and signatures.duplicates.
+
+    Verdicts are counted once per source position, as every consumer must: after a
+    crash a verdict may be delivered again (docs/exactly-once.md). ``redelivered``
+    says how many were.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer: Consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}check")
         self.latest: dict[bytes, dict[str, object]] = {}
-        self.reasons: Counter[tuple[str, str]] = Counter()
-        self.rejected_positions: Counter[tuple[str, int, int]] = Counter()
+        self.verdicts: dict[tuple[str, int, int], tuple[str, str]] = {}
+        self.redelivered = 0
+        create_topics(settings)
         topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES)]
         metadata = kafka.admin_client(settings).list_topics(timeout=10).topics
         self.consumer.assign(
@@ -142,13 +148,20 @@ class Results:
                     self.latest[message.key()] = codec("RegionalCount").decode(message.value())
                 else:
                     record = codec("SignatureRejected").decode(message.value())
-                    self.reasons[record["petition_id"], record["reason"]] += 1
                     position = (
                         record["source_topic"],
                         record["source_partition"],
                         record["source_offset"],
                     )
-                    self.rejected_positions[position] += 1
+                    verdict = (record["petition_id"], record["reason"])
+                    if position in self.verdicts:
+                        self.redelivered += 1
+                        assert self.verdicts[position] == verdict, (position, verdict)
+                    self.verdicts[position] = verdict
+
+    @property
+    def reasons(self) -> Counter[tuple[str, str]]:
+        return Counter(self.verdicts.values())
 
     def counts(self) -> Counter[tuple[str, str, str]]:
         return Counter(

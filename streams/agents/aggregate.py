@@ -3,10 +3,15 @@
 signatures.accepted is keyed by dedupe key; totals are per (petition, country), so
 ``route`` re-keys each accepted signature onto an internal repartition topic, and
 ``aggregate`` owns the totals of the keys of its partitions.
+
+Idempotent under redelivery (docs/exactly-once.md): the ``counted`` table is the set
+of dedupe keys already counted; a redelivered signature finds its key there, is not
+counted again, and its RegionalCount is re-published with the same total.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,29 +20,30 @@ from streams.agents.dedupe import ROCKSDB_OPTIONS
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
-from streams.rules.aggregate import count_key, minute_key, minute_of, regional_count
+from streams.rules.aggregate import RunningCounts, count_key, minute_of, regional_count
+from streams.rules.verdict import dedupe_key
+
+log = logging.getLogger(__name__)
 
 
 def register(app: CountersignApp, topics: Topology) -> tuple[Any, Any]:
-    partitions = app.countersign_settings.topic_partitions
-    totals = app.Table(
-        "totals",
-        default=int,
-        partitions=partitions,
-        key_type=str,
-        value_type=int,
+    counted = app.Table(
+        "aggregate-counted",
+        default=None,
+        partitions=app.countersign_settings.topic_partitions,
         options=dict(ROCKSDB_OPTIONS),
     )
-    per_minute = app.Table(
-        "per-minute",
-        default=int,
-        partitions=partitions,
-        key_type=str,
-        value_type=int,
-        options=dict(ROCKSDB_OPTIONS),
-    )
+    state = {"counts": RunningCounts()}
     accepted_codec = codec("SignatureAccepted")
     count_codec = codec("RegionalCount")
+
+    @counted.on_recover
+    async def rebuild_counts() -> None:
+        state["counts"] = RunningCounts.rebuild(counted.items())
+        log.info(
+            "running counts rebuilt from %d counted signatures",
+            sum(state["counts"].totals.values()),
+        )
 
     @app.agent(topics.accepted, name="route", concurrency=1)
     async def route(stream: Any) -> None:
@@ -45,7 +51,8 @@ def register(app: CountersignApp, topics: Topology) -> tuple[Any, Any]:
             try:
                 record = accepted_codec.decode(event.message.value)
             except MalformedMessage:
-                continue  # dedupe only forwards records it decoded; nothing to count
+                log.error("unreadable record on %s; not counted", event.message.topic)
+                continue
             key = count_key(record["petition_id"], record["country"])
             await topics.accepted_by_country.send(key=key.encode(), value=event.message.value)
 
@@ -53,18 +60,14 @@ def register(app: CountersignApp, topics: Topology) -> tuple[Any, Any]:
     async def aggregate(stream: Any) -> None:
         async for event in stream.events():
             record = accepted_codec.decode(event.message.value)
+            signature_key = dedupe_key(record["petition_id"], record["email_hash"])
             key = count_key(record["petition_id"], record["country"])
-            minute = minute_key(
-                record["petition_id"], record["country"], minute_of(record["submitted_at"])
-            )
-            totals[key] += 1
-            per_minute[minute] += 1
-            count = regional_count(
-                record,
-                signatures=totals[key],
-                minute_signatures=per_minute[minute],
-                now=datetime.now(UTC),
-            )
+            minute = minute_of(record["submitted_at"])
+            if counted.get(signature_key) is None:
+                state["counts"].add(key, minute)
+            # Written again on a redelivery too, so the changelog surely has it.
+            counted[signature_key] = [key, minute]
+            count = regional_count(record, counts=state["counts"], now=datetime.now(UTC))
             await topics.counts.send(key=key.encode(), value=count_codec.encode(count))
 
     return route, aggregate

@@ -1,8 +1,14 @@
 """dedupe: signatures.valid -> signatures.accepted | signatures.duplicates.
 
-Two RocksDB tables, both keyed within the partition of the dedupe key: the winner of
-each (petition, email hash), and the winner of each signature_id (a retried
-submission repeats its content, hence its dedupe key and its partition).
+One RocksDB table of winners, local to the partition of the dedupe key: the winner
+of each (petition, email hash) under ``key:``, and of each signature_id under
+``sig:`` (a retried submission repeats its content, hence its dedupe key and its
+partition). One table means one changelog, so both entries of a winner are restored
+together or not at all.
+
+Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as
+the winner was accepted before a crash; it is forwarded again (downstream counts by
+dedupe key) and its entries are written again (so the changelog surely has them).
 """
 
 from __future__ import annotations
@@ -33,14 +39,9 @@ ROCKSDB_OPTIONS = {
 
 def register(app: CountersignApp, topics: Topology) -> Any:
     partitions = app.countersign_settings.topic_partitions
-    seen_keys = app.Table(
-        "dedupe-keys",
-        default=None,
-        partitions=partitions,
-        options=dict(ROCKSDB_OPTIONS),
-    )
-    seen_signatures = app.Table(
-        "dedupe-signature-ids",
+    # Keys are str, values small dicts: Faust stores both as JSON.
+    winners = app.Table(
+        "dedupe-winners",
         default=None,
         partitions=partitions,
         options=dict(ROCKSDB_OPTIONS),
@@ -69,13 +70,18 @@ def register(app: CountersignApp, topics: Topology) -> Any:
                     key=bad.petition_id.encode(), value=rejected_codec.encode(bad.record)
                 )
                 continue
+            key_entry, signature_entry = f"key:{key}", f"sig:{record['signature_id']}"
             decision = decide(
                 record,
-                winner_of_key=seen_keys.get(key),
-                winner_of_signature=seen_signatures.get(record["signature_id"]),
+                winner_of_key=winners.get(key_entry),
+                winner_of_signature=winners.get(signature_entry),
             )
-            if decision.outcome is Outcome.ACCEPTED:
-                seen_keys[key] = seen_signatures[record["signature_id"]] = winner(record)
+            if decision.outcome in (Outcome.ACCEPTED, Outcome.REPLAYED):
+                if decision.outcome is Outcome.REPLAYED:
+                    log.info("%s won before a restart; forwarding it again", key)
+                # The key entry first: a changelog that has the second has the first.
+                winners[key_entry] = winner(record)
+                winners[signature_entry] = winner(record)
                 await topics.accepted.send(key=message.key, value=message.value)
             elif decision.outcome is Outcome.DUPLICATE:
                 duplicate = rejection(
@@ -94,7 +100,5 @@ def register(app: CountersignApp, topics: Topology) -> Any:
                 await topics.duplicates.send(
                     key=message.key, value=rejected_codec.encode(duplicate.record)
                 )
-            else:
-                log.info("%s was accepted before; not counted again", key)
 
     return dedupe

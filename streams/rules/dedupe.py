@@ -10,7 +10,8 @@ from typing import Any
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-    #: The very event that won before, delivered again: nothing to do.
+    #: The very event that won before, delivered again after a crash: forward it again
+    #: (downstream counts each dedupe key once), never count it as a duplicate.
     REPLAYED = "replayed"
 
 
