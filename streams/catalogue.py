@@ -137,8 +137,9 @@ class CatalogueReader:
             message = self._consumer.poll(self.timeout)
             if message is None:
                 raise CatalogueError(f"timed out reading {self.topic}")
-            if not message.error():
-                positions[message.partition()] = message.offset() + 1
+            at, offset = message.partition(), message.offset()
+            if not message.error() and at is not None and offset is not None:
+                positions[at] = offset + 1
                 self.apply(message.key(), message.value())
         return self.petitions
 
