@@ -37,8 +37,10 @@ cluster-up: install ## start the 3-node Kafka cluster on 127.0.0.1:19092,19192,1
 cluster-down: ## stop the 3-node cluster
 	@$(KAFKA) down --cluster
 
-run: kafka-up ## the main job: Kafka, topics, the pipeline, the dashboard, a demo feed
+run: kafka-up ## the main job: Kafka, topics, the seed petition and the pipeline (Ctrl-C stops)
 	$(VENV)/bin/countersign topics create
+	$(VENV)/bin/countersign petitions add --file deploy/petitions/syria-icc.json
+	$(VENV)/bin/countersign worker --loglevel info
 
 test: install ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
@@ -52,8 +54,8 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: kafka-up ## benchmarks under bench/ (numbers for this machine)
-	@echo "no benchmark yet: the first arrives with the streams (issue 4)"
+bench: kafka-up ## benchmarks under bench/ (numbers for this machine, into bench/results/)
+	$(PY) -m bench.pipeline_throughput --events 50000
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

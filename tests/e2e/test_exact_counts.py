@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from streams.rules.reasons import Reason
 from streams.settings import Settings
 from tests.dataset import intent_counts, make_dataset
 from tests.pipeline import Results, WorkerProcess, prepare, produce
@@ -34,6 +35,7 @@ def test_the_generator_and_the_reference_agree(settings: Settings) -> None:
         by_reason[reason] = by_reason.get(reason, 0) + n
     assert truth.total_accepted() == intents.pop("accepted")
     assert by_reason == dict(intents)
+    assert set(by_reason) == {reason.value for reason in Reason}  # every reason occurs
 
 
 def test_counts_equal_the_truth(
