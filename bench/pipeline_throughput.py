@@ -24,9 +24,8 @@ from bench.machine import describe, peak_rss_mib
 from streams import kafka
 from streams.settings import Settings
 from streams.topics import SUBMITTED
-from tests.dataset import make_dataset
+from tests.dataset import dataset_with_truth
 from tests.pipeline import Results, WorkerProcess, prepare, produce
-from tests.reference import expected
 
 RESULTS_DIR = Path(__file__).with_name("results")
 
@@ -93,14 +92,7 @@ def main() -> None:
     workdir.mkdir(parents=True)
     settings = Settings(topic_prefix=f"bench{run}.", data_dir=workdir / "data")
 
-    events, petitions, now = make_dataset(1, args.events)
-    windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
-    truth = expected(
-        [(e.key, e.value) for e in events],
-        windows,
-        now,
-        settings.email_hash_key.get_secret_value().encode(),
-    )
+    events, petitions, truth = dataset_with_truth(1, args.events, settings)
     prepare(settings, petitions)
     started = time.perf_counter()
     produce(settings, events)

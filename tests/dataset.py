@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.codec import AvroCodec
+from streams.settings import Settings
+from tests.reference import Truth, expected
 
 NAMES = {
     "latin": (
@@ -280,3 +282,14 @@ def make_dataset(
     now = now or datetime.now(UTC).replace(microsecond=0)
     petitions = default_petitions(now)
     return DatasetGenerator(seed, petitions, now).generate(count), petitions, now
+
+
+def dataset_with_truth(
+    seed: int, count: int, settings: Settings
+) -> tuple[list[Event], list[Petition], Truth]:
+    """A dataset and what the reference implementation says its counts must be."""
+    events, petitions, now = make_dataset(seed, count)
+    windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
+    hash_key = settings.email_hash_key.get_secret_value().encode()
+    truth = expected([(e.key, e.value) for e in events], windows, now, hash_key)
+    return events, petitions, truth

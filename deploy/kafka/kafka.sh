@@ -186,7 +186,7 @@ case "$command" in
     mkdir -p "$data_dir"
     if ! alive 1 && port_busy "$(broker_port 1)"; then
       # Another checkout's broker (or one started by hand) already serves this port.
-      KAFKA_START_TIMEOUT=5 wait_ready && { log "reusing the broker that already answers there"; echo "$(bootstrap)"; exit 0; }
+      wait_ready && { log "reusing the broker that already answers there"; echo "$(bootstrap)"; exit 0; }
     fi
     for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
     wait_ready

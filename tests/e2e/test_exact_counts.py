@@ -8,27 +8,14 @@ import pytest
 
 from streams.rules.reasons import Reason
 from streams.settings import Settings
-from tests.dataset import intent_counts, make_dataset
+from tests.dataset import dataset_with_truth, intent_counts
 from tests.pipeline import Results, WorkerProcess, prepare, produce
-from tests.reference import expected
 
 EVENTS = 50_000
 
 
-def truth_of(seed: int, count: int, settings: Settings):  # type: ignore[no-untyped-def]
-    events, petitions, now = make_dataset(seed, count)
-    windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
-    truth = expected(
-        [(e.key, e.value) for e in events],
-        windows,
-        now,
-        settings.email_hash_key.get_secret_value().encode(),
-    )
-    return events, petitions, truth
-
-
 def test_the_generator_and_the_reference_agree(settings: Settings) -> None:
-    events, _, truth = truth_of(7, 5_000, settings)
+    events, _, truth = dataset_with_truth(7, 5_000, settings)
     intents = intent_counts(events)
     by_reason: dict[str, int] = {}
     for (_, reason), n in truth.reasons.items():
@@ -41,7 +28,7 @@ def test_the_generator_and_the_reference_agree(settings: Settings) -> None:
 def test_counts_equal_the_truth(
     settings: Settings, worker: WorkerProcess, results: Results
 ) -> None:
-    events, petitions, truth = truth_of(11, EVENTS, settings)
+    events, petitions, truth = dataset_with_truth(11, EVENTS, settings)
     prepare(settings, petitions)
     worker.start()
     produce(settings, events)
@@ -55,7 +42,7 @@ def test_counts_equal_the_truth(
 def test_counts_equal_the_truth_after_two_sigkills(
     settings: Settings, worker: WorkerProcess, results: Results
 ) -> None:
-    events, petitions, truth = truth_of(12, EVENTS, settings)
+    events, petitions, truth = dataset_with_truth(12, EVENTS, settings)
     prepare(settings, petitions)
     worker.start()
     produce(settings, events)
