@@ -23,7 +23,7 @@ from confluent_kafka.admin import NewTopic
 from bench.machine import describe, peak_rss_mib
 from streams import kafka
 from streams.settings import Settings
-from streams.topics import SUBMITTED
+from streams.topics import SUBMITTED, wait_until_visible
 from tests.dataset import dataset_with_truth
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 
@@ -36,6 +36,7 @@ def passthrough(settings: Settings, count: int) -> float:
     target = settings.topic("bench.passthrough")
     admin = kafka.admin_client(settings)
     admin.create_topics([NewTopic(target, settings.topic_partitions, 1)])[target].result()
+    wait_until_visible(admin, [target])
     consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}passthrough")
     partitions = kafka.cluster_metadata(admin, settings, 10).topics[source].partitions
     consumer.assign([TopicPartition(source, p, 0) for p in partitions])

@@ -9,11 +9,12 @@ repartition topic is bounded (its content is re-derivable from the audit log).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from enum import Enum
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from streams.errors import TopicError
 from streams.kafka import admin_client, cluster_metadata
@@ -123,7 +124,24 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
         else:
             log.info("created topic %s", name)
             outcome[name] = "created"
+    _wait_until_visible(admin, settings, list(outcome), timeout)
     return outcome
+
+
+def _wait_until_visible(
+    admin: AdminClient, settings: Settings, names: list[str], timeout: float
+) -> None:
+    """A created topic reaches every broker's metadata a moment later: wait for it, so
+    that a caller can subscribe or assign partitions right away."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = cluster_metadata(admin, settings, timeout).topics
+        missing = [n for n in names if n not in topics or not topics[n].partitions]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TopicError(f"created topics are not visible after {timeout:g} s: {missing}")
+        time.sleep(0.1)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams import kafka
 from streams.settings import Settings
+from streams.topics import wait_until_visible
 from tests.conftest import kafka_sh
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -32,6 +33,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 def test_cluster_has_three_brokers_and_replicates_three_ways(cluster: dict[str, str]) -> None:
     admin = AdminClient({"bootstrap.servers": cluster["bootstrap"]})
     admin.create_topics([NewTopic("rf3-check", 3)])["rf3-check"].result()
+    wait_until_visible(admin, ["rf3-check"])
     metadata = admin.list_topics(timeout=10)
     assert len(metadata.brokers) == 3
     replicas = {len(p.replicas) for p in metadata.topics["rf3-check"].partitions.values()}
@@ -45,6 +47,7 @@ def test_no_acknowledged_message_is_lost_when_a_node_is_killed(cluster: dict[str
     admin.create_topics([NewTopic(topic, 6, 3, config={"min.insync.replicas": "2"})])[
         topic
     ].result()
+    wait_until_visible(admin, [topic])
 
     producer = kafka.producer(settings, **{"delivery.timeout.ms": 60_000})
     acknowledged: set[bytes] = set()

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from schemas.codec import AvroCodec
 from streams import kafka
 from streams.settings import Settings
+from streams.topics import wait_until_visible
 
 EVENTS = 10_000
 PARTITIONS = 6
@@ -51,6 +52,7 @@ def make_topic(settings: Settings, name: str) -> str:
     topic = settings.topic(name)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result()
+    wait_until_visible(admin, [topic])
     return topic
 
 
