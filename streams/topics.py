@@ -124,18 +124,16 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
         else:
             log.info("created topic %s", name)
             outcome[name] = "created"
-    _wait_until_visible(admin, settings, list(outcome), timeout)
+    wait_until_visible(admin, list(outcome), timeout)
     return outcome
 
 
-def _wait_until_visible(
-    admin: AdminClient, settings: Settings, names: list[str], timeout: float
-) -> None:
+def wait_until_visible(admin: AdminClient, names: list[str], timeout: float = 15.0) -> None:
     """A created topic reaches every broker's metadata a moment later: wait for it, so
     that a caller can subscribe or assign partitions right away."""
     deadline = time.monotonic() + timeout
     while True:
-        topics = cluster_metadata(admin, settings, timeout).topics
+        topics = admin.list_topics(timeout=timeout).topics
         missing = [n for n in names if n not in topics or not topics[n].partitions]
         if not missing:
             return
