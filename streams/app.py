@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from sinks.clickhouse.service import SinkService
 from streams.settings import Settings
 from streams.topics import create_topics
 
@@ -27,6 +28,7 @@ class CountersignApp(faust.App):
         self.countersign_settings = settings
         #: Set by streams.agents.register_agents; started before consuming begins.
         self.petition_lookup: Any = None
+        self.sink: SinkService | None = SinkService(settings) if settings.sink_enabled else None
 
     async def on_first_start(self) -> None:
         """Create any missing pipeline topic before the consumer subscribes to them:
@@ -39,10 +41,14 @@ class CountersignApp(faust.App):
             log.info("created missing topics: %s", ", ".join(new))
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.start)
+        if self.sink is not None:
+            await asyncio.to_thread(self.sink.start)
 
     async def on_stop(self) -> None:
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.stop)
+        if self.sink is not None:
+            await asyncio.to_thread(self.sink.stop)
         await super().on_stop()
 
 

@@ -24,6 +24,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate as apply_migrations
 from streams.agents import register_agents
 from streams.app import CountersignApp, create_app
 from streams.catalogue import (
@@ -115,6 +117,23 @@ def register_commands(app: faust.App) -> None:
                 _retention_label(topic.spec.retention, topic.config.get("retention.ms")),
             )
         console.print(table)
+
+
+def register_sink_commands(app: faust.App) -> None:
+    @app.command(base=ToolCommand)
+    def migrate(self: ToolCommand) -> None:
+        """Apply the ClickHouse migrations that are not applied yet (the worker does too).
+
+        The target is COUNTERSIGN_CLICKHOUSE_DSN (default: the embedded chdb:// engine
+        under the data directory, which only one process can open at a time).
+        """
+        settings = self.settings
+        applied = apply_migrations(
+            connect(settings.clickhouse_target), settings.clickhouse_database
+        )
+        for migration in applied:
+            console.print(f"applied {migration.version:04d}_{migration.name}")
+        console.print(f"{settings.clickhouse_target}: {len(applied)} migrations applied now")
 
 
 def register_petition_commands(app: faust.App) -> None:
@@ -210,6 +229,7 @@ def build_app(settings: Settings) -> CountersignApp:
     app = create_app(settings)
     register_commands(app)
     register_petition_commands(app)
+    register_sink_commands(app)
     register_agents(app)
     return app
 

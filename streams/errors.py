@@ -65,3 +65,18 @@ class KafkaUnavailable(CountersignError, ConnectionError):
 
 class CatalogueError(CountersignError, ValueError):
     """A petition that cannot be added, found or closed."""
+
+
+class ClickHouseLocked(CountersignError, RuntimeError):
+    """The embedded ClickHouse directory is open in another process."""
+
+
+class SinkUnavailable(CountersignError, ConnectionError):
+    """ClickHouse did not take a batch; the sink backs off and retries.
+
+    ``retry_after`` is the back-off before the next attempt, in seconds.
+    """
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     #: latency of counts versus the overhead of a commit.
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    #: ``chdb://<dir>`` (embedded engine, one process) or ``http(s)://user:pass@host:port``;
+    #: default: embedded, under the data directory.
+    clickhouse_dsn: str | None = None
+    clickhouse_database: str = Field(default="countersign", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    #: Whether the worker runs the ClickHouse sink (exactly one sink per consumer group).
+    sink_enabled: bool = True
+    sink_batch_size: int = Field(default=5000, ge=1)
+    sink_batch_seconds: float = Field(default=1.0, gt=0)
+
     worker_port: int = Field(default=6066, ge=1, le=65535)
     intake_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -71,6 +80,12 @@ class Settings(BaseSettings):
                 "COUNTERSIGN_ENV=production (the development key is public)"
             )
         return self
+
+    @property
+    def clickhouse_target(self) -> str:
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
     def topic(self, name: str) -> str:
         """The full name of one of ARCHITECTURE.md's topics under this prefix."""

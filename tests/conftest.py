@@ -78,3 +78,17 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Settings:
         topic_prefix=f"t{test_id}.",
         data_dir=tmp_path / "data",
     )
+
+
+@pytest.fixture(scope="session")
+def clickhouse_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One embedded ClickHouse (chDB) for the session: chDB opens one data directory
+    per process, so tests share it and each uses a database of its own."""
+    return f"chdb://{tmp_path_factory.mktemp('chdb') / 'clickhouse'}"
+
+
+@pytest.fixture
+def sink_settings(settings: Settings, clickhouse_dsn: str, test_id: str) -> Settings:
+    return settings.model_copy(
+        update={"clickhouse_dsn": clickhouse_dsn, "clickhouse_database": f"t_{test_id}"}
+    )

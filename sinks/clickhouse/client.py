@@ -1,0 +1,59 @@
+"""One way to reach ClickHouse: a DSN, ``chdb://<dir>`` or ``http(s)://...``.
+
+chDB runs the ClickHouse engine inside this process, and a data directory can be
+opened by one process only. We take an exclusive lock file beside it first, so a
+second process gets a clear error instead of chDB's own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from streams.errors import ClickHouseLocked
+
+_locks: dict[str, IO[str]] = {}
+
+
+def chdb_directory(dsn: str) -> Path | None:
+    parsed = urlparse(dsn)
+    if parsed.scheme != "chdb":
+        return None
+    return Path(parsed.netloc + parsed.path).resolve()
+
+
+def connect(dsn: str) -> Client:
+    directory = chdb_directory(dsn)
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        _lock(directory)
+        return clickhouse_connect.get_client(dsn=f"chdb://{directory}")
+    return clickhouse_connect.get_client(dsn=dsn)
+
+
+def _lock(directory: Path) -> None:
+    key = str(directory)
+    if key in _locks:
+        return
+    handle = open(f"{directory}.lock", "a+")  # noqa: SIM115  (held for the process's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise ClickHouseLocked(
+            f"the embedded ClickHouse at {directory} is in use by {owner}; only one process "
+            "can open it (the worker owns it: query it through the worker's API, or point "
+            "COUNTERSIGN_CLICKHOUSE_DSN at a ClickHouse server)"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    _locks[key] = handle

@@ -1,0 +1,77 @@
+"""Versioned migrations: ``migrations/NNNN_name.sql`` applied in order, once each.
+
+Each file is a list of statements separated by ``;`` at the end of a line, with
+``{database}`` standing for the database (``countersign`` unless configured: tests
+use one database each). Applied versions are recorded in
+``<database>.schema_migrations``; running ``migrate`` again
+applies nothing. Statements use ``IF NOT EXISTS`` so a migration interrupted half way
+can simply run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> Migration:
+        match = _FILE.match(path.name)
+        if match is None:
+            raise ValueError(f"{path.name}: migrations are named NNNN_name.sql")
+        text = "\n".join(
+            line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")
+        )
+        statements = tuple(s.strip() for s in re.split(r";\s*$", text, flags=re.M) if s.strip())
+        return cls(int(match["version"]), match["name"], statements)
+
+
+def migrations() -> list[Migration]:
+    return sorted(
+        (Migration.load(p) for p in MIGRATIONS_DIR.glob("*.sql")), key=lambda m: m.version
+    )
+
+
+def applied_versions(client: Client, database: str) -> set[int]:
+    rows = client.query(f"SELECT version FROM {database}.schema_migrations FINAL").result_rows
+    return {int(row[0]) for row in rows}
+
+
+def migrate(client: Client, database: str) -> list[Migration]:
+    """Apply every migration not yet recorded; return those applied now."""
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = applied_versions(client, database)
+    applied = []
+    for migration in migrations():
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            client.command(statement.replace("{database}", database))
+        client.insert(
+            f"{database}.schema_migrations",
+            [[migration.version, migration.name]],
+            column_names=["version", "name"],
+        )
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+        applied.append(migration)
+    return applied

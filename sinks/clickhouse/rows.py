@@ -1,0 +1,39 @@
+"""Decoded Avro records -> ClickHouse rows. Pure functions; the clear email and the
+client IP never reach this far (they are not in SignatureAccepted at all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SIGNATURE_COLUMNS = [
+    "petition_id",
+    "email_hash",
+    "signature_id",
+    "full_name",
+    "consent_to_publish_name",
+    "country",
+    "region",
+    "submitted_at",
+    "accepted_at",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+]
+REJECTION_COLUMNS = [
+    "petition_id",
+    "reason",
+    "detail",
+    "signature_id",
+    "received_at",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+]
+
+
+def signature_row(record: dict[str, Any]) -> list[Any]:
+    return [record[column] for column in SIGNATURE_COLUMNS]
+
+
+def rejection_row(record: dict[str, Any]) -> list[Any]:
+    return [record[column] for column in REJECTION_COLUMNS]

@@ -1,0 +1,92 @@
+"""End to end into ClickHouse: the worker's sink writes the real engine (chDB), and
+SELECTs on it equal the independent truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from confluent_kafka import TopicPartition
+
+from streams import kafka
+from streams.settings import Settings
+from streams.topics import ACCEPTED, DUPLICATES, REJECTED
+from tests.dataset import dataset_with_truth
+from tests.pipeline import REPO, Results, WorkerProcess, prepare, produce
+
+QUERY = """
+import json, sys
+from sinks.clickhouse.client import connect
+client = connect(sys.argv[1])
+print(json.dumps({
+    "counts": client.query("SELECT petition_id, region, country, sum(signatures) "
+        "FROM countersign.signature_counts GROUP BY petition_id, region, country").result_rows,
+    "reasons": client.query("SELECT petition_id, reason, count() FROM countersign.rejections "
+        "FINAL GROUP BY petition_id, reason").result_rows,
+}))
+"""
+
+
+def query_after_stop(settings: Settings) -> dict[str, list[list[object]]]:
+    """chDB opens a directory in one process: ask a fresh one, once the worker is gone."""
+    result = subprocess.run(
+        [sys.executable, "-c", QUERY, settings.clickhouse_target],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    data: dict[str, list[list[object]]] = json.loads(result.stdout.splitlines()[-1])
+    return data
+
+
+def wait_for_sink(settings: Settings, timeout: float = 180) -> None:
+    """Until the sink's group has committed everything on its three topics."""
+    consumer = kafka.consumer(
+        settings, group_id=f"{settings.topic_prefix}countersign-clickhouse-sink"
+    )
+    admin = kafka.admin_client(settings)
+    metadata = admin.list_topics(timeout=10).topics
+    partitions = [
+        TopicPartition(settings.topic(t.name), p)
+        for t in (ACCEPTED, REJECTED, DUPLICATES)
+        for p in metadata[settings.topic(t.name)].partitions
+    ]
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            committed = {
+                (tp.topic, tp.partition): tp.offset
+                for tp in consumer.committed(partitions, timeout=10)
+            }
+            behind = [
+                tp
+                for tp in partitions
+                if consumer.get_watermark_offsets(tp, timeout=10)[1]
+                > max(committed[tp.topic, tp.partition], 0)
+            ]
+            if not behind:
+                return
+            time.sleep(1)
+        raise AssertionError(f"the sink is still behind on {behind}")
+    finally:
+        consumer.close()
+
+
+def test_clickhouse_counts_equal_the_truth(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = dataset_with_truth(21, 20_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    results.wait_for(truth, timeout=600, worker=worker)
+    wait_for_sink(settings)
+    worker.stop()
+    stored = query_after_stop(settings)
+    assert Counter({(p, r, c): n for p, r, c, n in stored["counts"]}) == truth.counts
+    assert Counter({(p, reason): n for p, reason, n in stored["reasons"]}) == truth.reasons

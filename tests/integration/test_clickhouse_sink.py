@@ -1,0 +1,166 @@
+"""The ClickHouse sink on the real broker and the real ClickHouse engine (chDB)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.codec import codec
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate, migrations
+from sinks.clickhouse.sink import ClickHouseSink
+from streams import kafka
+from streams.settings import Settings
+from streams.topics import ACCEPTED, REJECTED, create_topics
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+COUNTRIES = [
+    ("SY", "Middle East and North Africa"),
+    ("BR", "Americas"),
+    ("IN", "Asia and the Pacific"),
+]
+
+
+def accepted(n: int, *, offset: int) -> dict[str, object]:
+    country, region = COUNTRIES[n % len(COUNTRIES)]
+    return {
+        "signature_id": f"sig-{n}",
+        "petition_id": "p",
+        "email_hash": f"{n:064x}",
+        "full_name": f"Signer {n}",
+        "consent_to_publish_name": True,
+        "country": country,
+        "region": region,
+        "postal_code": None,
+        "submitted_at": NOW + timedelta(seconds=n),
+        "accepted_at": NOW + timedelta(seconds=n),
+        "source": "api",
+        "locale": None,
+        "source_topic": "signatures.submitted",
+        "source_partition": 0,
+        "source_offset": offset,
+    }
+
+
+def rejected(offset: int, reason: str) -> dict[str, object]:
+    return {
+        "signature_id": None,
+        "petition_id": "p",
+        "reason": reason,
+        "detail": "x",
+        "email_hash": None,
+        "original": None,
+        "received_at": NOW,
+        "source_topic": "signatures.submitted",
+        "source_partition": 1,
+        "source_offset": offset,
+    }
+
+
+def publish(settings: Settings, topic: str, records: list[dict[str, object]], kind: str) -> None:
+    producer = kafka.producer(settings)
+    for record in records:
+        producer.produce(settings.topic(topic), codec(kind).encode(record), b"k")
+    assert producer.flush(30) == 0
+
+
+def counts(client: Client, database: str) -> Counter[tuple[str, str, str]]:
+    rows = client.query(
+        f"SELECT petition_id, region, country, sum(signatures) FROM {database}.signature_counts "
+        "GROUP BY petition_id, region, country"
+    ).result_rows
+    return Counter({(p, r, c): int(n) for p, r, c, n in rows})
+
+
+def drain(sink: ClickHouseSink, expected_rows: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while sink.stats.rows < expected_rows and time.monotonic() < deadline:
+        sink.run_once()
+
+
+def test_migrations_apply_once_in_order(sink_settings: Settings) -> None:
+    client = connect(sink_settings.clickhouse_target)
+    database = sink_settings.clickhouse_database
+    assert [m.version for m in migrate(client, database)] == [m.version for m in migrations()]
+    assert migrate(client, database) == []
+    tables = {row[0] for row in client.query(f"SHOW TABLES FROM {database}").result_rows}
+    assert {"signatures", "signature_counts", "signatures_per_minute", "rejections"} <= tables
+
+
+def test_counts_equal_the_distinct_signatures_even_when_delivered_twice(
+    sink_settings: Settings,
+) -> None:
+    client = connect(sink_settings.clickhouse_target)
+    database = sink_settings.clickhouse_database
+    migrate(client, database)
+    create_topics(sink_settings)
+    records = [accepted(n, offset=n) for n in range(300)]
+    # A replay after a crash: the same signatures again, later in the topic.
+    publish(sink_settings, ACCEPTED.name, records + records[:100], "SignatureAccepted")
+    publish(
+        sink_settings,
+        REJECTED.name,
+        [rejected(o, "invalid_email") for o in range(7)],
+        "SignatureRejected",
+    )
+    expected = Counter(("p", r, c) for c, r in (COUNTRIES[n % 3] for n in range(300)))
+
+    drain(ClickHouseSink(sink_settings, client), expected_rows=407)
+    assert counts(client, database) == expected
+
+    # The sink's offsets are lost (a new consumer group): everything is written again.
+    again = sink_settings.model_copy(update={"app_id": "countersign-again"})
+    drain(ClickHouseSink(again, client), expected_rows=407)
+    assert counts(client, database) == expected
+    rejections = client.query(
+        f"SELECT reason, count() FROM {database}.rejections FINAL GROUP BY reason"
+    ).result_rows
+    assert rejections == [("invalid_email", 7)]
+
+
+def test_nothing_is_lost_while_clickhouse_refuses_writes(sink_settings: Settings) -> None:
+    client = connect(sink_settings.clickhouse_target)
+    database = sink_settings.clickhouse_database
+    migrate(client, database)
+    create_topics(sink_settings)
+    sink = ClickHouseSink(sink_settings, client)
+    publish(
+        sink_settings,
+        ACCEPTED.name,
+        [accepted(n, offset=n) for n in range(50)],
+        "SignatureAccepted",
+    )
+    drain(sink, expected_rows=50)
+
+    # The table really goes away: every insert fails until it is back.
+    client.command(f"DETACH TABLE {database}.signatures")
+    publish(
+        sink_settings,
+        ACCEPTED.name,
+        [accepted(n, offset=n) for n in range(50, 120)],
+        "SignatureAccepted",
+    )
+    stop = threading.Event()
+
+    def keep_sinking() -> None:
+        while not stop.is_set():
+            sink.run_once(stop)
+
+    runner = threading.Thread(target=keep_sinking)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while sink.stats.failures < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sink.stats.failures >= 2
+    client.command(f"ATTACH TABLE {database}.signatures")
+    deadline = time.monotonic() + 60
+    while sink.stats.rows < 120 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    runner.join(30)
+    assert sum(counts(client, database).values()) == 120
+    assert sink.stats.stalled_seconds > 0
