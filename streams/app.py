@@ -12,10 +12,16 @@ import logging
 from typing import Any
 
 import faust
+from aiohttp import web
 
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.service import SinkService
+from streams.metrics import REGISTRY, SinkCollector
 from streams.settings import Settings
 from streams.topics import create_topics
+from streams.web import server as web_server
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,7 @@ class CountersignApp(faust.App):
         #: Set by streams.agents.register_agents; started before consuming begins.
         self.petition_lookup: Any = None
         self.sink: SinkService | None = SinkService(settings) if settings.sink_enabled else None
+        self._web_runner: web.AppRunner | None = None
 
     async def on_first_start(self) -> None:
         """Create any missing pipeline topic before the consumer subscribes to them:
@@ -43,8 +50,27 @@ class CountersignApp(faust.App):
             await asyncio.to_thread(self.petition_lookup.start)
         if self.sink is not None:
             await asyncio.to_thread(self.sink.start)
+        await self._start_web()
+
+    async def _start_web(self) -> None:
+        """Our own aiohttp server (Faust's web is off): API, SSE, metrics, dashboard."""
+        settings = self.countersign_settings
+        client = await asyncio.to_thread(connect, settings.clickhouse_target)
+        await asyncio.to_thread(migrate, client, settings.clickhouse_database)
+        reader = CountsReader(client, settings.clickhouse_database)
+        sink = None if self.sink is None else self.sink.sink
+        if sink is not None:
+            REGISTRY.register(SinkCollector(sink.stats))
+        self._web_runner = web.AppRunner(
+            web_server.build(settings, reader, self.petition_lookup, sink)
+        )
+        await self._web_runner.setup()
+        await web.TCPSite(self._web_runner, "127.0.0.1", settings.worker_port).start()
+        log.info("dashboard and API on http://127.0.0.1:%d/", settings.worker_port)
 
     async def on_stop(self) -> None:
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.stop)
         if self.sink is not None:
@@ -63,9 +89,8 @@ def create_app(settings: Settings) -> CountersignApp:
         processing_guarantee=settings.processing_guarantee,
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
-        web_port=settings.worker_port,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        # Our own aiohttp server serves settings.worker_port (streams/web/server.py).
+        web_enabled=False,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         # One worker per machine here: a standby replica would sit on the same disk.

@@ -20,6 +20,7 @@ from streams.agents.dedupe import ROCKSDB_OPTIONS
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
+from streams.metrics import EVENTS_IN
 from streams.rules.aggregate import RunningCounts, count_key, minute_of, regional_count
 from streams.rules.verdict import dedupe_key
 
@@ -59,6 +60,7 @@ def register(app: CountersignApp, topics: Topology) -> tuple[Any, Any]:
     @app.agent(topics.accepted_by_country, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:
         async for event in stream.events():
+            EVENTS_IN.labels("aggregate").inc()
             record = accepted_codec.decode(event.message.value)
             signature_key = dedupe_key(record["petition_id"], record["email_hash"])
             key = count_key(record["petition_id"], record["country"])

@@ -21,6 +21,7 @@ from schemas.codec import codec
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
+from streams.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import Outcome, decide, winner
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
@@ -53,6 +54,7 @@ def register(app: CountersignApp, topics: Topology) -> Any:
     async def dedupe(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            EVENTS_IN.labels("dedupe").inc()
             key = (message.key or b"").decode("utf-8", "replace")
             try:
                 record = accepted_codec.decode(message.value)
@@ -76,6 +78,7 @@ def register(app: CountersignApp, topics: Topology) -> Any:
                 winner_of_key=winners.get(key_entry),
                 winner_of_signature=winners.get(signature_entry),
             )
+            VERDICTS.labels(decision.outcome.value).inc()
             if decision.outcome in (Outcome.ACCEPTED, Outcome.REPLAYED):
                 if decision.outcome is Outcome.REPLAYED:
                     log.info("%s won before a restart; forwarding it again", key)

@@ -20,16 +20,24 @@ log = logging.getLogger(__name__)
 
 
 class PetitionLookup:
-    """``lookup(petition_id)`` -> the petition's signing window, or None."""
+    """``lookup(petition_id)`` -> the petition's signing window, or None; ``get`` and
+    ``all`` give the whole records (for the API)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._windows: dict[str, PetitionWindow] = {}
+        self._petitions: dict[str, dict[str, object]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __call__(self, petition_id: str) -> PetitionWindow | None:
         return self._windows.get(petition_id)
+
+    def get(self, petition_id: str) -> dict[str, object] | None:
+        return self._petitions.get(petition_id)
+
+    def all(self) -> dict[str, dict[str, object]]:
+        return self._petitions
 
     def start(self) -> None:
         reader = CatalogueReader(self.settings)
@@ -46,8 +54,9 @@ class PetitionLookup:
             self._thread.join(5)
 
     def _publish(self, petitions: dict[str, dict[str, object]]) -> None:
-        # Swap the whole mapping: readers on the event loop never see it half-built.
+        # Swap whole mappings: readers on the event loop never see one half-built.
         self._windows = {pid: window(p) for pid, p in petitions.items()}
+        self._petitions = dict(petitions)
 
     def _follow(self, reader: CatalogueReader) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from schemas.codec import codec
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
+from streams.metrics import EVENTS_IN, VERDICTS
 from streams.rules.petitions import PetitionWindow
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
@@ -32,6 +33,7 @@ def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
     async def validate(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
+            EVENTS_IN.labels("validate").inc()
             position = SourcePosition(message.topic, message.partition, message.offset)
             now = datetime.now(UTC)
             try:
@@ -53,6 +55,7 @@ def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
                     received_at=now,
                     original=message.value,
                 )
+            VERDICTS.labels("valid" if isinstance(verdict, Accepted) else verdict.reason).inc()
             if isinstance(verdict, Accepted):
                 await topics.valid.send(
                     key=verdict.dedupe_key.encode(), value=accepted_codec.encode(verdict.record)

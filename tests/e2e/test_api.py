@@ -1,0 +1,88 @@
+"""The worker's HTTP API over the real pipeline and the real ClickHouse engine."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+
+from streams.settings import Settings
+from tests.dataset import dataset_with_truth
+from tests.pipeline import Results, WorkerProcess, prepare, produce
+
+
+def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=10) as r:
+            body = r.read()
+            kind = r.headers.get("Content-Type", "")
+            return r.status, json.loads(body) if "json" in kind else body.decode()
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_api_counts_equal_the_truth(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = dataset_with_truth(31, 3_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    results.wait_for(truth, timeout=300, worker=worker)
+
+    petition = "syria-icc"
+    expected_total = sum(n for (p, _, _), n in truth.counts.items() if p == petition)
+    expected_countries = {c: n for (p, _, c), n in truth.counts.items() if p == petition}
+    expected_rejected = {r: n for (p, r), n in truth.reasons.items() if p == petition}
+    deadline = time.monotonic() + 120
+    counts: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status, counts = get(worker, f"/api/petitions/{petition}/counts")
+        if (
+            status == 200
+            and counts["total"] == expected_total
+            and {k: v for k, v in counts["rejected"].items() if v} == expected_rejected
+        ):
+            break
+        time.sleep(1)
+    assert counts["total"] == expected_total
+    assert counts["by_country"] == expected_countries
+    by_region = Counter()
+    for (p, region, _), n in truth.counts.items():
+        if p == petition:
+            by_region[region] += n
+    assert counts["by_region"] == dict(by_region)
+    assert {k: v for k, v in counts["rejected"].items() if v} == expected_rejected
+    assert set(counts["rejected"]) >= {"duplicate", "malformed", "invalid_email"}
+
+    status, listing = get(worker, "/api/petitions")
+    assert status == 200
+    assert {p["petition_id"] for p in listing} == {p.petition_id for p in petitions}
+
+    status, timeline = get(worker, f"/api/petitions/{petition}/timeline?minutes=100000")
+    assert status == 200
+    assert sum(point["signatures"] for point in timeline["per_minute"]) == expected_total
+
+
+def test_unknown_petition_is_404_and_health_and_metrics_answer(
+    settings: Settings, worker: WorkerProcess
+) -> None:
+    prepare(settings, [])
+    worker.start()
+    deadline = time.monotonic() + 90
+    status = 0
+    while time.monotonic() < deadline:
+        try:
+            status, health = get(worker, "/healthz")
+            break
+        except (ConnectionError, urllib.error.URLError):
+            time.sleep(0.5)
+    assert status == 200, health
+    assert health["checks"]["kafka"]["ok"] and health["checks"]["clickhouse"]["ok"]
+    status, body = get(worker, "/api/petitions/nope/counts")
+    assert (status, body) == (404, {"error": "no petition 'nope'"})
+    status, text = get(worker, "/metrics")
+    assert status == 200 and "countersign_sink_rows" in text
