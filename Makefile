@@ -37,10 +37,8 @@ cluster-up: install ## start the 3-node Kafka cluster on 127.0.0.1:19092,19192,1
 cluster-down: ## stop the 3-node cluster
 	@$(KAFKA) down --cluster
 
-run: kafka-up ## the main job: Kafka, topics, the seed petition and the pipeline (Ctrl-C stops)
-	$(VENV)/bin/countersign topics create
-	$(VENV)/bin/countersign petitions add --file deploy/petitions/syria-icc.json
-	$(VENV)/bin/countersign worker --loglevel info
+run: install ## the main job: Kafka, the pipeline, the dashboard and a demo feed (Ctrl-C stops all)
+	@deploy/run.sh
 
 test: install ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,10 +23,12 @@ from faust.cli import AppCommand
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate as apply_migrations
+from streams import kafka
 from streams.agents import register_agents
 from streams.app import CountersignApp, create_app
 from streams.catalogue import (
@@ -36,10 +39,11 @@ from streams.catalogue import (
     publish_petition,
     read_catalogue,
 )
-from streams.errors import CatalogueError, CountersignError
+from streams.errors import CatalogueError, CountersignError, KafkaUnavailable
 from streams.logs import setup_logging
 from streams.settings import Settings
-from streams.topics import Retention, create_topics, describe_topics
+from streams.simulator import INTENT_WEIGHTS, INTENTS, DatasetGenerator, default_petitions
+from streams.topics import SUBMITTED, Retention, create_topics, describe_topics
 
 # Piped output (logs, CI, tests) is not squeezed to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -117,6 +121,71 @@ def register_commands(app: faust.App) -> None:
                 _retention_label(topic.spec.retention, topic.config.get("retention.ms")),
             )
         console.print(table)
+
+
+def register_simulate_command(app: faust.App) -> None:
+    @app.command(
+        faust.cli.option(
+            "--count",
+            type=int,
+            default=2000,
+            show_default=True,
+            help="How many sign events to send (0: until Ctrl-C).",
+        ),
+        faust.cli.option(
+            "--rate",
+            type=float,
+            default=20.0,
+            show_default=True,
+            help="Events per second (0: as fast as Kafka takes them).",
+        ),
+        faust.cli.option("--seed", type=int, default=1, show_default=True),
+        base=ToolCommand,
+    )
+    def simulate(self: ToolCommand, count: int, rate: float, seed: int) -> None:
+        """Send realistic campaign traffic to signatures.submitted (the demo feed).
+
+        Signers from five regions with names in many scripts; a share of duplicates
+        (the same email spelled differently), retried submissions and every kind of
+        bad input. Missing demo petitions are added to the catalogue first.
+        """
+        settings = self.settings
+        now = datetime.now(UTC)
+        petitions = default_petitions(now)
+        known = read_catalogue(settings)
+        for petition in petitions:
+            if petition.petition_id not in known:
+                publish_petition(
+                    settings,
+                    new_petition(
+                        petition.petition_id,
+                        petition.petition_id.replace("-", " ").title(),
+                        opens_at=petition.opens_at,
+                        closes_at=petition.closes_at,
+                        now=now,
+                    ),
+                )
+        generator = DatasetGenerator(seed, petitions, now, live_clock=lambda: datetime.now(UTC))
+        producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
+        topic = settings.topic(SUBMITTED.name)
+        sent = 0
+        with Progress(
+            *Progress.get_default_columns(), MofNCompleteColumn(), console=console
+        ) as progress:
+            task = progress.add_task("sending signatures", total=count or None)
+            started = time.monotonic()
+            while count == 0 or sent < count:
+                intent = generator.rng.choices(INTENTS, INTENT_WEIGHTS)[0]
+                event = generator.event(intent)
+                producer.produce(topic, event.value, event.key)
+                producer.poll(0)
+                sent += 1
+                progress.advance(task)
+                if rate > 0:
+                    time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+        if producer.flush(30) != 0:
+            raise KafkaUnavailable("Kafka did not take every simulated event in 30 s")
+        console.print(f"sent {sent} events to {topic}")
 
 
 def register_sink_commands(app: faust.App) -> None:
@@ -230,6 +299,7 @@ def build_app(settings: Settings) -> CountersignApp:
     register_commands(app)
     register_petition_commands(app)
     register_sink_commands(app)
+    register_simulate_command(app)
     register_agents(app)
     return app
 

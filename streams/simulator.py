@@ -1,0 +1,296 @@
+"""Campaign traffic shaped like a real petition, with every way an event can go wrong.
+
+Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
+The generator records what it *meant* each event to be (``intent``); the tests'
+reference implementation (tests/reference.py) computes the truth from the bytes
+alone, and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.codec import AvroCodec
+
+NAMES = {
+    "latin": (
+        ["José", "Ana", "Luca", "Chloé", "Ngozi", "Kwame", "Sofia", "Oluwaseun"],
+        ["García", "Rossi", "Dubois", "Okafor", "Mensah", "Novák", "Silva"],
+    ),
+    "arabic": (["عمر", "ليلى", "يوسف", "فاطمة", "خالد"], ["الخطيب", "حداد", "المصري", "العلي"]),
+    "cyrillic": (["Наталья", "Иван", "Олег", "Светлана"], ["Иванова", "Петров", "Ковальчук"]),
+    "devanagari": (["अनिल", "प्रिया", "राहुल", "सुनीता"], ["कुमार", "शर्मा", "वर्मा"]),
+    "cjk": (["芳", "伟", "さくら", "민준"], ["王", "李", "佐藤", "김"]),
+}
+# (country code as a form might send it, weight): every region is represented.
+COUNTRIES = [
+    ("SY", 8),
+    ("fr", 6),
+    ("DE", 6),
+    ("gb", 5),
+    ("US", 6),
+    ("br", 4),
+    ("MX", 3),
+    ("IN", 6),
+    ("cn", 3),
+    ("JP", 3),
+    ("AU", 2),
+    ("NG", 4),
+    ("ZA", 3),
+    ("KE", 2),
+    ("EG", 3),
+    ("LB", 3),
+    ("JO", 2),
+    ("TN", 2),
+    ("RU", 3),
+    ("UA", 3),
+    ("KZ", 1),
+    ("TR", 3),
+    ("xk", 1),
+    ("AR", 2),
+]
+DOMAINS = [
+    "example.org",
+    "mail.example.com",
+    "gmail.com",
+    "googlemail.com",
+    "uni.example.ac.uk",
+    "bücher.example",
+    "пример.example",
+]
+INTENTS = [
+    "accepted",
+    "duplicate",
+    "retry",
+    "malformed",
+    "oversized",
+    "unknown_petition",
+    "future_timestamp",
+    "petition_closed",
+    "invalid_name",
+    "invalid_country",
+    "invalid_email",
+]
+INTENT_WEIGHTS = [70, 9, 3, 2, 1, 2, 2, 2, 3, 3, 3]
+
+
+@dataclass(frozen=True)
+class Petition:
+    petition_id: str
+    opens_at: datetime
+    closes_at: datetime | None
+
+
+@dataclass
+class Person:
+    local: str
+    domain: str
+    name: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Event:
+    key: bytes
+    value: bytes
+    intent: str
+
+
+def default_petitions(now: datetime) -> list[Petition]:
+    return [
+        Petition("syria-icc", now - timedelta(days=30), None),
+        Petition("free-press", now - timedelta(days=30), None),
+        Petition("clean-air", now - timedelta(days=30), now + timedelta(days=30)),
+        # Closed two days ago: late signatures are petition_closed.
+        Petition("past-vote", now - timedelta(days=30), now - timedelta(days=2)),
+    ]
+
+
+class DatasetGenerator:
+    def __init__(
+        self,
+        seed: int,
+        petitions: list[Petition],
+        now: datetime,
+        *,
+        live_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``live_clock``: stamp events with real time (a live demo) instead of a
+        synthetic clock that starts three days before ``now``."""
+        self.live_clock = live_clock
+        self.rng = random.Random(seed)
+        self.petitions = petitions
+        self.now = now
+        self.codec = AvroCodec("SignatureSubmitted")
+        self.people: list[Person] = []
+        self.signed: dict[str, list[tuple[Person, dict[str, Any]]]] = {
+            p.petition_id: [] for p in petitions
+        }
+        self.signers: dict[str, set[int]] = {p.petition_id: set() for p in petitions}
+        self.clock = now - timedelta(days=3)
+
+    # -- people and spellings ---------------------------------------------------------
+    def new_person(self) -> Person:
+        script = self.rng.choice(list(NAMES))
+        given, family = NAMES[script]
+        local = f"{self.rng.choice(['ana', 'li', 'omar', 'noor', 'ivan', 'priya'])}."
+        local += f"{self.rng.choice(['x', 'y', 'z'])}{len(self.people)}"
+        country = self.rng.choices([c for c, _ in COUNTRIES], [w for _, w in COUNTRIES])[0]
+        person = Person(
+            local,
+            self.rng.choice(DOMAINS),
+            f"{self.rng.choice(given)} {self.rng.choice(family)}",
+            country,
+        )
+        self.people.append(person)
+        return person
+
+    def spelling(self, person: Person) -> str:
+        """One of the many ways a person types the same address."""
+        local, domain = person.local, person.domain
+        roll = self.rng.random()
+        if roll < 0.25:
+            local, domain = local.upper(), domain.upper()
+        elif roll < 0.45:
+            local = f"{local}+{self.rng.choice(['petition', 'news', 'x1'])}"
+        elif roll < 0.6 and domain in ("gmail.com", "googlemail.com"):
+            local = ".".join(local.replace(".", ""))
+            domain = self.rng.choice(["gmail.com", "googlemail.com"])
+        elif roll < 0.75:
+            local = f"  {local.title()}"
+        return f"{local}@{domain}"
+
+    # -- events -------------------------------------------------------------------------
+    def record(self, petition: Petition, person: Person, **changes: Any) -> dict[str, Any]:
+        self.clock += timedelta(milliseconds=self.rng.randrange(1, 4000))
+        if self.live_clock is not None:
+            self.clock = self.live_clock()
+        return {
+            "signature_id": str(uuid.UUID(int=self.rng.getrandbits(128))),
+            "petition_id": petition.petition_id,
+            "full_name": person.name,
+            "email": self.spelling(person),
+            "country": person.country,
+            "postal_code": self.rng.choice([None, "10115", "75001", "SW1A 1AA"]),
+            "consent_to_publish_name": self.rng.random() < 0.7,
+            "submitted_at": self.clock
+            if petition.closes_at is None or self.clock < petition.closes_at
+            else petition.closes_at - timedelta(days=1),
+            "source": self.rng.choice(["web-form", "api", "import"]),
+            "client_ip": f"198.51.100.{self.rng.randrange(256)}",
+            "user_agent": "Mozilla/5.0",
+            "locale": self.rng.choice([None, "ar-SY", "fr-FR", "hi-IN", "zh-CN"]),
+            "referrer": None,
+        } | changes
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        if self.rng.random() < 0.3:  # an older form still sends schema v1
+            v1 = {k: v for k, v in record.items() if k != "referrer"}
+            return self.codec.encode(v1, writer_version=1)
+        return self.codec.encode(record)
+
+    def open_petition(self) -> Petition:
+        return self.rng.choice([p for p in self.petitions if p.petition_id != "past-vote"])
+
+    def event(self, intent: str) -> Event:  # noqa: PLR0911
+        petition = self.open_petition()
+        key = petition.petition_id.encode()
+        signed = self.signed[petition.petition_id]
+        if intent in ("duplicate", "retry") and not signed:
+            intent = "accepted"
+        if intent == "accepted":
+            person = (
+                self.rng.choice(self.people)
+                if self.people and self.rng.random() < 0.3
+                else self.new_person()
+            )
+            if id(person) in self.signers[petition.petition_id]:
+                person = self.new_person()
+            record = self.record(petition, person)
+            self.signers[petition.petition_id].add(id(person))
+            signed.append((person, record))
+            return Event(key, self.encode(record), intent)
+        if intent == "duplicate":
+            person, _ = self.rng.choice(signed)
+            return Event(key, self.encode(self.record(petition, person)), intent)
+        if intent == "retry":  # the form resends the very same submission
+            _, record = self.rng.choice(signed)
+            return Event(record["petition_id"].encode(), self.codec.encode(record), intent)
+        person = self.new_person()  # a fresh person: a rejection must not take their key
+        if intent == "malformed":
+            good = self.codec.encode(self.record(petition, person))
+            garbage = self.rng.choice(
+                [
+                    b"not avro at all",
+                    good[:6],
+                    good[:2] + bytes(8) + good[10:],
+                    good[:-4],
+                    good + b"\x00\x01",
+                    b'{"email": "json@example.org"}',
+                ]
+            )
+            return Event(key, garbage, intent)
+        if intent == "oversized":
+            return Event(
+                key,
+                self.codec.encode(self.record(petition, person, user_agent="A" * 17_000)),
+                intent,
+            )
+        if intent == "unknown_petition":
+            record = self.record(petition, person, petition_id="no-such-petition")
+            return Event(b"no-such-petition", self.encode(record), intent)
+        if intent == "future_timestamp":
+            record = self.record(petition, person, submitted_at=self.now + timedelta(hours=2))
+            return Event(key, self.encode(record), intent)
+        if intent == "petition_closed":
+            record = self.record(
+                petition,
+                person,
+                petition_id="past-vote",
+                submitted_at=self.now - timedelta(hours=1),
+            )
+            return Event(b"past-vote", self.encode(record), intent)
+        if intent == "invalid_name":
+            name = self.rng.choice(["", "   ", "x" * 201, "Bad\nName", "Nul\x00"])
+            return Event(key, self.encode(self.record(petition, person, full_name=name)), intent)
+        if intent == "invalid_country":
+            country = self.rng.choice(["UK", "EU", "ZZ", "", "SYR", "12"])
+            return Event(key, self.encode(self.record(petition, person, country=country)), intent)
+        email = self.rng.choice(
+            [
+                "no-at-sign",
+                "two@@example.org",
+                "x@localhost",
+                "@example.org",
+                "sp ace@example.org",
+                "+tag@example.org",
+            ]
+        )
+        return Event(key, self.encode(self.record(petition, person, email=email)), intent)
+
+    def generate(self, count: int) -> list[Event]:
+        intents = self.rng.choices(INTENTS, INTENT_WEIGHTS, k=count)
+        events = [self.event(intent) for intent in intents]
+        # Guarantee every reason shows up at least once, whatever the seed.
+        events += [self.event(intent) for intent in INTENTS]
+        return events
+
+
+def intent_counts(events: list[Event]) -> Counter[str]:
+    counts = Counter(e.intent for e in events)
+    counts["duplicate"] += counts.pop("retry", 0)
+    return counts
+
+
+def make_dataset(
+    seed: int, count: int, now: datetime | None = None
+) -> tuple[list[Event], list[Petition], datetime]:
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    petitions = default_petitions(now)
+    return DatasetGenerator(seed, petitions, now).generate(count), petitions, now
