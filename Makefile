@@ -7,7 +7,7 @@ KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install browser run test lint bench kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,7 +40,12 @@ cluster-down: ## stop the 3-node cluster
 run: install ## the main job: Kafka, the pipeline, the dashboard and a demo feed (Ctrl-C stops all)
 	@deploy/run.sh
 
-test: install ## the whole suite against a real broker (started and stopped here)
+browser: ## Debian's chromium + chromium-driver for the browser tests (needs root)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "could not install chromium: the browser tests will be skipped"
+
+test: install browser ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \

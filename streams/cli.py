@@ -312,4 +312,8 @@ def main() -> NoReturn:
         errors.print(f"[red]countersign: bad configuration[/]\n{exc}")
         sys.exit(2)
     faust_cli.help = HELP
+    args = sys.argv[1:]
+    if args[:1] == ["worker"] and not {"--with-web", "--without-web"} & set(args):
+        # Faust's `worker` turns its own web server on by default; ours serves the port.
+        sys.argv.insert(2, "--without-web")
     build_app(settings).main()

@@ -9,6 +9,7 @@ gets a fresh topic prefix and consumer group, so tests never see each other's da
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from streams.settings import Settings
+from tests.pipeline import Results, WorkerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -92,3 +94,29 @@ def sink_settings(settings: Settings, clickhouse_dsn: str, test_id: str) -> Sett
     return settings.model_copy(
         update={"clickhouse_dsn": clickhouse_dsn, "clickhouse_database": f"t_{test_id}"}
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A `countersign worker` process with the test's settings (started by the test)."""
+    process = WorkerProcess(settings, tmp_path / "worker.log", free_port())
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def results(settings: Settings) -> Iterator[Results]:
+    reader = Results(settings)
+    try:
+        yield reader
+    finally:
+        reader.close()

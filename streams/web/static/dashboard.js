@@ -55,7 +55,7 @@ async function renderTimeline(id) {
   svg.replaceChildren();
   if (!series.length) return;
   const max = Math.max(1, ...series.map((p) => p.signatures));
-  const width = 800 / series.length;
+  const width = Math.min(800 / series.length, 40);
   series.forEach((point, i) => {
     const h = (190 * point.signatures) / max;
     const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
