@@ -1,0 +1,119 @@
+"""Rows per second from Kafka into the embedded ClickHouse (chDB) by the sink alone,
+for several batch sizes, in one run.
+
+    .venv/bin/python -m bench.sink_throughput [--rows 100000]
+
+Picks the batch size for ``COUNTERSIGN_SINK_BATCH_SIZE``: bigger batches amortize the
+insert, but a batch is also the unit of retry and of latency to the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.machine import describe
+from schemas.codec import codec
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.sink import ClickHouseSink
+from streams import kafka
+from streams.settings import Settings
+from streams.topics import ACCEPTED, create_topics
+
+RESULTS = Path(__file__).with_name("results") / "sink_throughput.json"
+BATCH_SIZES = (500, 2000, 5000, 20000)
+COUNTRIES = [
+    ("SY", "Middle East and North Africa"),
+    ("FR", "Europe and Central Asia"),
+    ("BR", "Americas"),
+    ("IN", "Asia and the Pacific"),
+    ("NG", "Africa"),
+]
+
+
+def fill(settings: Settings, rows: int) -> None:
+    producer = kafka.producer(settings)
+    now = datetime.now(UTC)
+    encode = codec("SignatureAccepted").encode
+    for n in range(rows):
+        country, region = COUNTRIES[n % len(COUNTRIES)]
+        record = {
+            "signature_id": f"s{n}",
+            "petition_id": "bench",
+            "email_hash": f"{n:064x}",
+            "full_name": f"Signer {n}",
+            "consent_to_publish_name": True,
+            "country": country,
+            "region": region,
+            "postal_code": None,
+            "submitted_at": now - timedelta(seconds=n),
+            "accepted_at": now,
+            "source": "api",
+            "locale": None,
+            "source_topic": "signatures.submitted",
+            "source_partition": n % 6,
+            "source_offset": n,
+        }
+        while True:
+            try:
+                producer.produce(settings.topic(ACCEPTED.name), encode(record), str(n).encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:6]
+    base = Settings(topic_prefix=f"sinkbench{run}.", data_dir=Path(f".data/bench/sink-{run}"))
+    create_topics(base)
+    fill(base, args.rows)
+    client = connect(base.clickhouse_target)
+    report: dict[str, object] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": describe(),
+        "rows": args.rows,
+        "by_batch_size": {},
+    }
+    for size in BATCH_SIZES:
+        settings = base.model_copy(
+            update={
+                "clickhouse_database": f"bench_{size}",
+                "sink_batch_size": size,
+                "app_id": f"countersign-{size}",
+            }
+        )
+        migrate(client, settings.clickhouse_database)
+        sink = ClickHouseSink(settings, client)
+        started = time.perf_counter()
+        while sink.stats.rows < args.rows:
+            sink.run_once()
+        seconds = time.perf_counter() - started
+        sink.consumer.close()
+        stored = client.query(
+            f"SELECT count() FROM {settings.clickhouse_database}.signatures FINAL"
+        ).result_rows[0][0]
+        assert stored == args.rows, (stored, args.rows)
+        report["by_batch_size"][size] = {  # type: ignore[index]
+            "rows_per_s": round(args.rows / seconds),
+            "batches": sink.stats.batches,
+        }
+        print(
+            f"batch size {size:>6}: {args.rows / seconds:>9,.0f} rows/s "
+            f"({sink.stats.batches} batches)"
+        )
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
