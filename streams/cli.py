@@ -155,16 +155,7 @@ def register_simulate_command(app: faust.App) -> None:
         known = read_catalogue(settings)
         for petition in petitions:
             if petition.petition_id not in known:
-                publish_petition(
-                    settings,
-                    new_petition(
-                        petition.petition_id,
-                        petition.petition_id.replace("-", " ").title(),
-                        opens_at=petition.opens_at,
-                        closes_at=petition.closes_at,
-                        now=now,
-                    ),
-                )
+                publish_petition(settings, petition.record(now))
         generator = DatasetGenerator(seed, petitions, now, live_clock=lambda: datetime.now(UTC))
         producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
         topic = settings.topic(SUBMITTED.name)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.codec import AvroCodec
+from streams.catalogue import new_petition
 
 NAMES = {
     "latin": (
@@ -85,6 +86,16 @@ class Petition:
     petition_id: str
     opens_at: datetime
     closes_at: datetime | None
+
+    def record(self, now: datetime) -> dict[str, Any]:
+        """The catalogue record of this demo petition (title made from its id)."""
+        return new_petition(
+            self.petition_id,
+            self.petition_id.replace("-", " ").title(),
+            opens_at=self.opens_at,
+            closes_at=self.closes_at,
+            now=now,
+        )
 
 
 @dataclass

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from schemas.codec import codec
 from streams import kafka
-from streams.catalogue import new_petition, publish_petition
+from streams.catalogue import publish_petition
 from streams.settings import Settings
 from streams.topics import COUNTS, DUPLICATES, REJECTED, SUBMITTED, create_topics
 from tests.dataset import Event, Petition
@@ -83,16 +83,7 @@ class WorkerProcess:
 def prepare(settings: Settings, petitions: list[Petition]) -> None:
     create_topics(settings)
     for petition in petitions:
-        publish_petition(
-            settings,
-            new_petition(
-                petition.petition_id,
-                petition.petition_id.replace("-", " ").title(),
-                opens_at=petition.opens_at,
-                closes_at=petition.closes_at,
-                now=petition.opens_at,
-            ),
-        )
+        publish_petition(settings, petition.record(now=petition.opens_at))
 
 
 def produce(settings: Settings, events: list[Event]) -> None:
