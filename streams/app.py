@@ -60,7 +60,7 @@ class CountersignApp(faust.App):
         reader = CountsReader(client, settings.clickhouse_database)
         sink = None if self.sink is None else self.sink.sink
         if sink is not None:
-            REGISTRY.register(SinkCollector(sink.stats))
+            REGISTRY.register(SinkCollector(sink))
         self._web_runner = web.AppRunner(
             web_server.build(settings, reader, self.petition_lookup, sink)
         )

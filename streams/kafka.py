@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from streams.errors import KafkaUnavailable
@@ -75,3 +75,29 @@ def cluster_metadata(admin: AdminClient, settings: Settings, timeout: float) -> 
             f"no Kafka broker answered at {settings.kafka_bootstrap_servers} within "
             f"{timeout:g} s (is it running? `make kafka-up` starts one)"
         ) from exc
+
+
+def group_lag(settings: Settings, group_id: str, topics: list[str], timeout: float = 5.0) -> int:
+    """Records on ``topics`` that ``group_id`` has not committed yet (its consumer lag).
+
+    Uses a consumer that never joins the group: it only reads committed offsets and
+    high-water marks, so it can run beside the group's own members.
+    """
+    admin = admin_client(settings)
+    metadata = cluster_metadata(admin, settings, timeout).topics
+    partitions = [
+        TopicPartition(topic, partition)
+        for topic in topics
+        if topic in metadata
+        for partition in metadata[topic].partitions
+    ]
+    reader = consumer(settings, group_id=group_id)
+    try:
+        committed = reader.committed(partitions, timeout=timeout)
+        lag = 0
+        for tp in committed:
+            low, high = reader.get_watermark_offsets(tp, timeout=timeout)
+            lag += high - (tp.offset if tp.offset >= 0 else low)
+        return lag
+    finally:
+        reader.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -29,13 +30,20 @@ VERDICTS = Counter(
 
 
 class SinkCollector(Collector):
-    """Reads the sink's own statistics at scrape time."""
+    """Reads the sink's own statistics (and its consumer lag) at scrape time."""
 
-    def __init__(self, stats: Any) -> None:
-        self.stats = stats
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
 
     def collect(self) -> Iterator[Any]:
-        s = self.stats
+        s = self.sink.stats
+        lag = None
+        with suppress(Exception):  # Kafka unreachable: the other metrics still matter
+            lag = self.sink.lag()
+        if lag is not None:
+            yield GaugeMetricFamily(
+                "countersign_sink_consumer_lag", "Records the sink has yet to write", lag
+            )
         yield CounterMetricFamily("countersign_sink_rows", "Rows written to ClickHouse", s.rows)
         yield CounterMetricFamily("countersign_sink_batches", "Batches written", s.batches)
         yield CounterMetricFamily(

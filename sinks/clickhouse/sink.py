@@ -62,6 +62,10 @@ class Route:
     to_row: Callable[[dict[str, Any]], list[Any]]
 
 
+def sink_group_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}{settings.app_id}-clickhouse-sink"
+
+
 class ClickHouseSink:
     def __init__(self, settings: Settings, client: Client) -> None:
         self.client = client
@@ -80,10 +84,14 @@ class ClickHouseSink:
             settings.topic(REJECTED.name): rejections,
             settings.topic(DUPLICATES.name): rejections,
         }
-        self.consumer = kafka.consumer(
-            settings, group_id=f"{settings.topic_prefix}{settings.app_id}-clickhouse-sink"
-        )
+        self.settings = settings
+        self.group_id = sink_group_id(settings)
+        self.consumer = kafka.consumer(settings, group_id=self.group_id)
         self.consumer.subscribe(list(self.routes))
+
+    def lag(self) -> int:
+        """Records the sink has yet to write (from Kafka's committed offsets)."""
+        return kafka.group_lag(self.settings, self.group_id, list(self.routes))
 
     # -- one cycle ----------------------------------------------------------------------
     def run_once(self, stop: threading.Event | None = None) -> int:

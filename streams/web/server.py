@@ -135,8 +135,14 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["clickhouse"] = {"ok": False, "error": str(exc)}
     sink = context["sink"]
-    stalled = sink is not None and sink.stats.stalled_since is not None
-    checks["sink"] = {"ok": not stalled, "rows": 0 if sink is None else sink.stats.rows}
+    if sink is not None:
+        stalled = sink.stats.stalled_since is not None
+        try:
+            lag = await asyncio.to_thread(sink.lag)
+        except Exception as exc:
+            lag = None
+            log.warning("cannot read the sink's lag: %s", exc)
+        checks["sink"] = {"ok": not stalled, "rows": sink.stats.rows, "lag": lag}
     ok = all(check["ok"] for check in checks.values())
     return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
 

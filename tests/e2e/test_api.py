@@ -90,7 +90,9 @@ def test_unknown_petition_is_404_and_health_and_metrics_answer(
             time.sleep(0.5)
     assert status == 200, health
     assert health["checks"]["kafka"]["ok"] and health["checks"]["clickhouse"]["ok"]
+    assert health["checks"]["sink"]["lag"] == 0
     status, body = get(worker, "/api/petitions/nope/counts")
     assert (status, body) == (404, {"error": "no petition 'nope'"})
     status, text = get(worker, "/metrics")
     assert status == 200 and "countersign_sink_rows" in text
+    assert "countersign_sink_consumer_lag 0.0" in text

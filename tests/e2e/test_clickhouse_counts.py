@@ -9,8 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from confluent_kafka import TopicPartition
-
+from sinks.clickhouse.sink import sink_group_id
 from streams import kafka
 from streams.settings import Settings
 from streams.topics import ACCEPTED, DUPLICATES, REJECTED
@@ -46,35 +45,15 @@ def query_after_stop(settings: Settings) -> dict[str, list[list[object]]]:
 
 def wait_for_sink(settings: Settings, timeout: float = 180) -> None:
     """Until the sink's group has committed everything on its three topics."""
-    consumer = kafka.consumer(
-        settings, group_id=f"{settings.topic_prefix}countersign-clickhouse-sink"
-    )
-    admin = kafka.admin_client(settings)
-    metadata = admin.list_topics(timeout=10).topics
-    partitions = [
-        TopicPartition(settings.topic(t.name), p)
-        for t in (ACCEPTED, REJECTED, DUPLICATES)
-        for p in metadata[settings.topic(t.name)].partitions
-    ]
+    topics = [settings.topic(t.name) for t in (ACCEPTED, REJECTED, DUPLICATES)]
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            committed = {
-                (tp.topic, tp.partition): tp.offset
-                for tp in consumer.committed(partitions, timeout=10)
-            }
-            behind = [
-                tp
-                for tp in partitions
-                if consumer.get_watermark_offsets(tp, timeout=10)[1]
-                > max(committed[tp.topic, tp.partition], 0)
-            ]
-            if not behind:
-                return
-            time.sleep(1)
-        raise AssertionError(f"the sink is still behind on {behind}")
-    finally:
-        consumer.close()
+    lag = -1
+    while time.monotonic() < deadline:
+        lag = kafka.group_lag(settings, sink_group_id(settings), topics)
+        if lag == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the sink is still {lag} records behind")
 
 
 def test_clickhouse_counts_equal_the_truth(
