@@ -65,8 +65,8 @@ class CountersignApp(faust.App):
             web_server.build(settings, reader, self.petition_lookup, sink)
         )
         await self._web_runner.setup()
-        await web.TCPSite(self._web_runner, "127.0.0.1", settings.worker_port).start()
-        log.info("dashboard and API on http://127.0.0.1:%d/", settings.worker_port)
+        await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
+        log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.worker_port)
 
     async def on_stop(self) -> None:
         if self._web_runner is not None:

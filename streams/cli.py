@@ -40,6 +40,7 @@ from streams.catalogue import (
     read_catalogue,
 )
 from streams.errors import CatalogueError, CountersignError, KafkaUnavailable
+from streams.intake.server import serve as serve_intake
 from streams.logs import setup_logging
 from streams.settings import Settings
 from streams.simulator import INTENT_WEIGHTS, INTENTS, DatasetGenerator, default_petitions
@@ -179,6 +180,29 @@ def register_simulate_command(app: faust.App) -> None:
         console.print(f"sent {sent} events to {topic}")
 
 
+def register_intake_command(app: faust.App) -> None:
+    @app.command(
+        faust.cli.option(
+            "--port", type=int, help="Listen here (default COUNTERSIGN_INTAKE_PORT, 8080)."
+        ),
+        base=ToolCommand,
+    )
+    async def intake(self: ToolCommand, port: int | None) -> None:
+        """Serve the sign form and POST /petitions/{id}/signatures (the HTTP intake).
+
+        Answers 202 only after Kafka acknowledged the event on signatures.submitted;
+        400 with per-field errors, 413 over 16 KiB, 429 past the rate limits
+        (COUNTERSIGN_INTAKE_RATE_LIMITS, per client IP and petition), 503/504 with
+        Retry-After when Kafka cannot take or confirm it. X-Forwarded-For is believed
+        only from COUNTERSIGN_INTAKE_TRUSTED_PROXIES. SIGTERM or Ctrl-C finish the
+        requests in flight and flush Kafka before exiting.
+        """
+        settings = self.settings
+        if port is not None:
+            settings = settings.model_copy(update={"intake_port": port})
+        await serve_intake(settings)
+
+
 def register_sink_commands(app: faust.App) -> None:
     @app.command(base=ToolCommand)
     def migrate(self: ToolCommand) -> None:
@@ -291,6 +315,7 @@ def build_app(settings: Settings) -> CountersignApp:
     register_petition_commands(app)
     register_sink_commands(app)
     register_simulate_command(app)
+    register_intake_command(app)
     register_agents(app)
     return app
 

@@ -80,3 +80,44 @@ class SinkUnavailable(CountersignError, ConnectionError):
     def __init__(self, detail: str, retry_after: float) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class Backpressure(CountersignError, RuntimeError):
+    """Not now: try again in ``retry_after`` seconds (HTTP 429/503 carry it as
+    ``Retry-After``)."""
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class RateLimited(Backpressure):
+    """A client sent more signatures than the configured rates allow."""
+
+
+class KafkaBusy(Backpressure, BufferError):
+    """Kafka cannot take the event now: no broker is up, or the producer queue is full."""
+
+
+class PublishFailed(CountersignError, ConnectionError):
+    """Kafka did not acknowledge an event, even after retries.
+
+    ``possibly_persisted`` is True when the broker may have written it before the
+    connection broke: resending the same signature_id is then safe, because a
+    retried submission is counted once.
+    """
+
+    def __init__(self, detail: str, *, possibly_persisted: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.possibly_persisted = possibly_persisted
+
+
+class InvalidSignature(CountersignError, ValueError):
+    """A submission that breaks a rule the edge can judge; ``errors`` maps each bad
+    field to a message a signer can act on."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors

@@ -66,7 +66,18 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(default=1.0, gt=0)
 
     worker_port: int = Field(default=6066, ge=1, le=65535)
+    #: Where the worker and the intake listen; loopback unless told otherwise.
+    bind_host: str = "127.0.0.1"
+
     intake_port: int = Field(default=8080, ge=1, le=65535)
+    #: Signatures per client IP and petition: ``count/seconds`` windows, all enforced.
+    intake_rate_limits: str = Field(default="1/60,5/300", pattern=r"^\s*(\d+/\d+\s*,?\s*)*$")
+    #: Proxies (IPs or CIDR networks) whose ``X-Forwarded-For`` is believed.
+    intake_trusted_proxies: str = ""
+    #: Origins allowed to call the intake from a browser and to frame its form.
+    intake_cors_origins: str = "*"
+    #: How long a request waits for Kafka's acknowledgement before it gives up.
+    intake_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -86,6 +97,24 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn:
             return self.clickhouse_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def rate_limits(self) -> list[tuple[int, float]]:
+        """``intake_rate_limits`` as ``[(count, seconds), ...]``."""
+        windows = []
+        for part in self.intake_rate_limits.replace(" ", "").split(","):
+            if part:
+                count, seconds = part.split("/")
+                windows.append((int(count), float(seconds)))
+        return windows
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [p.strip() for p in self.intake_trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.intake_cors_origins.split(",") if o.strip()]
 
     def topic(self, name: str) -> str:
         """The full name of one of ARCHITECTURE.md's topics under this prefix."""

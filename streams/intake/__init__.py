@@ -1,0 +1,1 @@
+"""The HTTP intake: the form, the signatures endpoint, rate limits."""

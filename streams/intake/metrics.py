@@ -1,0 +1,21 @@
+"""Prometheus metrics of the intake (its own registry, served on its /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+INTAKE_REGISTRY = CollectorRegistry()
+
+REQUESTS = Counter(
+    "countersign_intake_requests",
+    "HTTP requests by method, route and status",
+    ["method", "route", "status"],
+    registry=INTAKE_REGISTRY,
+)
+LATENCY = Histogram(
+    "countersign_intake_request_seconds",
+    "Time from request to response (a 202 includes Kafka's acknowledgement)",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+    registry=INTAKE_REGISTRY,
+)

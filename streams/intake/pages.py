@@ -1,0 +1,147 @@
+"""The HTML pages of the intake: the sign form, the thank-you page, friendly refusals.
+
+Jinja2 with autoescaping renders ``templates/``; whatever a signer typed goes back
+into the form escaped. The pages work without JavaScript; ``static/sign.js`` only
+makes them nicer (inline errors and thanks without a page load).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pycountry
+from aiohttp import web
+
+from streams.rules.countries import assigned_codes
+from streams.rules.submission import FIELDS, HONEYPOT
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    title: str
+    message: str
+
+
+@cache
+def country_choices() -> list[tuple[str, str]]:
+    """``[(code, name), ...]`` by name: every code the rules accept."""
+    names = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
+    names["XK"] = "Kosovo"
+    return sorted(((code, names[code]) for code in assigned_codes()), key=lambda c: c[1])
+
+
+def petition_problem(petition: dict[str, Any] | None, petition_id: str) -> Problem | None:
+    """Why a petition cannot be signed right now, or None."""
+    if petition is None:
+        return Problem(
+            404,
+            "Petition not found",
+            f"There is no petition called “{petition_id}”. Check the link you followed.",
+        )
+    now = datetime.now(UTC)
+    if now < petition["opens_at"]:
+        return Problem(
+            403,
+            "Not open yet",
+            f"“{petition['title']}” opens for signatures on {_day(petition['opens_at'])}.",
+        )
+    closes = petition["closes_at"]
+    if closes is not None and now >= closes:
+        return Problem(
+            410,
+            "This petition has closed",
+            f"“{petition['title']}” stopped taking signatures on {_day(closes)}. "
+            "Thank you for caring.",
+        )
+    return None
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%-d %B %Y, %H:%M UTC")
+
+
+def _headers(embed: bool, cors: list[str] | None = None) -> dict[str, str]:
+    """Framing: the embeddable variant may be framed by the allowed origins only."""
+    ancestors = " ".join(cors or ["*"]) if embed else "'self'"
+    return {
+        "Content-Security-Policy": f"frame-ancestors {ancestors}",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def render(
+    template: str, *, status: int = 200, embed: bool, cors: list[str] | None = None, **context: Any
+) -> web.Response:
+    html = ENVIRONMENT.get_template(template).render(embed=embed, **context)
+    return web.Response(
+        text=html, status=status, content_type="text/html", headers=_headers(embed, cors)
+    )
+
+
+def render_form(
+    petition: dict[str, Any],
+    *,
+    embed: bool,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    cors: list[str] | None = None,
+) -> web.Response:
+    values = {k: v for k, v in (values or {}).items() if isinstance(v, str)}
+    # The idempotency key is minted with the form: submitting twice (a double click,
+    # a reload) repeats it, and the pipeline counts the signature once.
+    values.setdefault("signature_id", str(uuid.uuid4()))
+    return render(
+        "sign.html",
+        status=status,
+        embed=embed,
+        cors=cors,
+        petition=petition,
+        values=values,
+        errors=errors or {},
+        labels=FIELDS,
+        honeypot=HONEYPOT,
+        countries=country_choices(),
+    )
+
+
+def render_thanks(petition: dict[str, Any], signature_id: str, *, embed: bool) -> web.Response:
+    return render("thanks.html", embed=embed, petition=petition, signature_id=signature_id[:100])
+
+
+def render_problem(problem: Problem | None, *, embed: bool) -> web.Response:
+    assert problem is not None
+    return render("problem.html", status=problem.status, embed=embed, problem=problem)
+
+
+def render_busy(status: int, detail: str, retry_after: float, *, embed: bool) -> web.Response:
+    seconds = max(1, math.ceil(retry_after))
+    response = render(
+        "problem.html",
+        status=status,
+        embed=embed,
+        problem=Problem(
+            status,
+            "Please try again in a moment" if status != 429 else "Thank you, slow down a little",
+            f"{detail}. You can send the form again in {seconds} s.",
+        ),
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response

@@ -1,0 +1,66 @@
+"""Sliding-window rate limits per (client IP, petition), as petition sites apply them.
+
+Pure bookkeeping with an injected clock, so the rules are tested without sleeping.
+Only signatures Kafka took consume budget: the intake reserves a slot before
+publishing and releases it when the event was not taken, so a typo or an outage
+never locks a signer out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Hashable
+
+from streams.errors import RateLimited
+
+
+class RateLimiter:
+    """``windows``: ``[(count, seconds), ...]``; a key may use at most ``count`` slots
+    in any ``seconds``-long window, for every window at once."""
+
+    def __init__(self, windows: list[tuple[int, float]]) -> None:
+        self.windows = sorted(windows, key=lambda w: w[1])
+        self.horizon = max((seconds for _, seconds in self.windows), default=0.0)
+        self._slots: dict[Hashable, deque[float]] = {}
+        self._last_sweep = -math.inf
+
+    def acquire(self, key: Hashable, now: float) -> float:
+        """Take a slot at ``now`` and return its stamp (for ``release``), or raise
+        ``RateLimited`` with the seconds until a slot frees up."""
+        self._sweep(now)
+        slots = self._slots.setdefault(key, deque())
+        while slots and slots[0] <= now - self.horizon:
+            slots.popleft()
+        wait = 0.0
+        for count, seconds in self.windows:
+            recent = [stamp for stamp in slots if stamp > now - seconds]
+            if len(recent) >= count:
+                # The window frees up when its oldest stamp that still counts ages out.
+                wait = max(wait, recent[-count] + seconds - now)
+        if wait > 0:
+            raise RateLimited(
+                f"too many signatures from this address; try again in {math.ceil(wait)} s",
+                retry_after=wait,
+            )
+        slots.append(now)
+        return now
+
+    def release(self, key: Hashable, stamp: float) -> None:
+        """Give back a slot whose event Kafka did not take."""
+        slots = self._slots.get(key)
+        if slots is not None and stamp in slots:
+            slots.remove(stamp)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys with no recent slot, at most once per horizon (bounded memory)."""
+        if now - self._last_sweep < self.horizon:
+            return
+        self._last_sweep = now
+        for key in [
+            k for k, slots in self._slots.items() if not slots or slots[-1] <= now - self.horizon
+        ]:
+            del self._slots[key]

@@ -1,0 +1,322 @@
+"""``countersign intake``: the HTTP edge where web forms and backends hand in signatures.
+
+One promise above all: a ``202`` (or the thank-you page) only after Kafka's delivery
+report says the event is on ``signatures.submitted``. Everything else is an honest
+no: ``400`` with per-field errors, ``413`` for a body over the limit, ``429`` when a
+client IP signs too often, ``503`` (with ``Retry-After``) when Kafka cannot take the
+event, ``504`` when Kafka did not confirm in time and may hold it (resend the same
+signature_id: it is counted once).
+
+Browsers that post the HTML form without JavaScript get HTML back (the form again
+with errors next to the fields, or a redirect to the thank-you page); everyone else
+gets JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import signal
+import time
+from typing import Any
+
+import aiohttp_cors
+from aiohttp import web
+from multidict import MultiDictProxy
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.agents.petitions import PetitionLookup
+from streams.errors import Backpressure, InvalidSignature, PublishFailed, RateLimited
+from streams.intake import pages
+from streams.intake.clientip import client_ip, networks
+from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS
+from streams.intake.ratelimit import RateLimiter
+from streams.publish import AsyncPublisher, Signature
+from streams.rules.petitions import MAX_EVENT_BYTES
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Request bodies over this are refused with 413 before they are parsed.
+MAX_BODY_BYTES = MAX_EVENT_BYTES
+#: A user agent is kept for abuse analysis, not in full.
+MAX_USER_AGENT = 512
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class Intake:
+    """The intake's state: settings, catalogue, publisher, rate limiter."""
+
+    def __init__(
+        self, settings: Settings, petitions: PetitionLookup, publisher: AsyncPublisher
+    ) -> None:
+        self.settings = settings
+        self.petitions = petitions
+        self.publisher = publisher
+        self.limiter = RateLimiter(settings.rate_limits)
+        self.trusted = networks(settings.trusted_proxies)
+
+    def client(self, request: web.Request) -> str | None:
+        return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+
+    async def submit(self, signature: Signature) -> None:
+        """Rate-limit, publish, and release the slot unless Kafka took the event."""
+        key = (signature.client_ip, signature.petition_id)
+        stamp = self.limiter.acquire(key, time.monotonic())
+        try:
+            await self.publisher.publish(signature)
+        except BaseException:
+            self.limiter.release(key, stamp)
+            raise
+
+
+INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
+
+
+def wants_html(request: web.Request) -> bool:
+    """A browser posting the form without JavaScript (it asks for HTML first)."""
+    accept = request.headers.get("Accept", "")
+    return request.content_type in FORM_TYPES and "text/html" in accept.split(",")[0]
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(max(1, math.ceil(extra["retry_after"])))
+        extra["retry_after"] = round(extra["retry_after"], 1)
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+async def read_fields(request: web.Request) -> dict[str, Any]:
+    """The submitted fields, from JSON or a form; ``InvalidSignature`` when the body
+    cannot be read as either (aiohttp raises 413 itself past ``client_max_size``)."""
+    if request.content_type == "application/json":
+        raw = await request.read()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidSignature({"body": f"not valid JSON ({exc})"}) from None
+        if not isinstance(data, dict):
+            raise InvalidSignature({"body": "send a JSON object of fields"})
+        return data
+    if request.content_type in FORM_TYPES:
+        try:
+            form: MultiDictProxy[Any] = await request.post()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidSignature({"body": f"not a readable form ({exc})"}) from None
+        fields: dict[str, Any] = {}
+        for name in form:
+            value = form.getone(name)
+            fields[name] = value if isinstance(value, str) else object()  # a file upload
+        return fields
+    raise web.HTTPUnsupportedMediaType(
+        text=json.dumps({"error": "send application/json or a form (x-www-form-urlencoded)"}),
+        content_type="application/json",
+    )
+
+
+def accept_language(request: web.Request) -> str | None:
+    first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
+    return first[:35] or None
+
+
+async def sign_form(request: web.Request) -> web.Response:
+    """GET /petitions/{id}/sign — the accessible HTML form (``?embed=1`` for iframes)."""
+    intake = request.app[INTAKE]
+    petition_id = request.match_info["petition_id"]
+    embed = request.query.get("embed") == "1"
+    petition = intake.petitions.get(petition_id)
+    problem = pages.petition_problem(petition, petition_id)
+    if problem is not None or petition is None:
+        return pages.render_problem(problem, embed=embed)
+    return pages.render_form(petition, embed=embed, cors=intake.settings.cors_origins)
+
+
+async def thanks(request: web.Request) -> web.Response:
+    """GET /petitions/{id}/thanks — where the no-JavaScript form lands after a 202."""
+    intake = request.app[INTAKE]
+    petition_id = request.match_info["petition_id"]
+    petition = intake.petitions.get(petition_id)
+    if petition is None:
+        return pages.render_problem(pages.petition_problem(None, petition_id), embed=False)
+    return pages.render_thanks(
+        petition,
+        request.query.get("signature_id", ""),
+        embed=request.query.get("embed") == "1",
+    )
+
+
+async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
+    """POST /petitions/{id}/signatures — 202 once Kafka has the event."""
+    intake = request.app[INTAKE]
+    petition_id = request.match_info["petition_id"]
+    html = wants_html(request)
+    embed = request.query.get("embed") == "1"
+    petition = intake.petitions.get(petition_id)
+    problem = pages.petition_problem(petition, petition_id)
+    if problem is not None:
+        if html:
+            return pages.render_problem(problem, embed=embed)
+        return json_error(problem.status, problem.message)
+    assert petition is not None
+    fields: dict[str, Any] = {}
+    try:
+        fields = await read_fields(request)
+        signature = Signature.from_fields(
+            petition_id,
+            fields,
+            source="web-form" if request.content_type in FORM_TYPES else "api",
+            client_ip=intake.client(request),
+            user_agent=(request.headers.get("User-Agent") or "")[:MAX_USER_AGENT] or None,
+            **({} if "locale" in fields else {"locale": accept_language(request)}),
+            **({} if "referrer" in fields else {"referrer": request.headers.get("Referer")}),
+        )
+        await intake.submit(signature)
+    except InvalidSignature as exc:
+        if html:
+            return pages.render_form(
+                petition,
+                embed=embed,
+                values=fields,
+                errors=exc.errors,
+                status=400,
+                cors=intake.settings.cors_origins,
+            )
+        return json_error(400, "the signature has errors", errors=exc.errors)
+    except Backpressure as exc:
+        status = 429 if isinstance(exc, RateLimited) else 503
+        log.info("%d for %s: %s", status, petition_id, exc.detail)
+        if html:
+            return pages.render_busy(status, exc.detail, exc.retry_after, embed=embed)
+        return json_error(status, exc.detail, retry_after=exc.retry_after)
+    except PublishFailed as exc:
+        status = 504 if exc.possibly_persisted else 503
+        log.warning("%d for %s: %s", status, petition_id, exc.detail)
+        detail = (
+            "Kafka did not confirm in time and may hold the signature: resend the same "
+            "signature_id, it is counted once"
+            if exc.possibly_persisted
+            else "Kafka did not take the signature; try again"
+        )
+        if html:
+            return pages.render_busy(status, detail, 5.0, embed=embed)
+        return json_error(status, detail, retry_after=5.0, signature_id=signature.signature_id)
+    if html:
+        location = f"/petitions/{petition_id}/thanks?signature_id={signature.signature_id}"
+        raise web.HTTPSeeOther(location + ("&embed=1" if embed else ""))
+    return web.json_response({"signature_id": signature.signature_id}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    intake = request.app[INTAKE]
+    up = intake.publisher.brokers_up
+    return web.json_response(
+        {
+            "status": "ok" if up else "degraded",
+            "kafka": "up" if up else "down",
+            "in_flight": intake.publisher.in_flight,
+            "petitions": len(intake.petitions.all()),
+            "rate_limited_clients": len(intake.limiter),
+        },
+        status=200 if up else 503,
+    )
+
+
+async def metrics(_: web.Request) -> web.Response:
+    return web.Response(
+        body=generate_latest(INTAKE_REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Count and time every request; turn a bug into a logged 500, never a dropped
+    connection (the fuzz test asserts it never happens)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPRequestEntityTooLarge:
+        status = 413
+        message = f"the request body is over {MAX_BODY_BYTES} bytes"
+        if wants_html(request):
+            return pages.render_problem(
+                pages.Problem(413, "That is too much text", message), embed=False
+            )
+        return json_error(413, message)
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499
+        raise
+    except Exception:
+        log.exception("bug: %s %s", request.method, request.path)
+        return json_error(500, "internal error (logged)")
+    finally:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        REQUESTS.labels(request.method, name, str(status)).inc()
+        LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
+
+
+def build(intake: Intake) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[observe])
+    app[INTAKE] = intake
+    app.router.add_get("/petitions/{petition_id}/sign", sign_form)
+    app.router.add_get("/petitions/{petition_id}/thanks", thanks)
+    signatures = app.router.add_post("/petitions/{petition_id}/signatures", submit)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static/", pages.STATIC)
+    cors = aiohttp_cors.setup(
+        app,
+        defaults={
+            origin: aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
+                allow_headers=("Content-Type", "Accept"),
+                expose_headers=("Retry-After",),
+                allow_methods=("POST",),
+            )
+            for origin in intake.settings.cors_origins
+        },
+    )
+    cors.add(signatures)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT; then stop accepting, finish the requests in flight
+    and flush the producer, so no signer who got a 202 is lost."""
+    petitions = PetitionLookup(settings)
+    await asyncio.to_thread(petitions.start)
+    publisher = AsyncPublisher(settings, delivery_timeout=settings.intake_delivery_timeout_seconds)
+    app = build(Intake(settings, petitions, publisher))
+
+    async def close(_: web.Application) -> None:
+        remaining = await publisher.close()
+        petitions.stop()
+        log.info("intake stopped; %d events were not delivered", remaining)
+
+    app.on_cleanup.append(close)
+    runner = web.AppRunner(app, shutdown_timeout=30, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.bind_host, settings.intake_port)
+    await site.start()
+    log.info(
+        "intake on http://%s:%d/ (form: /petitions/<id>/sign) -> %s at %s",
+        settings.bind_host,
+        settings.intake_port,
+        publisher.topic,
+        settings.kafka_bootstrap_servers,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing requests in flight and flushing Kafka")
+    await runner.cleanup()

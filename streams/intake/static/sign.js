@@ -1,0 +1,69 @@
+// Progressive enhancement of the sign form: post JSON with fetch, show errors next to
+// the fields and the thanks in place. Without JavaScript the form posts normally and
+// the server answers with HTML; nothing here is needed for it to work.
+(function () {
+  "use strict";
+  const form = document.getElementById("sign-form");
+  if (!form || !window.fetch) return;
+  const button = document.getElementById("sign-button");
+  const status = document.getElementById("form-status");
+
+  function showError(field, message) {
+    const input = form.elements[field];
+    const slot = document.getElementById(field + "-error");
+    if (input && input.setAttribute) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", field + "-error");
+    }
+    if (slot) { slot.textContent = message; slot.hidden = false; }
+    return Boolean(slot);
+  }
+
+  function clearErrors() {
+    form.querySelectorAll(".field-error").forEach(function (slot) { slot.hidden = true; slot.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    const summary = document.getElementById("error-summary");
+    if (summary) summary.remove();
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors();
+    const data = {};
+    new FormData(form).forEach(function (value, key) { data[key] = value; });
+    data.consent_to_publish_name = form.elements.consent_to_publish_name.checked;
+    button.disabled = true;
+    status.textContent = "Sending your signature…";
+    try {
+      const response = await fetch(form.action.replace("?embed=1", ""), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(data),
+      });
+      const body = await response.json().catch(function () { return {}; });
+      if (response.status === 202) {
+        form.hidden = true;
+        const thanks = document.getElementById("thanks");
+        document.getElementById("thanks-signature-id").textContent = body.signature_id || "";
+        thanks.hidden = false;
+        thanks.focus();
+        status.textContent = "";
+        return;
+      }
+      if (response.status === 400 && body.errors) {
+        let shown = false;
+        Object.keys(body.errors).forEach(function (field) { shown = showError(field, body.errors[field]) || shown; });
+        status.textContent = shown ? "Please check the highlighted fields." : (body.error || "Please check the form.");
+        const first = form.querySelector("[aria-invalid=true]");
+        if (first) first.focus();
+        return;
+      }
+      const wait = response.headers.get("Retry-After");
+      status.textContent = (body.error || "Something went wrong") + (wait ? " Try again in " + wait + " s." : "");
+    } catch (error) {
+      status.textContent = "Could not reach the server. Check your connection and try again.";
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
