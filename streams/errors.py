@@ -63,6 +63,10 @@ class KafkaUnavailable(CountersignError, ConnectionError):
     """No broker answered in time."""
 
 
+class IntakeUnavailable(CountersignError, ConnectionError):
+    """The HTTP intake did not answer (or does not know the petition)."""
+
+
 class CatalogueError(CountersignError, ValueError):
     """A petition that cannot be added, found or closed."""
 

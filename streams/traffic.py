@@ -1,0 +1,177 @@
+"""Send simulated campaign traffic, to Kafka directly or through the HTTP intake.
+
+``countersign simulate`` drives these. Over HTTP the simulator behaves like a careful
+campaign backend: it waits ``Retry-After`` on 429/503/504 and resends with the same
+signature_id, and it records every answer so the ground truth holds exactly the
+events that reached Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from schemas.codec import AvroCodec
+from streams import kafka
+from streams.campaign import GroundTruth, Submission
+from streams.errors import IntakeUnavailable, KafkaUnavailable
+from streams.settings import Settings
+from streams.topics import SUBMITTED
+
+log = logging.getLogger(__name__)
+
+#: How often one submission is tried over HTTP before the simulator gives up on it.
+MAX_ATTEMPTS = 20
+RETRYABLE = frozenset({429, 503, 504})
+Tick = Callable[[Submission], None]
+
+
+def paced(submissions: Iterable[Submission], rate: float, count: int) -> Iterator[Submission]:
+    """At most ``count`` submissions (0: all), released at ``rate`` per second (0: now)."""
+    started = time.monotonic()
+    for sent, submission in enumerate(submissions):
+        if count and sent >= count:
+            return
+        if rate > 0:
+            time.sleep(max(0.0, started + sent / rate - time.monotonic()))
+        yield submission
+
+
+def record(submission: Submission, petition_id: str) -> dict[str, Any]:
+    """The SignatureSubmitted record a form posting these fields would produce."""
+    fields = submission.fields
+    return {
+        "signature_id": fields["signature_id"],
+        "petition_id": petition_id,
+        "full_name": fields["full_name"],
+        "email": fields["email"],
+        "country": fields["country"],
+        "postal_code": fields["postal_code"],
+        "consent_to_publish_name": fields["consent_to_publish_name"],
+        "submitted_at": datetime.now(UTC),
+        "source": "web-form",
+        "client_ip": submission.client_ip,
+        "user_agent": "countersign-simulate",
+        "locale": fields["locale"],
+        "referrer": None,
+    }
+
+
+def send_via_kafka(
+    settings: Settings,
+    submissions: Iterable[Submission],
+    truth: GroundTruth,
+    tick: Tick,
+) -> int:
+    """Produce each submission to signatures.submitted (acks=all); returns how many."""
+    producer = kafka.producer(settings)
+    codec = AvroCodec("SignatureSubmitted")
+    topic = settings.topic(SUBMITTED.name)
+    sent = 0
+    for submission in submissions:
+        value = codec.encode(record(submission, truth.petition_id))
+        while True:
+            try:
+                producer.produce(topic, value, truth.petition_id.encode())
+                break
+            except BufferError:
+                producer.poll(0.5)
+        producer.poll(0)
+        truth.taken(submission, "kafka")
+        sent += 1
+        tick(submission)
+    if producer.flush(60) != 0:
+        raise KafkaUnavailable("Kafka did not take every simulated event in 60 s")
+    return sent
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, submission: Submission, truth: GroundTruth
+) -> None:
+    headers = {"X-Forwarded-For": submission.client_ip, "Accept": "application/json"}
+    body = {k: v for k, v in submission.fields.items() if v is not None}
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            async with session.post(url, json=body, headers=headers) as response:
+                await response.read()
+                status = response.status
+                retry_after = float(response.headers.get("Retry-After", "1"))
+        except aiohttp.ClientError as exc:
+            log.warning("intake unreachable (%s); retrying in 1 s", exc)
+            await asyncio.sleep(1)
+            continue
+        if status == 202:
+            truth.taken(submission)
+            return
+        if status not in RETRYABLE:
+            truth.refused(status)
+            return
+        truth.intake[f"{status} (retried)"] += 1
+        await asyncio.sleep(retry_after)
+    truth.refused("gave up")
+
+
+async def wait_for_form(url: str, timeout: float = 60.0) -> None:
+    """Wait until the intake serves the petition's form (its catalogue may lag a
+    petition the simulator has just added)."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+                    problem = f"answers {response.status}"
+            except aiohttp.ClientError as exc:
+                problem = f"is unreachable ({exc})"
+            if time.monotonic() > deadline:
+                raise IntakeUnavailable(f"the intake at {url} {problem} after {timeout:g} s")
+            await asyncio.sleep(0.5)
+
+
+async def send_via_http(
+    intake_url: str,
+    submissions: Iterable[Submission],
+    truth: GroundTruth,
+    tick: Tick,
+    *,
+    rate: float = 0.0,
+    count: int = 0,
+    concurrency: int = 32,
+) -> int:
+    """POST each submission as JSON to the intake, ``concurrency`` at a time, at most
+    ``count`` (0: all) at ``rate`` per second (0: as fast as the intake answers)."""
+    base = f"{intake_url.rstrip('/')}/petitions/{truth.petition_id}"
+    url = f"{base}/signatures"
+    await wait_for_form(f"{base}/sign")
+    queue: asyncio.Queue[Submission | None] = asyncio.Queue(maxsize=concurrency * 2)
+    sent = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal sent
+        while (submission := await queue.get()) is not None:
+            await _post(session, url, submission, truth)
+            sent += 1
+            tick(submission)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        workers = [asyncio.create_task(worker(session)) for _ in range(concurrency)]
+        started = time.monotonic()
+        for queued, submission in enumerate(submissions):
+            if count and queued >= count:
+                break
+            if rate > 0:
+                await asyncio.sleep(max(0.0, started + queued / rate - time.monotonic()))
+            await queue.put(submission)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    return sent
