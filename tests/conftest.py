@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from streams.settings import Settings
-from tests.pipeline import Results, WorkerProcess
+from tests.pipeline import IntakeProcess, Results, WorkerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -107,6 +107,16 @@ def free_port() -> int:
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A `countersign worker` process with the test's settings (started by the test)."""
     process = WorkerProcess(settings, tmp_path / "worker.log", free_port())
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def intake(settings: Settings, tmp_path: Path) -> Iterator[IntakeProcess]:
+    """A `countersign intake` process with the test's settings (started by the test)."""
+    process = IntakeProcess(settings, tmp_path / "intake.log", free_port())
     try:
         yield process
     finally:

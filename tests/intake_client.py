@@ -1,0 +1,93 @@
+"""A small HTTP client for the intake tests, and a reader of what reached Kafka."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from schemas.codec import codec
+from streams import kafka
+from streams.settings import Settings
+from streams.topics import SUBMITTED
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or text
+
+    @property
+    def retry_after(self) -> str | None:
+        return self.headers.get("Retry-After")
+
+
+def request(
+    url: str,
+    body: bytes | None = None,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Answer:
+    """An HTTP request that returns the answer whatever its status (no redirects)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_: Any, **__: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with opener.open(req, timeout=timeout) as response:
+            status, head, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        status, head, raw = error.code, dict(error.headers), error.read()
+    kind = head.get("Content-Type", "")
+    return Answer(status, head, json.loads(raw) if "json" in kind and raw else raw.decode())
+
+
+def post_json(
+    base: str, petition: str, fields: dict[str, Any], ip: str = "198.51.100.1", **headers: str
+) -> Answer:
+    return request(
+        f"{base}/petitions/{petition}/signatures",
+        json.dumps(fields).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Forwarded-For": ip,
+            **headers,
+        },
+    )
+
+
+def submitted(settings: Settings, expect: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
+    """Every record on signatures.submitted (waits until there are ``expect``)."""
+    consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}read-submitted")
+    topic = settings.topic(SUBMITTED.name)
+    partitions = (
+        kafka.admin_client(settings).list_topics(topic, timeout=10).topics[topic].partitions
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    idle = 0
+    try:
+        while time.monotonic() < deadline:
+            batch = consumer.consume(1000, timeout=0.5)
+            records += [
+                codec("SignatureSubmitted").decode(m.value()) for m in batch if not m.error()
+            ]
+            idle = 0 if batch else idle + 1
+            if len(records) >= expect and idle >= 3:
+                break
+    finally:
+        consumer.close()
+    return records

@@ -1,0 +1,38 @@
+"""X-Forwarded-For is believed only from trusted proxies."""
+
+from __future__ import annotations
+
+from streams.intake.clientip import client_ip, networks
+
+PROXIES = networks(["127.0.0.1", "10.0.0.0/8"])
+
+
+def test_without_trusted_proxies_the_peer_is_the_client() -> None:
+    assert client_ip("203.0.113.9", "198.51.100.1", []) == "203.0.113.9"
+
+
+def test_an_untrusted_peer_cannot_claim_another_address() -> None:
+    assert client_ip("203.0.113.9", "198.51.100.1", PROXIES) == "203.0.113.9"
+
+
+def test_a_trusted_proxy_names_the_client() -> None:
+    assert client_ip("127.0.0.1", "198.51.100.1", PROXIES) == "198.51.100.1"
+
+
+def test_a_chain_of_trusted_proxies_is_walked_from_the_right() -> None:
+    # A client-supplied first entry (spoofed) is not believed: the hop that the first
+    # trusted proxy saw is the client.
+    header = "1.2.3.4, 198.51.100.1, 10.1.2.3"
+    assert client_ip("127.0.0.1", header, PROXIES) == "198.51.100.1"
+
+
+def test_garbage_in_the_header_stops_the_walk_at_the_last_trusted_hop() -> None:
+    assert client_ip("127.0.0.1", "198.51.100.1, not-an-ip", PROXIES) == "127.0.0.1"
+
+
+def test_ipv6_clients_are_understood() -> None:
+    assert client_ip("127.0.0.1", "2001:db8::1", PROXIES) == "2001:db8::1"
+
+
+def test_only_proxies_in_the_header_leaves_the_leftmost() -> None:
+    assert client_ip("127.0.0.1", "10.0.0.5, 10.0.0.6", PROXIES) == "10.0.0.5"
