@@ -122,7 +122,9 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
     if request.content_type in FORM_TYPES:
         try:
             form: MultiDictProxy[Any] = await request.post()
-        except (ValueError, UnicodeDecodeError) as exc:
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # bad charset, bad multipart framing, ...: any garbage
             raise InvalidSignature({"body": f"not a readable form ({exc})"}) from None
         fields: dict[str, Any] = {}
         for name in form:

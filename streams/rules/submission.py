@@ -63,6 +63,11 @@ def _text(fields: Mapping[str, Any], name: str, errors: dict[str, str]) -> str |
     if not isinstance(value, str):
         errors[name] = "must be text"
         return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from JSON's "\ud800"
+        errors[name] = "must be valid Unicode text"
+        return None
     return value
 
 

@@ -1,0 +1,160 @@
+"""Kafka goes away mid-traffic: the intake answers 503 with Retry-After and never
+202; once the broker is back, every 202 is counted and no 503 is.
+
+The test runs its own single-node broker (so it can kill it) and, after the outage,
+a real worker that counts what reached signatures.submitted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from schemas.codec import codec
+from streams import kafka
+from streams.settings import Settings
+from streams.simulator import default_petitions
+from streams.topics import ACCEPTED
+from tests.conftest import free_port, kafka_sh
+from tests.intake_client import Answer, post_json
+from tests.pipeline import IntakeProcess, WorkerProcess, prepare
+
+pytestmark = pytest.mark.slow
+OUTAGE_SECONDS = 12
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
+    port = 29092
+    env = {"KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(tmp_path / "kafka"), "KAFKA_HEAP": "512m"}
+    kafka_sh("up", env=env)
+    try:
+        yield {"bootstrap": f"127.0.0.1:{port}", **env}
+    finally:
+        kafka_sh("down", env=env)
+
+
+class Traffic(threading.Thread):
+    """Signers posting continuously, each with a new email and address."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.answers: list[tuple[float, str, Answer]] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    def run(self) -> None:
+        threads = [threading.Thread(target=self.sign_until_stopped) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def sign_until_stopped(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                self.counter += 1
+                n = self.counter
+            signature_id = f"outage-{n:06d}"
+            fields = {
+                "signature_id": signature_id,
+                "full_name": f"Signer {n}",
+                "email": f"signer{n}@example.org",
+                "country": "FR",
+            }
+            answer = post_json(
+                self.url, "syria-icc", fields, ip=f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            )
+            with self.lock:
+                self.answers.append((time.monotonic(), signature_id, answer))
+            time.sleep(0.02)
+
+    def statuses(self, since: float = 0.0) -> set[int]:
+        with self.lock:
+            return {a.status for t, _, a in self.answers if t >= since}
+
+
+def accepted_ids(settings: Settings, expect: int, timeout: float) -> set[str]:
+    """signature_ids on signatures.accepted (the dedupe agent's output)."""
+    topic = settings.topic(ACCEPTED.name)
+    consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}check-accepted")
+    partitions = (
+        kafka.admin_client(settings).list_topics(topic, timeout=10).topics[topic].partitions
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    ids: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(ids) < expect:
+            for message in consumer.consume(1000, timeout=0.5):
+                if not message.error():
+                    ids.add(codec("SignatureAccepted").decode(message.value())["signature_id"])
+        for message in consumer.consume(10_000, timeout=3):  # anything extra shows up now
+            if not message.error():
+                ids.add(codec("SignatureAccepted").decode(message.value())["signature_id"])
+    finally:
+        consumer.close()
+    return ids
+
+
+def test_503_while_kafka_is_down_and_every_202_counted_after(
+    own_broker: dict[str, str], test_id: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        env="test",
+        kafka_bootstrap_servers=own_broker["bootstrap"],
+        topic_prefix=f"t{test_id}.",
+        data_dir=tmp_path / "data",
+    )
+    prepare(settings, default_petitions(datetime.now(UTC)))
+    intake = IntakeProcess(settings, tmp_path / "intake.log", free_port())
+    # Kafka must confirm within 60 s: longer than the outage, so what was handed to
+    # Kafka before the crash is confirmed after it (202), never left in doubt (504).
+    intake.extra_env["COUNTERSIGN_INTAKE_DELIVERY_TIMEOUT_SECONDS"] = "60"
+    intake.start(wait_for_petition="syria-icc")
+    traffic = Traffic(intake.url)
+    try:
+        traffic.start()
+        time.sleep(3)
+        assert traffic.statuses() == {202}, intake.log_tail()
+
+        kafka_sh("kill", "1", env=own_broker)  # SIGKILL: the broker is gone
+        down_at = time.monotonic()
+        deadline = down_at + 30
+        while 503 not in traffic.statuses(since=down_at) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert 503 in traffic.statuses(since=down_at), intake.log_tail()
+        time.sleep(max(0.0, down_at + OUTAGE_SECONDS - time.monotonic()))
+
+        kafka_sh("up", env=own_broker)
+        back_at = time.monotonic()
+        while 202 not in traffic.statuses(since=back_at) and time.monotonic() < back_at + 60:
+            time.sleep(0.2)
+        time.sleep(2)
+    finally:
+        traffic.stop.set()
+        traffic.join(120)
+        intake.stop()
+
+    answers = [(sid, a) for _, sid, a in traffic.answers]
+    assert {a.status for _, a in answers} == {202, 503}, intake.log_tail()
+    assert all(a.retry_after for _, a in answers if a.status == 503)
+    took = {sid for sid, a in answers if a.status == 202}
+    refused = {sid for sid, a in answers if a.status == 503}
+    assert took and refused
+
+    worker = WorkerProcess(settings, tmp_path / "worker.log", free_port())
+    worker.start()
+    try:
+        counted = accepted_ids(settings, expect=len(took), timeout=180)
+    finally:
+        worker.stop()
+    assert counted == took, (len(counted), len(took), len(counted & refused))
