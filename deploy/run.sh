@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: Kafka, topics, the seed petition, the worker (pipeline + ClickHouse sink +
-# dashboard) and a demo feed. Ctrl-C stops everything this script started.
+# dashboard), the intake (sign form + HTTP API) and a demo feed. Ctrl-C stops everything
+# this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 port="${COUNTERSIGN_WORKER_PORT:-6066}"
+intake_port="${COUNTERSIGN_INTAKE_PORT:-8080}"
 rate="${DEMO_RATE:-20}"
 mkdir -p .data
 pids=()
@@ -34,10 +36,17 @@ until curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
   kill -0 "${pids[0]}" 2>/dev/null || { echo "the worker exited:"; tail -20 .data/worker.log; exit 1; }
   sleep 1
 done
+"$bin/countersign" intake >.data/intake.log 2>&1 &
+pids+=($!)
+until curl -fs "http://127.0.0.1:$intake_port/healthz" >/dev/null 2>&1; do
+  kill -0 "${pids[1]}" 2>/dev/null || { echo "the intake exited:"; tail -20 .data/intake.log; exit 1; }
+  sleep 0.5
+done
 "$bin/countersign" simulate --count 0 --rate "$rate" >.data/simulate.log 2>&1 &
 pids+=($!)
 echo
 echo "  Dashboard:  http://127.0.0.1:$port/?petition=syria-icc   (ready after $((SECONDS - started)) s)"
+echo "  Sign form:  http://127.0.0.1:$intake_port/petitions/syria-icc/sign   (log: .data/intake.log)"
 echo "  API:        http://127.0.0.1:$port/api/petitions/syria-icc/counts"
 echo "  Demo feed:  $rate signatures/s (log: .data/simulate.log).  Ctrl-C stops everything."
 echo

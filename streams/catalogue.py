@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from schemas.codec import codec
 from streams import kafka
@@ -126,9 +127,7 @@ class CatalogueReader:
             )
         ends: dict[int, int] = {}
         for partition in metadata.partitions:
-            low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=self.timeout
-            )
+            low, high = self._watermarks(partition)
             if high > low:
                 ends[partition] = high
         self._consumer.assign([TopicPartition(self.topic, p, 0) for p in metadata.partitions])
@@ -142,6 +141,21 @@ class CatalogueReader:
                 positions[at] = offset + 1
                 self.apply(message.key(), message.value())
         return self.petitions
+
+    def _watermarks(self, partition: int) -> tuple[int, int]:
+        """Low and high offsets; a topic created a moment ago may not have a leader
+        yet, which is worth waiting for rather than failing on."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=self.timeout
+                )
+                return low, high
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise CatalogueError(f"cannot read {self.topic}: {exc}") from exc
+                time.sleep(0.2)
 
     def poll(self, timeout: float) -> bool:
         """Apply what arrived within ``timeout``; True when something changed."""

@@ -37,6 +37,7 @@ from streams.intake.ratelimit import RateLimiter
 from streams.publish import AsyncPublisher, Signature
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.settings import Settings
+from streams.topics import create_topics
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,8 @@ def build(intake: Intake) -> web.Application:
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; then stop accepting, finish the requests in flight
     and flush the producer, so no signer who got a 202 is lost."""
+    # Like the worker, the intake may be the first process on a new cluster or prefix.
+    await asyncio.to_thread(create_topics, settings)
     petitions = PetitionLookup(settings)
     await asyncio.to_thread(petitions.start)
     publisher = AsyncPublisher(settings, delivery_timeout=settings.intake_delivery_timeout_seconds)

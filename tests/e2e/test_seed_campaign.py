@@ -1,0 +1,80 @@
+"""The whole seed campaign — 165,953 people, plus duplicates, resends, typos and junk —
+through the HTTP intake: the worker's counts equal the simulator's ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.campaign import SEED_PETITION, SEED_SIGNATURES
+from streams.settings import Settings
+from tests.intake_client import request
+from tests.pipeline import REPO, IntakeProcess, WorkerProcess
+from tests.reference import regions
+
+#: COUNTERSIGN_SEED_SIGNATURES=20000 makes a quick local run; CI runs the full campaign.
+SIGNATURES = int(os.environ.get("COUNTERSIGN_SEED_SIGNATURES", SEED_SIGNATURES))
+
+
+def simulate(settings: Settings, intake: IntakeProcess, truth: Path, log: Path) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "COUNTERSIGN_TOPIC_PREFIX": settings.topic_prefix,
+        "COUNTERSIGN_DATA_DIR": str(settings.data_dir),
+    }
+    command = [
+        sys.executable, "-m", "streams", "simulate", "--profile", "seed-campaign",
+        "--via", "http", "--intake-url", intake.url, "--signatures", str(SIGNATURES),
+        "--truth", str(truth),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        subprocess.run(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+@pytest.mark.timeout(1800)
+def test_the_seed_campaign_through_the_intake_is_counted_exactly(
+    settings: Settings, worker: WorkerProcess, intake: IntakeProcess, tmp_path: Path
+) -> None:
+    worker.start()
+    intake.start()
+    truth_file = tmp_path / "truth.json"
+    simulate(settings, intake, truth_file, tmp_path / "simulate.log")
+    truth = json.loads(truth_file.read_text())
+    expected = truth["petitions"][SEED_PETITION]
+    assert expected["total"] == SIGNATURES
+    assert set(truth["intake"]) <= {"202", "400"}, truth["intake"]  # no 429/503 on the way
+
+    deadline = time.monotonic() + 1200
+    counts: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        assert worker.alive(), worker.log_tail()
+        answer = request(
+            f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts",
+            method="GET",
+        )
+        counts = answer.body if answer.status == 200 else {}
+        rejected = {k: v for k, v in counts.get("rejected", {}).items() if v}
+        if counts.get("total") == expected["total"] and rejected == expected["rejected"]:
+            break
+        time.sleep(5)
+    time.sleep(5)  # anything counted twice would show now
+    counts = request(
+        f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts", method="GET"
+    ).body
+
+    assert counts["total"] == expected["total"]
+    assert counts["by_country"] == expected["by_country"]
+    by_region: Counter[str] = Counter()
+    for country, n in expected["by_country"].items():
+        by_region[regions()[country]] += n  # the tests' own reading of the region file
+    assert {r: n for r, n in counts["by_region"].items() if n} == dict(by_region)
+    assert {r: n for r, n in counts["rejected"].items() if n} == expected["rejected"]
