@@ -3,7 +3,9 @@
 Pure bookkeeping with an injected clock, so the rules are tested without sleeping.
 Only signatures Kafka took consume budget: the intake reserves a slot before
 publishing and releases it when the event was not taken, so a typo or an outage
-never locks a signer out.
+never locks a signer out. A slot carries a token (the submission's signature_id,
+petition and email): resending the very same submission while its slot is alive
+is free, so a retry after a lost response is never refused.
 """
 
 from __future__ import annotations
@@ -22,19 +24,24 @@ class RateLimiter:
     def __init__(self, windows: list[tuple[int, float]]) -> None:
         self.windows = sorted(windows, key=lambda w: w[1])
         self.horizon = max((seconds for _, seconds in self.windows), default=0.0)
-        self._slots: dict[Hashable, deque[float]] = {}
+        self._slots: dict[Hashable, deque[tuple[float, Hashable]]] = {}
         self._last_sweep = -math.inf
 
-    def acquire(self, key: Hashable, now: float) -> float:
+    def acquire(self, key: Hashable, now: float, token: Hashable = None) -> float:
         """Take a slot at ``now`` and return its stamp (for ``release``), or raise
-        ``RateLimited`` with the seconds until a slot frees up."""
+        ``RateLimited`` with the seconds until a slot frees up. A ``token`` that holds
+        a live slot already gets that slot's stamp back and takes nothing."""
         self._sweep(now)
         slots = self._slots.setdefault(key, deque())
-        while slots and slots[0] <= now - self.horizon:
+        while slots and slots[0][0] <= now - self.horizon:
             slots.popleft()
+        if token is not None:
+            for stamp, held in slots:
+                if held == token:
+                    return stamp
         wait = 0.0
         for count, seconds in self.windows:
-            recent = [stamp for stamp in slots if stamp > now - seconds]
+            recent = [stamp for stamp, _ in slots if stamp > now - seconds]
             if len(recent) >= count:
                 # The window frees up when its oldest stamp that still counts ages out.
                 wait = max(wait, recent[-count] + seconds - now)
@@ -43,14 +50,15 @@ class RateLimiter:
                 f"too many signatures from this address; try again in {math.ceil(wait)} s",
                 retry_after=wait,
             )
-        slots.append(now)
+        slots.append((now, token))
         return now
 
     def release(self, key: Hashable, stamp: float) -> None:
         """Give back a slot whose event Kafka did not take."""
         slots = self._slots.get(key)
-        if slots is not None and stamp in slots:
-            slots.remove(stamp)
+        if slots is not None:
+            for slot in [s for s in slots if s[0] == stamp]:
+                slots.remove(slot)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -61,6 +69,6 @@ class RateLimiter:
             return
         self._last_sweep = now
         for key in [
-            k for k, slots in self._slots.items() if not slots or slots[-1] <= now - self.horizon
+            k for k, slots in self._slots.items() if not slots or slots[-1][0] <= now - self.horizon
         ]:
             del self._slots[key]

@@ -20,7 +20,6 @@ import logging
 import math
 import signal
 import time
-from collections import OrderedDict
 from typing import Any
 
 import aiohttp_cors
@@ -45,8 +44,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = MAX_EVENT_BYTES
 #: A user agent is kept for abuse analysis, not in full.
 MAX_USER_AGENT = 512
-#: Submissions remembered for rate-limit-free resends (oldest forgotten).
-MAX_REMEMBERED = 100_000
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -61,7 +58,6 @@ class Intake:
         self.publisher = publisher
         self.limiter = RateLimiter(settings.rate_limits)
         self.trusted = networks(settings.trusted_proxies)
-        self.seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
     def client(self, request: web.Request) -> str | None:
         return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
@@ -69,25 +65,17 @@ class Intake:
     async def submit(self, signature: Signature) -> None:
         """Rate-limit, publish, and release the slot unless Kafka took the event.
 
-        A resend of a submission this intake already delivered (same signature_id,
-        petition and email: a lost response, a double click) is not rate-limited:
-        it is published again and counted once, as the contract says of retries.
+        The slot's token is the submission itself (signature_id, petition, email), so
+        a resend of it (a lost response, a double click) is not limited: it is
+        published again and counted once, as the contract says of retries.
         """
-        resend = (signature.signature_id, signature.petition_id, signature.email.lower())
-        if resend in self.seen:
-            self.seen.move_to_end(resend)
-            await self.publisher.publish(signature)
-            return
         key = (signature.client_ip, signature.petition_id)
-        stamp = self.limiter.acquire(key, time.monotonic())
-        self.seen[resend] = None  # also while in flight: a resend may overtake it
-        if len(self.seen) > MAX_REMEMBERED:
-            self.seen.popitem(last=False)
+        token = (signature.signature_id, signature.petition_id, signature.email.lower())
+        stamp = self.limiter.acquire(key, time.monotonic(), token)
         try:
             await self.publisher.publish(signature)
         except BaseException:
             self.limiter.release(key, stamp)
-            self.seen.pop(resend, None)
             raise
 
 

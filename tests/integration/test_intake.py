@@ -188,7 +188,7 @@ def test_sigterm_finishes_requests_in_flight_and_every_202_is_in_kafka(
             return None
 
     with ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(sign, n) for n in range(400)]
+        futures = [pool.submit(sign, n) for n in range(5000)]
         time.sleep(0.5)
         assert running.stop() == 0
         answers = [f.result() for f in futures]

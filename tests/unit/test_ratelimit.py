@@ -68,3 +68,11 @@ def test_idle_clients_are_forgotten() -> None:
         limiter.acquire((f"10.0.0.{n}", "p"), now=0.0)
     limiter.acquire(("10.0.1.1", "p"), now=1000.0)
     assert len(limiter) == 1
+
+
+def test_resending_the_same_submission_takes_no_new_slot() -> None:
+    limiter = RateLimiter([(1, 60)])
+    stamp = limiter.acquire(KEY, now=0.0, token="sig-1")
+    assert limiter.acquire(KEY, now=5.0, token="sig-1") == stamp
+    with pytest.raises(RateLimited):
+        limiter.acquire(KEY, now=6.0, token="sig-2")
