@@ -1,0 +1,68 @@
+"""The publisher library: ``publish`` returns after the broker's ack, with where the
+event now lives; when no broker answers, a clear typed error, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from streams.errors import InvalidSignature, KafkaBusy, PublishFailed
+from streams.publish import AsyncPublisher, Publisher, Signature
+from streams.settings import Settings
+from streams.topics import create_topics
+from tests.conftest import free_port
+from tests.intake_client import submitted
+
+
+def signature(**changes: str) -> Signature:
+    fields = {"full_name": "Ana Silva", "email": "ana@example.org", "country": "BR"} | changes
+    return Signature(petition_id="syria-icc", source="crm-import", **fields)
+
+
+def test_publish_returns_the_position_of_the_acknowledged_event(settings: Settings) -> None:
+    create_topics(settings)
+    sent = signature()
+    with Publisher(settings) as publisher:
+        receipt = publisher.publish(sent.check())
+    assert receipt.signature_id == sent.signature_id
+    assert receipt.topic == settings.topic("signatures.submitted") and receipt.offset >= 0
+    [record] = submitted(settings, expect=1)
+    assert record == {**sent.to_record(), "submitted_at": record["submitted_at"]}
+    assert abs((record["submitted_at"] - sent.submitted_at).total_seconds()) < 0.001
+
+
+def test_the_async_publisher_has_many_events_in_flight(settings: Settings) -> None:
+    create_topics(settings)
+
+    async def publish_all() -> list[int]:
+        publisher = AsyncPublisher(settings)
+        try:
+            receipts = await asyncio.gather(
+                *(publisher.publish(signature(email=f"a{n}@example.org")) for n in range(500))
+            )
+        finally:
+            await publisher.close()
+        return [r.offset for r in receipts]
+
+    offsets = asyncio.run(publish_all())
+    assert len(offsets) == 500
+    assert len(submitted(settings, expect=500)) == 500
+
+
+def test_check_refuses_what_the_validate_agent_would_reject() -> None:
+    with pytest.raises(InvalidSignature) as invalid:
+        signature(country="UK", email="nobody").check()
+    assert set(invalid.value.errors) == {"country", "email"}
+
+
+def test_no_broker_means_a_typed_error_after_the_delivery_timeout(settings: Settings) -> None:
+    nowhere = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    publisher = Publisher(nowhere, delivery_timeout=2.0, attempts=2)
+    started = time.monotonic()
+    with pytest.raises((PublishFailed, KafkaBusy)) as failed:
+        publisher.publish(signature())
+    assert isinstance(failed.value, ConnectionError | BufferError)
+    assert time.monotonic() - started < 30
+    assert publisher.close(timeout=1) == 0
