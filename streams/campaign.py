@@ -37,6 +37,9 @@ def seed_petition(now: datetime) -> Petition:
     return new_petition(
         SEED_PETITION,
         "Syria: refer the situation to the International Criminal Court",
+        description="We call on the UN Security Council to refer the situation in Syria to "
+        "the International Criminal Court, so that those responsible for crimes under "
+        "international law are brought to justice.",
         opens_at="2026-01-01T00:00:00Z",
         thresholds=[10_000, 50_000, 100_000, SEED_SIGNATURES],
         now=now,
