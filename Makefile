@@ -60,6 +60,7 @@ lint: install ## ruff and mypy
 bench: kafka-up ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.pipeline_throughput --events 50000
 	$(PY) -m bench.sink_throughput --rows 100000
+	$(PY) -m bench.intake_latency
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

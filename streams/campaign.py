@@ -26,6 +26,7 @@ from faker import Faker
 
 from streams.catalogue import Petition, new_petition
 from streams.rules.countries import region_of
+from streams.simulator import spell_email
 
 SEED_PETITION = "syria-icc"
 SEED_SIGNATURES = 165_953
@@ -151,19 +152,7 @@ class SeedCampaign:
         return Person(number, fake.name(), local, domain, country, self.new_ip())
 
     def spelling(self, person: Person) -> str:
-        """One of the ways a person types their address (all one mailbox)."""
-        local, domain = person.local, person.domain
-        roll = self.rng.random()
-        if roll < 0.2:
-            local, domain = local.upper(), domain.upper()
-        elif roll < 0.35:
-            local = f"{local}+{self.rng.choice(['petition', 'syria', 'news'])}"
-        elif roll < 0.5 and domain in ("gmail.com", "googlemail.com"):
-            local = ".".join(local.replace(".", ""))
-            domain = self.rng.choice(["gmail.com", "googlemail.com"])
-        elif roll < 0.6:
-            return f" {local.title()}@{domain} "  # pasted with spaces around
-        return f"{local}@{domain}"
+        return spell_email(self.rng, person.local, person.domain)
 
     def fields(self, person: Person, **changes: Any) -> dict[str, Any]:
         return {

@@ -81,6 +81,22 @@ INTENTS = [
 INTENT_WEIGHTS = [70, 9, 3, 2, 1, 2, 2, 2, 3, 3, 3]
 
 
+def spell_email(rng: random.Random, local: str, domain: str) -> str:
+    """One of the ways a person types their address; every one is the same mailbox
+    once normalized (case, a +tag, Gmail dots and googlemail.com, pasted spaces)."""
+    roll = rng.random()
+    if roll < 0.2:
+        local, domain = local.upper(), domain.upper()
+    elif roll < 0.35:
+        local = f"{local}+{rng.choice(['petition', 'news', 'x1'])}"
+    elif roll < 0.5 and domain in ("gmail.com", "googlemail.com"):
+        local = ".".join(local.replace(".", ""))
+        domain = rng.choice(["gmail.com", "googlemail.com"])
+    elif roll < 0.6:
+        return f" {local.title()}@{domain} "
+    return f"{local}@{domain}"
+
+
 @dataclass(frozen=True)
 class Petition:
     petition_id: str
@@ -164,18 +180,7 @@ class DatasetGenerator:
 
     def spelling(self, person: Person) -> str:
         """One of the many ways a person types the same address."""
-        local, domain = person.local, person.domain
-        roll = self.rng.random()
-        if roll < 0.25:
-            local, domain = local.upper(), domain.upper()
-        elif roll < 0.45:
-            local = f"{local}+{self.rng.choice(['petition', 'news', 'x1'])}"
-        elif roll < 0.6 and domain in ("gmail.com", "googlemail.com"):
-            local = ".".join(local.replace(".", ""))
-            domain = self.rng.choice(["gmail.com", "googlemail.com"])
-        elif roll < 0.75:
-            local = f"  {local.title()}"
-        return f"{local}@{domain}"
+        return spell_email(self.rng, person.local, person.domain)
 
     # -- events -------------------------------------------------------------------------
     def record(self, petition: Petition, person: Person, **changes: Any) -> dict[str, Any]:

@@ -26,32 +26,20 @@ from tests.reference import Truth
 REPO = Path(__file__).resolve().parents[1]
 
 
-class WorkerProcess:
-    """``countersign worker`` as a child process with the test's settings."""
+class ChildProcess:
+    """A ``python -m streams ...`` child process with a log file, stopped gracefully."""
 
-    def __init__(self, settings: Settings, log_path: Path, web_port: int) -> None:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
         self.log_path = log_path
-        self.web_port = web_port
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
-            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
-            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
-            "COUNTERSIGN_EMAIL_HASH_KEY": self.settings.email_hash_key.get_secret_value(),
-            "COUNTERSIGN_WORKER_PORT": str(self.web_port),
-            "COUNTERSIGN_ENV": "test",
-        }
-
-    def start(self) -> None:
+    def spawn(self, args: list[str], env: dict[str, str]) -> None:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
-            env=self.environment(),
+            [sys.executable, "-m", "streams", *args],
+            env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -63,75 +51,8 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(30)
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if self._log is not None:
-            self._log.close()
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-class IntakeProcess:
-    """``countersign intake`` as a child process with the test's settings.
-
-    ``environment`` extras (e.g. ``COUNTERSIGN_INTAKE_RATE_LIMITS``) are set before
-    ``start``; 127.0.0.1 is a trusted proxy so tests can speak for many client IPs.
-    """
-
-    def __init__(self, settings: Settings, log_path: Path, port: int) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.extra_env: dict[str, str] = {"COUNTERSIGN_INTAKE_TRUSTED_PROXIES": "127.0.0.1"}
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self, wait_for_petition: str | None = None, timeout: float = 60) -> None:
-        self._log = self.log_path.open("ab")
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
-            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
-            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
-            "COUNTERSIGN_INTAKE_PORT": str(self.port),
-            "COUNTERSIGN_ENV": "test",
-            **self.extra_env,
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams", "intake"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        path = f"/petitions/{wait_for_petition}/sign" if wait_for_petition else "/healthz"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise AssertionError(f"the intake exited:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"the intake did not serve {path} in {timeout} s:\n{self.log_tail()}")
-
     def stop(self) -> int | None:
-        """SIGTERM (graceful: requests in flight finish, Kafka is flushed)."""
+        """SIGTERM, then the exit code (SIGKILL after 60 s)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -150,6 +71,67 @@ class IntakeProcess:
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+
+class WorkerProcess(ChildProcess):
+    """``countersign worker`` as a child process with the test's settings."""
+
+    def __init__(self, settings: Settings, log_path: Path, web_port: int) -> None:
+        super().__init__(settings, log_path)
+        self.web_port = web_port
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
+            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
+            "COUNTERSIGN_EMAIL_HASH_KEY": self.settings.email_hash_key.get_secret_value(),
+            "COUNTERSIGN_WORKER_PORT": str(self.web_port),
+            "COUNTERSIGN_ENV": "test",
+        }
+
+    def start(self) -> None:
+        self.spawn(["worker", "--loglevel", "info"], self.environment())
+
+
+class IntakeProcess(ChildProcess):
+    """``countersign intake`` as a child process with the test's settings.
+
+    ``extra_env`` (e.g. ``COUNTERSIGN_INTAKE_RATE_LIMITS``) is set before ``start``;
+    127.0.0.1 is a trusted proxy so tests can speak for many client IPs.
+    """
+
+    def __init__(self, settings: Settings, log_path: Path, port: int) -> None:
+        super().__init__(settings, log_path)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.extra_env: dict[str, str] = {"COUNTERSIGN_INTAKE_TRUSTED_PROXIES": "127.0.0.1"}
+
+    def start(self, wait_for_petition: str | None = None, timeout: float = 60) -> None:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
+            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
+            "COUNTERSIGN_INTAKE_PORT": str(self.port),
+            "COUNTERSIGN_ENV": "test",
+            **self.extra_env,
+        }
+        self.spawn(["intake"], env)
+        path = f"/petitions/{wait_for_petition}/sign" if wait_for_petition else "/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError(f"the intake exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the intake did not serve {path} in {timeout} s:\n{self.log_tail()}")
 
 
 def prepare(settings: Settings, petitions: list[Petition]) -> None:
