@@ -54,7 +54,12 @@ def request(
 
 
 def post_json(
-    base: str, petition: str, fields: dict[str, Any], ip: str = "198.51.100.1", **headers: str
+    base: str,
+    petition: str,
+    fields: dict[str, Any],
+    ip: str = "198.51.100.1",
+    timeout: float = 60,
+    **headers: str,
 ) -> Answer:
     return request(
         f"{base}/petitions/{petition}/signatures",
@@ -65,6 +70,7 @@ def post_json(
             "X-Forwarded-For": ip,
             **headers,
         },
+        timeout=timeout,
     )
 
 

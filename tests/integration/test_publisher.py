@@ -66,3 +66,24 @@ def test_no_broker_means_a_typed_error_after_the_delivery_timeout(settings: Sett
     assert isinstance(failed.value, ConnectionError | BufferError)
     assert time.monotonic() - started < 30
     assert publisher.close(timeout=1) == 0
+
+
+def test_a_full_producer_queue_is_busy_not_a_loss(settings: Settings) -> None:
+    create_topics(settings)
+
+    async def publish_all() -> list[object]:
+        publisher = AsyncPublisher(settings, queue_limit=1)
+        try:
+            return await asyncio.gather(
+                *(publisher.publish(signature(email=f"q{n}@example.org")) for n in range(50)),
+                return_exceptions=True,
+            )
+        finally:
+            await publisher.close()
+
+    outcomes = asyncio.run(publish_all())
+    busy = [o for o in outcomes if isinstance(o, KafkaBusy)]
+    taken = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert busy and taken and len(busy) + len(taken) == 50
+    assert all(b.retry_after > 0 for b in busy)
+    assert len(submitted(settings, expect=len(taken))) == len(taken)  # busy ones never sent
