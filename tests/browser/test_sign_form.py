@@ -123,6 +123,7 @@ def test_a_typo_shows_the_error_next_to_the_field_and_counts_nothing(
         assert error.is_displayed() and "@" in error.text
         email = browser.find_element(By.ID, "email")
         assert email.get_attribute("aria-invalid") == "true"
+        assert email.get_attribute("aria-describedby") == "email-hint email-error"
         assert email.get_attribute("value") == "ana.silva.example.org"  # kept for fixing
         assert browser.find_element(By.ID, "full_name").get_attribute("value") == "Ana Silva"
         shots = os.environ.get("COUNTERSIGN_SCREENSHOT_DIR")

@@ -12,8 +12,9 @@
     const input = form.elements[field];
     const slot = document.getElementById(field + "-error");
     if (input && input.setAttribute) {
+      const hint = document.getElementById(field + "-hint");
       input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", field + "-error");
+      input.setAttribute("aria-describedby", (hint ? hint.id + " " : "") + field + "-error");
     }
     if (slot) { slot.textContent = message; slot.hidden = false; }
     return Boolean(slot);
@@ -21,7 +22,11 @@
 
   function clearErrors() {
     form.querySelectorAll(".field-error").forEach(function (slot) { slot.hidden = true; slot.textContent = ""; });
-    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      const hint = document.getElementById(el.id + "-hint");
+      if (hint) el.setAttribute("aria-describedby", hint.id); else el.removeAttribute("aria-describedby");
+    });
     const summary = document.getElementById("error-summary");
     if (summary) summary.remove();
   }
