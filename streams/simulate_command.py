@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,10 +22,10 @@ from streams.campaign import (
 from streams.catalogue import publish_petition, read_catalogue
 from streams.errors import CountersignError, KafkaUnavailable
 from streams.settings import Settings
-from streams.simulator import INTENT_WEIGHTS, INTENTS, DatasetGenerator, default_petitions
+from streams.simulator import DatasetGenerator, default_petitions
 from streams.toolcommand import ToolCommand, console
 from streams.topics import SUBMITTED
-from streams.traffic import paced, send_via_http, send_via_kafka
+from streams.traffic import paced, produce, send_via_http, send_via_kafka
 
 
 def register_simulate_command(app: faust.App) -> None:
@@ -176,16 +175,10 @@ def simulate_demo(settings: Settings, count: int, rate: float, seed: int) -> Non
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console
     ) as progress:
         task = progress.add_task("sending signatures", total=count or None)
-        started = time.monotonic()
-        while count == 0 or sent < count:
-            intent = generator.rng.choices(INTENTS, INTENT_WEIGHTS)[0]
-            event = generator.event(intent)
-            producer.produce(topic, event.value, event.key)
-            producer.poll(0)
+        for event in paced(generator.stream(), rate, count):
+            produce(producer, topic, event.key, event.value)
             sent += 1
             progress.advance(task)
-            if rate > 0:
-                time.sleep(max(0.0, started + sent / rate - time.monotonic()))
     if producer.flush(30) != 0:
         raise KafkaUnavailable("Kafka did not take every simulated event in 30 s")
     console.print(f"sent {sent} events to {topic}")

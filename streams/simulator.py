@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,20 +65,21 @@ DOMAINS = [
     "bücher.example",
     "пример.example",
 ]
-INTENTS = [
-    "accepted",
-    "duplicate",
-    "retry",
-    "malformed",
-    "oversized",
-    "unknown_petition",
-    "future_timestamp",
-    "petition_closed",
-    "invalid_name",
-    "invalid_country",
-    "invalid_email",
-]
-INTENT_WEIGHTS = [70, 9, 3, 2, 1, 2, 2, 2, 3, 3, 3]
+#: What each generated event is meant to be, and how often (relative weights).
+INTENT_WEIGHTS = {
+    "accepted": 70,
+    "duplicate": 9,
+    "retry": 3,
+    "malformed": 2,
+    "oversized": 1,
+    "unknown_petition": 2,
+    "future_timestamp": 2,
+    "petition_closed": 2,
+    "invalid_name": 3,
+    "invalid_country": 3,
+    "invalid_email": 3,
+}
+INTENTS = list(INTENT_WEIGHTS)
 
 
 def spell_email(rng: random.Random, local: str, domain: str) -> str:
@@ -290,9 +291,16 @@ class DatasetGenerator:
         )
         return Event(key, self.encode(self.record(petition, person, email=email)), intent)
 
+    def random_intents(self, count: int) -> list[str]:
+        return self.rng.choices(INTENTS, list(INTENT_WEIGHTS.values()), k=count)
+
+    def stream(self) -> Iterator[Event]:
+        """Endless events (the demo feed)."""
+        while True:
+            yield self.event(self.random_intents(1)[0])
+
     def generate(self, count: int) -> list[Event]:
-        intents = self.rng.choices(INTENTS, INTENT_WEIGHTS, k=count)
-        events = [self.event(intent) for intent in intents]
+        events = [self.event(intent) for intent in self.random_intents(count)]
         # Guarantee every reason shows up at least once, whatever the seed.
         events += [self.event(intent) for intent in INTENTS]
         return events

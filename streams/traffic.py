@@ -12,15 +12,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import aiohttp
+from confluent_kafka import Producer
 
 from schemas.codec import AvroCodec
 from streams import kafka
 from streams.campaign import GroundTruth, Submission
 from streams.errors import IntakeUnavailable, KafkaUnavailable
+from streams.publish import Signature
 from streams.settings import Settings
 from streams.topics import SUBMITTED
 
@@ -30,37 +31,40 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 RETRYABLE = frozenset({429, 503, 504})
 Tick = Callable[[Submission], None]
+T = TypeVar("T")
 
 
-def paced(submissions: Iterable[Submission], rate: float, count: int) -> Iterator[Submission]:
-    """At most ``count`` submissions (0: all), released at ``rate`` per second (0: now)."""
+def paced(items: Iterable[T], rate: float, count: int) -> Iterator[T]:
+    """At most ``count`` items (0: all), released at ``rate`` per second (0: now)."""
     started = time.monotonic()
-    for sent, submission in enumerate(submissions):
+    for sent, item in enumerate(items):
         if count and sent >= count:
             return
         if rate > 0:
             time.sleep(max(0.0, started + sent / rate - time.monotonic()))
-        yield submission
+        yield item
 
 
-def record(submission: Submission, petition_id: str) -> dict[str, Any]:
-    """The SignatureSubmitted record a form posting these fields would produce."""
-    fields = submission.fields
-    return {
-        "signature_id": fields["signature_id"],
-        "petition_id": petition_id,
-        "full_name": fields["full_name"],
-        "email": fields["email"],
-        "country": fields["country"],
-        "postal_code": fields["postal_code"],
-        "consent_to_publish_name": fields["consent_to_publish_name"],
-        "submitted_at": datetime.now(UTC),
-        "source": "web-form",
-        "client_ip": submission.client_ip,
-        "user_agent": "countersign-simulate",
-        "locale": fields["locale"],
-        "referrer": None,
-    }
+def produce(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
+    """Hand one record to the producer, waiting while its local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value, key)
+            break
+        except BufferError:
+            producer.poll(0.5)
+    producer.poll(0)
+
+
+def signature(submission: Submission, petition_id: str) -> Signature:
+    """The sign event a form posting these fields would produce."""
+    return Signature(
+        petition_id=petition_id,
+        **submission.fields,
+        source="web-form",
+        client_ip=submission.client_ip,
+        user_agent="countersign-simulate",
+    )
 
 
 def send_via_kafka(
@@ -73,16 +77,10 @@ def send_via_kafka(
     producer = kafka.producer(settings)
     codec = AvroCodec("SignatureSubmitted")
     topic = settings.topic(SUBMITTED.name)
+    key = truth.petition_id.encode()
     sent = 0
     for submission in submissions:
-        value = codec.encode(record(submission, truth.petition_id))
-        while True:
-            try:
-                producer.produce(topic, value, truth.petition_id.encode())
-                break
-            except BufferError:
-                producer.poll(0.5)
-        producer.poll(0)
+        produce(producer, topic, key, codec.encode(signature(submission, key.decode()).to_record()))
         truth.taken(submission, "kafka")
         sent += 1
         tick(submission)

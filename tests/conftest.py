@@ -106,21 +106,15 @@ def free_port() -> int:
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A `countersign worker` process with the test's settings (started by the test)."""
-    process = WorkerProcess(settings, tmp_path / "worker.log", free_port())
-    try:
+    with WorkerProcess(settings, tmp_path / "worker.log", free_port()) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def intake(settings: Settings, tmp_path: Path) -> Iterator[IntakeProcess]:
     """A `countersign intake` process with the test's settings (started by the test)."""
-    process = IntakeProcess(settings, tmp_path / "intake.log", free_port())
-    try:
+    with IntakeProcess(settings, tmp_path / "intake.log", free_port()) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

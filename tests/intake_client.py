@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,26 +75,39 @@ def post_json(
     )
 
 
-def submitted(settings: Settings, expect: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
-    """Every record on signatures.submitted (waits until there are ``expect``)."""
-    consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}read-submitted")
-    topic = settings.topic(SUBMITTED.name)
+def read_topic(
+    settings: Settings,
+    topic_name: str,
+    record_name: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 30,
+) -> list[dict[str, Any]]:
+    """Every record of a topic from its start: read until ``until(records)`` holds and
+    nothing more arrives for 1.5 s (so anything extra shows up), or ``timeout``."""
+    consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}read-{topic_name}")
+    topic = settings.topic(topic_name)
     partitions = (
         kafka.admin_client(settings).list_topics(topic, timeout=10).topics[topic].partitions
     )
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    decode = codec(record_name).decode
     records: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     idle = 0
     try:
         while time.monotonic() < deadline:
             batch = consumer.consume(1000, timeout=0.5)
-            records += [
-                codec("SignatureSubmitted").decode(m.value()) for m in batch if not m.error()
-            ]
+            records += [decode(m.value()) for m in batch if not m.error()]
             idle = 0 if batch else idle + 1
-            if len(records) >= expect and idle >= 3:
+            if idle >= 3 and until(records):
                 break
     finally:
         consumer.close()
     return records
+
+
+def submitted(settings: Settings, expect: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
+    """Every record on signatures.submitted (waits until there are ``expect``)."""
+    return read_topic(
+        settings, SUBMITTED.name, "SignatureSubmitted", lambda r: len(r) >= expect, timeout
+    )

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -67,6 +67,12 @@ class ChildProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()

@@ -46,14 +46,18 @@ def country_choices() -> list[tuple[str, str]]:
     return sorted(((code, names[code]) for code in assigned_codes()), key=lambda c: c[1])
 
 
+def unknown_petition(petition_id: str) -> Problem:
+    return Problem(
+        404,
+        "Petition not found",
+        f"There is no petition called “{petition_id}”. Check the link you followed.",
+    )
+
+
 def petition_problem(petition: dict[str, Any] | None, petition_id: str) -> Problem | None:
     """Why a petition cannot be signed right now, or None."""
     if petition is None:
-        return Problem(
-            404,
-            "Petition not found",
-            f"There is no petition called “{petition_id}”. Check the link you followed.",
-        )
+        return unknown_petition(petition_id)
     now = datetime.now(UTC)
     if now < petition["opens_at"]:
         return Problem(
@@ -76,22 +80,22 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%-d %B %Y, %H:%M UTC")
 
 
-def _headers(embed: bool, cors: list[str] | None = None) -> dict[str, str]:
-    """Framing: the embeddable variant may be framed by the allowed origins only."""
-    ancestors = " ".join(cors or ["*"]) if embed else "'self'"
-    return {
-        "Content-Security-Policy": f"frame-ancestors {ancestors}",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "X-Content-Type-Options": "nosniff",
-    }
+def frame_ancestors(embed: bool, origins: list[str]) -> str:
+    """The CSP of a page: only the embeddable variant may be framed, by ``origins``."""
+    sources = " ".join(origins) if embed else "'self'"
+    return f"frame-ancestors {sources}"
 
 
-def render(
-    template: str, *, status: int = 200, embed: bool, cors: list[str] | None = None, **context: Any
-) -> web.Response:
+def render(template: str, *, status: int = 200, embed: bool, **context: Any) -> web.Response:
     html = ENVIRONMENT.get_template(template).render(embed=embed, **context)
     return web.Response(
-        text=html, status=status, content_type="text/html", headers=_headers(embed, cors)
+        text=html,
+        status=status,
+        content_type="text/html",
+        headers={
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -102,7 +106,6 @@ def render_form(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
-    cors: list[str] | None = None,
 ) -> web.Response:
     values = {k: v for k, v in (values or {}).items() if isinstance(v, str)}
     # The idempotency key is minted with the form: submitting twice (a double click,
@@ -112,7 +115,6 @@ def render_form(
         "sign.html",
         status=status,
         embed=embed,
-        cors=cors,
         petition=petition,
         values=values,
         errors=errors or {},
@@ -126,8 +128,7 @@ def render_thanks(petition: dict[str, Any], signature_id: str, *, embed: bool) -
     return render("thanks.html", embed=embed, petition=petition, signature_id=signature_id[:100])
 
 
-def render_problem(problem: Problem | None, *, embed: bool) -> web.Response:
-    assert problem is not None
+def render_problem(problem: Problem, *, embed: bool) -> web.Response:
     return render("problem.html", status=problem.status, embed=embed, problem=problem)
 
 

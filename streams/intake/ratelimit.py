@@ -22,23 +22,21 @@ class RateLimiter:
     in any ``seconds``-long window, for every window at once."""
 
     def __init__(self, windows: list[tuple[int, float]]) -> None:
-        self.windows = sorted(windows, key=lambda w: w[1])
+        self.windows = list(windows)
         self.horizon = max((seconds for _, seconds in self.windows), default=0.0)
         self._slots: dict[Hashable, deque[tuple[float, Hashable]]] = {}
         self._last_sweep = -math.inf
 
-    def acquire(self, key: Hashable, now: float, token: Hashable = None) -> float:
+    def acquire(self, key: Hashable, now: float, token: Hashable = None) -> float | None:
         """Take a slot at ``now`` and return its stamp (for ``release``), or raise
         ``RateLimited`` with the seconds until a slot frees up. A ``token`` that holds
-        a live slot already gets that slot's stamp back and takes nothing."""
+        a live slot already takes nothing and returns None (nothing to release)."""
         self._sweep(now)
         slots = self._slots.setdefault(key, deque())
         while slots and slots[0][0] <= now - self.horizon:
             slots.popleft()
-        if token is not None:
-            for stamp, held in slots:
-                if held == token:
-                    return stamp
+        if token is not None and any(held == token for _, held in slots):
+            return None
         wait = 0.0
         for count, seconds in self.windows:
             recent = [stamp for stamp, _ in slots if stamp > now - seconds]

@@ -34,6 +34,7 @@ from streams.intake.clientip import client_ip, networks
 from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS
 from streams.intake.ratelimit import RateLimiter
 from streams.publish import AsyncPublisher, Signature
+from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.settings import Settings
 from streams.topics import create_topics
@@ -75,11 +76,25 @@ class Intake:
         try:
             await self.publisher.publish(signature)
         except BaseException:
-            self.limiter.release(key, stamp)
+            if stamp is not None:
+                self.limiter.release(key, stamp)
             raise
 
 
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
+
+
+def refusal(exc: Backpressure | PublishFailed) -> tuple[int, str, float]:
+    """(status, detail, Retry-After) of a signature that was not taken now."""
+    if isinstance(exc, Backpressure):
+        return (429 if isinstance(exc, RateLimited) else 503), exc.detail, exc.retry_after
+    if exc.possibly_persisted:
+        detail = (
+            "Kafka did not confirm in time and may hold the signature: resend the same "
+            "signature_id, it is counted once"
+        )
+        return 504, detail, RETRY_AFTER_SECONDS
+    return 503, "Kafka did not take the signature; try again", RETRY_AFTER_SECONDS
 
 
 def wants_html(request: web.Request) -> bool:
@@ -138,9 +153,10 @@ async def sign_form(request: web.Request) -> web.Response:
     embed = request.query.get("embed") == "1"
     petition = intake.petitions.get(petition_id)
     problem = pages.petition_problem(petition, petition_id)
-    if problem is not None or petition is None:
+    if problem is not None:
         return pages.render_problem(problem, embed=embed)
-    return pages.render_form(petition, embed=embed, cors=intake.settings.cors_origins)
+    assert petition is not None
+    return pages.render_form(petition, embed=embed)
 
 
 async def thanks(request: web.Request) -> web.Response:
@@ -148,8 +164,8 @@ async def thanks(request: web.Request) -> web.Response:
     intake = request.app[INTAKE]
     petition_id = request.match_info["petition_id"]
     petition = intake.petitions.get(petition_id)
-    if petition is None:
-        return pages.render_problem(pages.petition_problem(None, petition_id), embed=False)
+    if petition is None:  # a closed petition still thanks those who signed in time
+        return pages.render_problem(pages.unknown_petition(petition_id), embed=False)
     return pages.render_thanks(
         petition,
         request.query.get("signature_id", ""),
@@ -179,39 +195,26 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
             source="web-form" if request.content_type in FORM_TYPES else "api",
             client_ip=intake.client(request),
             user_agent=(request.headers.get("User-Agent") or "")[:MAX_USER_AGENT] or None,
-            **({} if "locale" in fields else {"locale": accept_language(request)}),
-            **({} if "referrer" in fields else {"referrer": request.headers.get("Referer")}),
+            locale=accept_language(request),
+            referrer=request.headers.get("Referer"),
         )
         await intake.submit(signature)
     except InvalidSignature as exc:
         if html:
             return pages.render_form(
-                petition,
-                embed=embed,
-                values=fields,
-                errors=exc.errors,
-                status=400,
-                cors=intake.settings.cors_origins,
+                petition, embed=embed, values=fields, errors=exc.errors, status=400
             )
         return json_error(400, "the signature has errors", errors=exc.errors)
-    except Backpressure as exc:
-        status = 429 if isinstance(exc, RateLimited) else 503
-        log.info("%d for %s: %s", status, petition_id, exc.detail)
+    except (Backpressure, PublishFailed) as exc:
+        status, detail, retry_after = refusal(exc)
+        log.log(logging.WARNING if status >= 500 else logging.INFO, "%d for %s: %s",
+                status, petition_id, detail)  # fmt: skip
         if html:
-            return pages.render_busy(status, exc.detail, exc.retry_after, embed=embed)
-        return json_error(status, exc.detail, retry_after=exc.retry_after)
-    except PublishFailed as exc:
-        status = 504 if exc.possibly_persisted else 503
-        log.warning("%d for %s: %s", status, petition_id, exc.detail)
-        detail = (
-            "Kafka did not confirm in time and may hold the signature: resend the same "
-            "signature_id, it is counted once"
-            if exc.possibly_persisted
-            else "Kafka did not take the signature; try again"
+            return pages.render_busy(status, detail, retry_after, embed=embed)
+        # The id a resend must repeat (the intake mints one when the client sent none).
+        return json_error(
+            status, detail, retry_after=retry_after, signature_id=signature.signature_id
         )
-        if html:
-            return pages.render_busy(status, detail, 5.0, embed=embed)
-        return json_error(status, detail, retry_after=5.0, signature_id=signature.signature_id)
     if html:
         location = f"/petitions/{petition_id}/thanks?signature_id={signature.signature_id}"
         raise web.HTTPSeeOther(location + ("&embed=1" if embed else ""))
@@ -282,6 +285,14 @@ def build(intake: Intake) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", pages.STATIC)
+    origins = intake.settings.cors_origins
+
+    async def set_framing(request: web.Request, response: web.StreamResponse) -> None:
+        if response.content_type == "text/html":
+            embed = request.query.get("embed") == "1"
+            response.headers["Content-Security-Policy"] = pages.frame_ancestors(embed, origins)
+
+    app.on_response_prepare.append(set_framing)
     cors = aiohttp_cors.setup(
         app,
         defaults={

@@ -20,7 +20,6 @@ queue-full condition that the intake must turn into a 503.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -71,15 +70,17 @@ class Receipt:
     offset: int
 
 
-class _Core:
-    """What both flavours share: the producer, the codec, broker health."""
+class _Publisher:
+    """What both flavours share: the producer, the codec, and whether a broker is up
+    (librdkafka reports "all brokers down"; the asyncio flavour probes for the return).
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        delivery_timeout: float,
-        queue_limit: int,
+        delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
         producer_config: dict[str, Any] | None = None,
     ) -> None:
         self.topic = settings.topic(SUBMITTED.name)
@@ -91,11 +92,13 @@ class _Core:
                 "message.timeout.ms": int(delivery_timeout * 1000),
                 "queue.buffering.max.messages": queue_limit,
                 "error_cb": self._on_error,
-                "statistics.interval.ms": 1000,
-                "stats_cb": self._on_stats,
                 **(producer_config or {}),
             },
         )
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.producer)
 
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
@@ -107,28 +110,12 @@ class _Core:
         else:
             log.info("producer: %s", error)
 
-    def _on_stats(self, stats_json: str) -> None:
-        stats = json.loads(stats_json)
-        up = any(
-            broker.get("state") == "UP" and broker.get("nodeid", -1) >= 0
-            for broker in stats.get("brokers", {}).values()
-        )
-        if up and not self.brokers_up:
-            log.warning("a Kafka broker is up again: taking events")
-        self.brokers_up = up or (self.brokers_up and not stats.get("brokers"))
-
-    def encode(self, signature: Signature) -> tuple[bytes, bytes]:
-        return signature.petition_id.encode(), self.codec.encode(signature.to_record())
-
-    def ensure_up(self) -> None:
-        if not self.brokers_up:
-            raise KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
-
-    def produce(self, signature: Signature, on_delivery: Any) -> None:
-        self.ensure_up()
-        key, value = self.encode(signature)
+    def _produce(self, signature: Signature, on_delivery: Any) -> None:
+        value = self.codec.encode(signature.to_record())
         try:
-            self.producer.produce(self.topic, value, key, on_delivery=on_delivery)
+            self.producer.produce(
+                self.topic, value, signature.petition_id.encode(), on_delivery=on_delivery
+            )
         except BufferError:
             raise KafkaBusy(
                 f"the producer queue is full ({len(self.producer)} events waiting)",
@@ -137,39 +124,29 @@ class _Core:
         except KafkaException as exc:
             raise PublishFailed(f"Kafka refused the event: {exc}") from exc
 
-    def outcome(self, signature: Signature, error: KafkaError | None, message: Message) -> Receipt:
+    def _outcome(
+        self, signature: Signature, error: KafkaError | None, message: Message
+    ) -> Receipt | PublishFailed:
         if error is None:
             partition, offset = message.partition(), message.offset()
             assert partition is not None and offset is not None
             return Receipt(signature.signature_id, self.topic, partition, offset)
-        raise PublishFailed(
+        return PublishFailed(
             f"Kafka did not acknowledge signature {signature.signature_id}: {error.str()}",
             possibly_persisted=error.code() in IN_DOUBT,
         )
 
 
-class Publisher:
+class Publisher(_Publisher):
     """Blocking publisher for scripts and WSGI backends; thread-safe.
 
     ``attempts``: how often one ``publish`` sends the event before it gives up (each
-    attempt already includes librdkafka's own retries for ``delivery_timeout``).
+    attempt already includes librdkafka's own retries for ``delivery_timeout``). A
+    blocking caller always tries: there is no fast "brokers down" refusal here.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
-        attempts: int = 3,
-        queue_limit: int = DEFAULT_QUEUE_LIMIT,
-        producer_config: dict[str, Any] | None = None,
-    ) -> None:
-        self._core = _Core(
-            settings,
-            delivery_timeout=delivery_timeout,
-            queue_limit=queue_limit,
-            producer_config=producer_config,
-        )
+    def __init__(self, settings: Settings, *, attempts: int = 3, **options: Any) -> None:
+        super().__init__(settings, **options)
         self.attempts = attempts
 
     def publish(self, signature: Signature) -> Receipt:
@@ -186,21 +163,22 @@ class Publisher:
 
     def _publish_once(self, signature: Signature) -> Receipt:
         done = threading.Event()
-        report: list[tuple[KafkaError | None, Message]] = []
+        outcome: list[Receipt | PublishFailed] = []
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
-            report.append((error, message))
+            outcome.append(self._outcome(signature, error, message))
             done.set()
 
-        self._core.brokers_up = True  # a blocking caller may always try
-        self._core.produce(signature, on_delivery)
+        self._produce(signature, on_delivery)
         while not done.is_set():
-            self._core.producer.poll(0.1)
-        return self._core.outcome(signature, *report[0])
+            self.producer.poll(0.1)
+        if isinstance(outcome[0], PublishFailed):
+            raise outcome[0]
+        return outcome[0]
 
     def close(self, timeout: float = 30.0) -> int:
         """Flush; returns how many events Kafka did not take."""
-        remaining: int = self._core.producer.flush(timeout)
+        remaining: int = self.producer.flush(timeout)
         return remaining
 
     def __enter__(self) -> Publisher:
@@ -210,7 +188,7 @@ class Publisher:
         self.close()
 
 
-class AsyncPublisher:
+class AsyncPublisher(_Publisher):
     """Non-blocking publisher for asyncio services (the intake): many events in flight
     at once, each ``await publish()`` resolved by its own delivery report.
 
@@ -218,77 +196,49 @@ class AsyncPublisher:
     that would only time out; a probe notices when a broker is back.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
-        queue_limit: int = DEFAULT_QUEUE_LIMIT,
-        producer_config: dict[str, Any] | None = None,
-    ) -> None:
-        self._core = _Core(
-            settings,
-            delivery_timeout=delivery_timeout,
-            queue_limit=queue_limit,
-            producer_config=producer_config,
-        )
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(settings, **options)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-poll", daemon=True)
         self._poller.start()
-
-    @property
-    def topic(self) -> str:
-        return self._core.topic
-
-    @property
-    def brokers_up(self) -> bool:
-        return self._core.brokers_up
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._core.producer)
 
     def _poll(self) -> None:
         """Serve delivery reports; while brokers are down, probe with a metadata request
         (a producer with nothing queued would not reconnect on its own)."""
         while not self._stop.is_set():
-            self._core.producer.poll(0.1)
-            if not self._core.brokers_up:
+            self.producer.poll(0.1)
+            if not self.brokers_up:
                 try:
-                    self._core.producer.list_topics(self._core.topic, timeout=1.0)
+                    self.producer.list_topics(self.topic, timeout=1.0)
                 except KafkaException:
                     continue
                 log.warning("Kafka answers again: taking events")
-                self._core.brokers_up = True
+                self.brokers_up = True
 
     async def publish(self, signature: Signature) -> Receipt:
+        if not self.brokers_up:
+            raise KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
 
         def settle(error: KafkaError | None, message: Message) -> None:
-            try:
-                result = self._core.outcome(signature, error, message)
-            except PublishFailed as exc:
-                loop.call_soon_threadsafe(_fail, future, exc)
-            else:
-                loop.call_soon_threadsafe(_succeed, future, result)
+            loop.call_soon_threadsafe(_resolve, future, self._outcome(signature, error, message))
 
-        self._core.produce(signature, settle)
+        self._produce(signature, settle)
         return await future
 
     async def close(self, timeout: float = 30.0) -> int:
         """Deliver what is in flight (graceful shutdown), then stop the poll thread."""
-        remaining: int = await asyncio.to_thread(self._core.producer.flush, timeout)
+        remaining: int = await asyncio.to_thread(self.producer.flush, timeout)
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 5)
         return remaining
 
 
-def _succeed(future: asyncio.Future[Receipt], receipt: Receipt) -> None:
-    if not future.done():
-        future.set_result(receipt)
-
-
-def _fail(future: asyncio.Future[Receipt], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
+def _resolve(future: asyncio.Future[Receipt], outcome: Receipt | PublishFailed) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, PublishFailed):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -49,12 +49,13 @@ class Signature:
     @classmethod
     def from_fields(cls, petition_id: str, fields: Mapping[str, Any], **context: Any) -> Signature:
         """From untrusted form or JSON fields, or ``InvalidSignature`` with per-field
-        errors. ``context``: what the intake knows itself (client_ip, source, ...)."""
+        errors. ``context``: what the intake knows itself (client_ip, source, ...) and
+        defaults (locale from Accept-Language) that a field given by the signer wins over."""
         clean, errors = parse(fields)
         if clean is None:
             raise InvalidSignature(errors)
-        values = {k: v for k, v in asdict(clean).items() if v is not None}
-        return cls(petition_id=petition_id, **values, **context)
+        given = {k: v for k, v in asdict(clean).items() if v is not None}
+        return cls(petition_id=petition_id, **(context | given))
 
     def check(self) -> Signature:
         """Itself, or ``InvalidSignature`` for what the validate agent would reject on

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
 from streams.campaign import SEED_PETITION, GroundTruth, SeedCampaign
-from streams.traffic import record
+from streams.traffic import signature
 from tests.reference import expected, regions
 
 KEY = b"test-key"
@@ -20,7 +20,9 @@ def test_the_ground_truth_equals_the_reference_reading_of_the_bytes() -> None:
     events = []
     for submission in SeedCampaign(seed=5, signatures=3_000):
         truth.taken(submission)
-        events.append((SEED_PETITION.encode(), codec.encode(record(submission, SEED_PETITION))))
+        events.append(
+            (SEED_PETITION.encode(), codec.encode(signature(submission, SEED_PETITION).to_record()))
+        )
     now = datetime.now(UTC)
     reference = expected(events, {SEED_PETITION: (now - timedelta(days=1), None)}, now, KEY)
 
