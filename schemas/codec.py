@@ -58,8 +58,10 @@ class SchemaVersion:
         if match is None:
             raise ValueError(f"{path.name}: schema files are named <Record>.v<N>.avsc")
         raw = json.loads(path.read_text(encoding="utf-8"))
-        parsed = fastavro.parse_schema(raw, _write_hint=False)
-        canonical = to_parsing_canonical_form(parsed)
+        canonical = to_parsing_canonical_form(fastavro.parse_schema(raw, _write_hint=False))
+        # The hinted parse marks the schema as parsed, so fastavro's reader and writer
+        # use it as it is; an unhinted one is parsed again on every call (twice the cost).
+        parsed = fastavro.parse_schema(raw)
         return cls(
             name=match["name"],
             version=int(match["version"]),

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     #: How often the worker commits its transactions (offsets, tables, outputs): the
     #: latency of counts versus the overhead of a commit.
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How often the dedupe stage publishes its partial counts: the latency of counts
+    #: versus a few small records per (petition, country) and partition.
+    partials_interval_seconds: float = Field(default=0.25, gt=0, le=60)
 
     #: ``chdb://<dir>`` (embedded engine, one process) or ``http(s)://user:pass@host:port``;
     #: default: embedded, under the data directory.

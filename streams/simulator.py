@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 from schemas.codec import AvroCodec
 from streams.catalogue import new_petition
+from streams.rules.keys import submission_key_for
 
 NAMES = {
     "latin": (
@@ -215,9 +217,8 @@ class DatasetGenerator:
     def open_petition(self) -> Petition:
         return self.rng.choice([p for p in self.petitions if p.petition_id != "past-vote"])
 
-    def event(self, intent: str) -> Event:  # noqa: PLR0911
+    def event(self, intent: str) -> Event:
         petition = self.open_petition()
-        key = petition.petition_id.encode()
         signed = self.signed[petition.petition_id]
         if intent in ("duplicate", "retry") and not signed:
             intent = "accepted"
@@ -232,16 +233,18 @@ class DatasetGenerator:
             record = self.record(petition, person)
             self.signers[petition.petition_id].add(id(person))
             signed.append((person, record))
-            return Event(key, self.encode(record), intent)
+            return Event(self.key(person, record), self.encode(record), intent)
         if intent == "duplicate":
             person, _ = self.rng.choice(signed)
-            return Event(key, self.encode(self.record(petition, person)), intent)
+            record = self.record(petition, person)
+            return Event(self.key(person, record), self.encode(record), intent)
         if intent == "retry":  # the form resends the very same submission
-            _, record = self.rng.choice(signed)
-            return Event(record["petition_id"].encode(), self.codec.encode(record), intent)
+            person, record = self.rng.choice(signed)
+            return Event(self.key(person, record), self.codec.encode(record), intent)
         person = self.new_person()  # a fresh person: a rejection must not take their key
         if intent == "malformed":
-            good = self.codec.encode(self.record(petition, person))
+            record = self.record(petition, person)
+            key, good = self.key(person, record), self.codec.encode(record)
             garbage = self.rng.choice(
                 [
                     b"not avro at all",
@@ -254,31 +257,30 @@ class DatasetGenerator:
             )
             return Event(key, garbage, intent)
         if intent == "oversized":
-            return Event(
-                key,
-                self.codec.encode(self.record(petition, person, user_agent="A" * 17_000)),
-                intent,
-            )
+            record = self.record(petition, person, user_agent="A" * 17_000)
+            return Event(self.key(person, record), self.codec.encode(record), intent)
+        record = self.rule_breaker(intent, petition, person)
+        return Event(self.key(person, record), self.encode(record), intent)
+
+    def rule_breaker(self, intent: str, petition: Petition, person: Person) -> dict[str, Any]:
+        """A decodable record that breaks the rule ``intent`` names."""
         if intent == "unknown_petition":
-            record = self.record(petition, person, petition_id="no-such-petition")
-            return Event(b"no-such-petition", self.encode(record), intent)
+            return self.record(petition, person, petition_id="no-such-petition")
         if intent == "future_timestamp":
-            record = self.record(petition, person, submitted_at=self.now + timedelta(hours=2))
-            return Event(key, self.encode(record), intent)
+            return self.record(petition, person, submitted_at=self.now + timedelta(hours=2))
         if intent == "petition_closed":
-            record = self.record(
+            return self.record(
                 petition,
                 person,
                 petition_id="past-vote",
                 submitted_at=self.now - timedelta(hours=1),
             )
-            return Event(b"past-vote", self.encode(record), intent)
         if intent == "invalid_name":
             name = self.rng.choice(["", "   ", "x" * 201, "Bad\nName", "Nul\x00"])
-            return Event(key, self.encode(self.record(petition, person, full_name=name)), intent)
+            return self.record(petition, person, full_name=name)
         if intent == "invalid_country":
             country = self.rng.choice(["UK", "EU", "ZZ", "", "SYR", "12"])
-            return Event(key, self.encode(self.record(petition, person, country=country)), intent)
+            return self.record(petition, person, country=country)
         email = self.rng.choice(
             [
                 "no-at-sign",
@@ -289,7 +291,15 @@ class DatasetGenerator:
                 "+tag@example.org",
             ]
         )
-        return Event(key, self.encode(self.record(petition, person, email=email)), intent)
+        return self.record(petition, person, email=email)
+
+    def key(self, person: Person, record: dict[str, Any]) -> bytes:
+        """The record's key on signatures.submitted: ``petition_id/bucket`` as the intake
+        and the publisher write it, except for one signer in five, whose older form
+        still keys by plain petition_id (both must count exactly)."""
+        if zlib.crc32(person.local.encode()) % 5 == 0:
+            return str(record["petition_id"]).encode()
+        return submission_key_for(record["petition_id"], record["email"])
 
     def random_intents(self, count: int) -> list[str]:
         return self.rng.choices(INTENTS, list(INTENT_WEIGHTS.values()), k=count)

@@ -64,7 +64,7 @@ class TopicSpec:
 PETITIONS = TopicSpec("petitions", "petition_id", "Petition", Retention.COMPACTED)
 SUBMITTED = TopicSpec(
     "signatures.submitted",
-    "petition_id",
+    "petition_id/bucket",
     "SignatureSubmitted",
     Retention.FOREVER,
     max_message_bytes=SUBMITTED_MAX_MESSAGE_BYTES,

@@ -22,6 +22,7 @@ from streams import kafka
 from streams.campaign import GroundTruth, Submission
 from streams.errors import IntakeUnavailable, KafkaUnavailable
 from streams.publish import Signature
+from streams.rules.keys import submission_key_for
 from streams.settings import Settings
 from streams.topics import SUBMITTED
 
@@ -77,10 +78,11 @@ def send_via_kafka(
     producer = kafka.producer(settings)
     codec = AvroCodec("SignatureSubmitted")
     topic = settings.topic(SUBMITTED.name)
-    key = truth.petition_id.encode()
     sent = 0
     for submission in submissions:
-        produce(producer, topic, key, codec.encode(signature(submission, key.decode()).to_record()))
+        sign = signature(submission, truth.petition_id)
+        key = submission_key_for(sign.petition_id, sign.email)
+        produce(producer, topic, key, codec.encode(sign.to_record()))
         truth.taken(submission, "kafka")
         sent += 1
         tick(submission)

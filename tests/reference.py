@@ -109,14 +109,14 @@ def expected(
     region = regions()
     truth = Truth()
     seen_keys: set[tuple[str, str]] = set()
-    accepted_ids: set[str] = set()
     for key, raw in events:
+        key_petition = key.decode().partition("/")[0]
         if len(raw) > 16 * 1024:
-            truth.reasons[key.decode(), "oversized"] += 1
+            truth.reasons[key_petition, "oversized"] += 1
             continue
         event = decode(raw)
         if event is None:
-            truth.reasons[key.decode(), "malformed"] += 1
+            truth.reasons[key_petition, "malformed"] += 1
             continue
         petition = event["petition_id"]
         submitted = event["submitted_at"]
@@ -139,11 +139,10 @@ def expected(
             reason = "invalid_email"
         else:
             digest = hmac.new(hash_key, email.encode(), hashlib.sha256).hexdigest()
-            if (petition, digest) in seen_keys or event["signature_id"] in accepted_ids:
+            if (petition, digest) in seen_keys:  # the dedupe key alone decides
                 reason = "duplicate"
             else:
                 seen_keys.add((petition, digest))
-                accepted_ids.add(event["signature_id"])
                 truth.counts[petition, region[country], country] += 1
                 continue
         truth.reasons[petition, reason] += 1

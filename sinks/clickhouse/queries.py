@@ -1,5 +1,10 @@
-"""What the API and dashboard read from ClickHouse. Every count is over distinct
-keys (``FINAL`` on the collapsing tables), so repeated deliveries never show."""
+"""What the API and dashboard read from ClickHouse.
+
+Signature totals come from one place: ``regional_counts``, the Faust aggregate's exact
+totals (the largest total per petition and country). ``recount`` reads ClickHouse's
+own count of the ``signatures`` rows, an independent cross-check that ``reconcile``
+and the tests compare, never a second source for the API. Rejections are counted
+once per source position (``FINAL``), so repeated deliveries never show."""
 
 from __future__ import annotations
 
@@ -18,19 +23,35 @@ class CountsReader:
 
     def totals(self) -> dict[str, int]:
         rows = self.client.query(
-            f"SELECT petition_id, sum(signatures) FROM {self.db}.signature_counts "
-            "GROUP BY petition_id"
+            "SELECT petition_id, sum(n) FROM (SELECT petition_id, country, "
+            f"max(signatures) AS n FROM {self.db}.regional_counts "
+            "GROUP BY petition_id, country) GROUP BY petition_id"
         ).result_rows
         return {str(petition): int(n) for petition, n in rows}
+
+    def by_country(self, petition_id: str) -> list[tuple[str, str, int]]:
+        """``(region, country, signatures)``: the aggregate's totals."""
+        rows = self.client.query(
+            f"SELECT region, country, max(signatures) FROM {self.db}.regional_counts "
+            "WHERE petition_id = {petition:String} GROUP BY region, country",
+            parameters={"petition": petition_id},
+        ).result_rows
+        return [(str(region), str(country), int(n)) for region, country, n in rows]
+
+    def recount(self, petition_id: str) -> list[tuple[str, str, int]]:
+        """``(region, country, signatures)``: ClickHouse's own count of the signature
+        rows (the cross-check)."""
+        rows = self.client.query(
+            f"SELECT region, country, sum(signatures) FROM {self.db}.signature_counts "
+            "WHERE petition_id = {petition:String} GROUP BY region, country",
+            parameters={"petition": petition_id},
+        ).result_rows
+        return [(str(region), str(country), int(n)) for region, country, n in rows]
 
     def counts(self, petition_id: str) -> dict[str, Any]:
         """ARCHITECTURE.md's shape: total, by_region, by_country, rejected, as_of."""
         parameters = {"petition": petition_id}
-        rows = self.client.query(
-            f"SELECT region, country, sum(signatures) FROM {self.db}.signature_counts "
-            "WHERE petition_id = {petition:String} GROUP BY region, country",
-            parameters=parameters,
-        ).result_rows
+        rows = self.by_country(petition_id)
         by_region: dict[str, int] = {}
         by_country: dict[str, int] = {}
         for region, country, n in rows:

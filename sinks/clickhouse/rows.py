@@ -30,6 +30,8 @@ REJECTION_COLUMNS = [
     "source_offset",
 ]
 
+REGIONAL_COUNT_COLUMNS = ["petition_id", "region", "country", "signatures", "updated_at"]
+
 
 def signature_row(record: dict[str, Any]) -> list[Any]:
     return [record[column] for column in SIGNATURE_COLUMNS]
@@ -37,3 +39,7 @@ def signature_row(record: dict[str, Any]) -> list[Any]:
 
 def rejection_row(record: dict[str, Any]) -> list[Any]:
     return [record[column] for column in REJECTION_COLUMNS]
+
+
+def regional_count_row(record: dict[str, Any]) -> list[Any]:
+    return [record[column] for column in REGIONAL_COUNT_COLUMNS]

@@ -3,11 +3,11 @@ only after ClickHouse has the batch.
 
 Each batch carries ``insert_deduplication_token = topic/partition/first-last``, so the
 very same batch written twice (a retry after a timeout whose insert did land) is
-stored once; and the tables collapse repeats by key (dedupe key, source position),
-so records delivered again in *other* batches (a replay, a reset of the sink's
-offsets) do not change a count either. When ClickHouse fails, the sink pauses its
-partitions, backs off (1 s doubling to 30 s), logs, counts the stall, and retries the
-same batch: nothing is skipped and the worker does not crash.
+stored once; and the tables collapse repeats by key (dedupe key; source position;
+the largest total per petition and country), so records delivered again in *other*
+batches (a replay, a reset of the sink's offsets) do not change a count either.
+When ClickHouse fails, the sink pauses its partitions, backs off (1 s doubling to
+30 s), logs, counts the stall, and retries the same batch: nothing is skipped and the worker does not crash.
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ from confluent_kafka import Message, TopicPartition
 
 from schemas.codec import codec
 from sinks.clickhouse.rows import (
+    REGIONAL_COUNT_COLUMNS,
     REJECTION_COLUMNS,
     SIGNATURE_COLUMNS,
+    regional_count_row,
     rejection_row,
     signature_row,
 )
 from streams import kafka
 from streams.errors import MalformedMessage, SinkUnavailable
 from streams.settings import Settings
-from streams.topics import ACCEPTED, DUPLICATES, REJECTED
+from streams.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,14 @@ class ClickHouseSink:
         rejections = Route(
             f"{database}.rejections", REJECTION_COLUMNS, "SignatureRejected", rejection_row
         )
+        counts = Route(
+            f"{database}.regional_counts",
+            REGIONAL_COUNT_COLUMNS,
+            "RegionalCount",
+            regional_count_row,
+        )
         self.routes = {
+            settings.topic(COUNTS.name): counts,
             settings.topic(ACCEPTED.name): signatures,
             settings.topic(REJECTED.name): rejections,
             settings.topic(DUPLICATES.name): rejections,

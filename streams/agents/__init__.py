@@ -1,12 +1,12 @@
 """The Faust agents of the pipeline, one module each, thin over ``streams.rules``.
 
-    signatures.submitted --validate--> signatures.valid | signatures.rejected
-    signatures.valid     --dedupe---> signatures.accepted | signatures.duplicates
-    signatures.accepted  --route----> <app>-accepted-by-country (internal repartition)
-    accepted-by-country  --aggregate-> counts.regional
+    signatures.submitted --validate---> signatures.valid | signatures.rejected
+    signatures.valid     --dedupe-----> signatures.accepted | signatures.duplicates
+                         (every 0.25 s) <app>-partial-counts (internal)
+    partial-counts       --aggregate--> counts.regional
 
-Every agent runs with concurrency 1: with ``exactly_once`` a partition's events are
-processed in order inside that partition's transaction (see docs/exactly-once.md).
+Every agent runs with concurrency 1, so a partition's events are processed in order
+("first in stream order wins"; see docs/exactly-once.md).
 """
 
 from __future__ import annotations

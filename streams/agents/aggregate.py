@@ -1,12 +1,9 @@
-"""route + aggregate: signatures.accepted -> running totals on counts.regional.
+"""aggregate: the dedupe stage's partial counts -> exact totals on counts.regional.
 
-signatures.accepted is keyed by dedupe key; totals are per (petition, country), so
-``route`` re-keys each accepted signature onto an internal repartition topic, and
-``aggregate`` owns the totals of the keys of its partitions.
-
-Idempotent under redelivery (docs/exactly-once.md): the ``counted`` table is the set
-of dedupe keys already counted; a redelivered signature finds its key there, is not
-counted again, and its RegionalCount is re-published with the same total.
+The partial counts arrive keyed by petition:country, so all partitions' numbers for
+one (petition, country) meet here. The table keeps the largest number reported per
+dedupe partition (``rules.aggregate.fold``); the total is their sum. A report that
+changes nothing (redelivered, late, from a previous owner) publishes nothing.
 """
 
 from __future__ import annotations
@@ -16,60 +13,43 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
-from streams.agents.dedupe import ROCKSDB_OPTIONS
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
 from streams.metrics import EVENTS_IN
-from streams.rules.aggregate import RunningCounts, count_key, minute_of, regional_count
-from streams.rules.verdict import dedupe_key
+from streams.rules.aggregate import fold, regional_count
+from streams.rules.keys import count_key
 
 log = logging.getLogger(__name__)
 
 
-def register(app: CountersignApp, topics: Topology) -> tuple[Any, Any]:
-    counted = app.Table(
-        "aggregate-counted",
+def register(app: CountersignApp, topics: Topology) -> Any:
+    # Small: one entry per (petition, country), a few numbers each; Faust's JSON values.
+    partials = app.Table(
+        "aggregate-partials",
         default=None,
         partitions=app.countersign_settings.topic_partitions,
-        options=dict(ROCKSDB_OPTIONS),
     )
-    state = {"counts": RunningCounts()}
-    accepted_codec = codec("SignatureAccepted")
+    partial_codec = codec("PartialCount")
     count_codec = codec("RegionalCount")
+    events_in = EVENTS_IN.labels("aggregate")
 
-    @counted.on_recover
-    async def rebuild_counts() -> None:
-        state["counts"] = RunningCounts.rebuild(counted.items())
-        log.info(
-            "running counts rebuilt from %d counted signatures",
-            sum(state["counts"].totals.values()),
-        )
-
-    @app.agent(topics.accepted, name="route", concurrency=1)
-    async def route(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                record = accepted_codec.decode(event.message.value)
-            except MalformedMessage:
-                log.error("unreadable record on %s; not counted", event.message.topic)
-                continue
-            key = count_key(record["petition_id"], record["country"])
-            await topics.accepted_by_country.send(key=key.encode(), value=event.message.value)
-
-    @app.agent(topics.accepted_by_country, name="aggregate", concurrency=1)
+    @app.agent(topics.partials, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:
         async for event in stream.events():
-            EVENTS_IN.labels("aggregate").inc()
-            record = accepted_codec.decode(event.message.value)
-            signature_key = dedupe_key(record["petition_id"], record["email_hash"])
-            key = count_key(record["petition_id"], record["country"])
-            minute = minute_of(record["submitted_at"])
-            if counted.get(signature_key) is None:
-                state["counts"].add(key, minute)
-            # Written again on a redelivery too, so the changelog surely has it.
-            counted[signature_key] = [key, minute]
-            count = regional_count(record, counts=state["counts"], now=datetime.now(UTC))
+            events_in.inc()
+            try:
+                report = partial_codec.decode(event.message.value)
+            except MalformedMessage as exc:  # written by our own dedupe stage only
+                log.error("unreadable partial count on %s: %s", event.message.topic, exc.detail)
+                continue
+            petition_id, country = report["petition_id"], report["country"]
+            key = count_key(petition_id, country)
+            folded = fold(partials.get(key), report["partition"], report["signatures"])
+            if folded is None:
+                continue
+            partials[key] = folded
+            count = regional_count(petition_id, country, folded, datetime.now(UTC))
             await topics.counts.send(key=key.encode(), value=count_codec.encode(count))
 
-    return route, aggregate
+    return aggregate

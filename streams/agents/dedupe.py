@@ -1,14 +1,16 @@
-"""dedupe: signatures.valid -> signatures.accepted | signatures.duplicates.
+"""dedupe: signatures.valid -> signatures.accepted | signatures.duplicates, and the
+stage's partial counts -> the aggregate.
 
-One RocksDB table of winners, local to the partition of the dedupe key: the winner
-of each (petition, email hash) under ``key:``, and of each signature_id under
-``sig:`` (a retried submission repeats its content, hence its dedupe key and its
-partition). One table means one changelog, so both entries of a winner are restored
-together or not at all.
+One RocksDB table of winners, local to the partition of the dedupe key: one entry per
+(petition, email hash), holding the winner's country and source position. From that
+table alone the stage derives how many winners each of its partitions holds per
+(petition, country) and publishes those numbers every ``partials_interval_seconds``:
+no per-signature record is sent just for counting.
 
-Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as
-the winner was accepted before a crash; it is forwarded again (downstream counts by
-dedupe key) and its entries are written again (so the changelog surely has them).
+Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as the
+winner was accepted before a crash; it is forwarded again (everything downstream is
+keyed by the dedupe key), its entry is written again (so the changelog surely has it)
+and it is not counted again (the counts are rebuilt from the table on recovery).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
 from streams.metrics import EVENTS_IN, VERDICTS
-from streams.rules.dedupe import Outcome, decide, winner
+from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
+from streams.rules.keys import count_key, partition_of_winner_key, winner_key
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
 
@@ -39,32 +42,60 @@ ROCKSDB_OPTIONS = {
 
 
 def register(app: CountersignApp, topics: Topology) -> Any:
-    partitions = app.countersign_settings.topic_partitions
-    # Keys are str, values small dicts: Faust stores both as JSON.
+    settings = app.countersign_settings
+    partitions = settings.topic_partitions
+    # Keys and values are our own compact bytes (rules.keys.winner_key, Winner.encode).
     winners = app.Table(
-        "dedupe-winners",
+        "dedupe-winners-v2",
         default=None,
+        key_type=bytes,  # bytes types make Faust store them raw
+        value_type=bytes,
         partitions=partitions,
         options=dict(ROCKSDB_OPTIONS),
     )
+    partial = {"counts": PartialCounts()}
     accepted_codec = codec("SignatureAccepted")
     rejected_codec = codec("SignatureRejected")
+    partial_codec = codec("PartialCount")
+    events_in = EVENTS_IN.labels("dedupe")
+    verdicts = {outcome: VERDICTS.labels(outcome.value) for outcome in Outcome}
+
+    @winners.on_recover
+    async def rebuild_partial_counts() -> None:
+        partial["counts"] = PartialCounts.rebuild(winners.items(), partitions)
+        log.info(
+            "partial counts rebuilt from %d winners",
+            sum(partial["counts"].counts.values()),
+        )
+
+    every = settings.partials_interval_seconds
+
+    @app.timer(every, name="dedupe-publish-partial-counts")  # type: ignore[untyped-decorator]
+    async def publish_partial_counts() -> None:
+        for (petition_id, country, partition), signatures in partial["counts"].take_changed():
+            record = {
+                "petition_id": petition_id,
+                "country": country,
+                "partition": partition,
+                "signatures": signatures,
+            }
+            await topics.partials.send(
+                key=count_key(petition_id, country).encode(), value=partial_codec.encode(record)
+            )
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            EVENTS_IN.labels("dedupe").inc()
-            key = (message.key or b"").decode("utf-8", "replace")
+            events_in.inc()
             try:
                 record = accepted_codec.decode(message.value)
             except MalformedMessage as exc:
-                position = SourcePosition(message.topic, message.partition, message.offset)
                 bad = rejection(
-                    petition_id=key.split(":", 1)[0],
+                    petition_id=(message.key or b"").decode("utf-8", "replace").split(":")[0],
                     reason=Reason.MALFORMED,
                     detail=f"unreadable record on {message.topic}: {exc.detail}",
-                    position=position,
+                    position=SourcePosition(message.topic, message.partition, message.offset),
                     received_at=datetime.now(UTC),
                     original=message.value,
                 )
@@ -72,36 +103,44 @@ def register(app: CountersignApp, topics: Topology) -> Any:
                     key=bad.petition_id.encode(), value=rejected_codec.encode(bad.record)
                 )
                 continue
-            key_entry, signature_entry = f"key:{key}", f"sig:{record['signature_id']}"
-            decision = decide(
-                record,
-                winner_of_key=winners.get(key_entry),
-                winner_of_signature=winners.get(signature_entry),
+            petition_id = record["petition_id"]
+            key = winner_key(petition_id, record["email_hash"])
+            candidate = Winner(
+                record["country"], record["source_partition"], record["source_offset"]
             )
-            VERDICTS.labels(decision.outcome.value).inc()
-            if decision.outcome in (Outcome.ACCEPTED, Outcome.REPLAYED):
-                if decision.outcome is Outcome.REPLAYED:
-                    log.info("%s won before a restart; forwarding it again", key)
-                # The key entry first: a changelog that has the second has the first.
-                winners[key_entry] = winner(record)
-                winners[signature_entry] = winner(record)
-                await topics.accepted.send(key=message.key, value=message.value)
-            elif decision.outcome is Outcome.DUPLICATE:
+            stored_bytes = winners.get(key)
+            stored = None if stored_bytes is None else Winner.decode(stored_bytes)
+            outcome = decide(candidate, stored)
+            verdicts[outcome].inc()
+            if outcome is Outcome.DUPLICATE:
+                assert stored is not None
                 duplicate = rejection(
-                    petition_id=record["petition_id"],
+                    petition_id=petition_id,
                     reason=Reason.DUPLICATE,
-                    detail=decision.detail,
+                    detail=duplicate_detail(petition_id, stored),
                     signature_id=record["signature_id"],
                     hashed_email=record["email_hash"],
                     received_at=datetime.now(UTC),
                     position=SourcePosition(
-                        record["source_topic"],
-                        record["source_partition"],
-                        record["source_offset"],
+                        record["source_topic"], record["source_partition"], record["source_offset"]
                     ),
                 )
                 await topics.duplicates.send(
-                    key=message.key, value=rejected_codec.encode(duplicate.record)
+                    key=message.key,
+                    value=rejected_codec.encode(duplicate.record),
+                    partition=message.partition,
                 )
+                continue
+            # Written again on a replay too, so the changelog surely has it.
+            winners[key] = candidate.encode()
+            if outcome is Outcome.ACCEPTED:
+                partial["counts"].add(
+                    petition_id, candidate.country, partition_of_winner_key(key, partitions)
+                )
+            else:
+                log.info("%s won before a restart; forwarding it again", key.hex())
+            await topics.accepted.send(
+                key=message.key, value=message.value, partition=message.partition
+            )
 
     return dedupe

@@ -22,7 +22,7 @@ class Topology:
     rejected: Any
     accepted: Any
     duplicates: Any
-    accepted_by_country: Any  # internal: accepted signatures keyed by petition + country
+    partials: Any  # internal: the dedupe stage's partial counts, keyed by petition:country
     counts: Any
 
 
@@ -46,8 +46,8 @@ def topology(app: CountersignApp) -> Topology:
         rejected=raw(settings.topic(REJECTED.name)),
         accepted=raw(settings.topic(ACCEPTED.name)),
         duplicates=raw(settings.topic(DUPLICATES.name)),
-        accepted_by_country=raw(
-            f"{app.conf.id}-accepted-by-country",
+        partials=raw(
+            f"{app.conf.id}-partial-counts",
             internal=True,
             partitions=settings.topic_partitions,
         ),

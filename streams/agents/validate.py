@@ -1,4 +1,4 @@
-"""validate: signatures.submitted -> signatures.valid (re-keyed) | signatures.rejected.
+"""validate: signatures.submitted -> signatures.valid (by dedupe key) | signatures.rejected.
 
 The only place the clear email exists after the intake: it is hashed here and dropped.
 """
@@ -13,6 +13,7 @@ from schemas.codec import codec
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.metrics import EVENTS_IN, VERDICTS
+from streams.rules.keys import partition_of, petition_of_key
 from streams.rules.petitions import PetitionWindow
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
@@ -21,9 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
-    hash_key = app.countersign_settings.email_hash_key.get_secret_value().encode()
+    settings = app.countersign_settings
+    hash_key = settings.email_hash_key.get_secret_value().encode()
+    partitions = settings.topic_partitions
+    submitted_codec = codec("SignatureSubmitted")
     accepted_codec = codec("SignatureAccepted")
     rejected_codec = codec("SignatureRejected")
+    events_in = EVENTS_IN.labels("validate")
 
     def lookup(petition_id: str) -> PetitionWindow | None:
         result: PetitionWindow | None = petitions(petition_id)
@@ -33,7 +38,7 @@ def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
     async def validate(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            EVENTS_IN.labels("validate").inc()
+            events_in.inc()
             position = SourcePosition(message.topic, message.partition, message.offset)
             now = datetime.now(UTC)
             try:
@@ -44,23 +49,27 @@ def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
                     petitions=lookup,
                     now=now,
                     hash_key=hash_key,
+                    submitted_codec=submitted_codec,
                 )
             except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
                 log.exception("validate failed on %s; dead-lettering it", position)
                 verdict = rejection(
-                    petition_id=(message.key or b"").decode("utf-8", "replace"),
+                    petition_id=petition_of_key(message.key),
                     reason=Reason.MALFORMED,
                     detail=f"validator error: {exc!r}",
                     position=position,
                     received_at=now,
                     original=message.value,
                 )
-            VERDICTS.labels("valid" if isinstance(verdict, Accepted) else verdict.reason).inc()
             if isinstance(verdict, Accepted):
+                VERDICTS.labels("valid").inc()
                 await topics.valid.send(
-                    key=verdict.dedupe_key.encode(), value=accepted_codec.encode(verdict.record)
+                    key=verdict.dedupe_key.encode(),
+                    value=accepted_codec.encode(verdict.record),
+                    partition=partition_of(verdict.record["email_hash"], partitions),
                 )
             else:
+                VERDICTS.labels(verdict.reason).inc()
                 await topics.rejected.send(
                     key=verdict.petition_id.encode(), value=rejected_codec.encode(verdict.record)
                 )

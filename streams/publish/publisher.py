@@ -1,6 +1,8 @@
 """Producers that answer only once Kafka has the event: sync and asyncio flavours.
 
-Both encode a ``Signature`` with the Avro codec, key it by petition_id and produce it
+Both encode a ``Signature`` with the Avro codec, key it ``petition_id/bucket``
+(``rules.keys.submission_key_for``: one signer's resends share a partition, a
+popular petition spreads over all of them) and produce it
 to ``signatures.submitted`` with the idempotent, ``acks=all`` producer of
 ``streams.kafka``. A call returns a ``Receipt`` (where the event now lives) after the
 delivery report, or raises:
@@ -32,6 +34,7 @@ from schemas.codec import AvroCodec
 from streams import kafka
 from streams.errors import KafkaBusy, PublishFailed
 from streams.publish.signature import Signature
+from streams.rules.keys import submission_key_for
 from streams.settings import Settings
 from streams.topics import SUBMITTED
 
@@ -114,7 +117,10 @@ class _Publisher:
         value = self.codec.encode(signature.to_record())
         try:
             self.producer.produce(
-                self.topic, value, signature.petition_id.encode(), on_delivery=on_delivery
+                self.topic,
+                value,
+                submission_key_for(signature.petition_id, signature.email),
+                on_delivery=on_delivery,
             )
         except BufferError:
             raise KafkaBusy(

@@ -1,64 +1,45 @@
-"""Running totals by (petition, country) and per-minute counts, by event time.
+"""Folding the dedupe stage's partial counts into exact totals per (petition, country).
 
-The totals are *derived* from the set of counted dedupe keys (a table) rather than
-kept as counters of their own: a counter and a "counted" flag written separately
-could disagree after a crash, while a set replayed twice is the same set. The worker
-rebuilds ``RunningCounts`` from the table after every recovery.
-
-Minutes come from ``submitted_at`` (event time), not the worker's clock, so a replay
-or a rebuild from the audit log produces the very same per-minute series.
+Each dedupe partition publishes how many winners it holds per (petition, country) as
+an absolute number. A partition's number only grows (winners are never forgotten), so
+the fold keeps the largest number seen per partition: a number delivered twice, late,
+or from a previous owner of the partition after a rebalance never lowers or inflates
+the total, which is the sum over partitions (docs/exactly-once.md).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from streams.rules.countries import region_of
 
-def count_key(petition_id: str, country: str) -> str:
-    """Key of ``counts.regional``: petition_id + country."""
-    return f"{petition_id}:{country}"
-
-
-def minute_of(moment: datetime) -> int:
-    """Epoch seconds of the start of the minute ``moment`` falls in."""
-    return int(moment.timestamp()) // 60 * 60
+#: Per count key: ``{str(partition): winners}`` (JSON keys are strings).
+Partials = Mapping[str, int]
 
 
-class RunningCounts:
-    """Totals per count key and per (count key, minute), derived from counted keys."""
+def fold(partials: Partials | None, partition: int, signatures: int) -> dict[str, int] | None:
+    """The partials after one report, or None when the report changes nothing."""
+    current = dict(partials or {})
+    if current.get(str(partition), -1) >= signatures:
+        return None
+    current[str(partition)] = signatures
+    return current
 
-    def __init__(self) -> None:
-        self.totals: Counter[str] = Counter()
-        self.minutes: Counter[tuple[str, int]] = Counter()
 
-    def add(self, key: str, minute: int) -> None:
-        self.totals[key] += 1
-        self.minutes[key, minute] += 1
-
-    @classmethod
-    def rebuild(cls, counted: Iterable[tuple[str, Any]]) -> RunningCounts:
-        """From ``(dedupe key, [count key, minute])`` entries of the counted table."""
-        counts = cls()
-        for _, (key, minute) in counted:
-            counts.add(key, minute)
-        return counts
+def total(partials: Partials) -> int:
+    return sum(partials.values())
 
 
 def regional_count(
-    accepted: dict[str, Any], *, counts: RunningCounts, now: datetime
+    petition_id: str, country: str, partials: Partials, now: datetime
 ) -> dict[str, Any]:
-    """The RegionalCount to publish for ``accepted``'s (petition, country)."""
-    key = count_key(accepted["petition_id"], accepted["country"])
-    minute = minute_of(accepted["submitted_at"])
+    """The RegionalCount (v2) record of one (petition, country)."""
     return {
-        "petition_id": accepted["petition_id"],
-        "region": accepted["region"],
-        "country": accepted["country"],
-        "signatures": counts.totals[key],
-        "minute": datetime.fromtimestamp(minute, UTC),
-        "minute_signatures": counts.minutes[key, minute],
+        "petition_id": petition_id,
+        "region": region_of(country),
+        "country": country,
+        "signatures": total(partials),
         "updated_at": now,
     }

@@ -1,59 +1,103 @@
-"""One accepted signature per (petition, email); the first in stream order wins."""
+"""One accepted signature per dedupe key; the first in stream order wins.
+
+The dedupe key alone decides (ARCHITECTURE.md): a signature_id never does, so no
+outcome depends on how many partitions there are. The dedupe stage remembers one
+``Winner`` per key, which is also all it needs to count its winners per
+(petition, country) (``PartialCounts``) and to tell its own redelivery of a winner
+from a duplicate.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from streams.rules.keys import partition_of_winner_key, petition_of_winner_key
 
 
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     #: The very event that won before, delivered again after a crash: forward it again
-    #: (downstream counts each dedupe key once), never count it as a duplicate.
+    #: (everything downstream is keyed by the dedupe key), never call it a duplicate.
     REPLAYED = "replayed"
 
 
-@dataclass(frozen=True)
-class Decision:
-    outcome: Outcome
-    detail: str = ""
+@dataclass(frozen=True, slots=True)
+class Winner:
+    """What the dedupe table remembers of an accepted signature: where it sits in the
+    audit log (to recognise its redelivery) and its country (to count it)."""
+
+    country: str
+    partition: int  # of signatures.submitted
+    offset: int
+
+    def encode(self) -> bytes:
+        return f"{self.country} {self.partition} {self.offset}".encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Winner:
+        country, partition, offset = raw.split(b" ")
+        return cls(country.decode(), int(partition), int(offset))
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}/{self.offset}"
 
 
-def position_label(record: dict[str, Any]) -> str:
-    """``topic/partition/offset`` of the submitted event a record derives from."""
-    return f"{record['source_topic']}/{record['source_partition']}/{record['source_offset']}"
+def decide(candidate: Winner, stored: Winner | None) -> Outcome:
+    """The fate of a valid signature given the winner stored for its dedupe key."""
+    if stored is None:
+        return Outcome.ACCEPTED
+    if (stored.partition, stored.offset) == (candidate.partition, candidate.offset):
+        return Outcome.REPLAYED
+    return Outcome.DUPLICATE
 
 
-def decide(
-    record: dict[str, Any],
-    *,
-    winner_of_key: dict[str, str] | None,
-    winner_of_signature: dict[str, str] | None,
-) -> Decision:
-    """The fate of a valid signature given what this key and this signature_id won before.
+def duplicate_detail(petition_id: str, winner: Winner) -> str:
+    return (
+        f"this email already signed petition {petition_id} "
+        f"(the signature at signatures.submitted {winner.position})"
+    )
 
-    Winners are ``{"signature_id", "position"}`` as stored in the dedupe tables.
+
+PartialKey = tuple[str, str, int]  # petition, country, partition of signatures.valid
+
+
+class PartialCounts:
+    """Winners per (petition, country, partition): the dedupe stage's share of the
+    totals, published as absolute numbers.
+
+    The numbers are *derived* from the winners table (``rebuild``) and grow only when a
+    key is new: a set replayed twice is the same set, so a count never runs ahead of
+    the winners it stands for, and a number published twice is the same number.
     """
-    position = position_label(record)
-    if winner_of_key is not None and winner_of_key["position"] == position:
-        return Decision(Outcome.REPLAYED)
-    if winner_of_signature is not None and winner_of_signature["position"] != position:
-        return Decision(
-            Outcome.DUPLICATE,
-            f"signature_id {record['signature_id']} was already accepted at "
-            f"{winner_of_signature['position']} (a retried submission)",
-        )
-    if winner_of_key is not None:
-        return Decision(
-            Outcome.DUPLICATE,
-            f"this email already signed petition {record['petition_id']} "
-            f"(signature {winner_of_key['signature_id']} at {winner_of_key['position']})",
-        )
-    return Decision(Outcome.ACCEPTED)
 
+    def __init__(self) -> None:
+        self.counts: dict[PartialKey, int] = {}
+        self._changed: set[PartialKey] = set()
 
-def winner(record: dict[str, Any]) -> dict[str, str]:
-    """What the dedupe tables remember of an accepted signature."""
-    return {"signature_id": record["signature_id"], "position": position_label(record)}
+    def add(self, petition_id: str, country: str, partition: int) -> None:
+        key = (petition_id, country, partition)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self._changed.add(key)
+
+    @classmethod
+    def rebuild(cls, winners: Iterable[tuple[bytes, bytes]], partitions: int) -> PartialCounts:
+        """From ``(winner key, Winner bytes)`` entries; every count is marked changed so
+        that a new owner of a partition publishes it again."""
+        partial = cls()
+        for key, value in winners:
+            partial.add(
+                petition_of_winner_key(key),
+                Winner.decode(value).country,
+                partition_of_winner_key(key, partitions),
+            )
+        return partial
+
+    def take_changed(self) -> list[tuple[PartialKey, int]]:
+        """The counts that moved since the last call (and forget that they moved)."""
+        changed = [(key, self.counts[key]) for key in sorted(self._changed)]
+        self._changed.clear()
+        return changed

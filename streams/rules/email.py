@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from functools import lru_cache
 
 import idna
 
@@ -29,10 +30,7 @@ def normalize_email(raw: str) -> str:
     if address.count("@") != 1:
         raise _invalid("an email address has exactly one @")
     local, domain = address.split("@")
-    try:
-        domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise _invalid(f"domain is not a valid internationalized domain name: {exc}") from None
+    domain = _ascii_domain(domain)
     local = local.split("+", 1)[0]
     if domain in GMAIL_DOMAINS:
         local, domain = local.replace(".", ""), "gmail.com"
@@ -45,6 +43,23 @@ def normalize_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
+@lru_cache(maxsize=65536)
+def _ascii_domain(domain: str) -> str:
+    """IDNA (UTS 46) is the costliest step, and signers share few domains: memoised."""
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise _invalid(f"domain is not a valid internationalized domain name: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _keyed_hmac(key: bytes) -> hmac.HMAC:
+    """The HMAC state after absorbing the key; copying it skips re-keying per event."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def email_hash(normalized_email: str, key: bytes) -> str:
     """Hex HMAC-SHA256 of a normalized address: stable per key, useless without it."""
-    return hmac.new(key, normalized_email.encode("utf-8"), hashlib.sha256).hexdigest()
+    mac = _keyed_hmac(key).copy()
+    mac.update(normalized_email.encode("utf-8"))
+    return mac.hexdigest()

@@ -17,6 +17,7 @@ from schemas.codec import AvroCodec, codec
 from streams.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
+from streams.rules.keys import dedupe_key, petition_of_key
 from streams.rules.names import clean_name
 from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
 from streams.rules.reasons import Reason, RuleViolation
@@ -47,11 +48,6 @@ class Rejected:
     @property
     def reason(self) -> Reason:
         return Reason(self.record["reason"])
-
-
-def dedupe_key(petition_id: str, hashed_email: str) -> str:
-    """One accepted signature per key: (petition_id, email_hash)."""
-    return f"{petition_id}:{hashed_email}"
 
 
 def rejection(
@@ -94,7 +90,7 @@ def judge(
 ) -> Accepted | Rejected:
     """The verdict on one submitted event. Never raises on bad input."""
     lookup = petitions.get if isinstance(petitions, Mapping) else petitions
-    key_petition = (key or b"").decode("utf-8", errors="replace")
+    key_petition = petition_of_key(key)
 
     def reject(reason: Reason, detail: str, **extra: Any) -> Rejected:
         return rejection(

@@ -1,74 +1,87 @@
 """First in stream order wins; a redelivered winner is forwarded, never a duplicate;
-totals are derived from the set of counted keys."""
+partial counts are derived from the winners; the fold takes each partition's largest
+report, so redelivered, late or stale reports never move a total."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.rules.aggregate import RunningCounts, count_key, minute_of, regional_count
-from streams.rules.dedupe import Outcome, decide, winner
+from streams.rules.aggregate import fold, regional_count, total
+from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
+from streams.rules.keys import winner_key
 
-
-def accepted(offset: int, signature_id: str = "s1") -> dict[str, object]:
-    return {
-        "signature_id": signature_id,
-        "petition_id": "p",
-        "country": "SY",
-        "region": "Middle East and North Africa",
-        "submitted_at": datetime(2026, 5, 1, 12, 30, 45, tzinfo=UTC),
-        "source_topic": "signatures.submitted",
-        "source_partition": 2,
-        "source_offset": offset,
-    }
+HASH_A = "a" * 56 + "00000007"  # partition 7 % n
+HASH_B = "b" * 56 + "0000000a"
 
 
 def test_the_first_signature_of_a_key_is_accepted() -> None:
-    decision = decide(accepted(1), winner_of_key=None, winner_of_signature=None)
-    assert decision.outcome is Outcome.ACCEPTED
+    assert decide(Winner("SY", 2, 1), None) is Outcome.ACCEPTED
 
 
-def test_a_later_signature_with_the_same_key_is_a_duplicate_naming_the_winner() -> None:
-    first = winner(accepted(1, "s1"))
-    decision = decide(accepted(9, "s2"), winner_of_key=first, winner_of_signature=None)
-    assert decision.outcome is Outcome.DUPLICATE
-    assert "signatures.submitted/2/1" in decision.detail
+def test_a_later_signature_with_the_same_key_is_a_duplicate() -> None:
+    assert decide(Winner("SY", 2, 9), Winner("SY", 2, 1)) is Outcome.DUPLICATE
 
 
-def test_a_retried_signature_id_is_a_duplicate() -> None:
-    first = winner(accepted(1, "s1"))
-    decision = decide(accepted(5, "s1"), winner_of_key=None, winner_of_signature=first)
-    assert decision.outcome is Outcome.DUPLICATE
-    assert "retried submission" in decision.detail
+def test_the_same_offset_in_another_partition_is_a_duplicate() -> None:
+    assert decide(Winner("SY", 3, 1), Winner("SY", 2, 1)) is Outcome.DUPLICATE
 
 
 def test_the_winner_redelivered_is_replayed_not_a_duplicate() -> None:
-    first = winner(accepted(1))
-    decision = decide(accepted(1), winner_of_key=first, winner_of_signature=first)
-    assert decision.outcome is Outcome.REPLAYED
+    assert decide(Winner("SY", 2, 1), Winner("SY", 2, 1)) is Outcome.REPLAYED
 
 
-def test_minutes_are_event_time_minutes() -> None:
-    moment = datetime(2026, 5, 1, 12, 30, 45, tzinfo=UTC)
-    assert minute_of(moment) == int(datetime(2026, 5, 1, 12, 30, tzinfo=UTC).timestamp())
+def test_a_duplicate_names_where_the_winner_sits() -> None:
+    assert "signatures.submitted 2/1" in duplicate_detail("p", Winner("SY", 2, 1))
 
 
-def test_counts_rebuilt_from_counted_keys_equal_counts_added_one_by_one() -> None:
-    entries = [("p:h1", ["p:SY", 60]), ("p:h2", ["p:SY", 60]), ("p:h3", ["p:FR", 120])]
-    live = RunningCounts()
-    for _, (key, minute) in entries:
-        live.add(key, minute)
-    rebuilt = RunningCounts.rebuild(entries)
-    assert (rebuilt.totals, rebuilt.minutes) == (live.totals, live.minutes)
-    assert rebuilt.totals == {"p:SY": 2, "p:FR": 1}
+def test_a_winner_survives_its_encoding() -> None:
+    winner = Winner("XK", 5, 123_456_789)
+    assert Winner.decode(winner.encode()) == winner
+    assert len(winner.encode()) == len("XK 5 123456789")
 
 
-def test_regional_count_reports_the_running_total_and_the_minute() -> None:
-    record = accepted(1)
-    counts = RunningCounts()
-    minute = minute_of(record["submitted_at"])  # type: ignore[arg-type]
-    counts.add(count_key("p", "SY"), minute)
-    counts.add(count_key("p", "SY"), minute)
-    published = regional_count(record, counts=counts, now=datetime(2026, 5, 2, tzinfo=UTC))
-    assert published["signatures"] == 2
-    assert published["minute_signatures"] == 2
-    assert published["minute"] == datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+def test_partial_counts_count_each_new_winner_once() -> None:
+    partial = PartialCounts()
+    partial.add("p", "SY", 1)
+    partial.add("p", "SY", 1)
+    partial.add("p", "FR", 1)
+    assert partial.take_changed() == [(("p", "FR", 1), 1), (("p", "SY", 1), 2)]
+    assert partial.take_changed() == []  # nothing moved since
+
+
+def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
+    entries = [
+        (winner_key("p", HASH_A), Winner("SY", 0, 1).encode()),
+        (winner_key("p", HASH_B), Winner("SY", 0, 2).encode()),
+        (winner_key("q", HASH_A), Winner("FR", 1, 3).encode()),
+    ]
+    rebuilt = PartialCounts.rebuild(entries, partitions=6)
+    # HASH_A ends in 7 -> partition 1 of 6; HASH_B in 0xa = 10 -> partition 4.
+    assert rebuilt.counts == {("p", "SY", 1): 1, ("p", "SY", 4): 1, ("q", "FR", 1): 1}
+    assert len(rebuilt.take_changed()) == 3  # a new owner publishes everything again
+
+
+def test_the_fold_keeps_each_partitions_largest_report() -> None:
+    partials = fold(None, 0, 5)
+    assert partials == {"0": 5}
+    partials = fold(partials, 3, 2)
+    assert partials == {"0": 5, "3": 2}
+    assert total(partials) == 7
+
+
+def test_a_redelivered_or_stale_report_changes_nothing() -> None:
+    partials = {"0": 5, "3": 2}
+    assert fold(partials, 0, 5) is None  # the same number again
+    assert fold(partials, 0, 4) is None  # an older number, late or from a former owner
+
+
+def test_a_regional_count_carries_the_region_and_the_sum() -> None:
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    record = regional_count("p", "SY", {"0": 5, "3": 2}, now)
+    assert record == {
+        "petition_id": "p",
+        "region": "Middle East and North Africa",
+        "country": "SY",
+        "signatures": 7,
+        "updated_at": now,
+    }
