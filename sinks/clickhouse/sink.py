@@ -7,7 +7,8 @@ stored once; and the tables collapse repeats by key (dedupe key; source position
 the largest total per petition and country), so records delivered again in *other*
 batches (a replay, a reset of the sink's offsets) do not change a count either.
 When ClickHouse fails, the sink pauses its partitions, backs off (1 s doubling to
-30 s), logs, counts the stall, and retries the same batch: nothing is skipped and the worker does not crash.
+30 s), logs, counts the stall, and retries the same batch: nothing is skipped and
+the worker does not crash.
 """
 
 from __future__ import annotations
