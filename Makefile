@@ -7,7 +7,7 @@ KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test lint bench kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install browser run test lint bench bench-pipeline kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,10 +57,12 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: kafka-up ## benchmarks under bench/ (numbers for this machine, into bench/results/)
-	$(PY) -m bench.pipeline_throughput --events 50000
+bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
+
+bench-pipeline: kafka-up ## pipeline vs passthrough, spread and hot petition (BENCH_EVENTS, default 1,000,000)
+	$(PY) -m bench.pipeline
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -2,7 +2,7 @@
 
 The app id carries the topic prefix, so a test run (or a second pipeline on the same
 cluster) gets its own consumer group and its own Faust-internal topics.
-Why ``exactly_once`` and what it costs: docs/exactly-once.md.
+Why at-least-once with idempotent state, not ``exactly_once``: docs/exactly-once.md.
 """
 
 from __future__ import annotations
@@ -99,5 +99,7 @@ def create_app(settings: Settings) -> CountersignApp:
         # The audit log takes events up to 2 MiB so that oversized ones reach validate.
         consumer_max_fetch_size=4 * 1024 * 1024,
         broker_commit_interval=settings.commit_interval_seconds,
+        producer_linger=settings.producer_linger_seconds,
+        producer_max_batch_size=256 * 1024,
         autodiscover=False,
     )

@@ -323,8 +323,11 @@ def intent_counts(events: list[Event]) -> Counter[str]:
 
 
 def make_dataset(
-    seed: int, count: int, now: datetime | None = None
+    seed: int, count: int, now: datetime | None = None, *, hot_petition: bool = False
 ) -> tuple[list[Event], list[Petition], datetime]:
+    """``hot_petition``: every open-petition event goes to syria-icc (a surge)."""
     now = now or datetime.now(UTC).replace(microsecond=0)
     petitions = default_petitions(now)
+    if hot_petition:
+        petitions = [p for p in petitions if p.petition_id in ("syria-icc", "past-vote")]
     return DatasetGenerator(seed, petitions, now).generate(count), petitions, now

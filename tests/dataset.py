@@ -10,10 +10,10 @@ __all__ = ["Event", "Petition", "dataset_with_truth", "intent_counts", "make_dat
 
 
 def dataset_with_truth(
-    seed: int, count: int, settings: Settings
+    seed: int, count: int, settings: Settings, *, hot_petition: bool = False
 ) -> tuple[list[Event], list[Petition], Truth]:
     """A dataset and what the reference implementation says its counts must be."""
-    events, petitions, now = make_dataset(seed, count)
+    events, petitions, now = make_dataset(seed, count, hot_petition=hot_petition)
     windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
     hash_key = settings.email_hash_key.get_secret_value().encode()
     truth = expected([(e.key, e.value) for e in events], windows, now, hash_key)

@@ -19,7 +19,7 @@ from schemas.codec import codec
 from streams import kafka
 from streams.catalogue import publish_petition
 from streams.settings import Settings
-from streams.topics import COUNTS, DUPLICATES, REJECTED, SUBMITTED, create_topics
+from streams.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED, SUBMITTED, create_topics
 from tests.dataset import Event, Petition
 from tests.reference import Truth
 
@@ -85,6 +85,8 @@ class WorkerProcess(ChildProcess):
     def __init__(self, settings: Settings, log_path: Path, web_port: int) -> None:
         super().__init__(settings, log_path)
         self.web_port = web_port
+        #: More COUNTERSIGN_* variables for the next ``start``.
+        self.extra_env: dict[str, str] = {}
 
     def environment(self) -> dict[str, str]:
         return {
@@ -95,6 +97,7 @@ class WorkerProcess(ChildProcess):
             "COUNTERSIGN_EMAIL_HASH_KEY": self.settings.email_hash_key.get_secret_value(),
             "COUNTERSIGN_WORKER_PORT": str(self.web_port),
             "COUNTERSIGN_ENV": "test",
+            **self.extra_env,
         }
 
     def start(self) -> None:
@@ -168,7 +171,8 @@ def produce(settings: Settings, events: list[Event]) -> None:
 
 
 class Results:
-    """Reads counts.regional, signatures.rejected and signatures.duplicates.
+    """Reads counts.regional, signatures.rejected and signatures.duplicates, and the
+    keys of signatures.accepted.
 
     Verdicts are counted once per source position, as every consumer must: after a
     crash a verdict may be delivered again (docs/exactly-once.md). ``redelivered``
@@ -181,8 +185,9 @@ class Results:
         self.latest: dict[bytes, dict[str, object]] = {}
         self.verdicts: dict[tuple[str, int, int], tuple[str, str]] = {}
         self.redelivered = 0
+        self.accepted_keys: set[bytes] = set()
         create_topics(settings)
-        topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES)]
+        topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES, ACCEPTED)]
         metadata = kafka.admin_client(settings).list_topics(timeout=10).topics
         self.consumer.assign(
             [TopicPartition(t, p, 0) for t in topics for p in metadata[t].partitions]
@@ -191,11 +196,14 @@ class Results:
     def poll(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         counts_topic = self.settings.topic(COUNTS.name)
+        accepted_topic = self.settings.topic(ACCEPTED.name)
         while time.monotonic() < deadline:
             for message in self.consumer.consume(5000, timeout=0.5):
                 if message.error():
                     continue
-                if message.topic() == counts_topic:
+                if message.topic() == accepted_topic:
+                    self.accepted_keys.add(message.key())  # type: ignore[arg-type]
+                elif message.topic() == counts_topic:
                     self.latest[message.key()] = codec("RegionalCount").decode(message.value())
                 else:
                     record = codec("SignatureRejected").decode(message.value())

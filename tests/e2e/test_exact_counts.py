@@ -61,3 +61,28 @@ def test_counts_equal_the_truth_after_two_sigkills(
     assert counted_at_kill[-1] < truth.total_accepted(), counted_at_kill
     assert results.reasons == truth.reasons
     assert results.counts() == truth.counts
+
+
+@pytest.mark.timeout(900)
+def test_counts_equal_the_truth_after_a_kill_while_partial_counts_are_unpublished(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    """The dedupe stage counts winners in memory between two publications of its
+    partial counts: a kill in that window loses the batch, and the counts must come
+    back from the winners table alone."""
+    events, petitions, truth = dataset_with_truth(13, 20_000, settings)
+    prepare(settings, petitions)
+    worker.extra_env = {"COUNTERSIGN_PARTIALS_INTERVAL_SECONDS": "5"}
+    worker.start()
+    produce(settings, events)
+    while sum(results.counts().values()) == 0:  # the first batch is out
+        results.poll(0.2)
+    results.poll(2.0)  # well inside the next 5 s batch
+    counted, accepted = sum(results.counts().values()), len(results.accepted_keys)
+    worker.kill()
+    assert accepted > counted  # winners were accepted whose counts were not published
+    worker.extra_env = {}
+    worker.start()
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts

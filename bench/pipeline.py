@@ -1,0 +1,205 @@
+"""The pipeline end to end against a bare confluent-kafka passthrough of the same
+records, measured in one run on one broker: the ratio is the claim, not the seconds.
+
+    .venv/bin/python -m bench.pipeline [--events 1000000]      (make bench-pipeline)
+
+Steps, each on a fresh topic prefix:
+1. ceiling: one process consumes signatures.submitted and produces the same bytes;
+2. Countersign end to end: the worker is started and ready, every event is produced,
+   and the clock stops when the API's counts of every petition equal the reference
+   implementation (tests/reference.py): ``e2e_events_per_s``;
+3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``.
+Also: the worker's peak RSS and the dedupe table's bytes on disk per signature.
+Results go to bench/results/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from bench.machine import describe, peak_rss_mib
+from streams import kafka
+from streams.settings import Settings
+from streams.topics import SUBMITTED, wait_until_visible
+from tests.dataset import Event, Petition, dataset_with_truth
+from tests.pipeline import WorkerProcess, prepare, produce
+from tests.reference import Truth
+
+RESULTS_DIR = Path(__file__).with_name("results")
+WORKER_PORT = 6098
+
+
+def fresh_settings(workdir: Path, label: str) -> Settings:
+    run = uuid.uuid4().hex[:6]
+    return Settings(topic_prefix=f"bench{run}{label}.", data_dir=workdir / label / "data")
+
+
+def passthrough(settings: Settings, count: int) -> float:
+    """Seconds for one process to copy ``count`` records of signatures.submitted."""
+    source = settings.topic(SUBMITTED.name)
+    target = settings.topic("bench.passthrough")
+    admin = kafka.admin_client(settings)
+    admin.create_topics([NewTopic(target, settings.topic_partitions, 1)])[target].result()
+    wait_until_visible(admin, [target])
+    consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}passthrough")
+    partitions = kafka.cluster_metadata(admin, settings, 10).topics[source].partitions
+    consumer.assign([TopicPartition(source, p, 0) for p in partitions])
+    producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
+    copied = 0
+    started = time.perf_counter()
+    while copied < count:
+        for message in consumer.consume(1000, timeout=1.0):
+            if message.error():
+                continue
+            while True:
+                try:
+                    producer.produce(target, message.value(), message.key())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            copied += 1
+        producer.poll(0)
+    producer.flush(60)
+    consumer.close()
+    return time.perf_counter() - started
+
+
+def api_matches(port: int, petitions: list[Petition], truth: Truth) -> bool:
+    """Whether the API's counts of every catalogue petition equal the truth."""
+    for petition in petitions:
+        pid = petition.petition_id
+        url = f"http://127.0.0.1:{port}/api/petitions/{pid}/counts"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                counts = json.load(response)
+        except OSError:
+            return False
+        expected_countries = {c: n for (p, _, c), n in truth.counts.items() if p == pid}
+        expected_reasons = {r: n for (p, r), n in truth.reasons.items() if p == pid}
+        found_reasons = {r: n for r, n in counts["rejected"].items() if n}
+        if counts["by_country"] != expected_countries or found_reasons != expected_reasons:
+            return False
+    return True
+
+
+def wait_until_ready(port: int, worker: WorkerProcess, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.alive():
+            raise RuntimeError(f"the worker exited:\n{worker.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("the worker did not serve /healthz")
+
+
+def directory_bytes(root: Path, name_part: str) -> int:
+    return sum(
+        path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file() and any(name_part in part for part in path.parts)
+    )
+
+
+def end_to_end(  # noqa: PLR0917
+    settings: Settings,
+    events: list[Event],
+    petitions: list[Petition],
+    truth: Truth,
+    log: Path,
+    port: int = WORKER_PORT,
+) -> dict[str, Any]:
+    """Events per second from the first produced event to exact counts in the API."""
+    prepare(settings, petitions)
+    with WorkerProcess(settings, log, port) as worker:
+        worker.start()
+        wait_until_ready(port, worker)
+        assert worker.process is not None
+        pid = worker.process.pid
+        started = time.perf_counter()
+        produce(settings, events)
+        peak = 0.0
+        exact = False
+        while time.perf_counter() - started < 3600:
+            peak = max(peak, peak_rss_mib(pid))
+            if api_matches(port, petitions, truth):
+                exact = True
+                break
+            if not worker.alive():
+                raise RuntimeError(f"the worker died:\n{worker.log_tail()}")
+            time.sleep(0.5)
+        seconds = time.perf_counter() - started
+    state = directory_bytes(settings.data_dir / "faust", "dedupe-winners")
+    return {
+        "events_per_s": round(len(events) / seconds),
+        "seconds": round(seconds, 1),
+        "counts_exact": exact,
+        "worker_peak_rss_mib": round(peak),
+        "state_bytes_per_signature": round(state / max(truth.total_accepted(), 1), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = int(os.environ.get("BENCH_EVENTS", "1000000"))
+    parser.add_argument("--events", type=int, default=default)
+    args = parser.parse_args()
+    workdir = Path(f".data/bench/pipeline-{uuid.uuid4().hex[:6]}")
+    workdir.mkdir(parents=True)
+
+    print(f"generating {args.events:,} events and their truth ...", flush=True)
+    base = fresh_settings(workdir, "spread")
+    events, petitions, truth = dataset_with_truth(1, args.events, base)
+    hot_events, hot_petitions, hot_truth = dataset_with_truth(
+        2, args.events, base, hot_petition=True
+    )
+
+    print("passthrough ...", flush=True)
+    ceiling = fresh_settings(workdir, "passthrough")
+    prepare(ceiling, petitions)
+    produce(ceiling, events)
+    copy_s = passthrough(ceiling, len(events))
+
+    print("end to end, petitions spread ...", flush=True)
+    spread = end_to_end(base, events, petitions, truth, workdir / "spread.log")
+    print("end to end, one hot petition ...", flush=True)
+    hot_settings = fresh_settings(workdir, "hot")
+    hot = end_to_end(hot_settings, hot_events, hot_petitions, hot_truth, workdir / "hot.log")
+
+    passthrough_rate = round(len(events) / copy_s)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": describe(),
+        "events": len(events),
+        "accepted": truth.total_accepted(),
+        "rejected_or_duplicate": truth.total_rejected(),
+        "passthrough_events_per_s": passthrough_rate,
+        "e2e_events_per_s": spread["events_per_s"],
+        "e2e_vs_passthrough": round(spread["events_per_s"] / passthrough_rate, 3),
+        "hot_petition_events_per_s": hot["events_per_s"],
+        "quix_events_per_s": None,  # not measured yet: see bench/README.md
+        "counts_exact": spread["counts_exact"] and hot["counts_exact"],
+        "worker_peak_rss_mib": max(spread["worker_peak_rss_mib"], hot["worker_peak_rss_mib"]),
+        "state_bytes_per_signature": spread["state_bytes_per_signature"],
+        "runs": {"spread": spread, "hot_petition": hot},
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
