@@ -61,6 +61,7 @@ class Step:
     late: int = 0  # sent more than LATE_SECONDS after their scheduled time
     statuses: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # of the 202s, from schedule
+    accepted_scheduled: list[float] = field(default_factory=list)  # loop time of each 202
     send_lags: list[float] = field(default_factory=list)
     peak_in_flight: int = 0
     seconds: float = 0.0  # first scheduled request to the last answer
@@ -209,6 +210,7 @@ async def run_step(
         step.statuses[status] += 1
         if status == "202":
             step.latencies.append(done - scheduled)
+            step.accepted_scheduled.append(scheduled)
         elif status not in step.samples:
             step.samples[status] = answer[:300].decode(errors="replace")
 

@@ -8,7 +8,10 @@ Steps, each on a fresh topic prefix:
 2. Countersign end to end: the worker is started and ready, every event is produced,
    and the clock stops when the API's counts of every petition equal the reference
    implementation (tests/reference.py): ``e2e_events_per_s``;
-3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``.
+3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``;
+4. step 2 with two worker processes sharing the partitions (on 2 cores, with the
+   broker on the same cores: it shows the cost of a rebalance and of sharing, not a
+   second machine).
 Also: the worker's peak RSS and the dedupe table's bytes on disk per signature.
 Results go to bench/results/pipeline.json.
 """
@@ -114,6 +117,18 @@ def directory_bytes(root: Path, name_part: str) -> int:
     )
 
 
+def helper_worker(settings: Settings, log: Path, index: int) -> WorkerProcess:
+    """Another worker of the same pipeline: its own state directory, no sink (one sink
+    per group, and the embedded ClickHouse belongs to the first worker)."""
+    helper = WorkerProcess(
+        settings.model_copy(update={"data_dir": settings.data_dir.with_name(f"data{index}")}),
+        log.with_name(f"{log.stem}-{index}.log"),
+        WORKER_PORT + 10 + index,
+    )
+    helper.extra_env = {"COUNTERSIGN_SINK_ENABLED": "false"}
+    return helper
+
+
 def end_to_end(  # noqa: PLR0917
     settings: Settings,
     events: list[Event],
@@ -121,12 +136,18 @@ def end_to_end(  # noqa: PLR0917
     truth: Truth,
     log: Path,
     port: int = WORKER_PORT,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Events per second from the first produced event to exact counts in the API."""
     prepare(settings, petitions)
+    helpers = [helper_worker(settings, log, i) for i in range(1, workers)]
     with WorkerProcess(settings, log, port) as worker:
         worker.start()
         wait_until_ready(port, worker)
+        for helper in helpers:
+            helper.start()
+            wait_until_ready(helper.web_port, helper)
+        time.sleep(5 if helpers else 0)  # let the group settle on its members
         assert worker.process is not None
         pid = worker.process.pid
         started = time.perf_counter()
@@ -142,6 +163,8 @@ def end_to_end(  # noqa: PLR0917
                 raise RuntimeError(f"the worker died:\n{worker.log_tail()}")
             time.sleep(0.5)
         seconds = time.perf_counter() - started
+        for helper in helpers:
+            helper.stop()
     state = directory_bytes(settings.data_dir / "faust", "dedupe-winners")
     return {
         "events_per_s": round(len(events) / seconds),
@@ -178,6 +201,11 @@ def main() -> None:
     print("end to end, one hot petition ...", flush=True)
     hot_settings = fresh_settings(workdir, "hot")
     hot = end_to_end(hot_settings, hot_events, hot_petitions, hot_truth, workdir / "hot.log")
+    print("end to end, petitions spread, two workers ...", flush=True)
+    two_settings = fresh_settings(workdir, "two")
+    two = end_to_end(
+        two_settings, events, petitions, truth, workdir / "two.log", WORKER_PORT, workers=2
+    )
 
     passthrough_rate = round(len(events) / copy_s)
     report = {
@@ -191,10 +219,11 @@ def main() -> None:
         "e2e_vs_passthrough": round(spread["events_per_s"] / passthrough_rate, 3),
         "hot_petition_events_per_s": hot["events_per_s"],
         "quix_events_per_s": None,  # not measured yet: see bench/README.md
-        "counts_exact": spread["counts_exact"] and hot["counts_exact"],
+        "e2e_two_workers_events_per_s": two["events_per_s"],
+        "counts_exact": spread["counts_exact"] and hot["counts_exact"] and two["counts_exact"],
         "worker_peak_rss_mib": max(spread["worker_peak_rss_mib"], hot["worker_peak_rss_mib"]),
         "state_bytes_per_signature": spread["state_bytes_per_signature"],
-        "runs": {"spread": spread, "hot_petition": hot},
+        "runs": {"spread": spread, "hot_petition": hot, "two_workers": two},
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")

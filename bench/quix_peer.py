@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--expect", type=Path, required=True, help="{counts: .., reasons: ..}")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--keep-topics", action="store_true")
+    parser.add_argument("--loglevel", default="WARNING", help="Quix's, on stderr")
     args = parser.parse_args()
 
     windows = {
@@ -235,7 +236,7 @@ def main() -> None:
             auto_offset_reset="earliest",
             processing_guarantee="at-least-once",
             state_dir=state_dir,
-            loglevel="WARNING",
+            loglevel=args.loglevel,
         )
         outputs = build(app, args.prefix, windows, args.now, args.hash_key.encode())
         watcher = Watcher(args.bootstrap, outputs, json.loads(args.expect.read_text()))

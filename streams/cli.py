@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 import faust
+import mode.loop
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 from rich.table import Table
@@ -241,6 +242,7 @@ def main() -> NoReturn:
         if not {"--with-web", "--without-web"} & set(args):
             # Faust's `worker` turns its own web server on by default; ours serves the port.
             sys.argv.insert(2, "--without-web")
-        # uvloop: the event loop's own cost per event is a good part of Faust's.
-        sys.argv[1:1] = ["--loop", "uvloop"]
+        # uvloop: the event loop's own cost per event is a good part of Faust's. (Faust
+        # reads its --loop option when it is imported, before this runs.)
+        mode.loop.use("uvloop")
     build_app(settings).main()

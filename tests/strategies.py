@@ -34,8 +34,14 @@ def for_type(avro_type: Any) -> st.SearchStrategy[Any]:
         }[avro_type]
     if avro_type.get("logicalType") == "timestamp-millis":
         return TIMESTAMP_MILLIS
+    return _for_complex_type(avro_type)
+
+
+def _for_complex_type(avro_type: dict[str, Any]) -> st.SearchStrategy[Any]:
     if avro_type["type"] == "array":
         return st.lists(for_type(avro_type["items"]), max_size=5)
+    if avro_type["type"] == "map":
+        return st.dictionaries(st.text(), for_type(avro_type["values"]), max_size=5)
     if avro_type["type"] == "record":
         return st.fixed_dictionaries(
             {field["name"]: for_type(field["type"]) for field in avro_type["fields"]}

@@ -1,9 +1,10 @@
 """aggregate: the dedupe stage's partial counts -> exact totals on counts.regional.
 
-The partial counts arrive keyed by petition:country, so all partitions' numbers for
-one (petition, country) meet here. The table keeps the largest number reported per
-dedupe partition (``rules.aggregate.fold``); the total is their sum. A report that
-changes nothing (redelivered, late, from a previous owner) publishes nothing.
+The partial counts arrive keyed by petition, so every partition's numbers for one
+petition meet here. The table keeps the largest number reported per (country, dedupe
+partition) (``rules.aggregate.fold``); a country's total is their sum, published on
+counts.regional when it moved. A report that moves nothing (redelivered, late, from a
+previous owner) publishes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def register(app: CountersignApp, topics: Topology) -> Any:
-    # Small: one entry per (petition, country), a few numbers each; Faust's JSON values.
+    # Small: one entry per petition, a number per country and partition; Faust's JSON.
     partials = app.Table(
         "aggregate-partials",
         default=None,
@@ -43,13 +44,18 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             except MalformedMessage as exc:  # written by our own dedupe stage only
                 log.error("unreadable partial count on %s: %s", event.message.topic, exc.detail)
                 continue
-            petition_id, country = report["petition_id"], report["country"]
-            key = count_key(petition_id, country)
-            folded = fold(partials.get(key), report["partition"], report["signatures"])
-            if folded is None:
+            petition_id = report["petition_id"]
+            folded, moved = fold(
+                partials.get(petition_id), report["partition"], report["countries"]
+            )
+            if not moved:
                 continue
-            partials[key] = folded
-            count = regional_count(petition_id, country, folded, datetime.now(UTC))
-            await topics.counts.send(key=key.encode(), value=count_codec.encode(count))
+            partials[petition_id] = folded
+            now = datetime.now(UTC)
+            for country in moved:
+                count = regional_count(petition_id, country, folded[country], now)
+                await topics.counts.send(
+                    key=count_key(petition_id, country).encode(), value=count_codec.encode(count)
+                )
 
     return aggregate

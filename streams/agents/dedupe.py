@@ -4,8 +4,9 @@ stage's partial counts -> the aggregate.
 One RocksDB table of winners, local to the partition of the dedupe key: one entry per
 (petition, email hash), holding the winner's country and source position. From that
 table alone the stage derives how many winners each of its partitions holds per
-(petition, country) and publishes those numbers every ``partials_interval_seconds``:
-no per-signature record is sent just for counting.
+(petition, country) and publishes those numbers every ``partials_interval_seconds``,
+one record per (petition, partition) that moved: no record per signature is sent
+just for counting.
 
 Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as the
 winner was accepted before a crash; it is forwarded again (everything downstream is
@@ -25,7 +26,7 @@ from streams.app import CountersignApp
 from streams.errors import MalformedMessage
 from streams.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
-from streams.rules.keys import count_key, partition_of_winner_key, winner_key
+from streams.rules.keys import partition_of_winner_key, winner_key
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
 
@@ -63,25 +64,15 @@ def register(app: CountersignApp, topics: Topology) -> Any:
     @winners.on_recover
     async def rebuild_partial_counts() -> None:
         partial["counts"] = PartialCounts.rebuild(winners.items(), partitions)
-        log.info(
-            "partial counts rebuilt from %d winners",
-            sum(partial["counts"].counts.values()),
-        )
+        log.info("partial counts rebuilt from %d winners", partial["counts"].total())
 
     every = settings.partials_interval_seconds
 
     @app.timer(every, name="dedupe-publish-partial-counts")  # type: ignore[untyped-decorator]
     async def publish_partial_counts() -> None:
-        for (petition_id, country, partition), signatures in partial["counts"].take_changed():
-            record = {
-                "petition_id": petition_id,
-                "country": country,
-                "partition": partition,
-                "signatures": signatures,
-            }
-            await topics.partials.send(
-                key=count_key(petition_id, country).encode(), value=partial_codec.encode(record)
-            )
+        for (petition_id, partition), countries in partial["counts"].take_changed():
+            record = {"petition_id": petition_id, "partition": partition, "countries": countries}
+            await topics.partials.send(key=petition_id.encode(), value=partial_codec.encode(record))
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:

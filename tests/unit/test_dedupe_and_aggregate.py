@@ -45,8 +45,18 @@ def test_partial_counts_count_each_new_winner_once() -> None:
     partial.add("p", "SY", 1)
     partial.add("p", "SY", 1)
     partial.add("p", "FR", 1)
-    assert partial.take_changed() == [(("p", "FR", 1), 1), (("p", "SY", 1), 2)]
+    partial.add("q", "FR", 4)
+    assert partial.take_changed() == [(("p", 1), {"SY": 2, "FR": 1}), (("q", 4), {"FR": 1})]
     assert partial.take_changed() == []  # nothing moved since
+
+
+def test_only_the_petition_partitions_that_moved_are_published_again() -> None:
+    partial = PartialCounts()
+    partial.add("p", "SY", 1)
+    partial.add("q", "FR", 4)
+    partial.take_changed()
+    partial.add("p", "FR", 1)
+    assert partial.take_changed() == [(("p", 1), {"SY": 1, "FR": 1})]
 
 
 def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
@@ -57,22 +67,31 @@ def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
     ]
     rebuilt = PartialCounts.rebuild(entries, partitions=6)
     # HASH_A ends in 7 -> partition 1 of 6; HASH_B in 0xa = 10 -> partition 4.
-    assert rebuilt.counts == {("p", "SY", 1): 1, ("p", "SY", 4): 1, ("q", "FR", 1): 1}
+    assert rebuilt.counts == {("p", 1): {"SY": 1}, ("p", 4): {"SY": 1}, ("q", 1): {"FR": 1}}
+    assert rebuilt.total() == 3
     assert len(rebuilt.take_changed()) == 3  # a new owner publishes everything again
 
 
 def test_the_fold_keeps_each_partitions_largest_report() -> None:
-    partials = fold(None, 0, 5)
-    assert partials == {"0": 5}
-    partials = fold(partials, 3, 2)
-    assert partials == {"0": 5, "3": 2}
-    assert total(partials) == 7
+    partials, moved = fold(None, 0, {"SY": 5})
+    assert (partials, moved) == ({"SY": {"0": 5}}, ["SY"])
+    partials, moved = fold(partials, 3, {"SY": 2, "FR": 1})
+    assert partials == {"SY": {"0": 5, "3": 2}, "FR": {"3": 1}}
+    assert moved == ["FR", "SY"]
+    assert total(partials["SY"]) == 7
 
 
-def test_a_redelivered_or_stale_report_changes_nothing() -> None:
-    partials = {"0": 5, "3": 2}
-    assert fold(partials, 0, 5) is None  # the same number again
-    assert fold(partials, 0, 4) is None  # an older number, late or from a former owner
+def test_a_redelivered_or_stale_report_moves_nothing() -> None:
+    partials = {"SY": {"0": 5, "3": 2}}
+    assert fold(partials, 0, {"SY": 5})[1] == []  # the same number again
+    assert fold(partials, 0, {"SY": 4})[1] == []  # older, late or from a former owner
+    assert fold(partials, 0, {"SY": 4})[0] == partials
+
+
+def test_the_fold_leaves_its_input_alone() -> None:
+    partials = {"SY": {"0": 5}}
+    fold(partials, 0, {"SY": 9})
+    assert partials == {"SY": {"0": 5}}
 
 
 def test_a_regional_count_carries_the_region_and_the_sum() -> None:

@@ -1,0 +1,144 @@
+"""From an intake POST to the count visible in the API, at a steady offered rate.
+
+    .venv/bin/python -m bench.visibility_latency [--rate 2000] [--duration 30]
+
+Starts a worker and an intake on a fresh topic prefix and offers the seed campaign's
+first-time signers (every one of them is accepted) to the intake, open loop (request i
+is scheduled at start + i / rate, bench/intake_latency.py). A thread polls the API's
+total every 20 ms. The k-th signature by scheduled time is taken as visible at the
+first poll whose total is at least k: the count-based latency of a FIFO. The pipeline
+is not strictly FIFO across partitions, so a single signature may become visible a
+little earlier or later than its rank says; the distribution is what is claimed, with
+the 20 ms polling step as its resolution. Results: bench/results/visibility_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from bench.intake_latency import free_port, ms, percentile, run_step, signatures
+from bench.machine import describe
+from bench.pipeline import wait_until_ready
+from streams.campaign import SEED_PETITION, seed_petition
+from streams.catalogue import publish_petition
+from streams.settings import Settings
+from streams.topics import create_topics
+from tests.pipeline import IntakeProcess, WorkerProcess
+
+RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
+POLL_SECONDS = 0.02
+
+
+class TotalPoller(threading.Thread):
+    """(monotonic time, total) of the API every POLL_SECONDS, in a thread of its own
+    so that the load client's event loop does not delay it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.times: list[float] = []
+        self.totals: list[int] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    total = int(json.load(response)["total"])
+            except OSError:
+                total = self.totals[-1] if self.totals else 0
+            self.times.append(time.monotonic())
+            self.totals.append(total)
+            self.stopped.wait(POLL_SECONDS)
+
+    def visible_at(self, k: int) -> float | None:
+        """When the total first reached ``k`` (totals never decrease)."""
+        index = bisect.bisect_left(self.totals, k)
+        return self.times[index] if index < len(self.times) else None
+
+
+async def offer(url: str, bodies: list[tuple[bytes, str]], rate: float) -> list[float]:
+    """Scheduled times (monotonic) of the requests that got 202, in order."""
+    connector = aiohttp.TCPConnector(limit=1024, limit_per_host=1024)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        step = await run_step(session, url, bodies, rate, cap=1024)
+    print(f"statuses: {dict(step.statuses)}", flush=True)
+    return sorted(step.accepted_scheduled)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--duration", type=float, default=30)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    workdir = Path(f".data/bench/visibility-{run}")
+    workdir.mkdir(parents=True)
+    settings = Settings(topic_prefix=f"bench-visible-{run}.", data_dir=workdir / "data")
+    bodies = signatures(1, round(args.rate * args.duration))
+    create_topics(settings)
+    publish_petition(settings, seed_petition(datetime.now(UTC)))
+
+    worker = WorkerProcess(settings, workdir / "worker.log", free_port())
+    intake = IntakeProcess(settings, workdir / "intake.log", free_port())
+    intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
+    with worker, intake:
+        worker.start()
+        wait_until_ready(worker.web_port, worker)
+        intake.start(wait_for_petition=SEED_PETITION)
+        poller = TotalPoller(
+            f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts"
+        )
+        poller.start()
+        url = f"{intake.url}/petitions/{SEED_PETITION}/signatures"
+        scheduled = asyncio.run(offer(url, bodies, args.rate))
+        deadline = time.monotonic() + 120
+        while (not poller.totals or poller.totals[-1] < len(scheduled)) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        poller.stopped.set()
+        poller.join()
+
+    latencies = []
+    for k, sent in enumerate(scheduled, start=1):
+        seen = poller.visible_at(k)
+        if seen is not None:
+            latencies.append(seen - sent)
+    latencies.sort()
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": describe(),
+        "method": __doc__.split("\n\n")[2].replace("\n", " "),
+        "offered_per_s": args.rate,
+        "seconds": args.duration,
+        "accepted": len(scheduled),
+        "visible_in_api": poller.totals[-1] if poller.totals else 0,
+        "all_visible": len(latencies) == len(scheduled),
+        "latency_ms": {
+            "p50": ms(percentile(latencies, 0.50)),
+            "p95": ms(percentile(latencies, 0.95)),
+            "p99": ms(percentile(latencies, 0.99)),
+            "max": ms(latencies[-1]) if latencies else None,
+        },
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
