@@ -12,9 +12,11 @@ frameworks, not two spellings of the rules. The Quix part is the idiomatic shape
 ``group_by`` by dedupe key with a stateful first-wins ``apply`` on RocksDB ``State``,
 then a running count per ``petition:country``. Quix refuses a ``group_by`` of a
 ``group_by`` (``GroupByNestingLimit``), so the winners go through an explicit
-``<prefix>quix.winners`` topic keyed by ``petition:country``: the same repartition.
-Rejections and duplicates are written to ``<prefix>quix.rejected``, one per verdict with
-its source position, as the Faust worker writes signatures.rejected / duplicates.
+``<run>.winners`` topic keyed by ``petition:country``: the same repartition. Rejections
+and duplicates go to ``<run>.rejected``, one per verdict with its source position, as
+the Faust worker writes signatures.rejected / duplicates; counts go to ``<run>.counts``.
+``<run>`` is ``<prefix>quix-<random>``, also the consumer group; every topic named after
+it is deleted at the end (unless ``--keep-topics``).
 
 Quix Streams pins confluent-kafka<2.13, so this runs in its own venv (never imports
 Faust, aiokafka or ClickHouse)::
@@ -47,6 +49,9 @@ from streams.rules.petitions import PetitionWindow
 from streams.rules.verdict import Accepted, SourcePosition, judge
 
 Value = dict[str, Any]
+#: What a duplicate's verdict keeps of the signature (a SignatureRejected's fields).
+DUPLICATE_FIELDS = ("signature_id", "petition_id", "email_hash", "source_topic")
+POSITION_FIELDS = ("source_partition", "source_offset")
 
 
 def jsonable(record: Value) -> Value:
@@ -59,23 +64,23 @@ def jsonable(record: Value) -> Value:
 
 def build(
     app: Application,
-    prefix: str,
+    source: str,
+    run: str,
+    *,
     windows: dict[str, PetitionWindow],
     now: datetime,
     hash_key: bytes,
 ) -> tuple[str, str]:
-    """The dataframes of the pipeline; returns the names of the two output topics."""
-    submitted = app.topic(
-        f"{prefix}signatures.submitted", key_deserializer="bytes", value_deserializer="bytes"
-    )
-    partitions = TopicConfig(
-        num_partitions=submitted.broker_config.num_partitions, replication_factor=1
-    )
+    """The dataframes of the pipeline; returns the names of its two output topics (counts,
+    rejected). Every topic it creates is named after ``run``, its consumer group."""
+    submitted = app.topic(source, key_deserializer="bytes", value_deserializer="bytes")
+    like_source = submitted.broker_config  # same partitions and replication as the source
+    partitions = TopicConfig(like_source.num_partitions, like_source.replication_factor)
     winners = app.topic(
-        f"{prefix}quix.winners", key_serializer="str", key_deserializer="str", config=partitions
+        f"{run}.winners", key_serializer="str", key_deserializer="str", config=partitions
     )
-    rejected = app.topic(f"{prefix}quix.rejected", key_serializer="str", config=partitions)
-    counts = app.topic(f"{prefix}quix.counts", key_serializer="str", config=partitions)
+    rejected = app.topic(f"{run}.rejected", key_serializer="str", config=partitions)
+    counts = app.topic(f"{run}.counts", key_serializer="str", config=partitions)
 
     def validate(raw: bytes, key: bytes, _timestamp: int, _headers: object) -> Value:
         context = message_context()
@@ -83,7 +88,7 @@ def build(
         verdict = judge(raw, key, position, petitions=windows, now=now, hash_key=hash_key)
         if isinstance(verdict, Accepted):
             return {"dedupe_key": verdict.dedupe_key, **jsonable(verdict.record)}
-        return jsonable(verdict.record)
+        return jsonable(verdict.record)  # a rejection: the only records with a "reason"
 
     def first_wins(signature: Value, state: State) -> Value:
         """Our dedupe rule on Quix's per-key RocksDB state: the first in stream order."""
@@ -96,26 +101,15 @@ def build(
             state.set("winner", [candidate.country, candidate.partition, candidate.offset])
         if outcome is not Outcome.DUPLICATE:  # a replayed winner is forwarded again
             return signature
-        return {
-            "signature_id": signature["signature_id"],
-            "petition_id": signature["petition_id"],
-            "reason": "duplicate",
-            "detail": duplicate_detail(signature["petition_id"], Winner(*stored)),
-            "email_hash": signature["email_hash"],
-            "source_topic": signature["source_topic"],
-            "source_partition": signature["source_partition"],
-            "source_offset": signature["source_offset"],
-        }
+        verdict = {k: signature[k] for k in (*DUPLICATE_FIELDS, *POSITION_FIELDS)}
+        detail = duplicate_detail(signature["petition_id"], Winner(*stored))
+        return verdict | {"reason": "duplicate", "detail": detail}
 
     def count(winner: Value, state: State) -> Value:
         signatures: int = state.get("signatures", 0) + 1
         state.set("signatures", signatures)
-        return {
-            "petition_id": winner["petition_id"],
-            "region": winner["region"],
-            "country": winner["country"],
-            "signatures": signatures,
-        }
+        total = {k: winner[k] for k in ("petition_id", "region", "country")}
+        return total | {"signatures": signatures}
 
     def position_key(verdict: Value) -> str:
         return f"{verdict['source_partition']}/{verdict['source_offset']}"
@@ -200,10 +194,10 @@ def source_events(bootstrap: str, topic: str) -> int:
     return sum(high - low for low, high in marks)
 
 
-def delete_run_topics(bootstrap: str, group: str, outputs: list[str]) -> None:
-    """The repartition, changelog and output topics of this run (nothing else)."""
+def delete_run_topics(bootstrap: str, run: str) -> None:
+    """The repartition, changelog and output topics of this run (all named after it)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    names = [t for t in admin.list_topics(timeout=10).topics if f"__{group}--" in t or t in outputs]
+    names = [t for t in admin.list_topics(timeout=10).topics if run in t]
     for future in admin.delete_topics(names, operation_timeout=30).values():
         future.result()
 
@@ -227,18 +221,21 @@ def main() -> None:
         )
         for pid, (opens, closes) in json.loads(args.petitions.read_text()).items()
     }
-    group = f"{args.prefix}quix-peer-{uuid.uuid4().hex[:6]}"
+    run = f"{args.prefix}quix-{uuid.uuid4().hex[:6]}"  # the group, and its topics' stem
     result: Value = {}
     with tempfile.TemporaryDirectory(prefix="quix-peer-") as state_dir:
         app = Application(
             broker_address=args.bootstrap,
-            consumer_group=group,
+            consumer_group=run,
             auto_offset_reset="earliest",
             processing_guarantee="at-least-once",
             state_dir=state_dir,
             loglevel=args.loglevel,
         )
-        outputs = build(app, args.prefix, windows, args.now, args.hash_key.encode())
+        source = f"{args.prefix}signatures.submitted"
+        outputs = build(
+            app, source, run, windows=windows, now=args.now, hash_key=args.hash_key.encode()
+        )
         watcher = Watcher(args.bootstrap, outputs, json.loads(args.expect.read_text()))
         started = time.perf_counter()
         thread = threading.Thread(
@@ -250,9 +247,9 @@ def main() -> None:
         finally:
             result["app_stopped"] = True
             thread.join()
-    events = source_events(args.bootstrap, f"{args.prefix}signatures.submitted")
+    events = source_events(args.bootstrap, source)
     if not args.keep_topics:
-        delete_run_topics(args.bootstrap, group, [*outputs, f"{args.prefix}quix.winners"])
+        delete_run_topics(args.bootstrap, run)
     seconds = result["seconds"]
     report = {
         "events": events,

@@ -17,16 +17,24 @@ and it is not counted again (the counts are rebuilt from the table on recovery).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.codec import codec
+from schemas.codec import AvroCodec, codec
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
 from streams.metrics import EVENTS_IN, VERDICTS
-from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
-from streams.rules.keys import partition_of_winner_key, winner_key
+from streams.rules.dedupe import (
+    WINNER_HEADER,
+    Outcome,
+    PartialCounts,
+    Winner,
+    decide,
+    duplicate_detail,
+)
+from streams.rules.keys import parse_dedupe_key, partition_of_winner_key, winner_key
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
 
@@ -40,6 +48,23 @@ ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024 * 1024,
     "max_write_buffer_number": 2,
 }
+
+
+def candidate_of(message: Any, accepted_codec: AvroCodec) -> tuple[str, str, Winner]:
+    """``(petition_id, email_hash, candidate)`` of a signatures.valid record: from its
+    key and ``WINNER_HEADER`` when validate wrote them (no Avro decoding), else from
+    the decoded record. ``MalformedMessage`` when neither can be read."""
+    headers = message.headers or ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    header = next((value for name, value in pairs if name == WINNER_HEADER), None)
+    if header is not None and message.key:
+        try:
+            petition_id, email_hash = parse_dedupe_key(message.key)
+            return petition_id, email_hash, Winner.decode(header)
+        except ValueError:
+            pass  # not ours after all: read the record itself
+    record = accepted_codec.decode(message.value)
+    return record["petition_id"], record["email_hash"], Winner.of(record)
 
 
 def register(app: CountersignApp, topics: Topology) -> Any:
@@ -80,47 +105,18 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             message = event.message
             events_in.inc()
             try:
-                record = accepted_codec.decode(message.value)
+                petition_id, email_hash, candidate = candidate_of(message, accepted_codec)
             except MalformedMessage as exc:
-                bad = rejection(
-                    petition_id=(message.key or b"").decode("utf-8", "replace").split(":")[0],
-                    reason=Reason.MALFORMED,
-                    detail=f"unreadable record on {message.topic}: {exc.detail}",
-                    position=SourcePosition(message.topic, message.partition, message.offset),
-                    received_at=datetime.now(UTC),
-                    original=message.value,
-                )
-                await topics.rejected.send(
-                    key=bad.petition_id.encode(), value=rejected_codec.encode(bad.record)
-                )
+                await dead_letter(message, exc)
                 continue
-            petition_id = record["petition_id"]
-            key = winner_key(petition_id, record["email_hash"])
-            candidate = Winner(
-                record["country"], record["source_partition"], record["source_offset"]
-            )
+            key = winner_key(petition_id, email_hash)
             stored_bytes = winners.get(key)
             stored = None if stored_bytes is None else Winner.decode(stored_bytes)
             outcome = decide(candidate, stored)
             verdicts[outcome].inc()
             if outcome is Outcome.DUPLICATE:
                 assert stored is not None
-                duplicate = rejection(
-                    petition_id=petition_id,
-                    reason=Reason.DUPLICATE,
-                    detail=duplicate_detail(petition_id, stored),
-                    signature_id=record["signature_id"],
-                    hashed_email=record["email_hash"],
-                    received_at=datetime.now(UTC),
-                    position=SourcePosition(
-                        record["source_topic"], record["source_partition"], record["source_offset"]
-                    ),
-                )
-                await topics.duplicates.send(
-                    key=message.key,
-                    value=rejected_codec.encode(duplicate.record),
-                    partition=message.partition,
-                )
+                await report_duplicate(message, stored)
                 continue
             # Written again on a replay too, so the changelog surely has it.
             winners[key] = candidate.encode()
@@ -133,5 +129,41 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             await topics.accepted.send(
                 key=message.key, value=message.value, partition=message.partition
             )
+
+    async def report_duplicate(message: Any, winner: Winner) -> None:
+        try:
+            record = accepted_codec.decode(message.value)
+        except MalformedMessage as exc:
+            await dead_letter(message, exc)
+            return
+        duplicate = rejection(
+            petition_id=record["petition_id"],
+            reason=Reason.DUPLICATE,
+            detail=duplicate_detail(record["petition_id"], winner),
+            signature_id=record["signature_id"],
+            hashed_email=record["email_hash"],
+            received_at=datetime.now(UTC),
+            position=SourcePosition(
+                record["source_topic"], record["source_partition"], record["source_offset"]
+            ),
+        )
+        await topics.duplicates.send(
+            key=message.key,
+            value=rejected_codec.encode(duplicate.record),
+            partition=message.partition,
+        )
+
+    async def dead_letter(message: Any, exc: MalformedMessage) -> None:
+        bad = rejection(
+            petition_id=(message.key or b"").decode("utf-8", "replace").split(":")[0],
+            reason=Reason.MALFORMED,
+            detail=f"unreadable record on {message.topic}: {exc.detail}",
+            position=SourcePosition(message.topic, message.partition, message.offset),
+            received_at=datetime.now(UTC),
+            original=message.value,
+        )
+        await topics.rejected.send(
+            key=bad.petition_id.encode(), value=rejected_codec.encode(bad.record)
+        )
 
     return dedupe

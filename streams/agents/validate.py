@@ -13,6 +13,7 @@ from schemas.codec import codec
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.metrics import EVENTS_IN, VERDICTS
+from streams.rules.dedupe import WINNER_HEADER, Winner
 from streams.rules.keys import partition_of, petition_of_key
 from streams.rules.petitions import PetitionWindow
 from streams.rules.reasons import Reason
@@ -67,6 +68,7 @@ def register(app: CountersignApp, topics: Topology, petitions: Any) -> Any:
                     key=verdict.dedupe_key.encode(),
                     value=accepted_codec.encode(verdict.record),
                     partition=partition_of(verdict.record["email_hash"], partitions),
+                    headers=[(WINNER_HEADER, Winner.of(verdict.record).encode())],
                 )
             else:
                 VERDICTS.labels(verdict.reason).inc()

@@ -15,6 +15,11 @@ from enum import StrEnum
 
 from streams.rules.keys import partition_of_winner_key, petition_of_winner_key
 
+#: Header of a signatures.valid record carrying its candidate ``Winner``: the dedupe
+#: stage decides from the key and this header alone and decodes the record only to
+#: write a duplicate's rejection (a record without it is decoded: same verdict).
+WINNER_HEADER = "countersign-winner"
+
 
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
@@ -40,6 +45,15 @@ class Winner:
     def decode(cls, raw: bytes) -> Winner:
         country, partition, offset = raw.split(b" ")
         return cls(country.decode(), int(partition), int(offset))
+
+    @classmethod
+    def of(cls, accepted: dict[str, object]) -> Winner:
+        """The candidate of a SignatureAccepted record."""
+        return cls(
+            str(accepted["country"]),
+            int(accepted["source_partition"]),  # type: ignore[call-overload]
+            int(accepted["source_offset"]),  # type: ignore[call-overload]
+        )
 
     @property
     def position(self) -> str:

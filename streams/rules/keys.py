@@ -46,6 +46,12 @@ def dedupe_key(petition_id: str, email_hash: str) -> str:
     return f"{petition_id}:{email_hash}"
 
 
+def parse_dedupe_key(key: bytes) -> tuple[str, str]:
+    """``(petition_id, email_hash)`` of a dedupe key (petition ids hold no ``:``)."""
+    petition_id, _, email_hash = key.decode().rpartition(":")
+    return petition_id, email_hash
+
+
 def partition_of(email_hash: str, partitions: int) -> int:
     """The partition of a dedupe key on signatures.valid / accepted / duplicates."""
     return int(email_hash[-8:], 16) % partitions

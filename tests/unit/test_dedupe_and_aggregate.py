@@ -104,3 +104,8 @@ def test_a_regional_count_carries_the_region_and_the_sum() -> None:
         "signatures": 7,
         "updated_at": now,
     }
+
+
+def test_the_candidate_of_an_accepted_record_is_its_country_and_source_position() -> None:
+    record = {"country": "SY", "source_partition": 2, "source_offset": 41, "petition_id": "p"}
+    assert Winner.of(record) == Winner("SY", 2, 41)

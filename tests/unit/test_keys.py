@@ -9,6 +9,7 @@ import hmac
 from streams.rules.keys import (
     SUBMISSION_BUCKETS,
     dedupe_key,
+    parse_dedupe_key,
     partition_of,
     partition_of_winner_key,
     petition_of_key,
@@ -67,3 +68,8 @@ def test_dedupe_partitions_are_spread_evenly() -> None:
         digest = hmac.new(b"k", f"{i}@example.org".encode(), hashlib.sha256).hexdigest()
         counts[partition_of(digest, 6)] += 1
     assert min(counts) > 800  # a fair share is 1,000
+
+
+def test_a_dedupe_key_parses_back_into_its_parts() -> None:
+    digest = hmac.new(b"k", b"li@example.org", hashlib.sha256).hexdigest()
+    assert parse_dedupe_key(dedupe_key("syria-icc", digest).encode()) == ("syria-icc", digest)
