@@ -61,7 +61,12 @@ bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
 
-bench-pipeline: kafka-up ## pipeline vs passthrough, spread and hot petition (BENCH_EVENTS, default 1,000,000)
+.venv-quix/.installed: bench/quix-requirements.txt
+	test -x .venv-quix/bin/python || $(PYTHON) -m venv .venv-quix
+	.venv-quix/bin/pip install --quiet -r bench/quix-requirements.txt
+	touch $@
+
+bench-pipeline: kafka-up .venv-quix/.installed ## pipeline vs passthrough and the Quix Streams peer (BENCH_EVENTS, default 1,000,000)
 	$(PY) -m bench.pipeline
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml

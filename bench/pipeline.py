@@ -12,6 +12,9 @@ Steps, each on a fresh topic prefix:
 4. step 2 with two worker processes sharing the partitions (on 2 cores, with the
    broker on the same cores: it shows the cost of a rebalance and of sharing, not a
    second machine).
+5. the peer: the same rules in Quix Streams (bench/quix_peer.py: its idioms, its
+   RocksDB state) on the passthrough's copy of the records, until its counts equal the
+   reference (no ClickHouse sink in the peer; ours includes one).
 Also: the worker's peak RSS and the dedupe table's bytes on disk per signature.
 Results go to bench/results/pipeline.json.
 """
@@ -21,10 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,9 @@ from tests.dataset import Event, Petition, dataset_with_truth
 from tests.pipeline import WorkerProcess, prepare, produce
 from tests.reference import Truth
 
+REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).with_name("results")
+QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 WORKER_PORT = 6098
 
 
@@ -175,6 +182,59 @@ def end_to_end(  # noqa: PLR0917
     }
 
 
+def quix_peer(
+    settings: Settings, petitions: list[Petition], truth: Truth, workdir: Path
+) -> dict[str, Any]:
+    """The same rules in Quix Streams (bench/quix_peer.py, its own venv) over the
+    records already on ``settings``' signatures.submitted."""
+    # make_dataset's clock: syria-icc opens 30 days before it (tests/dataset.py).
+    now = next(p.opens_at for p in petitions if p.petition_id == "syria-icc") + timedelta(days=30)
+    windows = {
+        p.petition_id: [p.opens_at.isoformat(), p.closes_at and p.closes_at.isoformat()]
+        for p in petitions
+    }
+    (workdir / "petitions.json").write_text(json.dumps(windows))
+    expect = {
+        "counts": [[*key, n] for key, n in truth.counts.items()],
+        "reasons": [[*key, n] for key, n in truth.reasons.items()],
+    }
+    (workdir / "expect.json").write_text(json.dumps(expect))
+    done = subprocess.run(
+        [
+            str(QUIX_PYTHON),
+            "bench/quix_peer.py",
+            "--bootstrap",
+            settings.kafka_bootstrap_servers,
+            "--prefix",
+            settings.topic_prefix,
+            "--petitions",
+            str(workdir / "petitions.json"),
+            "--hash-key",
+            settings.email_hash_key.get_secret_value(),
+            "--now",
+            now.isoformat(),
+            "--expect",
+            str(workdir / "expect.json"),
+            "--timeout",
+            "3600",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"the Quix Streams peer failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+        return {"events_per_s": None, "counts_exact": False}
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    # Our clock starts with a worker already up; the peer's at app.run(). Leaving its
+    # start-up (until its first output) out favours the peer: a conservative ratio.
+    steady = result["seconds"] - result.get("first_output_seconds", 0.0)
+    result["events_per_s_after_start_up"] = round(result["events"] / steady)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = int(os.environ.get("BENCH_EVENTS", "1000000"))
@@ -195,6 +255,12 @@ def main() -> None:
     prepare(ceiling, petitions)
     produce(ceiling, events)
     copy_s = passthrough(ceiling, len(events))
+    quix: dict[str, Any] = {"events_per_s": None, "counts_exact": None}
+    if QUIX_PYTHON.exists():
+        print("Quix Streams peer ...", flush=True)
+        quix = quix_peer(ceiling, petitions, truth, workdir)
+    else:
+        print("no .venv-quix: the Quix Streams peer is skipped (make bench-pipeline)")
 
     print("end to end, petitions spread ...", flush=True)
     spread = end_to_end(base, events, petitions, truth, workdir / "spread.log")
@@ -218,12 +284,14 @@ def main() -> None:
         "e2e_events_per_s": spread["events_per_s"],
         "e2e_vs_passthrough": round(spread["events_per_s"] / passthrough_rate, 3),
         "hot_petition_events_per_s": hot["events_per_s"],
-        "quix_events_per_s": None,  # not measured yet: see bench/README.md
+        "quix_events_per_s": quix.get("events_per_s_after_start_up"),
+        "e2e_vs_quix": quix.get("events_per_s_after_start_up")
+        and round(spread["events_per_s"] / quix["events_per_s_after_start_up"], 2),
         "e2e_two_workers_events_per_s": two["events_per_s"],
         "counts_exact": spread["counts_exact"] and hot["counts_exact"] and two["counts_exact"],
         "worker_peak_rss_mib": max(spread["worker_peak_rss_mib"], hot["worker_peak_rss_mib"]),
         "state_bytes_per_signature": spread["state_bytes_per_signature"],
-        "runs": {"spread": spread, "hot_petition": hot, "two_workers": two},
+        "runs": {"spread": spread, "hot_petition": hot, "two_workers": two, "quix": quix},
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -115,13 +115,14 @@ class ClickHouseSink:
         for message in messages:
             groups[message.topic(), message.partition()].append(message)  # type: ignore[index]
         written = 0
+        offsets = []
         for (topic, partition), batch in groups.items():
             written += self._write_until_taken(topic, partition, batch, stop)
             last = batch[-1].offset()
             assert last is not None
-            self.consumer.commit(
-                offsets=[TopicPartition(topic, partition, last + 1)], asynchronous=False
-            )
+            offsets.append(TopicPartition(topic, partition, last + 1))
+        if offsets:  # one commit for the cycle, after ClickHouse has every batch of it
+            self.consumer.commit(offsets=offsets, asynchronous=False)
         return written
 
     def run(self, stop: threading.Event) -> None:
