@@ -5,11 +5,11 @@
 Starts a worker and an intake on a fresh topic prefix and offers the seed campaign's
 first-time signers (every one of them is accepted) to the intake, open loop (request i
 is scheduled at start + i / rate, bench/intake_latency.py). A thread polls the API's
-total every 20 ms. The k-th signature by scheduled time is taken as visible at the
+total every 100 ms. The k-th signature by scheduled time is taken as visible at the
 first poll whose total is at least k: the count-based latency of a FIFO. The pipeline
 is not strictly FIFO across partitions, so a single signature may become visible a
 little earlier or later than its rank says; the distribution is what is claimed, with
-the 20 ms polling step as its resolution. Results: bench/results/visibility_latency.json.
+the 100 ms polling step as its resolution. Results: bench/results/visibility_latency.json.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from streams.topics import create_topics
 from tests.pipeline import IntakeProcess, WorkerProcess
 
 RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.1
 
 
 class TotalPoller(threading.Thread):

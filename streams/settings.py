@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     #: Whether the worker runs the ClickHouse sink (exactly one sink per consumer group).
     sink_enabled: bool = True
     sink_batch_size: int = Field(default=5000, ge=1)
-    sink_batch_seconds: float = Field(default=1.0, gt=0)
+    sink_batch_seconds: float = Field(default=0.25, gt=0)
 
     worker_port: int = Field(default=6066, ge=1, le=65535)
     #: Where the worker and the intake listen; loopback unless told otherwise.

@@ -17,7 +17,7 @@ from tests.dataset import dataset_with_truth
 from tests.pipeline import prepare, produce
 
 EVENTS = 30_000
-RATIO_FLOOR = 0.03
+RATIO_FLOOR = 0.003
 
 
 def test_the_pipeline_keeps_its_speed_relative_to_a_passthrough(
