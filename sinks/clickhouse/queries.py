@@ -31,18 +31,18 @@ class CountsReader:
 
     def by_country(self, petition_id: str) -> list[tuple[str, str, int]]:
         """``(region, country, signatures)``: the aggregate's totals."""
-        rows = self.client.query(
-            f"SELECT region, country, max(signatures) FROM {self.db}.regional_counts "
-            "WHERE petition_id = {petition:String} GROUP BY region, country",
-            parameters={"petition": petition_id},
-        ).result_rows
-        return [(str(region), str(country), int(n)) for region, country, n in rows]
+        return self._per_country("max(signatures)", "regional_counts", petition_id)
 
     def recount(self, petition_id: str) -> list[tuple[str, str, int]]:
         """``(region, country, signatures)``: ClickHouse's own count of the signature
         rows (the cross-check)."""
+        return self._per_country("sum(signatures)", "signature_counts", petition_id)
+
+    def _per_country(
+        self, aggregate: str, table: str, petition_id: str
+    ) -> list[tuple[str, str, int]]:
         rows = self.client.query(
-            f"SELECT region, country, sum(signatures) FROM {self.db}.signature_counts "
+            f"SELECT region, country, {aggregate} FROM {self.db}.{table} "
             "WHERE petition_id = {petition:String} GROUP BY region, country",
             parameters={"petition": petition_id},
         ).result_rows
