@@ -18,9 +18,10 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.service import SinkService
+from streams.kafka import admin_client
 from streams.metrics import REGISTRY, SinkCollector
 from streams.settings import Settings
-from streams.topics import create_topics
+from streams.topics import create_topics, wait_until_visible
 from streams.web import server as web_server
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,29 @@ class CountersignApp(faust.App):
         new = [name for name, outcome in created.items() if outcome == "created"]
         if new:
             log.info("created missing topics: %s", ", ".join(new))
+        await self._declare_internal_topics()
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.start)
         if self.sink is not None:
             await asyncio.to_thread(self.sink.start)
         await self._start_web()
+
+    async def _declare_internal_topics(self) -> None:
+        """Faust creates an agent's internal topic itself, but a consumer that subscribes
+        before the broker's metadata shows the topic ignores it for good ("Ignoring
+        missing topic": seen on a fresh broker, the aggregate then never ran). Create
+        them here, before the consumer subscribes, and wait until they are visible."""
+        internal = [
+            agent.channel
+            for agent in self.agents.values()
+            if getattr(agent.channel, "internal", False)
+        ]
+        for topic in internal:
+            await topic.maybe_declare()
+        names = [name for topic in internal for name in topic.topics]
+        if names:
+            admin = admin_client(self.countersign_settings)
+            await asyncio.to_thread(wait_until_visible, admin, names)
 
     async def _start_web(self) -> None:
         """Our own aiohttp server (Faust's web is off): API, SSE, metrics, dashboard."""

@@ -11,7 +11,7 @@ from streams.settings import Settings
 from tests.dataset import dataset_with_truth, intent_counts
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 
-EVENTS = 50_000
+EVENTS = 30_000
 
 
 def test_the_generator_and_the_reference_agree(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from tests.conftest import free_port
 from tests.dataset import dataset_with_truth
 from tests.pipeline import prepare, produce
 
-EVENTS = 30_000
+EVENTS = 20_000
 RATIO_FLOOR = 0.003
 
 
