@@ -18,10 +18,9 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.service import SinkService
-from streams.kafka import admin_client
 from streams.metrics import REGISTRY, SinkCollector
 from streams.settings import Settings
-from streams.topics import create_topics, wait_until_visible
+from streams.topics import create_internal_topics, create_topics
 from streams.web import server as web_server
 
 log = logging.getLogger(__name__)
@@ -66,18 +65,19 @@ class CountersignApp(faust.App):
         """Faust creates an agent's internal topic itself, but a consumer that subscribes
         before the broker's metadata shows the topic ignores it for good ("Ignoring
         missing topic": seen on a fresh broker, the aggregate then never ran). Create
-        them here, before the consumer subscribes, and wait until they are visible."""
-        internal = [
-            agent.channel
+        them here with our admin client, before the consumer subscribes, and wait until
+        they are visible."""
+        names = [
+            name
             for agent in self.agents.values()
             if getattr(agent.channel, "internal", False)
+            for name in agent.channel.topics
         ]
-        for topic in internal:
-            await topic.maybe_declare()
-        names = [name for topic in internal for name in topic.topics]
         if names:
-            admin = admin_client(self.countersign_settings)
-            await asyncio.to_thread(wait_until_visible, admin, names)
+            settings = self.countersign_settings
+            await asyncio.to_thread(
+                create_internal_topics, settings, names, settings.topic_partitions
+            )
 
     async def _start_web(self) -> None:
         """Our own aiohttp server (Faust's web is off): API, SSE, metrics, dashboard."""

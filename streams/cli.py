@@ -16,7 +16,6 @@ from typing import NoReturn
 
 import click
 import faust
-import mode.loop
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 from rich.table import Table
@@ -238,11 +237,7 @@ def main() -> NoReturn:
         sys.exit(2)
     faust_cli.help = HELP
     args = sys.argv[1:]
-    if args[:1] == ["worker"]:
-        if not {"--with-web", "--without-web"} & set(args):
-            # Faust's `worker` turns its own web server on by default; ours serves the port.
-            sys.argv.insert(2, "--without-web")
-        # uvloop: the event loop's own cost per event is a good part of Faust's. (Faust
-        # reads its --loop option when it is imported, before this runs.)
-        mode.loop.use("uvloop")
+    if args[:1] == ["worker"] and not {"--with-web", "--without-web"} & set(args):
+        # Faust's `worker` turns its own web server on by default; ours serves the port.
+        sys.argv.insert(2, "--without-web")
     build_app(settings).main()

@@ -128,6 +128,32 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
     return outcome
 
 
+def create_internal_topics(
+    settings: Settings, names: list[str], partitions: int, *, timeout: float = 15.0
+) -> None:
+    """Create a worker's own internal topics (bounded retention) if they are missing,
+    and wait until every one of them is visible."""
+    admin = admin_client(settings)
+    existing = set(cluster_metadata(admin, settings, timeout).topics)
+    missing = [
+        NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=settings.topic_replication_factor,
+            config=VALID.config(settings),  # bounded, like the other re-derivable topic
+        )
+        for name in names
+        if name not in existing
+    ]
+    for name, future in admin.create_topics(missing).items() if missing else []:
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
+    wait_until_visible(admin, names, timeout)
+
+
 def wait_until_visible(admin: AdminClient, names: list[str], timeout: float = 15.0) -> None:
     """A created topic reaches every broker's metadata a moment later: wait for it, so
     that a caller can subscribe or assign partitions right away."""
