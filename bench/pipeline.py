@@ -103,19 +103,6 @@ def api_matches(port: int, petitions: list[Petition], truth: Truth) -> bool:
     return True
 
 
-def wait_until_ready(port: int, worker: WorkerProcess, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not worker.alive():
-            raise RuntimeError(f"the worker exited:\n{worker.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("the worker did not serve /healthz")
-
-
 def directory_bytes(root: Path, name_part: str) -> int:
     return sum(
         path.stat().st_size
@@ -150,10 +137,10 @@ def end_to_end(  # noqa: PLR0917
     helpers = [helper_worker(settings, log, i) for i in range(1, workers)]
     with WorkerProcess(settings, log, port) as worker:
         worker.start()
-        wait_until_ready(port, worker)
+        worker.wait_until_serving()
         for helper in helpers:
             helper.start()
-            wait_until_ready(helper.web_port, helper)
+            helper.wait_until_serving()
         time.sleep(5 if helpers else 0)  # let the group settle on its members
         assert worker.process is not None
         pid = worker.process.pid

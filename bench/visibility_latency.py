@@ -29,7 +29,6 @@ import aiohttp
 
 from bench.intake_latency import free_port, ms, percentile, run_step, signatures
 from bench.machine import describe
-from bench.pipeline import wait_until_ready
 from streams.campaign import SEED_PETITION, seed_petition
 from streams.catalogue import publish_petition
 from streams.settings import Settings
@@ -97,7 +96,7 @@ def main() -> None:
     intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
     with worker, intake:
         worker.start()
-        wait_until_ready(worker.web_port, worker)
+        worker.wait_until_serving()
         intake.start(wait_for_petition=SEED_PETITION)
         poller = TotalPoller(
             f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts"

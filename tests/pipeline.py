@@ -103,6 +103,20 @@ class WorkerProcess(ChildProcess):
     def start(self) -> None:
         self.spawn(["worker", "--loglevel", "info"], self.environment())
 
+    def wait_until_serving(self, timeout: float = 120) -> None:
+        """Until its HTTP server answers /healthz with 200 (topics created, ClickHouse
+        migrated): a fresh broker can take several seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError(f"the worker exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"the worker did not serve /healthz in {timeout} s")
+
 
 class IntakeProcess(ChildProcess):
     """``countersign intake`` as a child process with the test's settings.

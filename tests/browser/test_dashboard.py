@@ -58,6 +58,7 @@ def test_the_live_total_reaches_the_truth(
     expected = sum(n for (p, _, _), n in truth.counts.items() if p == "syria-icc")
     prepare(settings, petitions)
     worker.start()
+    worker.wait_until_serving()
     produce(settings, events[:100])
     time.sleep(3)
     browser.get(f"http://127.0.0.1:{worker.web_port}/?petition=syria-icc")
