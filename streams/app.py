@@ -8,6 +8,7 @@ Why at-least-once with idempotent state, not ``exactly_once``: docs/exactly-once
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -62,21 +63,29 @@ class CountersignApp(faust.App):
         await self._start_web()
 
     async def _declare_internal_topics(self) -> None:
-        """Faust creates an agent's internal topic itself, but a consumer that subscribes
-        before the broker's metadata shows the topic ignores it for good ("Ignoring
-        missing topic": seen on a fresh broker, the aggregate then never ran). Create
-        them here with our admin client, before the consumer subscribes, and wait until
-        they are visible."""
-        names = [
+        """Faust creates its internal topics (an agent's repartition topic, a table's
+        changelog) itself, but a consumer that subscribes before the broker's metadata
+        shows one ignores it for good ("Ignoring missing topic"). Seen on a fresh
+        broker: the aggregate never ran, or crashed with PartitionsMismatch. So they are
+        created here, before the consumer subscribes, and awaited until visible."""
+        settings = self.countersign_settings
+        agent_topics = [
             name
             for agent in self.agents.values()
             if getattr(agent.channel, "internal", False)
             for name in agent.channel.topics
         ]
-        if names:
-            settings = self.countersign_settings
+        changelogs = [
+            name for table in self.tables.values() for name in table.changelog_topic.topics
+        ]
+        partitions = settings.topic_partitions
+        if agent_topics:
+            await asyncio.to_thread(create_internal_topics, settings, agent_topics, partitions)
+        if changelogs:
             await asyncio.to_thread(
-                create_internal_topics, settings, names, settings.topic_partitions
+                functools.partial(
+                    create_internal_topics, settings, changelogs, partitions, compacted=True
+                )
             )
 
     async def _start_web(self) -> None:

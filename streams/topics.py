@@ -129,10 +129,15 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
 
 
 def create_internal_topics(
-    settings: Settings, names: list[str], partitions: int, *, timeout: float = 15.0
+    settings: Settings,
+    names: list[str],
+    partitions: int,
+    *,
+    compacted: bool = False,
+    timeout: float = 15.0,
 ) -> None:
-    """Create a worker's own internal topics (bounded retention) if they are missing,
-    and wait until every one of them is visible."""
+    """Create a worker's own internal topics if they are missing (compacted for table
+    changelogs, else bounded retention) and wait until every one of them is visible."""
     admin = admin_client(settings)
     existing = set(cluster_metadata(admin, settings, timeout).topics)
     missing = [
@@ -140,7 +145,7 @@ def create_internal_topics(
             name,
             num_partitions=partitions,
             replication_factor=settings.topic_replication_factor,
-            config=VALID.config(settings),  # bounded, like the other re-derivable topic
+            config=(COUNTS if compacted else VALID).config(settings),
         )
         for name in names
         if name not in existing
