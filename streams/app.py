@@ -8,7 +8,6 @@ Why at-least-once with idempotent state, not ``exactly_once``: docs/exactly-once
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -83,9 +82,7 @@ class CountersignApp(faust.App):
             await asyncio.to_thread(create_internal_topics, settings, agent_topics, partitions)
         if changelogs:
             await asyncio.to_thread(
-                functools.partial(
-                    create_internal_topics, settings, changelogs, partitions, compacted=True
-                )
+                create_internal_topics, settings, changelogs, partitions, compacted=True
             )
 
     async def _start_web(self) -> None:

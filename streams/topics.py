@@ -113,18 +113,25 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
         )
     if not missing:
         return outcome
-    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+    outcome |= _create(admin, missing, timeout)
+    wait_until_visible(admin, list(outcome), timeout)
+    return outcome
+
+
+def _create(admin: AdminClient, topics: list[NewTopic], timeout: float) -> dict[str, str]:
+    """``{name: "created" | "exists"}``: a concurrent create of the same topic is fine."""
+    outcome = {}
+    for name, future in admin.create_topics(topics, request_timeout=timeout).items():
         try:
             future.result()
         except KafkaException as exc:
             error = exc.args[0]
-            if error.code() != error.TOPIC_ALREADY_EXISTS:  # a concurrent create is fine
+            if error.code() != error.TOPIC_ALREADY_EXISTS:
                 raise TopicError(f"cannot create topic {name}: {error.str()}") from exc
             outcome[name] = "exists"
         else:
             log.info("created topic %s", name)
             outcome[name] = "created"
-    wait_until_visible(admin, list(outcome), timeout)
     return outcome
 
 
@@ -150,12 +157,8 @@ def create_internal_topics(
         for name in names
         if name not in existing
     ]
-    for name, future in admin.create_topics(missing).items() if missing else []:
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
-                raise TopicError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
+    if missing:
+        _create(admin, missing, timeout)
     wait_until_visible(admin, names, timeout)
 
 
