@@ -58,6 +58,7 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/mypy
 
 bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
+	$(PY) -m bench.faust_floor
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
 

@@ -92,17 +92,18 @@ def build(
 
     def first_wins(signature: Value, state: State) -> Value:
         """Our dedupe rule on Quix's per-key RocksDB state: the first in stream order."""
+        # Quix's group_by repartitions by dedupe key: no home partition to remember.
         candidate = Winner(
-            signature["country"], signature["source_partition"], signature["source_offset"]
+            signature["country"], signature["source_partition"], signature["source_offset"], 0
         )
         stored = state.get("winner")
-        outcome = decide(candidate, None if stored is None else Winner(*stored))
+        outcome = decide(candidate, None if stored is None else Winner(*stored, 0))
         if outcome is Outcome.ACCEPTED:
             state.set("winner", [candidate.country, candidate.partition, candidate.offset])
         if outcome is not Outcome.DUPLICATE:  # a replayed winner is forwarded again
             return signature
         verdict = {k: signature[k] for k in (*DUPLICATE_FIELDS, *POSITION_FIELDS)}
-        detail = duplicate_detail(signature["petition_id"], Winner(*stored))
+        detail = duplicate_detail(signature["petition_id"], Winner(*stored, 0))
         return verdict | {"reason": "duplicate", "detail": detail}
 
     def count(winner: Value, state: State) -> Value:

@@ -255,5 +255,14 @@ class Results:
             self.poll(1.0)
         self.poll(3.0)  # anything counted twice would arrive now
 
+    def records_on(self, name: str) -> int:
+        """How many records a topic of this run holds (the sum of its end offsets)."""
+        topic = self.settings.topic(name)
+        metadata = kafka.admin_client(self.settings).list_topics(topic, timeout=10).topics
+        return sum(
+            self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in metadata[topic].partitions
+        )
+
     def close(self) -> None:
         self.consumer.close()

@@ -1,7 +1,9 @@
 """The Faust agents of the pipeline, one module each, thin over ``streams.rules``.
 
-    signatures.submitted --validate---> signatures.valid | signatures.rejected
-    signatures.valid     --dedupe-----> signatures.accepted | signatures.duplicates
+    signatures.submitted --validate--> signatures.rejected
+                             | at home: dedupe stage --> signatures.accepted | .duplicates
+                             | elsewhere: signatures.valid (home partition)
+    signatures.valid     --dedupe----> dedupe stage --> signatures.accepted | .duplicates
                          (every 0.25 s) <app>-partial-counts (internal)
     partial-counts       --aggregate--> counts.regional
 
@@ -30,7 +32,7 @@ def register_agents(app: CountersignApp) -> Pipeline:
     topics = topology(app)
     petitions = PetitionLookup(app.countersign_settings)
     app.petition_lookup = petitions
-    validate.register(app, topics, petitions)
-    dedupe.register(app, topics)
+    stage = dedupe.register(app, topics)
+    validate.register(app, topics, petitions, stage)
     aggregate.register(app, topics)
     return Pipeline(topics, petitions)

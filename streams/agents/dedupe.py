@@ -1,12 +1,19 @@
-"""dedupe: signatures.valid -> signatures.accepted | signatures.duplicates, and the
-stage's partial counts -> the aggregate.
+"""dedupe: the first accepted signature per dedupe key wins; the stage's partial counts.
 
-One RocksDB table of winners, local to the partition of the dedupe key: one entry per
-(petition, email hash), holding the winner's country and source position. From that
-table alone the stage derives how many winners each of its partitions holds per
+One RocksDB table of winners, one entry per (petition, email hash) holding the
+winner's country, source position and home partition. Each entry lives in its
+signer's home partition (``streams.agents.placement``), so the stage runs in two
+places that share the table:
+
+* inside ``validate``, for a submission read on its home partition: settled where it
+  was read, no extra hop (the common case: our producers key by ``petition_id/bucket``);
+* in the ``dedupe`` agent on signatures.valid, for everything validate sent home
+  (older producers' plain petition keys, other partitioners).
+
+From the table alone the stage derives how many winners each home partition holds per
 (petition, country) and publishes those numbers every ``partials_interval_seconds``,
-one record per (petition, partition) that moved: no record per signature is sent
-just for counting.
+one record per (petition, partition) that moved: no record per signature is sent just
+for counting.
 
 Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as the
 winner was accepted before a crash; it is forwarded again (everything downstream is
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +42,7 @@ from streams.rules.dedupe import (
     decide,
     duplicate_detail,
 )
-from streams.rules.keys import parse_dedupe_key, partition_of_winner_key, winner_key
+from streams.rules.keys import parse_dedupe_key, petition_of_dedupe_key, winner_key
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
 
@@ -53,89 +61,104 @@ ROCKSDB_OPTIONS = {
 def candidate_of(message: Any, accepted_codec: AvroCodec) -> tuple[str, str, Winner]:
     """``(petition_id, email_hash, candidate)`` of a signatures.valid record: from its
     key and ``WINNER_HEADER`` when validate wrote them (no Avro decoding), else from
-    the decoded record. ``MalformedMessage`` when neither can be read."""
+    the decoded record. Its home is the partition it was read from, whatever the
+    header says: the table entry is written there. ``MalformedMessage`` when neither
+    can be read."""
     headers = message.headers or ()
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     header = next((value for name, value in pairs if name == WINNER_HEADER), None)
     if header is not None and message.key:
         try:
             petition_id, email_hash = parse_dedupe_key(message.key)
-            return petition_id, email_hash, Winner.decode(header)
+            sent = Winner.decode(header)
         except ValueError:
             pass  # not ours after all: read the record itself
+        else:
+            return petition_id, email_hash, replace(sent, home=message.partition)
     record = accepted_codec.decode(message.value)
-    return record["petition_id"], record["email_hash"], Winner.of(record)
+    return record["petition_id"], record["email_hash"], Winner.of(record, message.partition)
 
 
-def register(app: CountersignApp, topics: Topology) -> Any:
-    settings = app.countersign_settings
-    partitions = settings.topic_partitions
-    # Keys and values are our own compact bytes (rules.keys.winner_key, Winner.encode).
-    winners = app.Table(
-        "dedupe-winners-v2",
-        default=None,
-        key_type=bytes,  # bytes types make Faust store them raw
-        value_type=bytes,
-        partitions=partitions,
-        options=dict(ROCKSDB_OPTIONS),
-    )
-    partial = {"counts": PartialCounts()}
-    accepted_codec = codec("SignatureAccepted")
-    rejected_codec = codec("SignatureRejected")
-    partial_codec = codec("PartialCount")
-    events_in = EVENTS_IN.labels("dedupe")
-    verdicts = {outcome: VERDICTS.labels(outcome.value) for outcome in Outcome}
+class DedupeStage:
+    """The winners table, the partial counts derived from it, and the one decision
+    that both places (``validate`` at home, the ``dedupe`` agent) make."""
 
-    @winners.on_recover
-    async def rebuild_partial_counts() -> None:
-        partial["counts"] = PartialCounts.rebuild(winners.items(), partitions)
-        log.info("partial counts rebuilt from %d winners", partial["counts"].total())
+    def __init__(self, app: CountersignApp, topics: Topology) -> None:
+        settings = app.countersign_settings
+        self.topics = topics
+        # Keys and values are our own compact bytes (rules.keys.winner_key, Winner.encode).
+        self.winners = app.Table(
+            "dedupe-winners-v3",
+            default=None,
+            key_type=bytes,  # bytes types make Faust store them raw
+            value_type=bytes,
+            partitions=settings.topic_partitions,
+            options=dict(ROCKSDB_OPTIONS),
+        )
+        self.partial = PartialCounts()
+        self.accepted_codec = codec("SignatureAccepted")
+        self.rejected_codec = codec("SignatureRejected")
+        self.partial_codec = codec("PartialCount")
+        self.verdicts = {outcome: VERDICTS.labels(outcome.value) for outcome in Outcome}
+        self.winners.on_recover(self.rebuild_partial_counts)
 
-    every = settings.partials_interval_seconds
+    async def rebuild_partial_counts(self) -> None:
+        self.partial = PartialCounts.rebuild(self.winners.items())
+        log.info("partial counts rebuilt from %d winners", self.partial.total())
 
-    @app.timer(every, name="dedupe-publish-partial-counts")  # type: ignore[untyped-decorator]
-    async def publish_partial_counts() -> None:
-        for (petition_id, partition), countries in partial["counts"].take_changed():
+    async def publish_partial_counts(self) -> None:
+        for (petition_id, partition), countries in self.partial.take_changed():
             record = {"petition_id": petition_id, "partition": partition, "countries": countries}
-            await topics.partials.send(key=petition_id.encode(), value=partial_codec.encode(record))
-
-    @app.agent(topics.valid, name="dedupe", concurrency=1)
-    async def dedupe(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            events_in.inc()
-            try:
-                petition_id, email_hash, candidate = candidate_of(message, accepted_codec)
-            except MalformedMessage as exc:
-                await dead_letter(message, exc)
-                continue
-            key = winner_key(petition_id, email_hash)
-            stored_bytes = winners.get(key)
-            stored = None if stored_bytes is None else Winner.decode(stored_bytes)
-            outcome = decide(candidate, stored)
-            verdicts[outcome].inc()
-            if outcome is Outcome.DUPLICATE:
-                assert stored is not None
-                await report_duplicate(message, stored)
-                continue
-            # Written again on a replay too, so the changelog surely has it.
-            winners[key] = candidate.encode()
-            if outcome is Outcome.ACCEPTED:
-                partial["counts"].add(
-                    petition_id, candidate.country, partition_of_winner_key(key, partitions)
-                )
-            else:
-                log.info("%s won before a restart; forwarding it again", key.hex())
-            await topics.accepted.send(
-                key=message.key, value=message.value, partition=message.partition
+            await self.topics.partials.send(
+                key=petition_id.encode(), value=self.partial_codec.encode(record)
             )
 
-    async def report_duplicate(message: Any, winner: Winner) -> None:
-        try:
-            record = accepted_codec.decode(message.value)
-        except MalformedMessage as exc:
-            await dead_letter(message, exc)
+    async def settle(
+        self,
+        *,
+        petition_id: str,
+        email_hash: str,
+        candidate: Winner,
+        key: bytes,
+        value: bytes,
+        read_at: SourcePosition,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        """Accept, forward again or reject as a duplicate one valid signature, read at
+        ``read_at`` on its home partition ``candidate.home``. ``key`` is its dedupe key,
+        ``value`` its SignatureAccepted bytes (``record`` the same, decoded, when the
+        caller has it)."""
+        table_key = winner_key(petition_id, email_hash)
+        stored_bytes = self.winners.get(table_key)
+        stored = None if stored_bytes is None else Winner.decode(stored_bytes)
+        outcome = decide(candidate, stored)
+        self.verdicts[outcome].inc()
+        if outcome is Outcome.DUPLICATE:
+            assert stored is not None
+            await self.report_duplicate(key, value, record, stored, read_at)
             return
+        # Written again on a replay too, so the changelog surely has it.
+        self.winners[table_key] = candidate.encode()
+        if outcome is Outcome.ACCEPTED:
+            self.partial.add(petition_id, candidate.country, candidate.home)
+        else:
+            log.info("%s won before a restart; forwarding it again", table_key.hex())
+        await self.topics.accepted.send(key=key, value=value, partition=candidate.home)
+
+    async def report_duplicate(
+        self,
+        key: bytes,
+        value: bytes,
+        record: dict[str, Any] | None,
+        winner: Winner,
+        read_at: SourcePosition,
+    ) -> None:
+        if record is None:
+            try:
+                record = self.accepted_codec.decode(value)
+            except MalformedMessage as exc:
+                await self.dead_letter(value, exc, petition_of_dedupe_key(key), read_at)
+                return
         duplicate = rejection(
             petition_id=record["petition_id"],
             reason=Reason.DUPLICATE,
@@ -147,23 +170,56 @@ def register(app: CountersignApp, topics: Topology) -> Any:
                 record["source_topic"], record["source_partition"], record["source_offset"]
             ),
         )
-        await topics.duplicates.send(
-            key=message.key,
-            value=rejected_codec.encode(duplicate.record),
-            partition=message.partition,
+        await self.topics.duplicates.send(
+            key=key, value=self.rejected_codec.encode(duplicate.record), partition=read_at.partition
         )
 
-    async def dead_letter(message: Any, exc: MalformedMessage) -> None:
+    async def dead_letter(
+        self, value: bytes, exc: MalformedMessage, petition_id: str, position: SourcePosition
+    ) -> None:
         bad = rejection(
-            petition_id=(message.key or b"").decode("utf-8", "replace").split(":")[0],
+            petition_id=petition_id,
             reason=Reason.MALFORMED,
-            detail=f"unreadable record on {message.topic}: {exc.detail}",
-            position=SourcePosition(message.topic, message.partition, message.offset),
+            detail=f"unreadable record on {position.topic}: {exc.detail}",
+            position=position,
             received_at=datetime.now(UTC),
-            original=message.value,
+            original=value,
         )
-        await topics.rejected.send(
-            key=bad.petition_id.encode(), value=rejected_codec.encode(bad.record)
+        await self.topics.rejected.send(
+            key=bad.petition_id.encode(), value=self.rejected_codec.encode(bad.record)
         )
 
-    return dedupe
+
+def register(app: CountersignApp, topics: Topology) -> DedupeStage:
+    stage = DedupeStage(app, topics)
+    events_in = EVENTS_IN.labels("dedupe")
+
+    @app.timer(  # type: ignore[untyped-decorator]
+        app.countersign_settings.partials_interval_seconds, name="dedupe-publish-partial-counts"
+    )
+    async def publish_partial_counts() -> None:
+        await stage.publish_partial_counts()
+
+    @app.agent(topics.valid, name="dedupe", concurrency=1)
+    async def dedupe(stream: Any) -> None:
+        """Signatures that validate sent home: settle them here."""
+        async for event in stream.events():
+            message = event.message
+            events_in.inc()
+            read_at = SourcePosition(message.topic, message.partition, message.offset)
+            try:
+                petition_id, email_hash, candidate = candidate_of(message, stage.accepted_codec)
+            except MalformedMessage as exc:
+                petition = petition_of_dedupe_key(message.key)
+                await stage.dead_letter(message.value, exc, petition, read_at)
+                continue
+            await stage.settle(
+                petition_id=petition_id,
+                email_hash=email_hash,
+                candidate=candidate,
+                key=message.key,
+                value=message.value,
+                read_at=read_at,
+            )
+
+    return stage

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streams.rules.keys import partition_of_winner_key, petition_of_winner_key
+from streams.rules.keys import petition_of_winner_key
 
 #: Header of a signatures.valid record carrying its candidate ``Winner``: the dedupe
 #: stage decides from the key and this header alone and decodes the record only to
@@ -32,27 +32,30 @@ class Outcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Winner:
     """What the dedupe table remembers of an accepted signature: where it sits in the
-    audit log (to recognise its redelivery) and its country (to count it)."""
+    audit log (to recognise its redelivery), its country (to count it) and its home
+    partition, the table partition it lives in (to count it there after a restart)."""
 
     country: str
     partition: int  # of signatures.submitted
     offset: int
+    home: int  # the signer's home partition (rules.keys)
 
     def encode(self) -> bytes:
-        return f"{self.country} {self.partition} {self.offset}".encode()
+        return f"{self.country} {self.partition} {self.offset} {self.home}".encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Winner:
-        country, partition, offset = raw.split(b" ")
-        return cls(country.decode(), int(partition), int(offset))
+        country, partition, offset, home = raw.split(b" ")
+        return cls(country.decode(), int(partition), int(offset), int(home))
 
     @classmethod
-    def of(cls, accepted: dict[str, object]) -> Winner:
-        """The candidate of a SignatureAccepted record."""
+    def of(cls, accepted: dict[str, object], home: int) -> Winner:
+        """The candidate of a SignatureAccepted record whose signer lives on ``home``."""
         return cls(
             str(accepted["country"]),
             int(accepted["source_partition"]),  # type: ignore[call-overload]
             int(accepted["source_offset"]),  # type: ignore[call-overload]
+            home,
         )
 
     @property
@@ -76,7 +79,7 @@ def duplicate_detail(petition_id: str, winner: Winner) -> str:
     )
 
 
-PartialKey = tuple[str, int]  # petition, partition of signatures.valid
+PartialKey = tuple[str, int]  # petition, home partition
 
 
 class PartialCounts:
@@ -102,16 +105,13 @@ class PartialCounts:
         return sum(sum(countries.values()) for countries in self.counts.values())
 
     @classmethod
-    def rebuild(cls, winners: Iterable[tuple[bytes, bytes]], partitions: int) -> PartialCounts:
+    def rebuild(cls, winners: Iterable[tuple[bytes, bytes]]) -> PartialCounts:
         """From ``(winner key, Winner bytes)`` entries; every count is marked changed so
         that a new owner of a partition publishes it again."""
         partial = cls()
         for key, value in winners:
-            partial.add(
-                petition_of_winner_key(key),
-                Winner.decode(value).country,
-                partition_of_winner_key(key, partitions),
-            )
+            winner = Winner.decode(value)
+            partial.add(petition_of_winner_key(key), winner.country, winner.home)
         return partial
 
     def take_changed(self) -> list[tuple[PartialKey, dict[str, int]]]:

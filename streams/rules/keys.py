@@ -7,10 +7,13 @@ these functions, so a key is never built or parsed a second way.
   normalized email, so one signer's submissions for a petition share a partition (first
   wins by log order) while a popular petition spreads over all of them. A plain
   ``petition_id`` key (older producers) stays valid.
+* A signer's **home partition**: where Kafka's default partitioner (murmur2, as Java
+  and our producers' ``murmur2_random``) puts their submission key. The dedupe table
+  entry of (petition, email) lives in that partition, so a submission that arrives
+  there is settled where it is read, and only the others travel through
+  ``signatures.valid`` (``streams.agents.placement`` computes it in the worker).
 * ``signatures.valid`` / ``accepted`` / ``duplicates``: the dedupe key
-  ``petition_id:email_hash``. Its partition comes from the HMAC itself
-  (``partition_of``), which is uniform and costs one ``int()`` instead of a murmur2
-  hash in pure Python.
+  ``petition_id:email_hash``, on the signer's home partition.
 * ``counts.regional``: ``petition_id:country``; the internal partial counts: the
   plain ``petition_id`` (every partition's numbers of a petition meet in one place).
 """
@@ -24,7 +27,7 @@ from streams.rules.reasons import RuleViolation
 
 #: Buckets per petition on signatures.submitted: enough to spread one petition over
 #: any realistic partition count, few enough to say nothing about an address.
-SUBMISSION_BUCKETS = 64
+SUBMISSION_BUCKETS = 256
 #: Length of the binary digest at the end of a winner key (HMAC-SHA256).
 _DIGEST_BYTES = 32
 
@@ -32,7 +35,7 @@ _DIGEST_BYTES = 32
 def submission_key(petition_id: str, normalized_email: str) -> bytes:
     """``petition_id/bucket``, the bucket a CRC32 of the normalized address."""
     bucket = zlib.crc32(normalized_email.encode("utf-8")) % SUBMISSION_BUCKETS
-    return f"{petition_id}/{bucket:02d}".encode()
+    return f"{petition_id}/{bucket:03d}".encode()
 
 
 def petition_of_key(key: bytes | None) -> str:
@@ -52,9 +55,9 @@ def parse_dedupe_key(key: bytes) -> tuple[str, str]:
     return petition_id, email_hash
 
 
-def partition_of(email_hash: str, partitions: int) -> int:
-    """The partition of a dedupe key on signatures.valid / accepted / duplicates."""
-    return int(email_hash[-8:], 16) % partitions
+def petition_of_dedupe_key(key: bytes | None) -> str:
+    """The petition a dedupe key names, for records that cannot be decoded."""
+    return (key or b"").decode("utf-8", errors="replace").rpartition(":")[0]
 
 
 def winner_key(petition_id: str, email_hash: str) -> bytes:
@@ -65,11 +68,6 @@ def winner_key(petition_id: str, email_hash: str) -> bytes:
 
 def petition_of_winner_key(key: bytes) -> str:
     return key[: -_DIGEST_BYTES - 1].decode()
-
-
-def partition_of_winner_key(key: bytes, partitions: int) -> int:
-    """``partition_of`` for a winner key (the same partition as its dedupe key)."""
-    return int.from_bytes(key[-4:], "big") % partitions
 
 
 def count_key(petition_id: str, country: str) -> str:

@@ -17,7 +17,7 @@ from schemas.codec import AvroCodec, codec
 from streams.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
-from streams.rules.keys import dedupe_key, petition_of_key
+from streams.rules.keys import dedupe_key, petition_of_key, submission_key
 from streams.rules.names import clean_name
 from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
 from streams.rules.reasons import Reason, RuleViolation
@@ -38,6 +38,9 @@ class SourcePosition:
 class Accepted:
     dedupe_key: str
     record: Record  # a SignatureAccepted
+    #: The submission key this signer's submissions should carry (rules.keys): it
+    #: names the signer's home partition, whatever key the event arrived with.
+    submission_key: bytes
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def judge(
         check_window(petition, submitted_at)
         name = clean_name(event["full_name"])
         country = normalize_country(event["country"])
-        hashed = email_hash(normalize_email(event["email"]), hash_key)
+        normalized = normalize_email(event["email"])
+        hashed = email_hash(normalized, hash_key)
     except RuleViolation as violation:
         return reject(
             violation.reason,
@@ -151,4 +155,5 @@ def judge(
             "source_partition": position.partition,
             "source_offset": position.offset,
         },
+        submission_key(petition_id, normalized),
     )

@@ -8,6 +8,7 @@ import pytest
 
 from streams.rules.reasons import Reason
 from streams.settings import Settings
+from streams.topics import VALID
 from tests.dataset import dataset_with_truth, intent_counts
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 
@@ -36,6 +37,22 @@ def test_counts_equal_the_truth(
     assert results.reasons == truth.reasons
     assert results.counts() == truth.counts
     assert results.redelivered == 0  # without a crash nothing is delivered twice
+
+
+def test_most_signatures_are_settled_where_they_are_read(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    """Only the plain-keyed signers (one in five) travel through signatures.valid."""
+    events, petitions, truth = dataset_with_truth(13, 5_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    results.wait_for(truth, timeout=300, worker=worker)
+    valid_verdicts = truth.total_accepted() + sum(
+        n for (_, reason), n in truth.reasons.items() if reason == Reason.DUPLICATE
+    )
+    sent_home = results.records_on(VALID.name)
+    assert 0 < sent_home < valid_verdicts / 2
 
 
 @pytest.mark.timeout(900)

@@ -10,34 +10,38 @@ from streams.rules.aggregate import fold, regional_count, total
 from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
 from streams.rules.keys import winner_key
 
-HASH_A = "a" * 56 + "00000007"  # partition 7 % n
-HASH_B = "b" * 56 + "0000000a"
+HASH_A = "a" * 64
+HASH_B = "b" * 64
 
 
 def test_the_first_signature_of_a_key_is_accepted() -> None:
-    assert decide(Winner("SY", 2, 1), None) is Outcome.ACCEPTED
+    assert decide(Winner("SY", 2, 1, 0), None) is Outcome.ACCEPTED
 
 
 def test_a_later_signature_with_the_same_key_is_a_duplicate() -> None:
-    assert decide(Winner("SY", 2, 9), Winner("SY", 2, 1)) is Outcome.DUPLICATE
+    assert decide(Winner("SY", 2, 9, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
 
 
 def test_the_same_offset_in_another_partition_is_a_duplicate() -> None:
-    assert decide(Winner("SY", 3, 1), Winner("SY", 2, 1)) is Outcome.DUPLICATE
+    assert decide(Winner("SY", 3, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
 
 
 def test_the_winner_redelivered_is_replayed_not_a_duplicate() -> None:
-    assert decide(Winner("SY", 2, 1), Winner("SY", 2, 1)) is Outcome.REPLAYED
+    assert decide(Winner("SY", 2, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
 
 
 def test_a_duplicate_names_where_the_winner_sits() -> None:
-    assert "signatures.submitted 2/1" in duplicate_detail("p", Winner("SY", 2, 1))
+    assert "signatures.submitted 2/1" in duplicate_detail("p", Winner("SY", 2, 1, 0))
 
 
 def test_a_winner_survives_its_encoding() -> None:
-    winner = Winner("XK", 5, 123_456_789)
+    winner = Winner("XK", 5, 123_456_789, 3)
     assert Winner.decode(winner.encode()) == winner
-    assert len(winner.encode()) == len("XK 5 123456789")
+    assert winner.encode() == b"XK 5 123456789 3"
+
+
+def test_the_home_partition_never_decides() -> None:
+    assert decide(Winner("SY", 2, 1, 4), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
 
 
 def test_partial_counts_count_each_new_winner_once() -> None:
@@ -61,12 +65,12 @@ def test_only_the_petition_partitions_that_moved_are_published_again() -> None:
 
 def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
     entries = [
-        (winner_key("p", HASH_A), Winner("SY", 0, 1).encode()),
-        (winner_key("p", HASH_B), Winner("SY", 0, 2).encode()),
-        (winner_key("q", HASH_A), Winner("FR", 1, 3).encode()),
+        (winner_key("p", HASH_A), Winner("SY", 0, 1, 1).encode()),
+        (winner_key("p", HASH_B), Winner("SY", 0, 2, 4).encode()),
+        (winner_key("q", HASH_A), Winner("FR", 1, 3, 1).encode()),
     ]
-    rebuilt = PartialCounts.rebuild(entries, partitions=6)
-    # HASH_A ends in 7 -> partition 1 of 6; HASH_B in 0xa = 10 -> partition 4.
+    rebuilt = PartialCounts.rebuild(entries)
+    # Counted on each winner's home partition (1, 4, 1), not where it was submitted.
     assert rebuilt.counts == {("p", 1): {"SY": 1}, ("p", 4): {"SY": 1}, ("q", 1): {"FR": 1}}
     assert rebuilt.total() == 3
     assert len(rebuilt.take_changed()) == 3  # a new owner publishes everything again
@@ -108,4 +112,4 @@ def test_a_regional_count_carries_the_region_and_the_sum() -> None:
 
 def test_the_candidate_of_an_accepted_record_is_its_country_and_source_position() -> None:
     record = {"country": "SY", "source_partition": 2, "source_offset": 41, "petition_id": "p"}
-    assert Winner.of(record) == Winner("SY", 2, 41)
+    assert Winner.of(record, home=5) == Winner("SY", 2, 41, 5)

@@ -1,5 +1,5 @@
 """Key formats: one signer's submissions share a bucket, a petition spreads over all
-buckets, and a dedupe key and its winner key land on the same partition."""
+buckets, and each key parses back into what it was built from."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from streams.rules.keys import (
     SUBMISSION_BUCKETS,
     dedupe_key,
     parse_dedupe_key,
-    partition_of,
-    partition_of_winner_key,
+    petition_of_dedupe_key,
     petition_of_key,
     petition_of_winner_key,
     submission_key_for,
@@ -53,23 +52,12 @@ def test_a_winner_key_holds_the_petition_and_the_binary_digest() -> None:
     assert dedupe_key("syria-icc", digest) == f"syria-icc:{digest}"
 
 
-def test_a_dedupe_key_and_its_winner_key_share_a_partition() -> None:
-    for i in range(1_000):
-        digest = hmac.new(b"k", f"{i}@example.org".encode(), hashlib.sha256).hexdigest()
-        for partitions in (1, 6, 7, 32):
-            assert partition_of(digest, partitions) == partition_of_winner_key(
-                winner_key("p", digest), partitions
-            )
-
-
-def test_dedupe_partitions_are_spread_evenly() -> None:
-    counts = [0] * 6
-    for i in range(6_000):
-        digest = hmac.new(b"k", f"{i}@example.org".encode(), hashlib.sha256).hexdigest()
-        counts[partition_of(digest, 6)] += 1
-    assert min(counts) > 800  # a fair share is 1,000
-
-
 def test_a_dedupe_key_parses_back_into_its_parts() -> None:
     digest = hmac.new(b"k", b"li@example.org", hashlib.sha256).hexdigest()
     assert parse_dedupe_key(dedupe_key("syria-icc", digest).encode()) == ("syria-icc", digest)
+
+
+def test_the_petition_of_an_unreadable_dedupe_key_is_the_part_before_the_last_colon() -> None:
+    assert petition_of_dedupe_key(b"syria-icc:abc") == "syria-icc"
+    assert petition_of_dedupe_key(b"\xff:abc") == "\ufffd"
+    assert petition_of_dedupe_key(None) == ""

@@ -1,0 +1,103 @@
+"""Where the worker's time goes: py-spy samples one worker while it drains a prepared
+log, then the top functions by own time and by total time are printed.
+
+    .venv/bin/python -m bench.profile_worker [--events 30000] [--seconds 30]
+
+The log is produced before the worker starts, so the profile is of steady
+consumption, not of start-up. Output: bench/results/profile-<label>.txt (the table)
+and the raw collapsed stacks next to it, for a flame graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from bench.pipeline import WORKER_PORT, fresh_settings
+from tests.dataset import dataset_with_truth
+from tests.pipeline import WorkerProcess, prepare, produce
+
+RESULTS_DIR = Path(__file__).with_name("results")
+
+
+def top(raw: Path, limit: int) -> str:
+    """Own-time and total-time tables from py-spy's collapsed stacks."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = [
+            frame.split(" (")[0] + " " + frame.split("/")[-1].rstrip(")")
+            for frame in stack.split(";")
+        ]
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    lines = [f"{samples} samples", "", "own time:"]
+    lines += [f"{100 * n / samples:5.1f}%  {name}" for name, n in own.most_common(limit)]
+    lines += ["", "total time:"]
+    lines += [f"{100 * n / samples:5.1f}%  {name}" for name, n in total.most_common(limit)]
+    return "\n".join(lines)
+
+
+def events_in(port: int) -> dict[str, float]:
+    """The worker's ``countersign_agent_events_in`` counters, by agent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    pattern = r'^countersign_agent_events_in_total\{agent="(\w+)"\} (\S+)$'
+    return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.M)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--label", default="worker")
+    parser.add_argument("--after", type=float, default=2.0, help="seconds before sampling")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("py_spy", nargs="*", help="more py-spy options, after --")
+    args = parser.parse_args()
+    workdir = Path(f".data/bench/profile-{uuid.uuid4().hex[:6]}")
+    settings = fresh_settings(workdir, "profile")
+    workdir.mkdir(parents=True)
+    events, petitions, _truth = dataset_with_truth(1, args.events, settings)
+    prepare(settings, petitions)
+    produce(settings, events)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    raw = RESULTS_DIR / f"profile-{args.label}.collapsed"
+    with WorkerProcess(settings, workdir / "worker.log", WORKER_PORT) as worker:
+        worker.start()
+        worker.wait_until_serving()
+        assert worker.process is not None
+        time.sleep(args.after)
+        before = events_in(WORKER_PORT)
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                *("record", "-p", str(worker.process.pid), "-d", str(args.seconds)),
+                *("-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking", *args.py_spy),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        after = events_in(WORKER_PORT)
+    rates = {
+        agent: round((after[agent] - before.get(agent, 0.0)) / args.seconds) for agent in after
+    }
+    table = f"events/s while sampled: {rates}\n" + top(raw, args.top)
+    (RESULTS_DIR / f"profile-{args.label}.txt").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
