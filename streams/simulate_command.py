@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +52,11 @@ def register_simulate_command(app: faust.App) -> None:
         faust.cli.option(
             "--rate", type=float, help="Events per second (demo default 20; 0: as fast as taken)."
         ),
-        faust.cli.option("--seed", type=int, default=1, show_default=True),
+        faust.cli.option(
+            "--seed",
+            type=int,
+            help="Repeat the run that printed this seed (default: new people every run).",
+        ),
         faust.cli.option(
             "--signatures",
             type=int,
@@ -84,7 +89,7 @@ def register_simulate_command(app: faust.App) -> None:
         via: str,
         count: int | None,
         rate: float | None,
-        seed: int,
+        seed: int | None,
         signatures: int,
         intake_url: str | None,
         concurrency: int,
@@ -107,6 +112,10 @@ def register_simulate_command(app: faust.App) -> None:
         own address. --truth writes the counts the pipeline must then show.
         """
         settings = self.settings
+        if seed is None:
+            # A fixed default re-sent the same people on every `make run`: all duplicates.
+            seed = secrets.randbelow(2**31)
+        console.print(f"seed {seed} (--seed {seed} sends the same people again)")
         if profile == "demo":
             if via != "kafka" or truth:
                 raise CountersignError(
