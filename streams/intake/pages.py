@@ -20,7 +20,7 @@ import pycountry
 from aiohttp import web
 
 from streams.rules.countries import assigned_codes
-from streams.rules.submission import FIELDS, HONEYPOT
+from streams.rules.submission import FIELDS, HONEYPOT, MAX_SIGNATURE_ID_LENGTH
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -125,7 +125,8 @@ def render_form(
 
 
 def render_thanks(petition: dict[str, Any], signature_id: str, *, embed: bool) -> web.Response:
-    return render("thanks.html", embed=embed, petition=petition, signature_id=signature_id[:100])
+    shown = signature_id[:MAX_SIGNATURE_ID_LENGTH]
+    return render("thanks.html", embed=embed, petition=petition, signature_id=shown)
 
 
 def render_problem(problem: Problem, *, embed: bool) -> web.Response:

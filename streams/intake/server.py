@@ -36,6 +36,7 @@ from streams.intake.ratelimit import RateLimiter
 from streams.publish import AsyncPublisher, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
+from streams.rules.submission import MAX_LOCALE_LENGTH
 from streams.settings import Settings
 from streams.topics import create_topics
 
@@ -143,7 +144,7 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
 
 def accept_language(request: web.Request) -> str | None:
     first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
-    return first[:35] or None
+    return first[:MAX_LOCALE_LENGTH] or None
 
 
 async def sign_form(request: web.Request) -> web.Response:

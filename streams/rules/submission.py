@@ -32,7 +32,8 @@ FIELDS = {
 }
 #: A field no human sees (hidden by CSS): only bots fill it in.
 HONEYPOT = "website"
-SIGNATURE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+MAX_SIGNATURE_ID_LENGTH = 100
+SIGNATURE_ID = re.compile(rf"^[A-Za-z0-9._:-]{{1,{MAX_SIGNATURE_ID_LENGTH}}}$")
 MAX_EMAIL_LENGTH = 254
 MAX_POSTAL_CODE_LENGTH = 20
 MAX_LOCALE_LENGTH = 35
@@ -136,9 +137,11 @@ def parse(fields: Mapping[str, Any]) -> tuple[CleanFields | None, dict[str, str]
     country = _required(fields, "country", normalize_country, "please choose your country", errors)
     postal_code = _optional(fields, "postal_code", MAX_POSTAL_CODE_LENGTH, errors)
     consent = _consent(fields.get("consent_to_publish_name"), errors)
-    signature_id = _optional(fields, "signature_id", 100, errors)
+    signature_id = _optional(fields, "signature_id", MAX_SIGNATURE_ID_LENGTH, errors)
     if signature_id is not None and not SIGNATURE_ID.match(signature_id):
-        errors["signature_id"] = "1-100 letters, digits, '.', '_', ':' or '-'"
+        errors["signature_id"] = (
+            f"1-{MAX_SIGNATURE_ID_LENGTH} letters, digits, '.', '_', ':' or '-'"
+        )
     locale = _optional(fields, "locale", MAX_LOCALE_LENGTH, errors)
     referrer = _optional(fields, "referrer", MAX_REFERRER_LENGTH, errors)
     if errors or name is None or email is None or country is None:
