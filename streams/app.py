@@ -117,7 +117,7 @@ def create_app(settings: Settings) -> CountersignApp:
     )
     return CountersignApp(
         settings,
-        f"{settings.topic_prefix}{settings.app_id}",
+        settings.group_id(),
         broker=brokers,
         processing_guarantee=settings.processing_guarantee,
         store="rocksdb://",

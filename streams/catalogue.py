@@ -115,7 +115,7 @@ class CatalogueReader:
         self.timeout = timeout
         self.topic = settings.topic(PETITIONS.name)
         self.petitions: dict[str, Petition] = {}
-        self._consumer = kafka.consumer(settings, group_id=f"{settings.app_id}.catalogue-reader")
+        self._consumer = kafka.consumer(settings, group_id=settings.group_id("catalogue-reader"))
 
     def load(self) -> dict[str, Petition]:
         """Everything up to the current end of the topic."""

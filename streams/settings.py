@@ -125,3 +125,10 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full name of one of ARCHITECTURE.md's topics under this prefix."""
         return f"{self.topic_prefix}{name}"
+
+    def group_id(self, role: str | None = None) -> str:
+        """A consumer group of this pipeline: the Faust app's own (no ``role``) or one
+        of its helpers'. Under the topic prefix, so two pipelines on one cluster (or
+        two test runs) never share a group."""
+        base = f"{self.topic_prefix}{self.app_id}"
+        return base if role is None else f"{base}-{role}"

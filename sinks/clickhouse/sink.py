@@ -66,7 +66,7 @@ class Route:
 
 
 def sink_group_id(settings: Settings) -> str:
-    return f"{settings.topic_prefix}{settings.app_id}-clickhouse-sink"
+    return settings.group_id("clickhouse-sink")
 
 
 class ClickHouseSink:

@@ -79,3 +79,9 @@ def test_a_topic_prefix_with_a_space_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("COUNTERSIGN_TOPIC_PREFIX", "my prefix")
     with pytest.raises(ValidationError, match="topic_prefix"):
         Settings()
+
+
+def test_every_consumer_group_lives_under_the_topic_prefix() -> None:
+    settings = Settings(topic_prefix="run7.", app_id="countersign")
+    assert settings.group_id() == "run7.countersign"
+    assert settings.group_id("catalogue-reader") == "run7.countersign-catalogue-reader"
