@@ -23,7 +23,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -41,7 +40,7 @@ from streams.campaign import SEED_PETITION, SeedCampaign, seed_petition
 from streams.catalogue import publish_petition
 from streams.settings import Settings
 from streams.topics import ALL_TOPICS, SUBMITTED, create_topics
-from tests.pipeline import IntakeProcess
+from tests.pipeline import IntakeProcess, free_port
 
 RESULTS = Path(__file__).with_name("results") / "intake_latency.json"
 RATES = (250, 500, 1000, 2000, 3000, 4000)
@@ -116,13 +115,6 @@ def signatures(seed: int, count: int) -> list[tuple[bytes, str]]:
                 if len(bodies) == count:
                     return bodies
         seed += 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def broker_pid() -> int | None:

@@ -112,15 +112,14 @@ def directory_bytes(root: Path, name_part: str) -> int:
 
 
 def helper_worker(settings: Settings, log: Path, index: int) -> WorkerProcess:
-    """Another worker of the same pipeline: its own state directory, no sink (one sink
-    per group, and the embedded ClickHouse belongs to the first worker)."""
-    helper = WorkerProcess(
+    """Another worker of the same pipeline: its own state directory, no API process
+    (one sink per group, and the embedded ClickHouse belongs to the first one's)."""
+    return WorkerProcess(
         settings.model_copy(update={"data_dir": settings.data_dir.with_name(f"data{index}")}),
         log.with_name(f"{log.stem}-{index}.log"),
         WORKER_PORT + 10 + index,
+        with_api=False,
     )
-    helper.extra_env = {"COUNTERSIGN_SINK_ENABLED": "false"}
-    return helper
 
 
 def end_to_end(  # noqa: PLR0917
@@ -142,14 +141,16 @@ def end_to_end(  # noqa: PLR0917
             helper.start()
             helper.wait_until_serving()
         time.sleep(5 if helpers else 0)  # let the group settle on its members
-        assert worker.process is not None
-        pid = worker.process.pid
+        assert worker.process is not None and worker.api is not None
+        assert worker.api.process is not None
+        pid, api_pid = worker.process.pid, worker.api.process.pid
         started = time.perf_counter()
         produce(settings, events)
-        peak = 0.0
+        peak = api_peak = 0.0
         exact = False
         while time.perf_counter() - started < 3600:
             peak = max(peak, peak_rss_mib(pid))
+            api_peak = max(api_peak, peak_rss_mib(api_pid))
             if api_matches(port, petitions, truth):
                 exact = True
                 break
@@ -165,6 +166,7 @@ def end_to_end(  # noqa: PLR0917
         "seconds": round(seconds, 1),
         "counts_exact": exact,
         "worker_peak_rss_mib": round(peak),
+        "serve_peak_rss_mib": round(api_peak),
         "state_bytes_per_signature": round(state / max(truth.total_accepted(), 1), 1),
     }
 
@@ -277,6 +279,7 @@ def main() -> None:
         "e2e_two_workers_events_per_s": two["events_per_s"],
         "counts_exact": spread["counts_exact"] and hot["counts_exact"] and two["counts_exact"],
         "worker_peak_rss_mib": max(spread["worker_peak_rss_mib"], hot["worker_peak_rss_mib"]),
+        "serve_peak_rss_mib": max(spread["serve_peak_rss_mib"], hot["serve_peak_rss_mib"]),
         "state_bytes_per_signature": spread["state_bytes_per_signature"],
         "runs": {"spread": spread, "hot_petition": hot, "two_workers": two, "quix": quix},
     }

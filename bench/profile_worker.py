@@ -80,7 +80,7 @@ def main() -> None:
         worker.wait_until_serving()
         assert worker.process is not None
         time.sleep(args.after)
-        before = events_in(WORKER_PORT)
+        before = events_in(worker.metrics_port)
         subprocess.run(
             [
                 str(Path(sys.executable).with_name("py-spy")),
@@ -90,7 +90,7 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        after = events_in(WORKER_PORT)
+        after = events_in(worker.metrics_port)
     rates = {
         agent: round((after[agent] - before.get(agent, 0.0)) / args.seconds) for agent in after
     }

@@ -14,11 +14,6 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.queries import CountsReader
-from sinks.clickhouse.service import SinkService
-from streams.metrics import REGISTRY, SinkCollector
 from streams.settings import Settings
 from streams.topics import create_internal_topics, create_topics
 from streams.web import server as web_server
@@ -34,7 +29,6 @@ class CountersignApp(faust.App):
         self.countersign_settings = settings
         #: Set by streams.agents.register_agents; started before consuming begins.
         self.petition_lookup: Any = None
-        self.sink: SinkService | None = SinkService(settings) if settings.sink_enabled else None
         self._web_runner: web.AppRunner | None = None
 
     def on_init_dependencies(self) -> Any:
@@ -57,8 +51,6 @@ class CountersignApp(faust.App):
         await self._declare_internal_topics()
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.start)
-        if self.sink is not None:
-            await asyncio.to_thread(self.sink.start)
         await self._start_web()
 
     async def _declare_internal_topics(self) -> None:
@@ -86,28 +78,19 @@ class CountersignApp(faust.App):
             )
 
     async def _start_web(self) -> None:
-        """Our own aiohttp server (Faust's web is off): API, SSE, metrics, dashboard."""
+        """Our own small aiohttp server (Faust's web is off): health and metrics. The
+        dashboard and the API are ``countersign serve``'s (streams/serve.py)."""
         settings = self.countersign_settings
-        client = await asyncio.to_thread(connect, settings.clickhouse_target)
-        await asyncio.to_thread(migrate, client, settings.clickhouse_database)
-        reader = CountsReader(client, settings.clickhouse_database)
-        sink = None if self.sink is None else self.sink.sink
-        if sink is not None:
-            REGISTRY.register(SinkCollector(sink))
-        self._web_runner = web.AppRunner(
-            web_server.build(settings, reader, self.petition_lookup, sink)
-        )
+        self._web_runner = web.AppRunner(web_server.build_worker_health(settings))
         await self._web_runner.setup()
         await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
-        log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.worker_port)
+        log.info("health and metrics on http://%s:%d/", settings.bind_host, settings.worker_port)
 
     async def on_stop(self) -> None:
         if self._web_runner is not None:
             await self._web_runner.cleanup()
         if self.petition_lookup is not None:
             await asyncio.to_thread(self.petition_lookup.stop)
-        if self.sink is not None:
-            await asyncio.to_thread(self.sink.stop)
         await super().on_stop()
 
 
@@ -122,7 +105,7 @@ def create_app(settings: Settings) -> CountersignApp:
         processing_guarantee=settings.processing_guarantee,
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
-        # Our own aiohttp server serves settings.worker_port (streams/web/server.py).
+        # Our own aiohttp server serves settings.worker_port (health and metrics).
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,

@@ -34,6 +34,7 @@ from streams.catalogue import (
 )
 from streams.errors import CatalogueError
 from streams.intake.server import serve as serve_intake
+from streams.serve import serve as serve_api
 from streams.settings import Settings
 from streams.simulate_command import register_simulate_command
 from streams.toolcommand import ToolCommand, console, errors
@@ -112,9 +113,30 @@ def register_intake_command(app: faust.App) -> None:
 
 
 def register_sink_commands(app: faust.App) -> None:
+    @app.command(
+        faust.cli.option(
+            "--port", type=int, help="Listen here (default COUNTERSIGN_API_PORT, 6066)."
+        ),
+        base=ToolCommand,
+    )
+    async def serve(self: ToolCommand, port: int | None) -> None:
+        """Run the ClickHouse sink and serve the dashboard and the JSON API.
+
+        The one process that opens ClickHouse (COUNTERSIGN_CLICKHOUSE_DSN; the embedded
+        chdb:// engine by default): it applies the migrations, writes the pipeline's
+        output topics into ClickHouse and serves /, /api/petitions/..., /healthz and
+        /metrics. Run it beside `countersign worker`. With
+        COUNTERSIGN_SINK_ENABLED=false it serves the API only (further replicas
+        against a ClickHouse server). SIGTERM or Ctrl-C write the last batch first.
+        """
+        settings = self.settings
+        if port is not None:
+            settings = settings.model_copy(update={"api_port": port})
+        await serve_api(settings)
+
     @app.command(base=ToolCommand)
     def migrate(self: ToolCommand) -> None:
-        """Apply the ClickHouse migrations that are not applied yet (the worker does too).
+        """Apply the ClickHouse migrations that are not applied yet (`serve` does too).
 
         The target is COUNTERSIGN_CLICKHOUSE_DSN (default: the embedded chdb:// engine
         under the data directory, which only one process can open at a time).

@@ -66,13 +66,17 @@ class Settings(BaseSettings):
     #: default: embedded, under the data directory.
     clickhouse_dsn: str | None = None
     clickhouse_database: str = Field(default="countersign", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    #: Whether the worker runs the ClickHouse sink (exactly one sink per consumer group).
+    #: Whether ``countersign serve`` runs the ClickHouse sink besides the API (exactly
+    #: one sink per consumer group; further API replicas against a server turn it off).
     sink_enabled: bool = True
     sink_batch_size: int = Field(default=5000, ge=1)
     sink_batch_seconds: float = Field(default=0.25, gt=0)
 
-    worker_port: int = Field(default=6066, ge=1, le=65535)
-    #: Where the worker and the intake listen; loopback unless told otherwise.
+    #: ``countersign serve``: the dashboard, the JSON API and the sink's metrics.
+    api_port: int = Field(default=6066, ge=1, le=65535)
+    #: ``countersign worker``: its health and the agents' metrics.
+    worker_port: int = Field(default=6067, ge=1, le=65535)
+    #: Where the worker, the API and the intake listen; loopback unless told otherwise.
     bind_host: str = "127.0.0.1"
 
     intake_port: int = Field(default=8080, ge=1, le=65535)

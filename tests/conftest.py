@@ -9,7 +9,6 @@ gets a fresh topic prefix and consumer group, so tests never see each other's da
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from streams.settings import Settings
-from tests.pipeline import IntakeProcess, Results, WorkerProcess
+from tests.pipeline import IntakeProcess, Results, WorkerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
@@ -94,13 +93,6 @@ def sink_settings(settings: Settings, clickhouse_dsn: str, test_id: str) -> Sett
     return settings.model_copy(
         update={"clickhouse_dsn": clickhouse_dsn, "clickhouse_database": f"t_{test_id}"}
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,43 +80,101 @@ class ChildProcess:
         return "\n".join(text[-lines:])
 
 
-class WorkerProcess(ChildProcess):
-    """``countersign worker`` as a child process with the test's settings."""
+def _wait_for_health(process: ChildProcess, name: str, port: int, deadline: float) -> None:
+    """Until ``process`` answers /healthz on ``port`` with 200."""
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise AssertionError(f"the {name} exited:\n{process.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the {name} did not serve /healthz in time:\n{process.log_tail()}")
 
-    def __init__(self, settings: Settings, log_path: Path, web_port: int) -> None:
+
+def _environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "COUNTERSIGN_TOPIC_PREFIX": settings.topic_prefix,
+        "COUNTERSIGN_DATA_DIR": str(settings.data_dir),
+        "COUNTERSIGN_EMAIL_HASH_KEY": settings.email_hash_key.get_secret_value(),
+        "COUNTERSIGN_ENV": "test",
+        **extra,
+    }
+
+
+class ServeProcess(ChildProcess):
+    """``countersign serve`` (the ClickHouse sink and the API) as a child process."""
+
+    def __init__(self, settings: Settings, log_path: Path, port: int) -> None:
+        super().__init__(settings, log_path)
+        self.port = port
+
+    def start(self, extra_env: dict[str, str]) -> None:
+        env = _environment(self.settings, {"COUNTERSIGN_API_PORT": str(self.port), **extra_env})
+        self.spawn(["serve"], env)
+
+
+class WorkerProcess(ChildProcess):
+    """``countersign worker`` as a child process with the test's settings, and beside it
+    (unless ``with_api=False``) one ``countersign serve`` on ``web_port``: what a user
+    runs. ``kill`` hits the worker only; the API and the sink keep running, as they
+    would in production."""
+
+    def __init__(
+        self, settings: Settings, log_path: Path, web_port: int, *, with_api: bool = True
+    ) -> None:
         super().__init__(settings, log_path)
         self.web_port = web_port
-        #: More COUNTERSIGN_* variables for the next ``start``.
+        #: The worker's own port: /healthz and the agents' /metrics.
+        self.metrics_port = free_port()
+        self.api = (
+            ServeProcess(settings, log_path.with_name(f"{log_path.stem}-serve.log"), web_port)
+            if with_api
+            else None
+        )
+        #: More COUNTERSIGN_* variables for the next ``start`` (of both processes).
         self.extra_env: dict[str, str] = {}
 
     def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
-            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
-            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
-            "COUNTERSIGN_EMAIL_HASH_KEY": self.settings.email_hash_key.get_secret_value(),
-            "COUNTERSIGN_WORKER_PORT": str(self.web_port),
-            "COUNTERSIGN_ENV": "test",
-            **self.extra_env,
-        }
+        return _environment(
+            self.settings, {"COUNTERSIGN_WORKER_PORT": str(self.metrics_port), **self.extra_env}
+        )
 
     def start(self) -> None:
+        """Start the worker, and the API process unless it is running already."""
         self.spawn(["worker", "--loglevel", "info"], self.environment())
+        if self.api is not None and not self.api.alive():
+            self.api.start(self.extra_env)
+
+    def stop(self) -> int | None:
+        code = super().stop()
+        if self.api is not None:
+            self.api.stop()
+        return code
 
     def wait_until_serving(self, timeout: float = 120) -> None:
-        """Until its HTTP server answers /healthz with 200 (topics created, ClickHouse
-        migrated): a fresh broker can take several seconds."""
+        """Until the worker and the API answer /healthz with 200 (topics created,
+        ClickHouse migrated): a fresh broker can take several seconds."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise AssertionError(f"the worker exited:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/healthz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.5)
-        raise AssertionError(f"the worker did not serve /healthz in {timeout} s")
+        _wait_for_health(self, "worker", self.metrics_port, deadline)
+        if self.api is not None:
+            _wait_for_health(self.api, "API process", self.web_port, deadline)
+
+    def log_tail(self, lines: int = 60) -> str:
+        tail = super().log_tail(lines)
+        if self.api is not None and self.api.log_path.exists():
+            tail += "\n--- countersign serve ---\n" + self.api.log_tail(lines // 2)
+        return tail
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class IntakeProcess(ChildProcess):

@@ -50,7 +50,7 @@ def _lock(directory: Path) -> None:
         handle.close()
         raise ClickHouseLocked(
             f"the embedded ClickHouse at {directory} is in use by {owner}; only one process "
-            "can open it (the worker owns it: query it through the worker's API, or point "
+            "can open it (`countersign serve` owns it: query it through its API, or point "
             "COUNTERSIGN_CLICKHOUSE_DSN at a ClickHouse server)"
         ) from None
     handle.truncate(0)

@@ -1,5 +1,5 @@
-"""The sink as a background service of the worker process, which owns the embedded
-ClickHouse (chDB opens a data directory in one process only)."""
+"""The sink as a background thread of ``countersign serve``, the process that owns the
+embedded ClickHouse (chDB opens a data directory in one process only)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import threading
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.sink import ClickHouseSink
 from streams.settings import Settings
 
@@ -17,23 +15,14 @@ log = logging.getLogger(__name__)
 
 
 class SinkService:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client: Client | None = None
-        self.sink: ClickHouseSink | None = None
+    """Consumes the pipeline's output topics into ClickHouse until stopped."""
+
+    def __init__(self, settings: Settings, client: Client) -> None:
+        self.sink = ClickHouseSink(settings, client)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Connect, apply migrations, start consuming (blocking until migrated)."""
-        self.client = connect(self.settings.clickhouse_target)
-        applied = migrate(self.client, self.settings.clickhouse_database)
-        log.info(
-            "ClickHouse %s ready (%d migrations applied now)",
-            self.settings.clickhouse_target,
-            len(applied),
-        )
-        self.sink = ClickHouseSink(self.settings, self.client)
         self._thread = threading.Thread(
             target=self.sink.run, args=(self._stop,), name="clickhouse-sink", daemon=True
         )

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streams.agents import aggregate, dedupe, validate
-from streams.agents.petitions import PetitionLookup
 from streams.agents.topology import Topology, topology
 from streams.app import CountersignApp
+from streams.catalogue_follower import PetitionLookup
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents.petitions import PetitionLookup
+from streams.catalogue_follower import PetitionLookup
 from streams.errors import Backpressure, InvalidSignature, PublishFailed, RateLimited
 from streams.intake import pages
 from streams.intake.clientip import client_ip, networks

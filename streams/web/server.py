@@ -1,7 +1,8 @@
-"""aiohttp routes of the worker (port 6066 by default).
+"""aiohttp routes of ``countersign serve`` (port 6066 by default), and the worker's
+own two (health and metrics, port 6067).
 
-The worker owns the embedded ClickHouse, so the API reads counts through the sink's
-engine; ClickHouse calls block, so they run in a thread.
+The serve process owns the embedded ClickHouse (the sink writes it, the API reads it);
+ClickHouse calls block, so they run in a thread.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def build(settings: Settings, reader: CountsReader, petitions: Any, sink: Any) -
     )
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)
+    return app
+
+
+def build_worker_health(settings: Settings) -> web.Application:
+    """The worker's port: is Kafka reachable, and the agents' metrics."""
+    app = web.Application()
+    app[CONTEXT] = {"settings": settings, "sink": None}
+    app.add_routes([web.get("/healthz", worker_healthz), web.get("/metrics", metrics)])
     return app
 
 
@@ -117,18 +126,28 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def healthz(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
-    settings: Settings = context["settings"]
-    checks: dict[str, Any] = {}
-
+async def _kafka_check(settings: Settings) -> dict[str, Any]:
     def broker() -> int:
         return len(kafka.admin_client(settings).list_topics(timeout=2).brokers)
 
     try:
-        checks["kafka"] = {"ok": True, "brokers": await asyncio.to_thread(broker)}
+        return {"ok": True, "brokers": await asyncio.to_thread(broker)}
     except Exception as exc:
-        checks["kafka"] = {"ok": False, "error": str(exc)}
+        return {"ok": False, "error": str(exc)}
+
+
+def _health(checks: dict[str, Any]) -> web.Response:
+    ok = all(check["ok"] for check in checks.values())
+    return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+
+async def worker_healthz(request: web.Request) -> web.Response:
+    return _health({"kafka": await _kafka_check(request.app[CONTEXT]["settings"])})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    checks: dict[str, Any] = {"kafka": await _kafka_check(context["settings"])}
     try:
         await asyncio.to_thread(request.app[READER].client.command, "SELECT 1")
         checks["clickhouse"] = {"ok": True}
@@ -143,8 +162,7 @@ async def healthz(request: web.Request) -> web.Response:
             lag = None
             log.warning("cannot read the sink's lag: %s", exc)
         checks["sink"] = {"ok": not stalled, "rows": sink.stats.rows, "lag": lag}
-    ok = all(check["ok"] for check in checks.values())
-    return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+    return _health(checks)
 
 
 async def metrics(_: web.Request) -> web.Response:

@@ -23,7 +23,8 @@ def test_defaults_run_on_one_machine() -> None:
     assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
     assert settings.topic_prefix == ""
     assert settings.topic_partitions == 6
-    assert settings.worker_port == 6066
+    assert settings.api_port == 6066
+    assert settings.worker_port == 6067
     assert settings.intake_port == 8080
     assert settings.data_dir == Path(".data")
 

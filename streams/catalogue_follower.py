@@ -1,7 +1,7 @@
-"""Every worker's copy of the petition catalogue, followed from the ``petitions`` topic.
+"""Each process's copy of the petition catalogue, followed from the ``petitions`` topic.
 
-The catalogue is small, so each worker holds all of it, whatever partitions it serves.
-It is loaded completely before the worker starts consuming (so no event is judged
+The catalogue is small, so every worker, intake and API process holds all of it. It is
+loaded completely before a worker starts consuming (so no event is judged
 ``unknown_petition`` for want of a catalogue still loading), then followed in a
 background thread. A Faust GlobalTable over our own Avro topic was the first
 choice, but faust-streaming 0.15's assignor stalled on it (docs/exactly-once.md).

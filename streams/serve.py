@@ -1,0 +1,63 @@
+"""``countersign serve``: the ClickHouse sink and the HTTP API + dashboard, one process.
+
+It is the only process that opens ClickHouse: the sink writes the pipeline's output
+topics into it and the API reads the counts back. It runs beside the Faust worker,
+not inside it, so the worker's event loop spends no time on inserts and queries
+(docs/benchmarks.md measured the sink in the worker at a third of its time).
+No Faust here: a plain aiohttp server, a confluent-kafka consumer and a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.queries import CountsReader
+from sinks.clickhouse.service import SinkService
+from streams.catalogue_follower import PetitionLookup
+from streams.metrics import REGISTRY, SinkCollector
+from streams.settings import Settings
+from streams.topics import create_topics
+from streams.web import server as web_server
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT: migrate ClickHouse, start the sink and the API."""
+    await asyncio.to_thread(create_topics, settings)
+    client = await asyncio.to_thread(connect, settings.clickhouse_target)
+    applied = await asyncio.to_thread(migrate, client, settings.clickhouse_database)
+    log.info(
+        "ClickHouse %s ready (%d migrations applied now)", settings.clickhouse_target, len(applied)
+    )
+    petitions = PetitionLookup(settings)
+    await asyncio.to_thread(petitions.start)
+    sink = None
+    if settings.sink_enabled:
+        # Its own client: the sink's thread and the API's threads never share a session.
+        sink = SinkService(settings, await asyncio.to_thread(connect, settings.clickhouse_target))
+        sink.start()
+        REGISTRY.register(SinkCollector(sink.sink))
+    reader = CountsReader(client, settings.clickhouse_database)
+    runner = web.AppRunner(
+        web_server.build(settings, reader, petitions, None if sink is None else sink.sink)
+    )
+    await runner.setup()
+    await web.TCPSite(runner, settings.bind_host, settings.api_port).start()
+    log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.api_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: the API, then the sink (its last batch is written first)")
+    await runner.cleanup()
+    if sink is not None:
+        await asyncio.to_thread(sink.stop)
+    await asyncio.to_thread(petitions.stop)
