@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 import faust
+import mode.loop
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 from rich.table import Table
@@ -259,7 +260,11 @@ def main() -> NoReturn:
         sys.exit(2)
     faust_cli.help = HELP
     args = sys.argv[1:]
-    if args[:1] == ["worker"] and not {"--with-web", "--without-web"} & set(args):
-        # Faust's `worker` turns its own web server on by default; ours serves the port.
-        sys.argv.insert(2, "--without-web")
+    if args[:1] == ["worker"]:
+        if not {"--with-web", "--without-web"} & set(args):
+            # Faust's `worker` turns its own web server on by default; ours serves the port.
+            sys.argv.insert(2, "--without-web")
+        if settings.event_loop == "uvloop":
+            # Before the loop exists (Faust reads its own --loop option at import).
+            mode.loop.use("uvloop")
     build_app(settings).main()

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Counts are exact under at_least_once because every agent is idempotent; Faust's
     #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    #: The worker's event loop. uvloop is measured in docs/benchmarks.md; it stays
+    #: opt-in until a CI hang seen once with it (on a fresh broker) is ruled out.
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     #: How often the worker commits its transactions (offsets, tables, outputs): the
     #: latency of counts versus the overhead of a commit.
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
