@@ -3,7 +3,7 @@
 It is the only process that opens ClickHouse: the sink writes the pipeline's output
 topics into it and the API reads the counts back. It runs beside the Faust worker,
 not inside it, so the worker's event loop spends no time on inserts and queries
-(docs/benchmarks.md measured the sink in the worker at a third of its time).
+(docs/benchmarks.md: 17 % more signatures/s once the sink left the worker).
 No Faust here: a plain aiohttp server, a confluent-kafka consumer and a thread.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from aiohttp import web
 
@@ -22,6 +21,7 @@ from sinks.clickhouse.service import SinkService
 from streams.catalogue_follower import PetitionLookup
 from streams.metrics import REGISTRY, SinkCollector
 from streams.settings import Settings
+from streams.signals import until_terminated
 from streams.topics import create_topics
 from streams.web import server as web_server
 
@@ -51,11 +51,7 @@ async def serve(settings: Settings) -> None:
     await runner.setup()
     await web.TCPSite(runner, settings.bind_host, settings.api_port).start()
     log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.api_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await until_terminated()
     log.info("stopping: the API, then the sink (its last batch is written first)")
     await runner.cleanup()
     if sink is not None:

@@ -191,15 +191,9 @@ class IntakeProcess(ChildProcess):
         self.extra_env: dict[str, str] = {"COUNTERSIGN_INTAKE_TRUSTED_PROXIES": "127.0.0.1"}
 
     def start(self, wait_for_petition: str | None = None, timeout: float = 60) -> None:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
-            "COUNTERSIGN_TOPIC_PREFIX": self.settings.topic_prefix,
-            "COUNTERSIGN_DATA_DIR": str(self.settings.data_dir),
-            "COUNTERSIGN_INTAKE_PORT": str(self.port),
-            "COUNTERSIGN_ENV": "test",
-            **self.extra_env,
-        }
+        env = _environment(
+            self.settings, {"COUNTERSIGN_INTAKE_PORT": str(self.port), **self.extra_env}
+        )
         self.spawn(["intake"], env)
         path = f"/petitions/{wait_for_petition}/sign" if wait_for_petition else "/healthz"
         deadline = time.monotonic() + timeout

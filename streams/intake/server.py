@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import math
-import signal
 import time
 from typing import Any
 
@@ -38,6 +37,7 @@ from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.rules.submission import MAX_LOCALE_LENGTH
 from streams.settings import Settings
+from streams.signals import until_terminated
 from streams.topics import create_topics
 
 log = logging.getLogger(__name__)
@@ -338,10 +338,6 @@ async def serve(settings: Settings) -> None:
         publisher.topic,
         settings.kafka_bootstrap_servers,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await until_terminated()
     log.info("stopping: finishing requests in flight and flushing Kafka")
     await runner.cleanup()

@@ -52,7 +52,7 @@ def build(settings: Settings, reader: CountsReader, petitions: Any, sink: Any) -
 def build_worker_health(settings: Settings) -> web.Application:
     """The worker's port: is Kafka reachable, and the agents' metrics."""
     app = web.Application()
-    app[CONTEXT] = {"settings": settings, "sink": None}
+    app[CONTEXT] = {"settings": settings}
     app.add_routes([web.get("/healthz", worker_healthz), web.get("/metrics", metrics)])
     return app
 
