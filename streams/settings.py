@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     #: How long the worker's producer waits to fill a batch. aiokafka sends each record
     #: in a request of its own at 0 (the socket writes were the worker's top cost).
     producer_linger_seconds: float = Field(default=0.01, ge=0, le=1)
+    #: What validate waits each time it lets other tasks run inside a batch (every 16
+    #: submissions). 0, the default, waits for nothing; the batch kill test sets a few
+    #: milliseconds so that its kill surely lands while a batch is half handled.
+    validate_batch_pause_seconds: float = Field(default=0.0, ge=0, le=1)
     #: How often the dedupe stage publishes its partial counts: the latency of counts
     #: versus a few small records per (petition, country) and partition.
     partials_interval_seconds: float = Field(default=0.25, gt=0, le=60)
@@ -89,6 +93,11 @@ class Settings(BaseSettings):
     intake_trusted_proxies: str = ""
     #: Origins allowed to call the intake from a browser and to frame its form.
     intake_cors_origins: str = "*"
+    #: How long the intake holds a submission for others of the same partition to
+    #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
+    intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)
+    #: At most this many submissions share one record.
+    intake_coalesce_max: int = Field(default=100, ge=1, le=1000)
     #: How long a request waits for Kafka's acknowledgement before it gives up.
     intake_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
+from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
 from streams import kafka
 from streams.settings import Settings
@@ -97,7 +98,14 @@ def read_topic(
     try:
         while time.monotonic() < deadline:
             batch = consumer.consume(1000, timeout=0.5)
-            records += [decode(m.value()) for m in batch if not m.error()]
+            for message in batch:
+                if message.error():
+                    continue
+                value = message.value()
+                if is_batch(value):  # several submissions in one record: each counts
+                    records += [decode(item) for _, item in decode_batch(value)]
+                else:
+                    records.append(decode(value))
             idle = 0 if batch else idle + 1
             if idle >= 3 and until(records):
                 break

@@ -10,17 +10,27 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
+from schemas.batch import encode_batch
 from schemas.codec import codec
 from streams import kafka
 from streams.catalogue import publish_petition
+from streams.rules.placement import home_partition
 from streams.settings import Settings
-from streams.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED, SUBMITTED, create_topics
+from streams.topics import (
+    ACCEPTED,
+    COUNTS,
+    DUPLICATES,
+    REJECTED,
+    SUBMITTED,
+    VALID,
+    create_topics,
+)
 from tests.dataset import Event, Petition
 from tests.reference import Truth
 
@@ -216,25 +226,53 @@ def prepare(settings: Settings, petitions: list[Petition]) -> None:
         publish_petition(settings, petition.record(now=petition.opens_at))
 
 
-def produce(settings: Settings, events: list[Event]) -> None:
+def produce(
+    settings: Settings, events: list[Event], *, per_record: int = 1
+) -> dict[tuple[int, int], int]:
+    """Publish ``events`` in order; with ``per_record`` > 1 as SignatureBatch records of
+    up to that many events each, grouped by the partition each event would have gone
+    to on its own (so every partition's order of events is the same either way).
+    Returns how many events each record (partition, offset) carries."""
     producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
     failures: list[str] = []
+    records: dict[tuple[int, int], int] = {}
     topic = settings.topic(SUBMITTED.name)
-    for event in events:
+
+    def send(value: bytes, key: bytes | None, partition: int | None = None, items: int = 1) -> None:
+        where = {} if partition is None else {"partition": partition}
+
+        def delivered(error: object, message: Message) -> None:
+            if error:
+                failures.append(str(error))
+            else:
+                records[message.partition(), message.offset()] = items  # type: ignore[index]
+
         while True:
             try:
-                producer.produce(
-                    topic,
-                    event.value,
-                    event.key,
-                    on_delivery=lambda e, _m: e and failures.append(str(e)),
-                )
+                producer.produce(topic, value, key, on_delivery=delivered, **where)
                 break
             except BufferError:
                 producer.poll(0.1)
         producer.poll(0)
+
+    if per_record == 1:
+        for event in events:
+            send(event.value, event.key)
+    else:
+        open_batches: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        for event in events:
+            partition = home_partition(event.key, settings.topic_partitions)
+            batch = open_batches[partition]
+            batch.append((event.key, event.value))
+            if len(batch) == per_record:
+                send(encode_batch(batch), None, partition, len(batch))
+                batch.clear()
+        for partition, batch in open_batches.items():
+            if batch:
+                send(encode_batch(batch), None, partition, len(batch))
     assert producer.flush(60) == 0
     assert failures == [], failures[:5]
+    return records
 
 
 class Results:
@@ -250,11 +288,14 @@ class Results:
         self.settings = settings
         self.consumer: Consumer = kafka.consumer(settings, group_id=f"{settings.topic_prefix}check")
         self.latest: dict[bytes, dict[str, object]] = {}
-        self.verdicts: dict[tuple[str, int, int], tuple[str, str]] = {}
+        self.verdicts: dict[tuple[str, int, int, int], tuple[str, str]] = {}
         self.redelivered = 0
         self.accepted_keys: set[bytes] = set()
+        #: Which events of each record of signatures.submitted (partition, offset) have
+        #: left validate: as a verdict, or sent home on signatures.valid.
+        self.handled: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
         create_topics(settings)
-        topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES, ACCEPTED)]
+        topics = [settings.topic(t.name) for t in (COUNTS, REJECTED, DUPLICATES, ACCEPTED, VALID)]
         metadata = kafka.admin_client(settings).list_topics(timeout=10).topics
         self.consumer.assign(
             [TopicPartition(t, p, 0) for t in topics for p in metadata[t].partitions]
@@ -264,12 +305,16 @@ class Results:
         deadline = time.monotonic() + seconds
         counts_topic = self.settings.topic(COUNTS.name)
         accepted_topic = self.settings.topic(ACCEPTED.name)
+        valid_topic = self.settings.topic(VALID.name)
         while time.monotonic() < deadline:
             for message in self.consumer.consume(5000, timeout=0.5):
                 if message.error():
                     continue
-                if message.topic() == accepted_topic:
-                    self.accepted_keys.add(message.key())  # type: ignore[arg-type]
+                if message.topic() in (accepted_topic, valid_topic):
+                    if message.topic() == accepted_topic:
+                        self.accepted_keys.add(message.key())  # type: ignore[arg-type]
+                    signature = codec("SignatureAccepted").decode(message.value())
+                    self._handled(signature)
                 elif message.topic() == counts_topic:
                     self.latest[message.key()] = codec("RegionalCount").decode(message.value())
                 else:
@@ -278,12 +323,27 @@ class Results:
                         record["source_topic"],
                         record["source_partition"],
                         record["source_offset"],
+                        record["source_index"],
                     )
+                    self._handled(record)
                     verdict = (record["petition_id"], record["reason"])
                     if position in self.verdicts:
                         self.redelivered += 1
                         assert self.verdicts[position] == verdict, (position, verdict)
                     self.verdicts[position] = verdict
+
+    def _handled(self, record: dict[str, Any]) -> None:
+        position = (record["source_partition"], record["source_offset"])
+        self.handled[position].add(record["source_index"])
+
+    def partly_handled(self, records: dict[tuple[int, int], int]) -> list[tuple[int, int]]:
+        """The records (of ``produce``'s answer) some but not all of whose events have
+        left validate: batches that were open when the worker stopped."""
+        return [
+            position
+            for position, items in records.items()
+            if 0 < len(self.handled.get(position, ())) < items
+        ]
 
     @property
     def reasons(self) -> Counter[tuple[str, str]]:

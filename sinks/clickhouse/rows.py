@@ -18,6 +18,7 @@ SIGNATURE_COLUMNS = [
     "source_topic",
     "source_partition",
     "source_offset",
+    "source_index",
 ]
 REJECTION_COLUMNS = [
     "petition_id",
@@ -28,6 +29,7 @@ REJECTION_COLUMNS = [
     "source_topic",
     "source_partition",
     "source_offset",
+    "source_index",
 ]
 
 REGIONAL_COUNT_COLUMNS = ["petition_id", "region", "country", "signatures", "updated_at"]

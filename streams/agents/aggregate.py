@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
+from streams.agents.policy import handle_each
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
@@ -35,27 +36,27 @@ def register(app: CountersignApp, topics: Topology) -> Any:
     count_codec = codec("RegionalCount")
     events_in = EVENTS_IN.labels("aggregate")
 
+    async def handle(message: Any) -> None:
+        events_in.inc()
+        try:
+            report = partial_codec.decode(message.value)
+        except MalformedMessage as exc:  # written by our own dedupe stage only
+            log.error("unreadable partial count on %s: %s", message.topic, exc.detail)
+            return
+        petition_id = report["petition_id"]
+        folded, moved = fold(partials.get(petition_id), report["partition"], report["countries"])
+        if not moved:
+            return
+        partials[petition_id] = folded
+        now = datetime.now(UTC)
+        for country in moved:
+            count = regional_count(petition_id, country, folded[country], now)
+            await topics.send(
+                topics.counts, count_key(petition_id, country).encode(), count_codec.encode(count)
+            )
+
     @app.agent(topics.partials, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:
-        async for event in stream.events():
-            events_in.inc()
-            try:
-                report = partial_codec.decode(event.message.value)
-            except MalformedMessage as exc:  # written by our own dedupe stage only
-                log.error("unreadable partial count on %s: %s", event.message.topic, exc.detail)
-                continue
-            petition_id = report["petition_id"]
-            folded, moved = fold(
-                partials.get(petition_id), report["partition"], report["countries"]
-            )
-            if not moved:
-                continue
-            partials[petition_id] = folded
-            now = datetime.now(UTC)
-            for country in moved:
-                count = regional_count(petition_id, country, folded[country], now)
-                await topics.counts.send(
-                    key=count_key(petition_id, country).encode(), value=count_codec.encode(count)
-                )
+        await handle_each("aggregate", stream, handle)
 
     return aggregate

@@ -2,7 +2,7 @@
 
 One RocksDB table of winners, one entry per (petition, email hash) holding the
 winner's country, source position and home partition. Each entry lives in its
-signer's home partition (``streams.agents.placement``), so the stage runs in two
+signer's home partition (``streams.rules.placement``), so the stage runs in two
 places that share the table:
 
 * inside ``validate``, for a submission read on its home partition: settled where it
@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import AvroCodec, codec
+from streams.agents.policy import handle_each
 from streams.agents.topology import Topology
 from streams.app import CountersignApp
 from streams.errors import MalformedMessage
@@ -143,7 +144,7 @@ class DedupeStage:
             self.partial.add(petition_id, candidate.country, candidate.home)
         else:
             log.info("%s won before a restart; forwarding it again", table_key.hex())
-        await self.topics.accepted.send(key=key, value=value, partition=candidate.home)
+        await self.topics.send(self.topics.accepted, key, value, partition=candidate.home)
 
     async def report_duplicate(
         self,
@@ -167,11 +168,17 @@ class DedupeStage:
             hashed_email=record["email_hash"],
             received_at=datetime.now(UTC),
             position=SourcePosition(
-                record["source_topic"], record["source_partition"], record["source_offset"]
+                record["source_topic"],
+                record["source_partition"],
+                record["source_offset"],
+                record.get("source_index") or 0,
             ),
         )
-        await self.topics.duplicates.send(
-            key=key, value=self.rejected_codec.encode(duplicate.record), partition=read_at.partition
+        await self.topics.send(
+            self.topics.duplicates,
+            key,
+            self.rejected_codec.encode(duplicate.record),
+            partition=read_at.partition,
         )
 
     async def dead_letter(
@@ -185,8 +192,8 @@ class DedupeStage:
             received_at=datetime.now(UTC),
             original=value,
         )
-        await self.topics.rejected.send(
-            key=bad.petition_id.encode(), value=self.rejected_codec.encode(bad.record)
+        await self.topics.send(
+            self.topics.rejected, bad.petition_id.encode(), self.rejected_codec.encode(bad.record)
         )
 
 
@@ -200,26 +207,27 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
     async def publish_partial_counts() -> None:
         await stage.publish_partial_counts()
 
+    async def handle(message: Any) -> None:
+        """A signature that validate sent home: settle it here."""
+        events_in.inc()
+        read_at = SourcePosition(message.topic, message.partition, message.offset)
+        try:
+            petition_id, email_hash, candidate = candidate_of(message, stage.accepted_codec)
+        except MalformedMessage as exc:
+            petition = petition_of_dedupe_key(message.key)
+            await stage.dead_letter(message.value, exc, petition, read_at)
+            return
+        await stage.settle(
+            petition_id=petition_id,
+            email_hash=email_hash,
+            candidate=candidate,
+            key=message.key,
+            value=message.value,
+            read_at=read_at,
+        )
+
     @app.agent(topics.valid, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:
-        """Signatures that validate sent home: settle them here."""
-        async for event in stream.events():
-            message = event.message
-            events_in.inc()
-            read_at = SourcePosition(message.topic, message.partition, message.offset)
-            try:
-                petition_id, email_hash, candidate = candidate_of(message, stage.accepted_codec)
-            except MalformedMessage as exc:
-                petition = petition_of_dedupe_key(message.key)
-                await stage.dead_letter(message.value, exc, petition, read_at)
-                continue
-            await stage.settle(
-                petition_id=petition_id,
-                email_hash=email_hash,
-                candidate=candidate,
-                key=message.key,
-                value=message.value,
-                read_at=read_at,
-            )
+        await handle_each("dedupe", stream, handle)
 
     return stage

@@ -16,6 +16,7 @@ from streams.topics import ACCEPTED, COUNTS, DUPLICATES, PETITIONS, REJECTED, SU
 
 @dataclass(frozen=True)
 class Topology:
+    app: CountersignApp
     petitions: Any
     submitted: Any
     valid: Any
@@ -24,6 +25,21 @@ class Topology:
     duplicates: Any
     partials: Any  # internal: the dedupe stage's partial counts, keyed by petition
     counts: Any
+
+    async def send(
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes,
+        *,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Hand a record to Faust's producer, skipping ``Topic.send``'s per-message
+        machinery (half the cost per record, docs/benchmarks.md). As safe: Faust
+        flushes the producer before every offset commit either way, and an event is
+        acknowledged only after its handler returned (``streams.agents.policy``)."""
+        await self.app.producer.send(topic.get_topic_name(), key, value, partition, None, headers)
 
 
 def topology(app: CountersignApp) -> Topology:
@@ -40,6 +56,7 @@ def topology(app: CountersignApp) -> Topology:
         )
 
     return Topology(
+        app=app,
         petitions=raw(settings.topic(PETITIONS.name)),
         submitted=raw(settings.topic(SUBMITTED.name)),
         valid=raw(settings.topic(VALID.name)),

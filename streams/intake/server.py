@@ -316,7 +316,12 @@ async def serve(settings: Settings) -> None:
     await asyncio.to_thread(create_topics, settings)
     petitions = PetitionLookup(settings)
     await asyncio.to_thread(petitions.start)
-    publisher = AsyncPublisher(settings, delivery_timeout=settings.intake_delivery_timeout_seconds)
+    publisher = AsyncPublisher(
+        settings,
+        delivery_timeout=settings.intake_delivery_timeout_seconds,
+        coalesce_seconds=settings.intake_coalesce_ms / 1000,
+        coalesce_max=settings.intake_coalesce_max,
+    )
     app = build(Intake(settings, petitions, publisher))
 
     async def close(_: web.Application) -> None:

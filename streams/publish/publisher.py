@@ -13,6 +13,12 @@ delivery report, or raises:
   whether a broker may have written it anyway; either way, resending the same
   signature_id is safe because a retried submission is counted once.
 
+The asyncio flavour can also **coalesce**: submissions that arrive within a few
+milliseconds of each other for the same partition travel as one record
+(``schemas.batch``), each answered with its own place in it (offset and index) after
+that record's delivery report. The worker's cost is per record far more than per
+signature (docs/benchmarks.md), so this is what lets it keep up with a surge.
+
 The asyncio flavour is our own thin bridge (delivery callbacks resolve futures on the
 loop, one thread serves librdkafka's poll) rather than confluent-kafka's experimental
 ``AIOProducer``, which adds a Python-side buffer with a flush timer and hides the
@@ -30,11 +36,13 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from schemas.batch import encode_batch
 from schemas.codec import AvroCodec
 from streams import kafka
 from streams.errors import KafkaBusy, PublishFailed
 from streams.publish.signature import Signature
 from streams.rules.keys import submission_key_for
+from streams.rules.placement import home_partition
 from streams.settings import Settings
 from streams.topics import SUBMITTED
 
@@ -46,6 +54,8 @@ DEFAULT_DELIVERY_TIMEOUT = 10.0
 RETRY_AFTER_SECONDS = 5.0
 #: Undelivered events the producer may hold before it answers "busy".
 DEFAULT_QUEUE_LIMIT = 50_000
+#: A coalesced record stays well under the producer's 1 MB message limit.
+MAX_BATCH_BYTES = 512 * 1024
 
 
 #: Delivery errors after which a broker may hold the event all the same: the request
@@ -65,12 +75,14 @@ IN_DOUBT = frozenset(
 
 @dataclass(frozen=True)
 class Receipt:
-    """Where an acknowledged event lives in the audit log."""
+    """Where an acknowledged event lives in the audit log: ``index`` is its place in a
+    record that carries several (0 for a record of its own)."""
 
     signature_id: str
     topic: str
     partition: int
     offset: int
+    index: int = 0
 
 
 class _Publisher:
@@ -114,12 +126,22 @@ class _Publisher:
             log.info("producer: %s", error)
 
     def _produce(self, signature: Signature, on_delivery: Any) -> None:
-        value = self.codec.encode(signature.to_record())
+        self._produce_raw(
+            submission_key_for(signature.petition_id, signature.email),
+            self.codec.encode(signature.to_record()),
+            on_delivery,
+        )
+
+    def _produce_raw(
+        self, key: bytes | None, value: bytes, on_delivery: Any, partition: int | None = None
+    ) -> None:
         try:
             self.producer.produce(
                 self.topic,
                 value,
-                submission_key_for(signature.petition_id, signature.email),
+                key,
+                # -1: librdkafka's "unassigned", its partitioner decides.
+                partition=-1 if partition is None else partition,
                 on_delivery=on_delivery,
             )
         except BufferError:
@@ -131,12 +153,12 @@ class _Publisher:
             raise PublishFailed(f"Kafka refused the event: {exc}") from exc
 
     def _outcome(
-        self, signature: Signature, error: KafkaError | None, message: Message
+        self, signature: Signature, error: KafkaError | None, message: Message, index: int = 0
     ) -> Receipt | PublishFailed:
         if error is None:
             partition, offset = message.partition(), message.offset()
             assert partition is not None and offset is not None
-            return Receipt(signature.signature_id, self.topic, partition, offset)
+            return Receipt(signature.signature_id, self.topic, partition, offset, index)
         return PublishFailed(
             f"Kafka did not acknowledge signature {signature.signature_id}: {error.str()}",
             possibly_persisted=error.code() in IN_DOUBT,
@@ -194,16 +216,41 @@ class Publisher(_Publisher):
         self.close()
 
 
+@dataclass
+class _OpenBatch:
+    """Submissions waiting to share a record of one partition."""
+
+    items: list[tuple[bytes, bytes, Signature, asyncio.Future[Receipt]]]
+    size: int
+    timer: asyncio.TimerHandle
+
+
 class AsyncPublisher(_Publisher):
     """Non-blocking publisher for asyncio services (the intake): many events in flight
     at once, each ``await publish()`` resolved by its own delivery report.
 
     Fails fast with ``KafkaBusy`` while no broker is up, instead of queueing events
     that would only time out; a probe notices when a broker is back.
+
+    ``coalesce_seconds`` > 0: a submission waits at most that long for others of the
+    same partition (at most ``coalesce_max`` per record) and they are sent as one
+    record; the partition is the one Kafka's partitioner would give the submission on
+    its own (``rules.placement``), so every signer's order is kept.
     """
 
-    def __init__(self, settings: Settings, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        coalesce_seconds: float = 0.0,
+        coalesce_max: int = 100,
+        **options: Any,
+    ) -> None:
         super().__init__(settings, **options)
+        self.partitions = settings.topic_partitions
+        self.coalesce_seconds = coalesce_seconds
+        self.coalesce_max = coalesce_max
+        self._open: dict[int, _OpenBatch] = {}
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-poll", daemon=True)
         self._poller.start()
@@ -226,19 +273,79 @@ class AsyncPublisher(_Publisher):
             raise KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
+        if self.coalesce_seconds <= 0:
+
+            def settle(error: KafkaError | None, message: Message) -> None:
+                outcome = self._outcome(signature, error, message)
+                loop.call_soon_threadsafe(_resolve, future, outcome)
+
+            self._produce(signature, settle)
+        else:
+            self._coalesce(signature, future, loop)
+        return await future
+
+    def _coalesce(
+        self,
+        signature: Signature,
+        future: asyncio.Future[Receipt],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        key = submission_key_for(signature.petition_id, signature.email)
+        value = self.codec.encode(signature.to_record())
+        partition = home_partition(key, self.partitions)
+        batch = self._open.get(partition)
+        if batch is not None and batch.size + len(value) > MAX_BATCH_BYTES:
+            self._ship(partition)
+            batch = None
+        if batch is None:
+            timer = loop.call_later(self.coalesce_seconds, self._ship, partition)
+            batch = self._open[partition] = _OpenBatch([], 0, timer)
+        batch.items.append((key, value, signature, future))
+        batch.size += len(value)
+        if len(batch.items) >= self.coalesce_max:
+            self._ship(partition)
+
+    def _ship(self, partition: int) -> None:
+        """Produce one partition's waiting submissions: as a record of its own when
+        alone, else as one SignatureBatch record."""
+        batch = self._open.pop(partition, None)
+        if batch is None:
+            return
+        batch.timer.cancel()
+        items = batch.items
+        loop = items[0][3].get_loop()
 
         def settle(error: KafkaError | None, message: Message) -> None:
-            loop.call_soon_threadsafe(_resolve, future, self._outcome(signature, error, message))
+            outcomes = [
+                (future, self._outcome(signature, error, message, index))
+                for index, (_, _, signature, future) in enumerate(items)
+            ]
+            loop.call_soon_threadsafe(_resolve_all, outcomes)
 
-        self._produce(signature, settle)
-        return await future
+        if len(items) == 1:
+            key, value = items[0][:2]
+        else:
+            key, value = None, encode_batch([(key, value) for key, value, _, _ in items])
+        try:
+            self._produce_raw(key, value, settle, partition=partition)
+        except (KafkaBusy, PublishFailed) as exc:
+            for *_, future in items:
+                if not future.done():
+                    future.set_exception(exc)
 
     async def close(self, timeout: float = 30.0) -> int:
         """Deliver what is in flight (graceful shutdown), then stop the poll thread."""
+        for partition in list(self._open):
+            self._ship(partition)
         remaining: int = await asyncio.to_thread(self.producer.flush, timeout)
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 5)
         return remaining
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[Receipt], Receipt | PublishFailed]]) -> None:
+    for future, outcome in outcomes:
+        _resolve(future, outcome)
 
 
 def _resolve(future: asyncio.Future[Receipt], outcome: Receipt | PublishFailed) -> None:

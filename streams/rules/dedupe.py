@@ -39,14 +39,20 @@ class Winner:
     partition: int  # of signatures.submitted
     offset: int
     home: int  # the signer's home partition (rules.keys)
+    index: int = 0  # in a record that carries several submissions (schemas.batch)
 
     def encode(self) -> bytes:
-        return f"{self.country} {self.partition} {self.offset} {self.home}".encode()
+        """``country partition offset home [index]``: the index only when it is not 0,
+        so entries written before batches existed read the same."""
+        text = f"{self.country} {self.partition} {self.offset} {self.home}"
+        return (f"{text} {self.index}" if self.index else text).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Winner:
-        country, partition, offset, home = raw.split(b" ")
-        return cls(country.decode(), int(partition), int(offset), int(home))
+        country, partition, offset, home, *index = raw.split(b" ")
+        return cls(
+            country.decode(), int(partition), int(offset), int(home), int(index[0]) if index else 0
+        )
 
     @classmethod
     def of(cls, accepted: dict[str, object], home: int) -> Winner:
@@ -56,18 +62,27 @@ class Winner:
             int(accepted["source_partition"]),  # type: ignore[call-overload]
             int(accepted["source_offset"]),  # type: ignore[call-overload]
             home,
+            int(accepted.get("source_index") or 0),  # type: ignore[call-overload]
         )
 
     @property
     def position(self) -> str:
-        return f"{self.partition}/{self.offset}"
+        """``partition/offset``, and ``#index`` for an item of a batch."""
+        at = f"{self.partition}/{self.offset}"
+        return f"{at}#{self.index}" if self.index else at
 
 
 def decide(candidate: Winner, stored: Winner | None) -> Outcome:
-    """The fate of a valid signature given the winner stored for its dedupe key."""
+    """The fate of a valid signature given the winner stored for its dedupe key. Only
+    the very same submission (partition, offset and index) is a replay: two items of
+    one batch with the same dedupe key are a winner and a duplicate."""
     if stored is None:
         return Outcome.ACCEPTED
-    if (stored.partition, stored.offset) == (candidate.partition, candidate.offset):
+    if (stored.partition, stored.offset, stored.index) == (
+        candidate.partition,
+        candidate.offset,
+        candidate.index,
+    ):
         return Outcome.REPLAYED
     return Outcome.DUPLICATE
 

@@ -11,7 +11,7 @@ these functions, so a key is never built or parsed a second way.
   and our producers' ``murmur2_random``) puts their submission key. The dedupe table
   entry of (petition, email) lives in that partition, so a submission that arrives
   there is settled where it is read, and only the others travel through
-  ``signatures.valid`` (``streams.agents.placement`` computes it in the worker).
+  ``signatures.valid`` (``streams.rules.placement`` computes it).
 * ``signatures.valid`` / ``accepted`` / ``duplicates``: the dedupe key
   ``petition_id:email_hash``, on the signer's home partition.
 * ``counts.regional``: ``petition_id:country``; the internal partial counts: the

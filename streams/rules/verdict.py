@@ -27,11 +27,13 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class SourcePosition:
-    """Where an event sits in the audit log: what makes every count provable."""
+    """Where an event sits in the audit log: what makes every count provable. ``index``
+    is its place in a record that carries several (``schemas.batch``), else 0."""
 
     topic: str
     partition: int
     offset: int
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def rejection(
             "source_topic": position.topic,
             "source_partition": position.partition,
             "source_offset": position.offset,
+            "source_index": position.index,
         },
     )
 
@@ -154,6 +157,7 @@ def judge(
             "source_topic": position.topic,
             "source_partition": position.partition,
             "source_offset": position.offset,
+            "source_index": position.index,
         },
         submission_key(petition_id, normalized),
     )

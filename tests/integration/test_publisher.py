@@ -9,7 +9,9 @@ import time
 import pytest
 
 from streams.errors import InvalidSignature, KafkaBusy, PublishFailed
-from streams.publish import AsyncPublisher, Publisher, Signature
+from streams.publish import AsyncPublisher, Publisher, Receipt, Signature
+from streams.rules.keys import submission_key_for
+from streams.rules.placement import home_partition
 from streams.settings import Settings
 from streams.topics import create_topics
 from tests.conftest import free_port
@@ -87,3 +89,27 @@ def test_a_full_producer_queue_is_busy_not_a_loss(settings: Settings) -> None:
     assert busy and taken and len(busy) + len(taken) == 50
     assert all(b.retry_after > 0 for b in busy)
     assert len(submitted(settings, expect=len(taken))) == len(taken)  # busy ones never sent
+
+
+def test_coalesced_submissions_share_records_and_each_gets_its_own_place(
+    settings: Settings,
+) -> None:
+    create_topics(settings)
+    signatures = [signature(email=f"c{n}@example.org") for n in range(300)]
+
+    async def publish_all() -> list[Receipt]:
+        publisher = AsyncPublisher(settings, coalesce_seconds=0.05, coalesce_max=40)
+        try:
+            return await asyncio.gather(*(publisher.publish(s) for s in signatures))
+        finally:
+            await publisher.close()
+
+    receipts = asyncio.run(publish_all())
+    assert len({(r.partition, r.offset, r.index) for r in receipts}) == 300  # all distinct
+    assert len({(r.partition, r.offset) for r in receipts}) <= 300 / 5  # many to a record
+    for sent, receipt in zip(signatures, receipts, strict=True):
+        # each on the partition Kafka's partitioner gives its key on its own
+        key = submission_key_for(sent.petition_id, sent.email)
+        assert receipt.partition == home_partition(key, settings.topic_partitions)
+    on_kafka = submitted(settings, expect=300)
+    assert sorted(r["signature_id"] for r in on_kafka) == sorted(s.signature_id for s in signatures)

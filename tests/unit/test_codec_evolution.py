@@ -31,7 +31,10 @@ RELEASED_FINGERPRINTS = {
     ("RegionalCount", 1): "b76c05af425bacc4",
     ("RegionalCount", 2): "c26457cfd70dffa8",
     ("SignatureAccepted", 1): "1f24829d901a5093",
+    ("SignatureAccepted", 2): "a167d617b9f8e9e7",
+    ("SignatureBatch", 1): "ec89e2e10a71bebe",
     ("SignatureRejected", 1): "9f4c78dd064024d7",
+    ("SignatureRejected", 2): "98b8d0e30937fc36",
     ("SignatureSubmitted", 1): "f697417f694eea3f",
     ("SignatureSubmitted", 2): "bfb302424d70a685",
 }

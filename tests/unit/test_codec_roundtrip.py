@@ -35,6 +35,7 @@ def test_every_record_type_has_a_schema_file() -> None:
         "Petition",
         "RegionalCount",
         "SignatureAccepted",
+        "SignatureBatch",
         "SignatureRejected",
         "SignatureSubmitted",
     ]

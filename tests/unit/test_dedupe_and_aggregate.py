@@ -40,6 +40,28 @@ def test_a_winner_survives_its_encoding() -> None:
     assert winner.encode() == b"XK 5 123456789 3"
 
 
+def test_an_item_of_a_batch_remembers_its_index() -> None:
+    winner = Winner("XK", 5, 123_456_789, 3, index=17)
+    assert winner.encode() == b"XK 5 123456789 3 17"
+    assert Winner.decode(winner.encode()) == winner
+
+
+def test_two_items_of_one_batch_with_one_key_are_a_winner_and_a_duplicate() -> None:
+    assert decide(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=3)) is (
+        Outcome.DUPLICATE
+    )
+
+
+def test_an_item_of_a_batch_redelivered_is_replayed() -> None:
+    assert decide(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=4)) is (
+        Outcome.REPLAYED
+    )
+
+
+def test_a_duplicate_names_the_item_of_a_batch_that_won() -> None:
+    assert "signatures.submitted 2/1#4" in duplicate_detail("p", Winner("SY", 2, 1, 0, index=4))
+
+
 def test_the_home_partition_never_decides() -> None:
     assert decide(Winner("SY", 2, 1, 4), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
 

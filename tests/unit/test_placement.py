@@ -5,9 +5,10 @@ from __future__ import annotations
 import collections
 
 import pytest
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from streams.agents.placement import home_partition
 from streams.rules.keys import submission_key_for
+from streams.rules.placement import home_partition, murmur2
 
 # Kafka's own test vectors for Utils.murmur2 (clients UtilsTest.testMurmur2), as the
 # signed 32-bit ints Java prints; the partitioner masks the sign bit.
@@ -33,3 +34,11 @@ def test_one_petition_has_a_home_on_every_partition() -> None:
     )
     assert sorted(homes) == list(range(6))
     assert min(homes.values()) > 500  # at least half a fair share (1,000) each
+
+
+def test_murmur2_agrees_with_aiokafkas_on_keys_of_every_length() -> None:
+    keys = [bytes(range(n)) for n in range(12)] + [
+        submission_key_for(f"petition-{i}", f"s{i}@example.org") for i in range(500)
+    ]
+    for key in keys:
+        assert murmur2(key) == aiokafka_murmur2(key), key

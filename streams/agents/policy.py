@@ -1,0 +1,57 @@
+"""The one error policy of every agent, and the ack that goes with it.
+
+* **Bad input is never an exception here.** Each agent turns an event it cannot read
+  or judge into a verdict (a dead letter with its reason) inside its handler, so
+  input alone can never stop a worker.
+* **An event is acknowledged only after its handler returned**, that is after every
+  record it produces has been handed to the producer (whose queue Faust flushes
+  before each offset commit). Faust's own acks are switched off (``noack``): they
+  run in a ``finally``, so an exception in a handler would mark a half-handled event
+  as done, and Faust commits on a task error (``Consumer.on_task_error``).
+* **Anything else** (a failing producer, a bug) **stops the process at once**,
+  without a commit: everything after the last commit is read again on restart, and
+  every stage is idempotent under redelivery (docs/exactly-once.md). Letting Faust
+  restart the agent instead would skip the event, and its commit check lets one
+  unacknowledged offset through (``Consumer._new_offset``), so the skipped event
+  could be committed unhandled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+log = logging.getLogger(__name__)
+
+#: Exit status of a worker stopped by ``halt`` (BSD sysexits' EX_SOFTWARE).
+HALT_EXIT_STATUS = 70
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+def halt(agent: str, message: Any, exc: BaseException) -> NoReturn:
+    """Stop the worker now, committing nothing more."""
+    log.critical(
+        "%s could not handle %s[%s]@%s; stopping the worker without committing, so that "
+        "it starts again from the last commit",
+        agent,
+        message.topic,
+        message.partition,
+        message.offset,
+        exc_info=exc,
+    )
+    logging.shutdown()
+    os._exit(HALT_EXIT_STATUS)
+
+
+async def handle_each(name: str, stream: Any, handle: Handler) -> None:
+    """Run ``handle`` on each message of ``stream`` in order; ack it when it returned."""
+    manual = stream.noack()
+    async for event in manual.events():
+        try:
+            await handle(event.message)
+        except Exception as exc:
+            halt(name, event.message, exc)
+        await manual.ack(event)

@@ -1,0 +1,62 @@
+"""Records that carry several submissions (SignatureBatch) count exactly like single
+ones, a kill in the middle of one included."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from streams.settings import Settings
+from tests.dataset import dataset_with_truth
+from tests.pipeline import Results, WorkerProcess, prepare, produce
+
+PER_RECORD = 200
+
+
+def test_batched_records_count_like_single_ones(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = dataset_with_truth(21, 10_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    records = produce(settings, events, per_record=50)
+    results.wait_for(truth, timeout=300, worker=worker)
+    assert len(records) < len(events) / 10  # batches were sent, not single records
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts
+    assert results.redelivered == 0
+
+
+@pytest.mark.timeout(900)
+def test_counts_equal_the_truth_after_a_kill_in_the_middle_of_a_batch(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    """Validate acknowledges a record only after all of its events have left; a kill
+    after some of them did must neither lose the rest nor count the first ones twice."""
+    events, petitions, truth = dataset_with_truth(22, 30_000, settings)
+    prepare(settings, petitions)
+    # Batches take long enough to handle (200 x 2 ms / 16) that the kill lands in one.
+    worker.extra_env = {"COUNTERSIGN_VALIDATE_BATCH_PAUSE_SECONDS": "0.002"}
+    worker.start()
+    records = produce(settings, events, per_record=PER_RECORD)
+    # Validate runs well ahead of the counts: kill it a third of the way through.
+    while sum(map(len, results.handled.values())) < len(events) // 3:
+        results.poll(0.05)
+    worker.kill()
+    results.poll(3.0)  # whatever the dead worker got out is on the broker now
+    open_batches = results.partly_handled(records)
+    handled = {p: len(results.handled.get(p, ())) for p in records}
+    assert open_batches, (
+        "the kill did not hit a batch in the middle: "
+        f"{sum(1 for p, n in handled.items() if n == records[p])} records fully handled, "
+        f"{sum(1 for n in handled.values() if n == 0)} untouched, of {len(records)}"
+    )
+    counted_at_kill = sum(results.counts().values())
+    time.sleep(1)
+    worker.start()
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert counted_at_kill < truth.total_accepted()
+    assert not results.partly_handled(records)
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts
