@@ -9,10 +9,12 @@ Steps, each on a fresh topic prefix:
    and the clock stops when the API's counts of every petition equal the reference
    implementation (tests/reference.py): ``e2e_events_per_s``;
 3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``;
-4. step 2 with two worker processes sharing the partitions (on 2 cores, with the
+4. step 2 with the events ``per_record`` to a record (SignatureBatch, as the intake
+   coalesces them at a surge; ``BENCH_PER_RECORD``, default 10 and 50), spread and hot;
+5. step 2 with two worker processes sharing the partitions (on 2 cores, with the
    broker on the same cores: it shows the cost of a rebalance and of sharing, not a
    second machine).
-5. the peer: the same rules in Quix Streams (bench/quix_peer.py: its idioms, its
+6. the peer: the same rules in Quix Streams (bench/quix_peer.py: its idioms, its
    RocksDB state) on the passthrough's copy of the records, until its counts equal the
    reference (no ClickHouse sink in the peer; ours includes one).
 Also: the worker's peak RSS and the dedupe table's bytes on disk per signature.
@@ -130,8 +132,11 @@ def end_to_end(  # noqa: PLR0917
     log: Path,
     port: int = WORKER_PORT,
     workers: int = 1,
+    per_record: int = 1,
 ) -> dict[str, Any]:
-    """Events per second from the first produced event to exact counts in the API."""
+    """Events per second from the first produced event to exact counts in the API
+    (``per_record`` > 1: the events travel that many to a record, as the intake's
+    coalescing sends them at a surge)."""
     prepare(settings, petitions)
     helpers = [helper_worker(settings, log, i) for i in range(1, workers)]
     with WorkerProcess(settings, log, port) as worker:
@@ -145,7 +150,7 @@ def end_to_end(  # noqa: PLR0917
         assert worker.api.process is not None
         pid, api_pid = worker.process.pid, worker.api.process.pid
         started = time.perf_counter()
-        produce(settings, events)
+        produce(settings, events, per_record=per_record)
         peak = api_peak = 0.0
         exact = False
         while time.perf_counter() - started < 3600:
@@ -235,9 +240,8 @@ def main() -> None:
     print(f"generating {args.events:,} events and their truth ...", flush=True)
     base = fresh_settings(workdir, "spread")
     events, petitions, truth = dataset_with_truth(1, args.events, base)
-    hot_events, hot_petitions, hot_truth = dataset_with_truth(
-        2, args.events, base, hot_petition=True
-    )
+    hot_dataset = dataset_with_truth(2, args.events, base, hot_petition=True)
+    hot_events, hot_petitions, hot_truth = hot_dataset
 
     print("passthrough ...", flush=True)
     ceiling = fresh_settings(workdir, "passthrough")
@@ -262,6 +266,18 @@ def main() -> None:
         two_settings, events, petitions, truth, workdir / "two.log", WORKER_PORT, workers=2
     )
 
+    batched: dict[str, Any] = {}
+    for per_record in [int(n) for n in os.environ.get("BENCH_PER_RECORD", "10,50").split(",")]:
+        for label, data in (("spread", (events, petitions, truth)), ("hot", hot_dataset)):
+            print(f"end to end, {per_record} per record, {label} ...", flush=True)
+            name = f"{label}-{per_record}-per-record"
+            batched[name] = end_to_end(
+                fresh_settings(workdir, name.replace("-", "")),
+                *data,
+                workdir / f"{name}.log",
+                per_record=per_record,
+            )
+
     passthrough_rate = round(len(events) / copy_s)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -277,11 +293,25 @@ def main() -> None:
         "e2e_vs_quix": quix.get("events_per_s_after_start_up")
         and round(spread["events_per_s"] / quix["events_per_s_after_start_up"], 2),
         "e2e_two_workers_events_per_s": two["events_per_s"],
-        "counts_exact": spread["counts_exact"] and hot["counts_exact"] and two["counts_exact"],
-        "worker_peak_rss_mib": max(spread["worker_peak_rss_mib"], hot["worker_peak_rss_mib"]),
-        "serve_peak_rss_mib": max(spread["serve_peak_rss_mib"], hot["serve_peak_rss_mib"]),
+        **{
+            f"e2e_{name.replace('-', '_')}_events_per_s": run["events_per_s"]
+            for name, run in batched.items()
+        },
+        "counts_exact": all(run["counts_exact"] for run in (spread, hot, two, *batched.values())),
+        "worker_peak_rss_mib": max(
+            run["worker_peak_rss_mib"] for run in (spread, hot, *batched.values())
+        ),
+        "serve_peak_rss_mib": max(
+            run["serve_peak_rss_mib"] for run in (spread, hot, *batched.values())
+        ),
         "state_bytes_per_signature": spread["state_bytes_per_signature"],
-        "runs": {"spread": spread, "hot_petition": hot, "two_workers": two, "quix": quix},
+        "runs": {
+            "spread": spread,
+            "hot_petition": hot,
+            "two_workers": two,
+            "quix": quix,
+            **batched,
+        },
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")

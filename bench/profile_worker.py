@@ -1,7 +1,7 @@
 """Where the worker's time goes: py-spy samples one worker while it drains a prepared
 log, then the top functions by own time and by total time are printed.
 
-    .venv/bin/python -m bench.profile_worker [--events 30000] [--seconds 30]
+    .venv/bin/python -m bench.profile_worker [--events 30000] [--seconds 30] [--per-record 1]
 
 The log is produced before the worker starts, so the profile is of steady
 consumption, not of start-up. Output: bench/results/profile-<label>.txt (the table)
@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--label", default="worker")
+    parser.add_argument(
+        "--per-record", type=int, default=1, help="submissions per record (SignatureBatch)"
+    )
     parser.add_argument("--after", type=float, default=2.0, help="seconds before sampling")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("py_spy", nargs="*", help="more py-spy options, after --")
@@ -72,7 +75,7 @@ def main() -> None:
     workdir.mkdir(parents=True)
     events, petitions, _truth = dataset_with_truth(1, args.events, settings)
     prepare(settings, petitions)
-    produce(settings, events)
+    produce(settings, events, per_record=args.per_record)
     RESULTS_DIR.mkdir(exist_ok=True)
     raw = RESULTS_DIR / f"profile-{args.label}.collapsed"
     with WorkerProcess(settings, workdir / "worker.log", WORKER_PORT) as worker:

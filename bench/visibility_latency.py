@@ -82,6 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument(
+        "--coalesce-ms",
+        type=float,
+        default=Settings().intake_coalesce_ms,
+        help="the intake's COUNTERSIGN_INTAKE_COALESCE_MS (0: a record per signature)",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     workdir = Path(f".data/bench/visibility-{run}")
@@ -94,6 +101,7 @@ def main() -> None:
     worker = WorkerProcess(settings, workdir / "worker.log", free_port())
     intake = IntakeProcess(settings, workdir / "intake.log", free_port())
     intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
+    intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_MS"] = str(args.coalesce_ms)
     with worker, intake:
         worker.start()
         worker.wait_until_serving()
@@ -123,6 +131,7 @@ def main() -> None:
         "machine": describe(),
         "method": __doc__.split("\n\n")[2].replace("\n", " "),
         "offered_per_s": args.rate,
+        "intake_coalesce_ms": args.coalesce_ms,
         "seconds": args.duration,
         "accepted": len(scheduled),
         "visible_in_api": poller.totals[-1] if poller.totals else 0,
@@ -135,7 +144,7 @@ def main() -> None:
         },
     }
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
