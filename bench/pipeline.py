@@ -39,9 +39,9 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from bench.machine import describe, peak_rss_mib
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import SUBMITTED, wait_until_visible
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED, wait_until_visible
 from tests.dataset import Event, Petition, dataset_with_truth
 from tests.pipeline import WorkerProcess, prepare, produce
 from tests.reference import Truth

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.settings import Settings
-from streams.simulator import Event, Petition, intent_counts, make_dataset
+from streams.core.settings import Settings
+from streams.demo.simulator import Event, Petition, intent_counts, make_dataset
 from tests.reference import Truth, expected
 
 __all__ = ["Event", "Petition", "dataset_with_truth", "intent_counts", "make_dataset"]

@@ -18,11 +18,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from schemas.batch import encode_batch
 from schemas.codec import codec
-from streams import kafka
-from streams.catalogue import publish_petition
-from streams.rules.placement import home_partition
-from streams.settings import Settings
-from streams.topics import (
+from streams.core import kafka
+from streams.core.catalogue import publish_petition
+from streams.core.settings import Settings
+from streams.core.topics import (
     ACCEPTED,
     COUNTS,
     DUPLICATES,
@@ -31,6 +30,7 @@ from streams.topics import (
     VALID,
     create_topics,
 )
+from streams.rules.placement import home_partition
 from tests.dataset import Event, Petition
 from tests.reference import Truth
 

@@ -1,4 +1,4 @@
-"""An independent reference implementation of ARCHITECTURE.md's rules.
+"""An independent reference implementation of docs/architecture.md's rules.
 
 It shares no code with ``streams``: it parses the wire format with fastavro and its
 own header check, normalizes emails with the standard library's IDNA codec, and

@@ -1,6 +1,6 @@
 """One accepted signature per dedupe key; the first in stream order wins.
 
-The dedupe key alone decides (ARCHITECTURE.md): a signature_id never does, so no
+The dedupe key alone decides (docs/architecture.md): a signature_id never does, so no
 outcome depends on how many partitions there are. The dedupe stage remembers one
 ``Winner`` per key, which is also all it needs to count its winners per
 (petition, country) (``PartialCounts``) and to tell its own redelivery of a winner

@@ -3,7 +3,7 @@
 ``judge`` takes the raw bytes of a ``signatures.submitted`` record and everything it
 depends on (the catalogue, the clock, the hash key) as arguments, and returns either
 a ``SignatureAccepted`` record with its dedupe key or a ``SignatureRejected`` record.
-Rules apply in ARCHITECTURE.md's precedence order; the first broken one is the reason.
+Rules apply in docs/architecture.md's precedence order; the first broken one is the reason.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codec import AvroCodec, codec
-from streams.errors import MalformedMessage
+from streams.core.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
 from streams.rules.keys import dedupe_key, petition_of_key, submission_key

@@ -14,7 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.dataset import dataset_with_truth
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 

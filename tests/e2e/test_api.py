@@ -9,7 +9,7 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.dataset import dataset_with_truth
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 

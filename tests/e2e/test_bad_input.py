@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.dataset import Event, Petition
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 from tests.reference import Truth

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.dataset import dataset_with_truth
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 

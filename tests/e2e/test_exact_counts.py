@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from streams.core.settings import Settings
+from streams.core.topics import VALID
 from streams.rules.reasons import Reason
-from streams.settings import Settings
-from streams.topics import VALID
 from tests.dataset import dataset_with_truth, intent_counts
 from tests.pipeline import Results, WorkerProcess, prepare, produce
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from streams.campaign import SEED_PETITION, SEED_SIGNATURES
-from streams.settings import Settings
+from streams.core.settings import Settings
+from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
 from tests.intake_client import request
 from tests.pipeline import REPO, IntakeProcess, WorkerProcess
 from tests.reference import regions

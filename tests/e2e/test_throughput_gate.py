@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.pipeline import end_to_end, passthrough
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.conftest import free_port
 from tests.dataset import dataset_with_truth
 from tests.pipeline import prepare, produce

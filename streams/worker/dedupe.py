@@ -30,11 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import AvroCodec, codec
-from streams.agents.policy import handle_each
-from streams.agents.topology import Topology
-from streams.app import CountersignApp
-from streams.errors import MalformedMessage
-from streams.metrics import EVENTS_IN, VERDICTS
+from streams.core.errors import MalformedMessage
+from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import (
     WINNER_HEADER,
     Outcome,
@@ -46,6 +43,9 @@ from streams.rules.dedupe import (
 from streams.rules.keys import parse_dedupe_key, petition_of_dedupe_key, winner_key
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
+from streams.worker.app import CountersignApp
+from streams.worker.policy import handle_each
+from streams.worker.topology import Topology
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.codec import AvroCodec
-from streams.catalogue import new_petition
+from streams.core.catalogue import new_petition
 from streams.rules.keys import submission_key_for
 
 NAMES = {

@@ -19,18 +19,18 @@ from typing import Any
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
-from streams.agents.dedupe import DedupeStage
-from streams.agents.policy import handle_each
-from streams.agents.topology import Topology
-from streams.app import CountersignApp
-from streams.errors import MalformedMessage
-from streams.metrics import EVENTS_IN, VERDICTS
+from streams.core.errors import MalformedMessage
+from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import WINNER_HEADER, Winner
 from streams.rules.keys import petition_of_key
 from streams.rules.petitions import PetitionWindow
 from streams.rules.placement import home_partition
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
+from streams.worker.app import CountersignApp
+from streams.worker.dedupe import DedupeStage
+from streams.worker.policy import handle_each
+from streams.worker.topology import Topology
 
 log = logging.getLogger(__name__)
 

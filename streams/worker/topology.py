@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.app import CountersignApp
-from streams.topics import ACCEPTED, COUNTS, DUPLICATES, PETITIONS, REJECTED, SUBMITTED, VALID
+from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, PETITIONS, REJECTED, SUBMITTED, VALID
+from streams.worker.app import CountersignApp
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Topology:
         """Hand a record to Faust's producer, skipping ``Topic.send``'s per-message
         machinery (half the cost per record, docs/benchmarks.md). As safe: Faust
         flushes the producer before every offset commit either way, and an event is
-        acknowledged only after its handler returned (``streams.agents.policy``)."""
+        acknowledged only after its handler returned (``streams.worker.policy``)."""
         await self.app.producer.send(topic.get_topic_name(), key, value, partition, None, headers)
 
 
