@@ -40,7 +40,7 @@ from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import ALL_TOPICS, SUBMITTED, create_topics
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
-from tests.pipeline import IntakeProcess, free_port
+from streams.testing.processes import IntakeProcess, free_port
 
 RESULTS = Path(__file__).with_name("results") / "intake_latency.json"
 RATES = (250, 500, 1000, 2000, 3000, 4000)

@@ -33,7 +33,7 @@ from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition
-from tests.pipeline import IntakeProcess, WorkerProcess
+from streams.testing.processes import IntakeProcess, WorkerProcess
 
 RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
 POLL_SECONDS = 0.1

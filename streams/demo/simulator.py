@@ -2,7 +2,7 @@
 
 Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
 The generator records what it *meant* each event to be (``intent``); the tests'
-reference implementation (tests/reference.py) computes the truth from the bytes
+reference implementation (streams/testing/reference.py) computes the truth from the bytes
 alone, and a test checks that both agree.
 """
 

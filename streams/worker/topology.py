@@ -8,9 +8,11 @@ any Avro reader, not only by Faust.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, PETITIONS, REJECTED, SUBMITTED, VALID
+from streams.rules.stages import Output, Route
 from streams.worker.app import CountersignApp
 
 
@@ -25,6 +27,25 @@ class Topology:
     duplicates: Any
     partials: Any  # internal: the dedupe stage's partial counts, keyed by petition
     counts: Any
+
+    async def send_output(self, output: Output) -> None:
+        """Send what a stage gave (``streams.rules.stages``) to its topic."""
+        await self.send(
+            self.routes[output.route],
+            output.key,
+            output.value,
+            partition=output.partition,
+            headers=output.headers,
+        )
+
+    @cached_property
+    def routes(self) -> dict[Route, Any]:
+        return {
+            Route.REJECTED: self.rejected,
+            Route.VALID: self.valid,
+            Route.ACCEPTED: self.accepted,
+            Route.DUPLICATES: self.duplicates,
+        }
 
     async def send(
         self,

@@ -21,8 +21,8 @@ from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.demo.campaign import seed_petition
 from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, WorkerProcess, prepare
 from tests.intake_client import request
-from tests.pipeline import IntakeProcess, WorkerProcess, prepare
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

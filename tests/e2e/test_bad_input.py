@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
 from streams.core.settings import Settings
-from tests.dataset import Event, Petition
-from tests.pipeline import Results, WorkerProcess, prepare, produce
-from tests.reference import Truth
+from streams.testing.dataset import Event, Petition
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.reference import Truth
 
 NOW = datetime.now(UTC)
 PETITION = Petition("bad-input", NOW - timedelta(days=1), None)

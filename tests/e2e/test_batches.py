@@ -8,8 +8,8 @@ import time
 import pytest
 
 from streams.core.settings import Settings
-from tests.dataset import dataset_with_truth
-from tests.pipeline import Results, WorkerProcess, prepare, produce
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 PER_RECORD = 200
 

@@ -14,8 +14,8 @@ from sinks.clickhouse.sink import sink_group_id
 from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
-from tests.dataset import dataset_with_truth
-from tests.pipeline import REPO, Results, WorkerProcess, prepare, produce
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce
 
 QUERY = """
 import json, sys

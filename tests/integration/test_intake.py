@@ -12,8 +12,8 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, prepare
 from tests.intake_client import Answer, post_json, request, submitted
-from tests.pipeline import IntakeProcess, prepare
 
 GOOD = {"full_name": "Layla Haddad", "email": "layla@example.org", "country": "sy"}
 

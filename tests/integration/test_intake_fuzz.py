@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, prepare
 from tests.intake_client import request
-from tests.pipeline import IntakeProcess, prepare
 
 pytestmark = pytest.mark.slow
 
