@@ -56,6 +56,7 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.faust_floor

@@ -28,9 +28,9 @@ from pathlib import Path
 from confluent_kafka.admin import NewTopic
 
 from bench.machine import describe
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import wait_until_visible
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import wait_until_visible
 
 RESULTS_DIR = Path(__file__).with_name("results")
 MODES = ("consume", "send", "send+table", "producer-send", "16-per-record")

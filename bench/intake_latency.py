@@ -35,12 +35,12 @@ import aiohttp
 from confluent_kafka import TopicPartition
 
 from bench.machine import describe, peak_rss_mib
-from streams import kafka
-from streams.campaign import SEED_PETITION, SeedCampaign, seed_petition
-from streams.catalogue import publish_petition
-from streams.settings import Settings
-from streams.topics import ALL_TOPICS, SUBMITTED, create_topics
-from tests.pipeline import IntakeProcess, free_port
+from streams.core import kafka
+from streams.core.catalogue import publish_petition
+from streams.core.settings import Settings
+from streams.core.topics import ALL_TOPICS, SUBMITTED, create_topics
+from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
+from streams.testing.processes import IntakeProcess, free_port
 
 RESULTS = Path(__file__).with_name("results") / "intake_latency.json"
 RATES = (250, 500, 1000, 2000, 3000, 4000)

@@ -7,7 +7,7 @@ Steps, each on a fresh topic prefix:
 1. ceiling: one process consumes signatures.submitted and produces the same bytes;
 2. Countersign end to end: the worker is started and ready, every event is produced,
    and the clock stops when the API's counts of every petition equal the reference
-   implementation (tests/reference.py): ``e2e_events_per_s``;
+   implementation (streams/testing/reference.py): ``e2e_events_per_s``;
 3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``;
 4. step 2 with the events ``per_record`` to a record (SignatureBatch, as the intake
    coalesces them at a surge; ``BENCH_PER_RECORD``, default 10 and 50), spread and hot;
@@ -39,12 +39,12 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from bench.machine import describe, peak_rss_mib
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import SUBMITTED, wait_until_visible
-from tests.dataset import Event, Petition, dataset_with_truth
-from tests.pipeline import WorkerProcess, prepare, produce
-from tests.reference import Truth
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED, wait_until_visible
+from streams.testing.dataset import Event, Petition, dataset_with_truth
+from streams.testing.processes import WorkerProcess, prepare, produce
+from streams.testing.reference import Truth
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).with_name("results")
@@ -181,7 +181,7 @@ def quix_peer(
 ) -> dict[str, Any]:
     """The same rules in Quix Streams (bench/quix_peer.py, its own venv) over the
     records already on ``settings``' signatures.submitted."""
-    # make_dataset's clock: syria-icc opens 30 days before it (tests/dataset.py).
+    # make_dataset's clock: syria-icc opens 30 days before it (streams/testing/dataset.py).
     now = next(p.opens_at for p in petitions if p.petition_id == "syria-icc") + timedelta(days=30)
     windows = {
         p.petition_id: [p.opens_at.isoformat(), p.closes_at and p.closes_at.isoformat()]

@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 
 from bench.pipeline import WORKER_PORT, fresh_settings
-from tests.dataset import dataset_with_truth
-from tests.pipeline import WorkerProcess, prepare, produce
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import WorkerProcess, prepare, produce
 
 RESULTS_DIR = Path(__file__).with_name("results")
 

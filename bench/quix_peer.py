@@ -87,7 +87,7 @@ def build(
         position = SourcePosition(context.topic, context.partition, context.offset)
         verdict = judge(raw, key, position, petitions=windows, now=now, hash_key=hash_key)
         if isinstance(verdict, Accepted):
-            return {"dedupe_key": verdict.dedupe_key, **jsonable(verdict.record)}
+            return {"dedupe_key": str(verdict.dedupe_key), **jsonable(verdict.record)}
         return jsonable(verdict.record)  # a rejection: the only records with a "reason"
 
     def first_wins(signature: Value, state: State) -> Value:

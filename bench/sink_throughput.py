@@ -21,9 +21,9 @@ from schemas.codec import codec
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.sink import ClickHouseSink
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import ACCEPTED, create_topics
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import ACCEPTED, create_topics
 
 RESULTS = Path(__file__).with_name("results") / "sink_throughput.json"
 BATCH_SIZES = (500, 2000, 5000, 20000)

@@ -29,11 +29,11 @@ import aiohttp
 
 from bench.intake_latency import free_port, ms, percentile, run_step, signatures
 from bench.machine import describe
-from streams.campaign import SEED_PETITION, seed_petition
-from streams.catalogue import publish_petition
-from streams.settings import Settings
-from streams.topics import create_topics
-from tests.pipeline import IntakeProcess, WorkerProcess
+from streams.core.catalogue import publish_petition
+from streams.core.settings import Settings
+from streams.core.topics import create_topics
+from streams.demo.campaign import SEED_PETITION, seed_petition
+from streams.testing.processes import IntakeProcess, WorkerProcess
 
 RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
 POLL_SECONDS = 0.1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.codec import HEADER_SIZE, MARKER, codec, default_registry
-from streams.errors import MalformedMessage
+from streams.core.errors import MalformedMessage
 
 Item = tuple[bytes | None, bytes]
 

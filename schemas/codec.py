@@ -26,7 +26,7 @@ import fastavro
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
-from streams.errors import (
+from streams.core.errors import (
     BadMarker,
     IncompatibleSchema,
     TruncatedMessage,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from streams.settings import Settings
-from tests.pipeline import IntakeProcess, Results, WorkerProcess, free_port
+from streams.core.settings import Settings
+from streams.testing.processes import IntakeProcess, Results, WorkerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"

@@ -14,9 +14,9 @@ from confluent_kafka import TopicPartition
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import SUBMITTED
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED
 
 
 @dataclass

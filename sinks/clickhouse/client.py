@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from streams.errors import ClickHouseLocked
+from streams.core.errors import ClickHouseLocked
 
 _locks: dict[str, IO[str]] = {}
 

@@ -49,7 +49,7 @@ class CountsReader:
         return [(str(region), str(country), int(n)) for region, country, n in rows]
 
     def counts(self, petition_id: str) -> dict[str, Any]:
-        """ARCHITECTURE.md's shape: total, by_region, by_country, rejected, as_of."""
+        """docs/architecture.md's shape: total, by_region, by_country, rejected, as_of."""
         parameters = {"petition": petition_id}
         rows = self.by_country(petition_id)
         by_region: dict[str, int] = {}

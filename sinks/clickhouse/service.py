@@ -9,7 +9,7 @@ import threading
 from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.sink import ClickHouseSink
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

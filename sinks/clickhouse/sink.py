@@ -33,10 +33,10 @@ from sinks.clickhouse.rows import (
     rejection_row,
     signature_row,
 )
-from streams import kafka
-from streams.errors import MalformedMessage, SinkUnavailable
-from streams.settings import Settings
-from streams.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
+from streams.core import kafka
+from streams.core.errors import MalformedMessage, SinkUnavailable
+from streams.core.settings import Settings
+from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,10 @@ import jinja2
 import pycountry
 from aiohttp import web
 
+from streams.core.catalogue import window
 from streams.rules.countries import assigned_codes
-from streams.rules.submission import FIELDS, HONEYPOT, MAX_SIGNATURE_ID_LENGTH
+from streams.rules.petitions import WindowState, window_state
+from streams.rules.submission import FIELD_LIMITS, FIELDS, HONEYPOT, MAX_SIGNATURE_ID_LENGTH
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -58,19 +60,18 @@ def petition_problem(petition: dict[str, Any] | None, petition_id: str) -> Probl
     """Why a petition cannot be signed right now, or None."""
     if petition is None:
         return unknown_petition(petition_id)
-    now = datetime.now(UTC)
-    if now < petition["opens_at"]:
+    state = window_state(window(petition), datetime.now(UTC))
+    if state is WindowState.NOT_OPEN:
         return Problem(
             403,
             "Not open yet",
             f"“{petition['title']}” opens for signatures on {_day(petition['opens_at'])}.",
         )
-    closes = petition["closes_at"]
-    if closes is not None and now >= closes:
+    if state is WindowState.CLOSED:
         return Problem(
             410,
             "This petition has closed",
-            f"“{petition['title']}” stopped taking signatures on {_day(closes)}. "
+            f"“{petition['title']}” stopped taking signatures on {_day(petition['closes_at'])}. "
             "Thank you for caring.",
         )
     return None
@@ -121,6 +122,7 @@ def render_form(
         labels=FIELDS,
         honeypot=HONEYPOT,
         countries=country_choices(),
+        limits=FIELD_LIMITS,
     )
 
 

@@ -14,7 +14,7 @@ import math
 from collections import deque
 from collections.abc import Hashable
 
-from streams.errors import RateLimited
+from streams.core.errors import RateLimited
 
 
 class RateLimiter:

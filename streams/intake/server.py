@@ -26,8 +26,11 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.catalogue_follower import PetitionLookup
-from streams.errors import Backpressure, InvalidSignature, PublishFailed, RateLimited
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.errors import Backpressure, InvalidSignature, PublishFailed, RateLimited
+from streams.core.settings import Settings
+from streams.core.signals import until_terminated
+from streams.core.topics import create_topics
 from streams.intake import pages
 from streams.intake.clientip import client_ip, networks
 from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS
@@ -36,9 +39,6 @@ from streams.publish import AsyncPublisher, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.rules.submission import MAX_LOCALE_LENGTH
-from streams.settings import Settings
-from streams.signals import until_terminated
-from streams.topics import create_topics
 
 log = logging.getLogger(__name__)
 

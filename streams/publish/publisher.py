@@ -4,7 +4,7 @@ Both encode a ``Signature`` with the Avro codec, key it ``petition_id/bucket``
 (``rules.keys.submission_key_for``: one signer's resends share a partition, a
 popular petition spreads over all of them) and produce it
 to ``signatures.submitted`` with the idempotent, ``acks=all`` producer of
-``streams.kafka``. A call returns a ``Receipt`` (where the event now lives) after the
+``streams.core.kafka``. A call returns a ``Receipt`` (where the event now lives) after the
 delivery report, or raises:
 
 - ``KafkaBusy`` (with ``retry_after``): the event was *not* handed to Kafka (no broker
@@ -38,13 +38,13 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from schemas.batch import encode_batch
 from schemas.codec import AvroCodec
-from streams import kafka
-from streams.errors import KafkaBusy, PublishFailed
+from streams.core import kafka
+from streams.core.errors import KafkaBusy, PublishFailed
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED
 from streams.publish.signature import Signature
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
-from streams.settings import Settings
-from streams.topics import SUBMITTED
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.errors import InvalidSignature
+from streams.core.errors import InvalidSignature
 from streams.rules.submission import parse
 
 

@@ -1,6 +1,6 @@
 """One accepted signature per dedupe key; the first in stream order wins.
 
-The dedupe key alone decides (ARCHITECTURE.md): a signature_id never does, so no
+The dedupe key alone decides (docs/architecture.md): a signature_id never does, so no
 outcome depends on how many partitions there are. The dedupe stage remembers one
 ``Winner`` per key, which is also all it needs to count its winners per
 (petition, country) (``PartialCounts``) and to tell its own redelivery of a winner
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streams.rules.keys import petition_of_winner_key
+from streams.rules.keys import DedupeKey
 
 #: Header of a signatures.valid record carrying its candidate ``Winner``: the dedupe
 #: stage decides from the key and this header alone and decodes the record only to
@@ -126,7 +126,7 @@ class PartialCounts:
         partial = cls()
         for key, value in winners:
             winner = Winner.decode(value)
-            partial.add(petition_of_winner_key(key), winner.country, winner.home)
+            partial.add(DedupeKey.petition_of_table_key(key), winner.country, winner.home)
         return partial
 
     def take_changed(self) -> list[tuple[PartialKey, dict[str, int]]]:

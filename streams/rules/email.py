@@ -1,6 +1,6 @@
 """Email normalization and the keyed hash that stands for an email downstream.
 
-Normalization follows ARCHITECTURE.md step by step, in its order, so that every
+Normalization follows docs/architecture.md step by step, in its order, so that every
 spelling of one mailbox (case, +tags, Gmail dots, googlemail.com) gives one key:
 trim, Unicode NFC, lower-case, IDNA-encode the domain, drop a ``+tag``, and for Gmail
 drop dots and fold googlemail.com into gmail.com.

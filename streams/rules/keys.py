@@ -21,6 +21,7 @@ these functions, so a key is never built or parsed a second way.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 from streams.rules.email import normalize_email
 from streams.rules.reasons import RuleViolation
@@ -44,30 +45,43 @@ def petition_of_key(key: bytes | None) -> str:
     return (key or b"").decode("utf-8", errors="replace").split("/", 1)[0]
 
 
-def dedupe_key(petition_id: str, email_hash: str) -> str:
-    """One accepted signature per key: (petition_id, email_hash)."""
-    return f"{petition_id}:{email_hash}"
+@dataclass(frozen=True, slots=True)
+class DedupeKey:
+    """One accepted signature per key: a petition and the keyed hash of an email.
 
+    On signatures.valid, accepted and duplicates it travels as ``petition_id:email_hash``
+    (petition ids hold no ``:``); in the dedupe table as the petition and the 32-byte
+    digest (``table_key``): half the bytes per remembered signer."""
 
-def parse_dedupe_key(key: bytes) -> tuple[str, str]:
-    """``(petition_id, email_hash)`` of a dedupe key (petition ids hold no ``:``)."""
-    petition_id, _, email_hash = key.decode().rpartition(":")
-    return petition_id, email_hash
+    petition_id: str
+    email_hash: str  # 64 hex digits
 
+    def __str__(self) -> str:
+        return f"{self.petition_id}:{self.email_hash}"
 
-def petition_of_dedupe_key(key: bytes | None) -> str:
-    """The petition a dedupe key names, for records that cannot be decoded."""
-    return (key or b"").decode("utf-8", errors="replace").rpartition(":")[0]
+    def encode(self) -> bytes:
+        return str(self).encode()
 
+    @classmethod
+    def parse(cls, raw: bytes) -> DedupeKey:
+        """The key of a record; ``ValueError`` if it is not one."""
+        petition_id, colon, email_hash = raw.decode().rpartition(":")
+        if not colon or len(email_hash) != _DIGEST_BYTES * 2:
+            raise ValueError(f"not a dedupe key: {raw[:80]!r}")
+        bytes.fromhex(email_hash)  # ValueError unless hex
+        return cls(petition_id, email_hash)
 
-def winner_key(petition_id: str, email_hash: str) -> bytes:
-    """The dedupe table's key of a dedupe key: the petition and the 32-byte digest
-    (not its 64 hex digits): half the bytes per remembered signer."""
-    return petition_id.encode() + b":" + bytes.fromhex(email_hash)
+    @staticmethod
+    def petition_of(raw: bytes | None) -> str:
+        """The petition a record's key names, for records that cannot be decoded."""
+        return (raw or b"").decode("utf-8", errors="replace").rpartition(":")[0]
 
+    def table_key(self) -> bytes:
+        return self.petition_id.encode() + b":" + bytes.fromhex(self.email_hash)
 
-def petition_of_winner_key(key: bytes) -> str:
-    return key[: -_DIGEST_BYTES - 1].decode()
+    @staticmethod
+    def petition_of_table_key(key: bytes) -> str:
+        return key[: -_DIGEST_BYTES - 1].decode()
 
 
 def count_key(petition_id: str, country: str) -> str:

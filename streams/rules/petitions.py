@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from streams.rules.reasons import Reason, RuleViolation
 
@@ -38,16 +39,34 @@ def check_not_future(submitted_at: datetime, now: datetime) -> None:
         )
 
 
+class WindowState(StrEnum):
+    NOT_OPEN = "not open yet"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def window_state(petition: PetitionWindow, at: datetime) -> WindowState:
+    """Where ``at`` falls in the petition's signing window [opens_at, closes_at): the
+    one test that the agents (``check_window``) and the intake's pages both use."""
+    if at < petition.opens_at:
+        return WindowState.NOT_OPEN
+    if petition.closes_at is not None and at >= petition.closes_at:
+        return WindowState.CLOSED
+    return WindowState.OPEN
+
+
 def check_window(petition: PetitionWindow, submitted_at: datetime) -> None:
-    if submitted_at < petition.opens_at:
+    """Both sides of the window are ``petition_closed``, as the contract says."""
+    state = window_state(petition, submitted_at)
+    if state is WindowState.NOT_OPEN:
         raise RuleViolation(
             Reason.PETITION_CLOSED,
             f"submitted at {submitted_at.isoformat()}, before the petition opens "
             f"at {petition.opens_at.isoformat()}",
         )
-    if petition.closes_at is not None and submitted_at >= petition.closes_at:
+    if state is WindowState.CLOSED:
         raise RuleViolation(
             Reason.PETITION_CLOSED,
             f"submitted at {submitted_at.isoformat()}, after the petition closed "
-            f"at {petition.closes_at.isoformat()}",
+            f"at {petition.closes_at and petition.closes_at.isoformat()}",
         )

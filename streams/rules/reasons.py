@@ -1,4 +1,4 @@
-"""Reason codes of ARCHITECTURE.md, in the order in which they are checked."""
+"""Reason codes of docs/architecture.md, in the order in which they are checked."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from streams.rules.countries import normalize_country
 from streams.rules.email import normalize_email
-from streams.rules.names import clean_name
+from streams.rules.names import MAX_NAME_LENGTH, clean_name
 from streams.rules.reasons import RuleViolation
 
 #: The form fields a signer fills in, with the label the errors use.
@@ -38,6 +38,12 @@ MAX_EMAIL_LENGTH = 254
 MAX_POSTAL_CODE_LENGTH = 20
 MAX_LOCALE_LENGTH = 35
 MAX_REFERRER_LENGTH = 2000
+#: The form's ``maxlength`` of each field, from the same limits the checks apply.
+FIELD_LIMITS = {
+    "full_name": MAX_NAME_LENGTH,
+    "email": MAX_EMAIL_LENGTH,
+    "postal_code": MAX_POSTAL_CODE_LENGTH,
+}
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})
 

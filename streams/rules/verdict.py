@@ -3,7 +3,7 @@
 ``judge`` takes the raw bytes of a ``signatures.submitted`` record and everything it
 depends on (the catalogue, the clock, the hash key) as arguments, and returns either
 a ``SignatureAccepted`` record with its dedupe key or a ``SignatureRejected`` record.
-Rules apply in ARCHITECTURE.md's precedence order; the first broken one is the reason.
+Rules apply in docs/architecture.md's precedence order; the first broken one is the reason.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from schemas.codec import AvroCodec, codec
-from streams.errors import MalformedMessage
+from streams.core.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
-from streams.rules.keys import dedupe_key, petition_of_key, submission_key
+from streams.rules.keys import DedupeKey, petition_of_key, submission_key
 from streams.rules.names import clean_name
 from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
 from streams.rules.reasons import Reason, RuleViolation
@@ -38,7 +38,7 @@ class SourcePosition:
 
 @dataclass(frozen=True)
 class Accepted:
-    dedupe_key: str
+    dedupe_key: DedupeKey
     record: Record  # a SignatureAccepted
     #: The submission key this signer's submissions should carry (rules.keys): it
     #: names the signer's home partition, whatever key the event arrived with.
@@ -140,7 +140,7 @@ def judge(
             signature_id=signature_id,
         )
     return Accepted(
-        dedupe_key(petition_id, hashed),
+        DedupeKey(petition_id, hashed),
         {
             "signature_id": signature_id,
             "petition_id": petition_id,

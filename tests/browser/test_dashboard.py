@@ -14,9 +14,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from streams.settings import Settings
-from tests.dataset import dataset_with_truth
-from tests.pipeline import Results, WorkerProcess, prepare, produce
+from streams.core.settings import Settings
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

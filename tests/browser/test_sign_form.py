@@ -17,12 +17,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from streams.campaign import seed_petition
-from streams.catalogue import publish_petition
-from streams.settings import Settings
-from streams.simulator import default_petitions
+from streams.core.catalogue import publish_petition
+from streams.core.settings import Settings
+from streams.demo.campaign import seed_petition
+from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, WorkerProcess, prepare
 from tests.intake_client import request
-from tests.pipeline import IntakeProcess, WorkerProcess, prepare
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -9,9 +9,9 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
-from streams.settings import Settings
-from tests.dataset import dataset_with_truth
-from tests.pipeline import Results, WorkerProcess, prepare, produce
+from streams.core.settings import Settings
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 
 def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:

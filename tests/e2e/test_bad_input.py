@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
-from streams.settings import Settings
-from tests.dataset import Event, Petition
-from tests.pipeline import Results, WorkerProcess, prepare, produce
-from tests.reference import Truth
+from streams.core.settings import Settings
+from streams.testing.dataset import Event, Petition
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.reference import Truth
 
 NOW = datetime.now(UTC)
 PETITION = Petition("bad-input", NOW - timedelta(days=1), None)

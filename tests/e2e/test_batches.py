@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from streams.settings import Settings
-from tests.dataset import dataset_with_truth
-from tests.pipeline import Results, WorkerProcess, prepare, produce
+from streams.core.settings import Settings
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 PER_RECORD = 200
 

@@ -11,11 +11,11 @@ import time
 from collections import Counter
 
 from sinks.clickhouse.sink import sink_group_id
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
-from tests.dataset import dataset_with_truth
-from tests.pipeline import REPO, Results, WorkerProcess, prepare, produce
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce
 
 QUERY = """
 import json, sys

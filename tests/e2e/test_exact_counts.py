@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from streams.core.settings import Settings
+from streams.core.topics import VALID
 from streams.rules.reasons import Reason
-from streams.settings import Settings
-from streams.topics import VALID
-from tests.dataset import dataset_with_truth, intent_counts
-from tests.pipeline import Results, WorkerProcess, prepare, produce
+from streams.testing.dataset import dataset_with_truth, intent_counts
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 EVENTS = 30_000
 

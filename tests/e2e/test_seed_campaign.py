@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from streams.campaign import SEED_PETITION, SEED_SIGNATURES
-from streams.settings import Settings
+from streams.core.settings import Settings
+from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
+from streams.testing.processes import REPO, IntakeProcess, WorkerProcess
+from streams.testing.reference import regions
 from tests.intake_client import request
-from tests.pipeline import REPO, IntakeProcess, WorkerProcess
-from tests.reference import regions
 
 #: COUNTERSIGN_SEED_SIGNATURES=20000 makes a quick local run; CI runs the full campaign.
 SIGNATURES = int(os.environ.get("COUNTERSIGN_SEED_SIGNATURES", SEED_SIGNATURES))

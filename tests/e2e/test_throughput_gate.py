@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.pipeline import end_to_end, passthrough
-from streams.settings import Settings
+from streams.core.settings import Settings
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import prepare, produce
 from tests.conftest import free_port
-from tests.dataset import dataset_with_truth
-from tests.pipeline import prepare, produce
 
 EVENTS = 20_000
 RATIO_FLOOR = 0.003

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.errors import ClickHouseLocked, CountersignError
+from streams.core.errors import ClickHouseLocked, CountersignError
 
 HOLD = """
 import sys, time
@@ -21,7 +21,7 @@ time.sleep(60)
 TRY = """
 import sys
 from sinks.clickhouse.client import connect
-from streams.errors import ClickHouseLocked
+from streams.core.errors import ClickHouseLocked
 try:
     connect(sys.argv[1])
 except ClickHouseLocked as exc:

@@ -13,9 +13,9 @@ from schemas.codec import codec
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate, migrations
 from sinks.clickhouse.sink import ClickHouseSink
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import ACCEPTED, REJECTED, create_topics
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import ACCEPTED, REJECTED, create_topics
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 COUNTRIES = [

@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import wait_until_visible
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import wait_until_visible
 from tests.conftest import kafka_sh
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

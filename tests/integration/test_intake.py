@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.settings import Settings
-from streams.simulator import default_petitions
+from streams.core.settings import Settings
+from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, prepare
 from tests.intake_client import Answer, post_json, request, submitted
-from tests.pipeline import IntakeProcess, prepare
 
 GOOD = {"full_name": "Layla Haddad", "email": "layla@example.org", "country": "sy"}
 

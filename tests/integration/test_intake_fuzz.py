@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from streams.settings import Settings
-from streams.simulator import default_petitions
+from streams.core.settings import Settings
+from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, prepare
 from tests.intake_client import request
-from tests.pipeline import IntakeProcess, prepare
 
 pytestmark = pytest.mark.slow
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
-from streams.simulator import default_petitions
-from streams.topics import ACCEPTED
+from streams.core.settings import Settings
+from streams.core.topics import ACCEPTED
+from streams.demo.simulator import default_petitions
+from streams.testing.processes import IntakeProcess, WorkerProcess, prepare
 from tests.conftest import free_port, kafka_sh
 from tests.intake_client import Answer, post_json, read_topic
-from tests.pipeline import IntakeProcess, WorkerProcess, prepare
 
 pytestmark = pytest.mark.slow
 OUTAGE_SECONDS = 12

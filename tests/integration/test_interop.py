@@ -13,9 +13,9 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.codec import AvroCodec
-from streams import kafka
-from streams.settings import Settings
-from streams.topics import wait_until_visible
+from streams.core import kafka
+from streams.core.settings import Settings
+from streams.core.topics import wait_until_visible
 
 EVENTS = 10_000
 PARTITIONS = 6

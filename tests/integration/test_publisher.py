@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from streams.errors import InvalidSignature, KafkaBusy, PublishFailed
+from streams.core.errors import InvalidSignature, KafkaBusy, PublishFailed
+from streams.core.settings import Settings
+from streams.core.topics import create_topics
 from streams.publish import AsyncPublisher, Publisher, Receipt, Signature
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
-from streams.settings import Settings
-from streams.topics import create_topics
 from tests.conftest import free_port
 from tests.intake_client import submitted
 

@@ -6,7 +6,7 @@ import pytest
 
 from schemas.batch import decode_batch, encode_batch, is_batch
 from schemas.codec import AvroCodec, default_registry
-from streams.errors import MalformedMessage
+from streams.core.errors import MalformedMessage
 from tests.unit.test_codec_golden import RECORD, rabin_fingerprint_64, zigzag_varint
 
 ONE = AvroCodec("SignatureSubmitted").encode(RECORD)

@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
-from streams.campaign import SEED_PETITION, GroundTruth, SeedCampaign
-from streams.traffic import signature
-from tests.reference import expected, regions
+from streams.demo.campaign import SEED_PETITION, GroundTruth, SeedCampaign
+from streams.demo.traffic import signature
+from streams.testing.reference import expected, regions
 
 KEY = b"test-key"
 

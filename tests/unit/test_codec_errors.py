@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import AvroCodec
-from streams.errors import (
+from streams.core.errors import (
     BadMarker,
     CountersignError,
     IncompatibleSchema,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from streams.rules.aggregate import fold, regional_count, total
 from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
-from streams.rules.keys import winner_key
+from streams.rules.keys import DedupeKey
 
 HASH_A = "a" * 64
 HASH_B = "b" * 64
@@ -87,9 +87,9 @@ def test_only_the_petition_partitions_that_moved_are_published_again() -> None:
 
 def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
     entries = [
-        (winner_key("p", HASH_A), Winner("SY", 0, 1, 1).encode()),
-        (winner_key("p", HASH_B), Winner("SY", 0, 2, 4).encode()),
-        (winner_key("q", HASH_A), Winner("FR", 1, 3, 1).encode()),
+        (DedupeKey("p", HASH_A).table_key(), Winner("SY", 0, 1, 1).encode()),
+        (DedupeKey("p", HASH_B).table_key(), Winner("SY", 0, 2, 4).encode()),
+        (DedupeKey("q", HASH_A).table_key(), Winner("FR", 1, 3, 1).encode()),
     ]
     rebuilt = PartialCounts.rebuild(entries)
     # Counted on each winner's home partition (1, 4, 1), not where it was submitted.

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from schemas.codec import codec
-from streams.errors import MalformedMessage
-from streams.simulator import DatasetGenerator, default_petitions
+from streams.core.errors import MalformedMessage
+from streams.demo.simulator import DatasetGenerator, default_petitions
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 

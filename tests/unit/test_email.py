@@ -1,4 +1,4 @@
-"""Email normalization and hashing, exactly as ARCHITECTURE.md orders it."""
+"""Email normalization and hashing, exactly as docs/architecture.md orders it."""
 
 from __future__ import annotations
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import pytest
+
 from streams.rules.keys import (
     SUBMISSION_BUCKETS,
-    dedupe_key,
-    parse_dedupe_key,
-    petition_of_dedupe_key,
+    DedupeKey,
     petition_of_key,
-    petition_of_winner_key,
     submission_key_for,
-    winner_key,
 )
+
+DIGEST = hmac.new(b"k", b"li@example.org", hashlib.sha256).hexdigest()
 
 
 def test_every_spelling_of_one_address_gets_the_same_key() -> None:
@@ -44,20 +44,27 @@ def test_the_petition_of_a_key_is_the_part_before_the_slash() -> None:
     assert petition_of_key(None) == ""
 
 
-def test_a_winner_key_holds_the_petition_and_the_binary_digest() -> None:
-    digest = hmac.new(b"k", b"li@example.org", hashlib.sha256).hexdigest()
-    key = winner_key("syria-icc", digest)
-    assert len(key) == len("syria-icc:") + 32
-    assert petition_of_winner_key(key) == "syria-icc"
-    assert dedupe_key("syria-icc", digest) == f"syria-icc:{digest}"
+def test_a_dedupe_key_travels_as_the_petition_and_the_hex_digest() -> None:
+    assert DedupeKey("syria-icc", DIGEST).encode() == f"syria-icc:{DIGEST}".encode()
+
+
+def test_in_the_dedupe_table_it_holds_the_binary_digest() -> None:
+    key = DedupeKey("syria-icc", DIGEST).table_key()
+    assert key == b"syria-icc:" + bytes.fromhex(DIGEST)
+    assert DedupeKey.petition_of_table_key(key) == "syria-icc"
 
 
 def test_a_dedupe_key_parses_back_into_its_parts() -> None:
-    digest = hmac.new(b"k", b"li@example.org", hashlib.sha256).hexdigest()
-    assert parse_dedupe_key(dedupe_key("syria-icc", digest).encode()) == ("syria-icc", digest)
+    assert DedupeKey.parse(f"syria-icc:{DIGEST}".encode()) == DedupeKey("syria-icc", DIGEST)
+
+
+@pytest.mark.parametrize("raw", [b"syria-icc", b"syria-icc:abc", b"p:" + b"z" * 64, b"\xff"])
+def test_what_is_not_a_dedupe_key_does_not_parse(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        DedupeKey.parse(raw)
 
 
 def test_the_petition_of_an_unreadable_dedupe_key_is_the_part_before_the_last_colon() -> None:
-    assert petition_of_dedupe_key(b"syria-icc:abc") == "syria-icc"
-    assert petition_of_dedupe_key(b"\xff:abc") == "\ufffd"
-    assert petition_of_dedupe_key(None) == ""
+    assert DedupeKey.petition_of(b"syria-icc:abc") == "syria-icc"
+    assert DedupeKey.petition_of(b"\xff:abc") == "\ufffd"
+    assert DedupeKey.petition_of(None) == ""

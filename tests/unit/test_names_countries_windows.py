@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pycountry
 import pytest
 
+from streams.intake.pages import petition_problem
 from streams.rules.countries import normalize_country
 from streams.rules.names import clean_name
 from streams.rules.petitions import (
     PetitionWindow,
+    WindowState,
     check_not_future,
     check_size,
     check_window,
+    window_state,
 )
 from streams.rules.reasons import PRECEDENCE, Reason, RuleViolation
 
@@ -88,6 +91,30 @@ def test_the_window_excludes_its_closing_instant() -> None:
 def test_before_opening_is_closed() -> None:
     with pytest.raises(RuleViolation, match="before the petition opens"):
         check_window(WINDOW, OPENS - timedelta(milliseconds=1))
+
+
+def test_the_window_has_three_states() -> None:
+    assert window_state(WINDOW, OPENS - timedelta(milliseconds=1)) is WindowState.NOT_OPEN
+    assert window_state(WINDOW, OPENS) is WindowState.OPEN
+    assert window_state(WINDOW, CLOSES) is WindowState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("opens", "closes", "status"),
+    [(timedelta(days=1), None, 403), (-timedelta(days=2), -timedelta(days=1), 410)],
+)
+def test_the_intake_answers_from_the_same_window(
+    opens: timedelta, closes: timedelta | None, status: int
+) -> None:
+    now = datetime.now(UTC)
+    petition = {
+        "petition_id": "p",
+        "title": "P",
+        "opens_at": now + opens,
+        "closes_at": closes and now + closes,
+    }
+    problem = petition_problem(petition, "p")
+    assert problem is not None and problem.status == status
 
 
 def test_an_open_ended_petition_never_closes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.errors import Backpressure, RateLimited
+from streams.core.errors import Backpressure, RateLimited
 from streams.intake.ratelimit import RateLimiter
 
 KEY = ("198.51.100.7", "syria-icc")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from streams.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
+from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.codec import AvroCodec
-from streams.errors import InvalidSignature
+from streams.core.errors import InvalidSignature
 from streams.publish import Signature
 from streams.rules.petitions import PetitionWindow
 from streams.rules.submission import parse

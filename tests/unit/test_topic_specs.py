@@ -1,9 +1,9 @@
-"""Each topic's retention follows ARCHITECTURE.md's table."""
+"""Each topic's retention follows docs/architecture.md's table."""
 
 from __future__ import annotations
 
-from streams.settings import Settings
-from streams.topics import ALL_TOPICS
+from streams.core.settings import Settings
+from streams.core.topics import ALL_TOPICS
 
 EXPECTED = {
     # name: (cleanup.policy, retention.ms)  -- "-" where compaction makes it moot

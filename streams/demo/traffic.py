@@ -18,13 +18,13 @@ import aiohttp
 from confluent_kafka import Producer
 
 from schemas.codec import AvroCodec
-from streams import kafka
-from streams.campaign import GroundTruth, Submission
-from streams.errors import IntakeUnavailable, KafkaUnavailable
+from streams.core import kafka
+from streams.core.errors import IntakeUnavailable, KafkaUnavailable
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED
+from streams.demo.campaign import GroundTruth, Submission
 from streams.publish import Signature
 from streams.rules.keys import submission_key_for
-from streams.settings import Settings
-from streams.topics import SUBMITTED
 
 log = logging.getLogger(__name__)
 

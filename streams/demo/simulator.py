@@ -2,7 +2,7 @@
 
 Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
 The generator records what it *meant* each event to be (``intent``); the tests'
-reference implementation (tests/reference.py) computes the truth from the bytes
+reference implementation (streams/testing/reference.py) computes the truth from the bytes
 alone, and a test checks that both agree.
 """
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.codec import AvroCodec
-from streams.catalogue import new_petition
+from streams.core.catalogue import new_petition
 from streams.rules.keys import submission_key_for
 
 NAMES = {

@@ -13,26 +13,20 @@ Every agent runs with concurrency 1, so a partition's events are processed in or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from streams.agents import aggregate, dedupe, validate
-from streams.agents.topology import Topology, topology
-from streams.app import CountersignApp
-from streams.catalogue_follower import PetitionLookup
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    topology: Topology
-    petitions: PetitionLookup
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.settings import Settings
+from streams.worker import aggregate, dedupe, validate
+from streams.worker.app import CountersignApp, create_app
+from streams.worker.topology import topology
 
 
-def register_agents(app: CountersignApp) -> Pipeline:
-    """Declare every table and agent on ``app`` (once, before it starts)."""
+def build_worker(settings: Settings) -> CountersignApp:
+    """The composition root of the worker: the app, its catalogue follower, its topics,
+    tables and agents, each part handed to what uses it."""
+    petitions = PetitionLookup(settings)
+    app = create_app(settings, petitions)
     topics = topology(app)
-    petitions = PetitionLookup(app.countersign_settings)
-    app.petition_lookup = petitions
     stage = dedupe.register(app, topics)
     validate.register(app, topics, petitions, stage)
     aggregate.register(app, topics)
-    return Pipeline(topics, petitions)
+    return app

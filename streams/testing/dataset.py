@@ -1,10 +1,10 @@
-"""Datasets with known truth: the product's simulator, judged by tests/reference.py."""
+"""Datasets with known truth: the product's simulator, judged by streams/testing/reference.py."""
 
 from __future__ import annotations
 
-from streams.settings import Settings
-from streams.simulator import Event, Petition, intent_counts, make_dataset
-from tests.reference import Truth, expected
+from streams.core.settings import Settings
+from streams.demo.simulator import Event, Petition, intent_counts, make_dataset
+from streams.testing.reference import Truth, expected
 
 __all__ = ["Event", "Petition", "dataset_with_truth", "intent_counts", "make_dataset"]
 

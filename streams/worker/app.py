@@ -14,9 +14,10 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from streams.settings import Settings
-from streams.topics import create_internal_topics, create_topics
-from streams.web import server as web_server
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.settings import Settings
+from streams.core.topics import create_internal_topics, create_topics
+from streams.worker.health import build_worker_health
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,14 @@ log = logging.getLogger(__name__)
 class CountersignApp(faust.App):
     """A Faust app that carries the settings it was built from."""
 
-    def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, petitions: PetitionLookup, *args: Any, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.countersign_settings = settings
-        #: Set by streams.agents.register_agents; started before consuming begins.
-        self.petition_lookup: Any = None
+        #: The catalogue, loaded before consuming begins (no event is judged against a
+        #: catalogue still loading) and followed while the worker runs.
+        self.petitions = petitions
         self._web_runner: web.AppRunner | None = None
 
     def on_init_dependencies(self) -> Any:
@@ -49,8 +53,7 @@ class CountersignApp(faust.App):
         if new:
             log.info("created missing topics: %s", ", ".join(new))
         await self._declare_internal_topics()
-        if self.petition_lookup is not None:
-            await asyncio.to_thread(self.petition_lookup.start)
+        await asyncio.to_thread(self.petitions.start)
         await self._start_web()
 
     async def _declare_internal_topics(self) -> None:
@@ -79,9 +82,9 @@ class CountersignApp(faust.App):
 
     async def _start_web(self) -> None:
         """Our own small aiohttp server (Faust's web is off): health and metrics. The
-        dashboard and the API are ``countersign serve``'s (streams/serve.py)."""
+        dashboard and the API are ``countersign serve``'s (streams/web/serve.py)."""
         settings = self.countersign_settings
-        self._web_runner = web.AppRunner(web_server.build_worker_health(settings))
+        self._web_runner = web.AppRunner(build_worker_health(settings))
         await self._web_runner.setup()
         await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
         log.info("health and metrics on http://%s:%d/", settings.bind_host, settings.worker_port)
@@ -89,17 +92,17 @@ class CountersignApp(faust.App):
     async def on_stop(self) -> None:
         if self._web_runner is not None:
             await self._web_runner.cleanup()
-        if self.petition_lookup is not None:
-            await asyncio.to_thread(self.petition_lookup.stop)
+        await asyncio.to_thread(self.petitions.stop)
         await super().on_stop()
 
 
-def create_app(settings: Settings) -> CountersignApp:
+def create_app(settings: Settings, petitions: PetitionLookup) -> CountersignApp:
     brokers = ";".join(
         f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")
     )
     return CountersignApp(
         settings,
+        petitions,
         settings.group_id(),
         broker=brokers,
         processing_guarantee=settings.processing_guarantee,

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
-from streams.agents.policy import handle_each
-from streams.agents.topology import Topology
-from streams.app import CountersignApp
-from streams.errors import MalformedMessage
-from streams.metrics import EVENTS_IN
+from streams.core.errors import MalformedMessage
+from streams.core.metrics import EVENTS_IN
 from streams.rules.aggregate import fold, regional_count
 from streams.rules.keys import count_key
+from streams.worker.app import CountersignApp
+from streams.worker.policy import handle_each
+from streams.worker.topology import Topology
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.errors import ConfigurationError
+from streams.core.errors import ConfigurationError
 
 #: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
 DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         return [o.strip() for o in self.intake_cors_origins.split(",") if o.strip()]
 
     def topic(self, name: str) -> str:
-        """The full name of one of ARCHITECTURE.md's topics under this prefix."""
+        """The full name of one of docs/architecture.md's topics under this prefix."""
         return f"{self.topic_prefix}{name}"
 
     def group_id(self, role: str | None = None) -> str:

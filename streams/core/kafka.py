@@ -13,8 +13,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
-from streams.errors import KafkaUnavailable
-from streams.settings import Settings
+from streams.core.errors import KafkaUnavailable
+from streams.core.settings import Settings
 
 librdkafka_log = logging.getLogger("librdkafka")
 

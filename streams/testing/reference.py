@@ -1,4 +1,4 @@
-"""An independent reference implementation of ARCHITECTURE.md's rules.
+"""An independent reference implementation of docs/architecture.md's rules.
 
 It shares no code with ``streams``: it parses the wire format with fastavro and its
 own header check, normalizes emails with the standard library's IDNA codec, and
@@ -24,7 +24,7 @@ import fastavro
 import pycountry
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REGION_FILE = REPO / "streams" / "regions" / "five_regions.csv"
 COUNTRIES = {c.alpha_2 for c in pycountry.countries} | {"XK"}
 
@@ -52,10 +52,12 @@ def decode(raw: bytes) -> dict[str, Any] | None:
         return None
     body = io.BytesIO(raw[10:])
     try:
-        record: dict[str, Any] = fastavro.schemaless_reader(body, WRITERS[raw[2:10]], None)
+        record = fastavro.schemaless_reader(body, WRITERS[raw[2:10]], None)
     except Exception:
         return None
-    return record if body.tell() == len(raw) - 10 else None
+    if not isinstance(record, dict) or body.tell() != len(raw) - 10:
+        return None
+    return record
 
 
 def normalized_email(raw: str) -> str | None:

@@ -24,9 +24,9 @@ from typing import Any
 
 from faker import Faker
 
-from streams.catalogue import Petition, new_petition
+from streams.core.catalogue import Petition, new_petition
+from streams.demo.simulator import spell_email
 from streams.rules.countries import region_of
-from streams.simulator import spell_email
 
 SEED_PETITION = "syria-icc"
 SEED_SIGNATURES = 165_953

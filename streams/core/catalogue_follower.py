@@ -5,6 +5,8 @@ loaded completely before a worker starts consuming (so no event is judged
 ``unknown_petition`` for want of a catalogue still loading), then followed in a
 background thread. A Faust GlobalTable over our own Avro topic was the first
 choice, but faust-streaming 0.15's assignor stalled on it (docs/exactly-once.md).
+A process starts it before it needs it (the worker before consuming, the intake and
+``serve`` before they listen) and passes it to what reads it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from streams.catalogue import CatalogueReader, window
+from streams.core.catalogue import CatalogueReader, Petition, window
+from streams.core.settings import Settings
 from streams.rules.petitions import PetitionWindow
-from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,17 @@ class PetitionLookup:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._windows: dict[str, PetitionWindow] = {}
-        self._petitions: dict[str, dict[str, object]] = {}
+        self._petitions: dict[str, Petition] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __call__(self, petition_id: str) -> PetitionWindow | None:
         return self._windows.get(petition_id)
 
-    def get(self, petition_id: str) -> dict[str, object] | None:
+    def get(self, petition_id: str) -> Petition | None:
         return self._petitions.get(petition_id)
 
-    def all(self) -> dict[str, dict[str, object]]:
+    def all(self) -> dict[str, Petition]:
         return self._petitions
 
     def start(self) -> None:
@@ -53,7 +55,7 @@ class PetitionLookup:
         if self._thread is not None:
             self._thread.join(5)
 
-    def _publish(self, petitions: dict[str, dict[str, object]]) -> None:
+    def _publish(self, petitions: dict[str, Petition]) -> None:
         # Swap whole mappings: readers on the event loop never see one half-built.
         self._windows = {pid: window(p) for pid, p in petitions.items()}
         self._petitions = dict(petitions)

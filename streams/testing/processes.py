@@ -18,11 +18,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from schemas.batch import encode_batch
 from schemas.codec import codec
-from streams import kafka
-from streams.catalogue import publish_petition
-from streams.rules.placement import home_partition
-from streams.settings import Settings
-from streams.topics import (
+from streams.core import kafka
+from streams.core.catalogue import publish_petition
+from streams.core.settings import Settings
+from streams.core.topics import (
     ACCEPTED,
     COUNTS,
     DUPLICATES,
@@ -31,10 +30,11 @@ from streams.topics import (
     VALID,
     create_topics,
 )
-from tests.dataset import Event, Petition
-from tests.reference import Truth
+from streams.rules.placement import home_partition
+from streams.testing.dataset import Event, Petition
+from streams.testing.reference import Truth
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class ChildProcess:
@@ -239,8 +239,6 @@ def produce(
     topic = settings.topic(SUBMITTED.name)
 
     def send(value: bytes, key: bytes | None, partition: int | None = None, items: int = 1) -> None:
-        where = {} if partition is None else {"partition": partition}
-
         def delivered(error: object, message: Message) -> None:
             if error:
                 failures.append(str(error))
@@ -249,7 +247,13 @@ def produce(
 
         while True:
             try:
-                producer.produce(topic, value, key, on_delivery=delivered, **where)
+                producer.produce(
+                    topic,
+                    value,
+                    key,
+                    partition=-1 if partition is None else partition,  # -1: the partitioner's
+                    on_delivery=delivered,
+                )
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -308,17 +312,17 @@ class Results:
         valid_topic = self.settings.topic(VALID.name)
         while time.monotonic() < deadline:
             for message in self.consumer.consume(5000, timeout=0.5):
-                if message.error():
+                key, value = message.key(), message.value()
+                if message.error() or value is None:
                     continue
                 if message.topic() in (accepted_topic, valid_topic):
-                    if message.topic() == accepted_topic:
-                        self.accepted_keys.add(message.key())  # type: ignore[arg-type]
-                    signature = codec("SignatureAccepted").decode(message.value())
-                    self._handled(signature)
-                elif message.topic() == counts_topic:
-                    self.latest[message.key()] = codec("RegionalCount").decode(message.value())
+                    if message.topic() == accepted_topic and key is not None:
+                        self.accepted_keys.add(key)
+                    self._handled(codec("SignatureAccepted").decode(value))
+                elif message.topic() == counts_topic and key is not None:
+                    self.latest[key] = codec("RegionalCount").decode(value)
                 else:
-                    record = codec("SignatureRejected").decode(message.value())
+                    record = codec("SignatureRejected").decode(value)
                     position = (
                         record["source_topic"],
                         record["source_partition"],

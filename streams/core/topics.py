@@ -1,4 +1,4 @@
-"""The topics of ARCHITECTURE.md, and creating / describing them on a cluster.
+"""The topics of docs/architecture.md, and creating / describing them on a cluster.
 
 Each topic's retention follows from its role: the audit log and its verdicts are
 kept forever (every count must be provable later), the catalogue and the running
@@ -16,9 +16,9 @@ from enum import Enum
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from streams.errors import TopicError
-from streams.kafka import admin_client, cluster_metadata
-from streams.settings import Settings
+from streams.core.errors import TopicError
+from streams.core.kafka import admin_client, cluster_metadata
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

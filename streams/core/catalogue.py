@@ -17,11 +17,11 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 
 from schemas.codec import codec
-from streams import kafka
-from streams.errors import CatalogueError, MalformedMessage
+from streams.core import kafka
+from streams.core.errors import CatalogueError, MalformedMessage
+from streams.core.settings import Settings
+from streams.core.topics import PETITIONS
 from streams.rules.petitions import PetitionWindow
-from streams.settings import Settings
-from streams.topics import PETITIONS
 
 Petition = dict[str, Any]
 PETITION_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")

@@ -18,11 +18,11 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.service import SinkService
-from streams.catalogue_follower import PetitionLookup
-from streams.metrics import REGISTRY, SinkCollector
-from streams.settings import Settings
-from streams.signals import until_terminated
-from streams.topics import create_topics
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.metrics import REGISTRY, SinkCollector
+from streams.core.settings import Settings
+from streams.core.signals import until_terminated
+from streams.core.topics import create_topics
 from streams.web import server as web_server
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,8 @@ async def serve(settings: Settings) -> None:
         sink.start()
         REGISTRY.register(SinkCollector(sink.sink))
     reader = CountsReader(client, settings.clickhouse_database)
-    runner = web.AppRunner(
-        web_server.build(settings, reader, petitions, None if sink is None else sink.sink)
-    )
+    api = web_server.Api(settings, reader, petitions, None if sink is None else sink.sink)
+    runner = web.AppRunner(web_server.build(api))
     await runner.setup()
     await web.TCPSite(runner, settings.bind_host, settings.api_port).start()
     log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.api_port)

@@ -1,0 +1,262 @@
+"""The ``countersign`` command: a plain click group.
+
+Every command runs in the foreground (``streams.cli.tools.tool``) and loads only what
+it runs: ``countersign intake`` never imports Faust, Kafka's asyncio client or
+ClickHouse. ``countersign worker`` alone hands over to Faust's own command line
+(streams/worker/main.py). Each command's docstring is its ``--help``; its first line
+is the summary that ``countersign --help`` lists.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from pydantic import ValidationError
+from rich.table import Table
+
+from streams.cli.simulate import simulate
+from streams.cli.tools import console, errors, tool
+from streams.core.catalogue import (
+    Petition,
+    new_petition,
+    parse_time,
+    petition_from_file,
+    publish_petition,
+    read_catalogue,
+)
+from streams.core.errors import CatalogueError
+from streams.core.settings import Settings
+from streams.core.topics import Retention, create_topics, describe_topics
+
+HELP = """Countersign: exact, live, auditable petition signature counts.
+
+Kafka topics in, Faust agents in the middle, ClickHouse and a live dashboard out.
+Configuration comes from COUNTERSIGN_* environment variables (see README.md).
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    pass
+
+
+cli.add_command(simulate)
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("faust_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def worker(settings: Settings, faust_args: tuple[str, ...]) -> None:
+    """Run the Faust worker (validate, dedupe, aggregate).
+
+    Everything after `worker` goes to Faust's own `worker` command
+    (`countersign worker --help` shows its options). Health and the agents' metrics
+    are on COUNTERSIGN_WORKER_PORT (6067).
+    """
+    from streams.worker.main import run_worker  # noqa: PLC0415  (only this command loads Faust)
+
+    run_worker(settings, list(faust_args))
+
+
+def _retention_label(retention: Retention, retention_ms: str | None) -> str:
+    if retention is Retention.COMPACTED:
+        return "compacted"
+    if retention_ms in (None, "-1"):
+        return "forever"
+    return f"{int(retention_ms) / 86_400_000:g} days"
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["create", "describe"]))
+@tool
+def topics(settings: Settings, action: str) -> None:
+    """Create or describe the pipeline's Kafka topics.
+
+    `topics create` creates (idempotently) every pipeline topic that is missing, with its
+    partitions, replication, cleanup policy and retention, under the configured
+    prefix; running it again changes nothing. `topics describe` prints them.
+    """
+    if action == "create":
+        for name, outcome in create_topics(settings).items():
+            console.print(f"{outcome:>8}  {name}")
+        return
+    table = Table(title=f"Topics on {settings.kafka_bootstrap_servers}")
+    for column in ("topic", "key", "value", "partitions", "RF", "retention"):
+        table.add_column(column, no_wrap=column == "topic")
+    for topic in describe_topics(settings):
+        if topic.partitions is None:
+            table.add_row(topic.name, topic.spec.key, topic.spec.value, "[red]missing[/]")
+            continue
+        table.add_row(
+            topic.name,
+            topic.spec.key,
+            topic.spec.value,
+            str(topic.partitions),
+            str(topic.replication_factor),
+            _retention_label(topic.spec.retention, topic.config.get("retention.ms")),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.option("--port", type=int, help="Listen here (default COUNTERSIGN_INTAKE_PORT, 8080).")
+@tool
+async def intake(settings: Settings, port: int | None) -> None:
+    """Serve the HTTP intake: the sign form and its POST endpoint.
+
+    POST /petitions/{id}/signatures answers 202 only after Kafka acknowledged
+    the event on signatures.submitted; 400 with per-field errors, 413 over 16 KiB,
+    429 past the rate limits (COUNTERSIGN_INTAKE_RATE_LIMITS, per client IP and
+    petition), 503/504 with Retry-After when Kafka cannot take or confirm it.
+    X-Forwarded-For is believed only from COUNTERSIGN_INTAKE_TRUSTED_PROXIES.
+    Submissions that arrive within COUNTERSIGN_INTAKE_COALESCE_MS for one partition
+    share a record. SIGTERM or Ctrl-C finish the requests in flight and flush Kafka
+    before exiting.
+    """
+    from streams.intake.server import serve as serve_intake  # noqa: PLC0415
+
+    if port is not None:
+        settings = settings.model_copy(update={"intake_port": port})
+    await serve_intake(settings)
+
+
+@cli.command()
+@click.option("--port", type=int, help="Listen here (default COUNTERSIGN_API_PORT, 6066).")
+@tool
+async def serve(settings: Settings, port: int | None) -> None:
+    """Run the ClickHouse sink and serve the dashboard and API.
+
+    The one process that opens ClickHouse (COUNTERSIGN_CLICKHOUSE_DSN; the embedded
+    chdb:// engine by default): it applies the migrations, writes the pipeline's
+    output topics into ClickHouse and serves /, /api/petitions/..., /healthz and
+    /metrics. Run it beside `countersign worker`. With
+    COUNTERSIGN_SINK_ENABLED=false it serves the API only (further replicas
+    against a ClickHouse server). SIGTERM or Ctrl-C write the last batch first.
+    """
+    from streams.web.serve import serve as serve_api  # noqa: PLC0415
+
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
+    await serve_api(settings)
+
+
+@cli.command()
+@tool
+def migrate(settings: Settings) -> None:
+    """Apply pending ClickHouse migrations (`serve` does too).
+
+    The target is COUNTERSIGN_CLICKHOUSE_DSN (default: the embedded chdb:// engine
+    under the data directory, which only one process can open at a time).
+    """
+    from sinks.clickhouse.client import connect  # noqa: PLC0415
+    from sinks.clickhouse.migrate import migrate as apply_migrations  # noqa: PLC0415
+
+    applied = apply_migrations(connect(settings.clickhouse_target), settings.clickhouse_database)
+    for migration in applied:
+        console.print(f"applied {migration.version:04d}_{migration.name}")
+    console.print(f"{settings.clickhouse_target}: {len(applied)} migrations applied now")
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["add", "list", "close"]))
+@click.argument("petition_id", required=False)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="add: a petition JSON file (see deploy/petitions/).",
+)
+@click.option("--title", help="add: the petition's title.")
+@click.option("--opens-at", help="add: ISO time the signing window opens (default now).")
+@click.option("--closes-at", help="add: ISO time it closes (exclusive); close: when.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    type=int,
+    multiple=True,
+    help="add: a signature count worth celebrating (repeatable).",
+)
+@tool
+def petitions(  # noqa: PLR0917  (click passes options positionally)
+    settings: Settings,
+    action: str,
+    petition_id: str | None,
+    file: str | None,
+    title: str | None,
+    opens_at: str | None,
+    closes_at: str | None,
+    thresholds: tuple[int, ...],
+) -> None:
+    """Add, list or close petitions in the catalogue.
+
+    The catalogue is the `petitions` topic.
+
+    \b
+    countersign petitions add --file deploy/petitions/syria-icc.json
+    countersign petitions add my-petition --title "Free them" --closes-at 2027-01-01T00:00:00Z
+    countersign petitions list
+    countersign petitions close my-petition [--closes-at 2026-12-31T23:59:59Z]
+    """
+    now = datetime.now(UTC)
+    if action == "list":
+        print_catalogue(read_catalogue(settings))
+        return
+    if action == "add":
+        if file is not None:
+            petition = petition_from_file(Path(file), now=now)
+        elif petition_id and title:
+            petition = new_petition(
+                petition_id,
+                title,
+                opens_at=opens_at or now,
+                closes_at=closes_at,
+                thresholds=list(thresholds),
+                now=now,
+            )
+        else:
+            raise CatalogueError("add needs --file, or a petition id and --title")
+        publish_petition(settings, petition)
+        console.print(f"added petition [bold]{petition['petition_id']}[/]: {petition['title']}")
+        return
+    if not petition_id:
+        raise CatalogueError("close needs the petition id")
+    existing = read_catalogue(settings).get(petition_id)
+    if existing is None:
+        raise CatalogueError(f"no petition {petition_id!r} in the catalogue")
+    closes = parse_time(closes_at) or now
+    publish_petition(settings, {**existing, "closes_at": closes, "updated_at": now})
+    console.print(f"petition {petition_id} closes at {closes.isoformat()}")
+
+
+def print_catalogue(catalogue: dict[str, Petition]) -> None:
+    table = Table(title=f"{len(catalogue)} petitions")
+    for column in ("id", "title", "opens at", "closes at", "thresholds"):
+        table.add_column(column)
+    for petition in sorted(catalogue.values(), key=lambda p: p["opens_at"]):
+        closes = petition["closes_at"]
+        table.add_row(
+            petition["petition_id"],
+            petition["title"],
+            petition["opens_at"].isoformat(),
+            closes.isoformat() if closes else "open-ended",
+            ", ".join(f"{t:,}" for t in petition["thresholds"]),
+        )
+    console.print(table)
+
+
+def main() -> NoReturn:
+    """Entry point of the ``countersign`` console script."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        errors.print(f"[red]countersign: bad configuration[/]\n{exc}")
+        sys.exit(2)
+    cli.main(obj=settings, prog_name="countersign")
+    sys.exit(0)

@@ -1,0 +1,110 @@
+"""dedupe: the first accepted signature per dedupe key wins; the stage's partial counts.
+
+The decision is ``streams.rules.stages.DedupeLedger``'s; here are its RocksDB table,
+the agent on signatures.valid and the timer that publishes the partial counts. One
+table of winners, one entry per (petition, email hash) holding the
+winner's country, source position and home partition. Each entry lives in its
+signer's home partition (``streams.rules.placement``), so the stage runs in two
+places that share the table:
+
+* inside ``validate``, for a submission read on its home partition: settled where it
+  was read, no extra hop (the common case: our producers key by ``petition_id/bucket``);
+* in the ``dedupe`` agent on signatures.valid, for everything validate sent home
+  (older producers' plain petition keys, other partitioners).
+
+From the table alone the stage derives how many winners each home partition holds per
+(petition, country) and publishes those numbers every ``partials_interval_seconds``,
+one record per (petition, partition) that moved: no record per signature is sent just
+for counting.
+
+Idempotent under redelivery (docs/exactly-once.md): an event that finds itself as the
+winner was accepted before a crash; it is forwarded again (everything downstream is
+keyed by the dedupe key), its entry is written again (so the changelog surely has it)
+and it is not counted again (the counts are rebuilt from the table on recovery).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.codec import codec
+from streams.core.metrics import EVENTS_IN, VERDICTS
+from streams.rules.dedupe import PartialCounts
+from streams.rules.stages import DedupeLedger
+from streams.rules.verdict import SourcePosition
+from streams.worker.app import CountersignApp
+from streams.worker.policy import handle_each
+from streams.worker.topology import Topology
+
+log = logging.getLogger(__name__)
+
+#: rocksdict's default block cache is 2 GiB per partition; 6 partitions x 2 tables
+#: would reserve 24 GiB. 16 MiB each keeps the worker's memory bounded.
+ROCKSDB_OPTIONS = {
+    "block_cache_size": 16 * 1024 * 1024,
+    "block_cache_compressed_size": 0,
+    "write_buffer_size": 8 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+}
+
+
+class DedupeStage:
+    """The winners table and the ledger over it, shared by both places that settle
+    (``validate`` at home, the ``dedupe`` agent), and the timer that publishes the
+    partial counts."""
+
+    def __init__(self, app: CountersignApp, topics: Topology) -> None:
+        settings = app.countersign_settings
+        self.topics = topics
+        # Keys and values are our own compact bytes (DedupeKey.table_key, Winner.encode).
+        self.winners = app.Table(
+            "dedupe-winners-v3",
+            default=None,
+            key_type=bytes,  # bytes types make Faust store them raw
+            value_type=bytes,
+            partitions=settings.topic_partitions,
+            options=dict(ROCKSDB_OPTIONS),
+        )
+        self.ledger = DedupeLedger(self.winners)
+        self.partial_codec = codec("PartialCount")
+        self.winners.on_recover(self.rebuild_partial_counts)
+
+    async def rebuild_partial_counts(self) -> None:
+        self.ledger.partial = PartialCounts.rebuild(self.winners.items())
+        log.info("partial counts rebuilt from %d winners", self.ledger.partial.total())
+
+    async def publish_partial_counts(self) -> None:
+        for (petition_id, partition), countries in self.ledger.partial.take_changed():
+            record = {"petition_id": petition_id, "partition": partition, "countries": countries}
+            await self.topics.partials.send(
+                key=petition_id.encode(), value=self.partial_codec.encode(record)
+            )
+
+
+def register(app: CountersignApp, topics: Topology) -> DedupeStage:
+    stage = DedupeStage(app, topics)
+    events_in = EVENTS_IN.labels("dedupe")
+
+    @app.timer(  # type: ignore[untyped-decorator]
+        app.countersign_settings.partials_interval_seconds, name="dedupe-publish-partial-counts"
+    )
+    async def publish_partial_counts() -> None:
+        await stage.publish_partial_counts()
+
+    async def handle(message: Any) -> None:
+        """A signature that validate sent home: settle it here."""
+        events_in.inc()
+        read_at = SourcePosition(message.topic, message.partition, message.offset)
+        output = stage.ledger.settle_sent_home(
+            message.key, message.value, message.headers, read_at, datetime.now(UTC)
+        )
+        VERDICTS.labels(output.verdict).inc()
+        await topics.send_output(output)
+
+    @app.agent(topics.valid, name="dedupe", concurrency=1)
+    async def dedupe(stream: Any) -> None:
+        await handle_each("dedupe", stream, handle)
+
+    return stage

@@ -1,0 +1,26 @@
+"""``countersign worker``: Faust's own worker command over our app.
+
+The only entry point that loads Faust; the CLI imports this module inside the
+command, so every other command starts without it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import mode.loop
+
+from streams.core.settings import Settings
+from streams.worker import build_worker
+
+
+def run_worker(settings: Settings, args: list[str]) -> NoReturn:
+    """Run Faust's ``worker`` command with ``args`` (Faust's own options)."""
+    if not {"--with-web", "--without-web"} & set(args):
+        # Faust's `worker` turns its own web server on by default; ours serves the port.
+        args = ["--without-web", *args]
+    if settings.event_loop == "uvloop":
+        mode.loop.use("uvloop")  # before the loop exists
+    sys.argv = [sys.argv[0], "worker", *args]
+    build_worker(settings).main()

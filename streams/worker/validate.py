@@ -1,0 +1,99 @@
+"""validate: signatures.submitted -> a verdict per submission, and the dedupe decision
+where it can (``streams.rules.stages.validate_record`` decides; this agent reads, sends
+and acknowledges).
+
+The only place the clear email exists after the intake: it is hashed here and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.codec import codec
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.metrics import EVENTS_IN, VERDICTS
+from streams.rules.keys import petition_of_key
+from streams.rules.petitions import PetitionWindow
+from streams.rules.reasons import Reason
+from streams.rules.stages import validate_record
+from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
+from streams.worker.app import CountersignApp
+from streams.worker.dedupe import DedupeStage
+from streams.worker.policy import handle_each
+from streams.worker.topology import Topology
+
+log = logging.getLogger(__name__)
+
+#: Judging a batch does not wait on anything, so it would hold the event loop for
+#: its whole length: it lets the producer, the commits and the other agents run
+#: after every so many submissions.
+YIELD_EVERY = 16
+
+
+def register(
+    app: CountersignApp, topics: Topology, petitions: PetitionLookup, dedupe: DedupeStage
+) -> Any:
+    settings = app.countersign_settings
+    hash_key = settings.email_hash_key.get_secret_value().encode()
+    partitions = settings.topic_partitions
+    pause = settings.validate_batch_pause_seconds
+    submitted_codec = codec("SignatureSubmitted")
+    events_in = EVENTS_IN.labels("validate")
+
+    def lookup(petition_id: str) -> PetitionWindow | None:
+        return petitions(petition_id)
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def verdict_on(
+        key: bytes | None, value: bytes | None, position: SourcePosition
+    ) -> Accepted | Rejected:
+        events_in.inc()
+        at = now()
+        try:
+            return judge(
+                value,
+                key,
+                position,
+                petitions=lookup,
+                now=at,
+                hash_key=hash_key,
+                submitted_codec=submitted_codec,
+            )
+        except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
+            log.exception("validate failed on %s; dead-lettering it", position)
+            return rejection(
+                petition_id=petition_of_key(key),
+                reason=Reason.MALFORMED,
+                detail=f"validator error: {exc!r}",
+                position=position,
+                received_at=at,
+                original=value,
+            )
+
+    async def handle(message: Any) -> None:
+        position = SourcePosition(message.topic, message.partition, message.offset)
+        outputs = validate_record(
+            position,
+            message.key,
+            message.value,
+            judge=verdict_on,
+            ledger=dedupe.ledger,
+            partitions=partitions,
+            now=now,
+        )
+        for index, output in enumerate(outputs):
+            VERDICTS.labels(output.verdict).inc()
+            await topics.send_output(output)
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(pause)
+
+    @app.agent(topics.submitted, name="validate", concurrency=1)
+    async def validate(stream: Any) -> None:
+        await handle_each("validate", stream, handle)
+
+    return validate
