@@ -62,6 +62,7 @@ bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into
 	$(PY) -m bench.faust_floor
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
+	$(PY) -m bench.visibility_latency --rate 2000
 
 .venv-quix/.installed: bench/quix-requirements.txt
 	test -x .venv-quix/bin/python || $(PYTHON) -m venv .venv-quix

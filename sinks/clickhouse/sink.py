@@ -45,7 +45,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 @dataclass
 class SinkStats:
-    """What the sink has done; the worker exports it as metrics."""
+    """What the sink has done; ``countersign serve`` exports it as metrics."""
 
     batches: int = 0
     rows: int = 0

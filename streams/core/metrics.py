@@ -49,6 +49,11 @@ class SinkCollector(Collector):
         yield CounterMetricFamily(
             "countersign_sink_failures", "Batches ClickHouse refused (retried)", s.failures
         )
+        yield CounterMetricFamily(
+            "countersign_sink_skipped_unreadable",
+            "Records the sink could not decode and did not write (each one is logged)",
+            s.skipped_unreadable,
+        )
         yield GaugeMetricFamily(
             "countersign_sink_batch_seconds",
             "Latency of the last batch insert",
