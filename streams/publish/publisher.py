@@ -246,6 +246,9 @@ class AsyncPublisher(_Publisher):
         coalesce_max: int = 100,
         **options: Any,
     ) -> None:
+        if coalesce_seconds > 0:
+            # The submissions already waited for each other: librdkafka need not wait too.
+            options["producer_config"] = {"linger.ms": 0, **options.get("producer_config", {})}
         super().__init__(settings, **options)
         self.partitions = settings.topic_partitions
         self.coalesce_seconds = coalesce_seconds
