@@ -19,13 +19,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.machine import peak_rss_mib
 from streams.testing.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def start_once(checkout: Path) -> tuple[float, float]:
-    """(seconds until /healthz answered, RSS in MiB) of one intake from ``checkout``."""
+    """(seconds until /healthz answered, peak RSS in MiB by then) of one intake."""
     port = free_port()
     env = {
         **os.environ,
@@ -51,12 +52,11 @@ def start_once(checkout: Path) -> tuple[float, float]:
                     raise RuntimeError(f"the intake from {checkout} exited") from None
                 time.sleep(0.02)
         ready = time.perf_counter() - started
-        status = Path(f"/proc/{intake.pid}/status").read_text().splitlines()
-        rss_kib = int(next(line for line in status if line.startswith("VmRSS")).split()[1])
+        rss = peak_rss_mib(intake.pid)
     finally:
         intake.terminate()
         intake.wait(30)
-    return ready, rss_kib / 1024
+    return ready, rss
 
 
 def main() -> None:
