@@ -52,7 +52,7 @@ test: install browser ## the whole suite against a real broker (started and stop
 	if [ $$started = 1 ]; then $(KAFKA) down; fi; \
 	exit $$rc
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy and the import-linter contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
