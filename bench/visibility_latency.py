@@ -27,13 +27,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.intake_latency import free_port, ms, percentile, run_step, signatures
+from bench.intake_latency import ms, percentile, run_step, signatures
 from bench.machine import describe
 from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition
-from streams.testing.processes import IntakeProcess, WorkerProcess
+from streams.testing.processes import IntakeProcess, WorkerProcess, free_port
 
 RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
 POLL_SECONDS = 0.1

@@ -16,7 +16,6 @@ from schemas.codec import codec
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.keys import petition_of_key
-from streams.rules.petitions import PetitionWindow
 from streams.rules.reasons import Reason
 from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
@@ -43,9 +42,6 @@ def register(
     submitted_codec = codec("SignatureSubmitted")
     events_in = EVENTS_IN.labels("validate")
 
-    def lookup(petition_id: str) -> PetitionWindow | None:
-        return petitions(petition_id)
-
     def now() -> datetime:
         return datetime.now(UTC)
 
@@ -59,7 +55,7 @@ def register(
                 value,
                 key,
                 position,
-                petitions=lookup,
+                petitions=petitions,
                 now=at,
                 hash_key=hash_key,
                 submitted_codec=submitted_codec,

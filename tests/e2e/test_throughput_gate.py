@@ -13,8 +13,7 @@ from pathlib import Path
 from bench.pipeline import end_to_end, passthrough
 from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import prepare, produce
-from tests.conftest import free_port
+from streams.testing.processes import free_port, prepare, produce
 
 EVENTS = 20_000
 RATIO_FLOOR = 0.003

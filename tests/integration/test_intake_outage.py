@@ -19,8 +19,8 @@ import pytest
 from streams.core.settings import Settings
 from streams.core.topics import ACCEPTED
 from streams.demo.simulator import default_petitions
-from streams.testing.processes import IntakeProcess, WorkerProcess, prepare
-from tests.conftest import free_port, kafka_sh
+from streams.testing.processes import IntakeProcess, WorkerProcess, free_port, prepare
+from tests.conftest import kafka_sh
 from tests.intake_client import Answer, post_json, read_topic
 
 pytestmark = pytest.mark.slow

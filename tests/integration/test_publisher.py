@@ -14,7 +14,7 @@ from streams.core.topics import create_topics
 from streams.publish import AsyncPublisher, Publisher, Receipt, Signature
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
-from tests.conftest import free_port
+from streams.testing.processes import free_port
 from tests.intake_client import submitted
 
 
