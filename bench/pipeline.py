@@ -42,7 +42,7 @@ from bench.machine import describe, peak_rss_mib
 from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED, wait_until_visible
-from streams.testing.dataset import Event, Petition, dataset_with_truth
+from streams.testing.dataset import DemoPetition, Event, dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
 from streams.testing.reference import Truth
 
@@ -87,7 +87,7 @@ def passthrough(settings: Settings, count: int) -> float:
     return time.perf_counter() - started
 
 
-def api_matches(port: int, petitions: list[Petition], truth: Truth) -> bool:
+def api_matches(port: int, petitions: list[DemoPetition], truth: Truth) -> bool:
     """Whether the API's counts of every catalogue petition equal the truth."""
     for petition in petitions:
         pid = petition.petition_id
@@ -127,7 +127,7 @@ def helper_worker(settings: Settings, log: Path, index: int) -> WorkerProcess:
 def end_to_end(  # noqa: PLR0917
     settings: Settings,
     events: list[Event],
-    petitions: list[Petition],
+    petitions: list[DemoPetition],
     truth: Truth,
     log: Path,
     port: int = WORKER_PORT,
@@ -177,7 +177,7 @@ def end_to_end(  # noqa: PLR0917
 
 
 def quix_peer(
-    settings: Settings, petitions: list[Petition], truth: Truth, workdir: Path
+    settings: Settings, petitions: list[DemoPetition], truth: Truth, workdir: Path
 ) -> dict[str, Any]:
     """The same rules in Quix Streams (bench/quix_peer.py, its own venv) over the
     records already on ``settings``' signatures.submitted."""

@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from faker import Faker
-
 from streams.core.catalogue import Petition, new_petition
-from streams.demo.simulator import spell_email
+from streams.demo.people import JUNK, Crowd, Person
 from streams.rules.countries import region_of
 
 SEED_PETITION = "syria-icc"
@@ -47,56 +45,11 @@ def seed_petition(now: datetime) -> Petition:
     )
 
 
-#: (country code, Faker locale for names, weight): dozens of countries, five regions.
-COUNTRIES: list[tuple[str, str, int]] = [
-    # Middle East and North Africa
-    ("SY", "ar_SA", 60), ("LB", "ar_AA", 30), ("JO", "ar_AA", 25), ("EG", "ar_SA", 30),
-    ("PS", "ar_PS", 15), ("SA", "ar_SA", 10), ("AE", "ar_AA", 8), ("DZ", "fr_DZ", 8),
-    ("MA", "fr_FR", 10), ("TN", "fr_FR", 8), ("IL", "he_IL", 6), ("IR", "fa_IR", 8),
-    # Europe and Central Asia
-    ("FR", "fr_FR", 60), ("DE", "de_DE", 55), ("GB", "en_GB", 50), ("IT", "it_IT", 35),
-    ("ES", "es_ES", 35), ("NL", "nl_NL", 20), ("SE", "sv_SE", 15), ("PL", "pl_PL", 15),
-    ("TR", "tr_TR", 30), ("RU", "ru_RU", 20), ("UA", "uk_UA", 12), ("GR", "el_GR", 8),
-    ("AM", "hy_AM", 4), ("GE", "ka_GE", 4), ("AZ", "az_AZ", 3), ("UZ", "uz_UZ", 3),
-    ("XK", "bs_BA", 2),
-    # Americas
-    ("US", "en_US", 55), ("CA", "fr_CA", 25), ("BR", "pt_BR", 35), ("MX", "es_MX", 25),
-    ("AR", "es_AR", 15), ("CO", "es_CO", 12), ("CL", "es_CL", 8), ("VE", "es_VE", 5),
-    # Asia and the Pacific
-    ("IN", "hi_IN", 40), ("PK", "en_PK", 15), ("BD", "bn_BD", 10), ("ID", "id_ID", 15),
-    ("PH", "en_PH", 12), ("JP", "ja_JP", 10), ("KR", "ko_KR", 8), ("CN", "zh_CN", 8),
-    ("TW", "zh_TW", 4), ("TH", "th_TH", 6), ("VN", "vi_VN", 6), ("NP", "ne_NP", 4),
-    ("LK", "si_LK", 3), ("AU", "en_AU", 20), ("NZ", "en_NZ", 6),
-    # Africa
-    ("NG", "yo_NG", 25), ("KE", "en_KE", 12), ("ZA", "zu_ZA", 15), ("GH", "tw_GH", 8),
-    ("ET", "en_KE", 6), ("SN", "fr_FR", 5), ("TZ", "sw", 5),
-]  # fmt: skip
-DOMAINS = [
-    ("gmail.com", 30), ("googlemail.com", 3), ("yahoo.com", 10), ("outlook.com", 10),
-    ("hotmail.fr", 5), ("web.de", 4), ("mail.ru", 3), ("qq.com", 2), ("example.org", 10),
-    ("uni.example.ac.uk", 2), ("bücher.example", 1), ("пример.example", 1),
-]  # fmt: skip
 #: Per first signature: how likely each extra kind of event is.
 DUPLICATE_RATE = 0.04  # signs again later, with another spelling of the same email
 RETRY_RATE = 0.01  # the form resends the very same submission (same signature_id)
 TYPO_RATE = 0.02  # a typo in the email first, corrected on the second try
 JUNK_RATE = 0.01  # bots and nonsense: a bad name, country or email
-
-JUNK = {
-    "invalid_name": ["", "   ", "x" * 201, "Bad\nName", "\x00"],
-    "invalid_country": ["UK", "EU", "ZZ", "SYR", "12", ""],
-    "invalid_email": ["not-an-email", "a@@example.org", "me@localhost", "@example.org"],
-}
-
-
-@dataclass(frozen=True)
-class Person:
-    number: int
-    name: str
-    local: str
-    domain: str
-    country: str  # the canonical code; forms may send it in any case
-    ip: str
 
 
 @dataclass(frozen=True)
@@ -121,89 +74,44 @@ class SeedCampaign:
         self, seed: int = 1, signatures: int = SEED_SIGNATURES, petition_id: str = SEED_PETITION
     ) -> None:
         self.rng = random.Random(seed)
+        self.crowd = Crowd(self.rng)
         self.signatures = signatures
         self.petition_id = petition_id
-        self._fakers: dict[str, Faker] = {}
-        self._codes = [c for c, _, _ in COUNTRIES]
-        self._locales = {c: loc for c, loc, _ in COUNTRIES}
-        self._weights = [w for _, _, w in COUNTRIES]
         self._signed: list[tuple[Person, dict[str, Any]]] = []
-        self._ips = 0
-
-    def faker(self, locale: str) -> Faker:
-        if locale not in self._fakers:
-            fake = Faker(locale)
-            fake.seed_instance(self.rng.getrandbits(32))
-            self._fakers[locale] = fake
-        return self._fakers[locale]
-
-    def new_ip(self) -> str:
-        """A fresh client address in 10.0.0.0/8 (sent as X-Forwarded-For)."""
-        self._ips += 1
-        n = self._ips
-        return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-
-    def new_person(self, number: int) -> Person:
-        country = self.rng.choices(self._codes, self._weights)[0]
-        fake = self.faker(self._locales[country])
-        given = self.faker("en_US").first_name().lower()
-        local = f"{given}.{self.rng.choice('abcdefghijklmnopqrstuvwxyz')}{number}"
-        domain = self.rng.choices([d for d, _ in DOMAINS], [w for _, w in DOMAINS])[0]
-        return Person(number, fake.name(), local, domain, country, self.new_ip())
-
-    def spelling(self, person: Person) -> str:
-        return spell_email(self.rng, person.local, person.domain)
 
     def fields(self, person: Person, **changes: Any) -> dict[str, Any]:
         return {
             "signature_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
             "full_name": person.name,
-            "email": self.spelling(person),
-            "country": person.country if self.rng.random() < 0.8 else person.country.lower(),
-            "postal_code": self.faker(self._locales[person.country]).postcode()
-            if self.rng.random() < 0.4
-            else None,
+            "email": self.crowd.email(person),
+            "country": self.crowd.country(person),
+            "postal_code": self.crowd.postal_code(person),
             "consent_to_publish_name": self.rng.random() < 0.7,
-            "locale": self._locales[person.country].replace("_", "-"),
+            "locale": person.locale.replace("_", "-"),
         } | changes
 
-    def typo(self, person: Person) -> str:
-        address = f"{person.local}@{person.domain}"
-        return self.rng.choice(
-            [
-                address.replace("@", ""),
-                address.replace(".com", "com").replace(".org", "org").replace(".de", "de"),
-                address.replace("@", "@@"),
-            ]
-        )
-
     def __iter__(self) -> Iterator[Submission]:
-        for number in range(self.signatures):
-            person = self.new_person(number)
+        crowd = self.crowd
+        while crowd.size < self.signatures:
+            person = crowd.new_person()
             if self.rng.random() < TYPO_RATE:
-                typo_email = self.typo(person)
-                if "." not in typo_email.split("@")[-1] or typo_email.count("@") != 1:
-                    yield Submission(
-                        self.fields(person, email=typo_email), "invalid_email", None, person.ip
-                    )
+                typo = self.fields(person, email=crowd.typo(person))
+                yield Submission(typo, "invalid_email", None, person.ip)
             record = self.fields(person)
             self._signed.append((person, record))
             yield Submission(record, "signature", person, person.ip)
             roll = self.rng.random()
             if roll < DUPLICATE_RATE:
                 again, _ = self.rng.choice(self._signed)
-                yield Submission(self.fields(again), "duplicate", again, self.new_ip())
+                yield Submission(self.fields(again), "duplicate", again, crowd.new_ip())
             elif roll < DUPLICATE_RATE + RETRY_RATE:
                 again, sent = self.rng.choice(self._signed)
                 yield Submission(dict(sent), "retry", again, again.ip)
             elif roll < DUPLICATE_RATE + RETRY_RATE + JUNK_RATE:
                 reason = self.rng.choice(sorted(JUNK))
-                bogus = self.new_person(self.signatures + number)
-                junk = self.fields(bogus, **{_JUNK_FIELD[reason]: self.rng.choice(JUNK[reason])})
-                yield Submission(junk, reason, None, bogus.ip)
-
-
-_JUNK_FIELD = {"invalid_name": "full_name", "invalid_country": "country", "invalid_email": "email"}
+                field, value = crowd.junk(reason)
+                junk = self.fields(person, **{field: value})
+                yield Submission(junk, reason, None, crowd.new_ip())
 
 
 @dataclass

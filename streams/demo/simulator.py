@@ -1,6 +1,7 @@
-"""Campaign traffic shaped like a real petition, with every way an event can go wrong.
+"""Demo traffic over four petitions, with every way an event can go wrong.
 
-Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
+Its people come from the one data set in streams/demo/people.py, as the seed
+campaign's do (streams/demo/campaign.py). Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
 The generator records what it *meant* each event to be (``intent``); the tests'
 reference implementation (streams/testing/reference.py) computes the truth from the bytes
 alone, and a test checks that both agree.
@@ -19,54 +20,9 @@ from typing import Any
 
 from schemas.codec import AvroCodec
 from streams.core.catalogue import new_petition
+from streams.demo.people import Crowd, Person
 from streams.rules.keys import submission_key_for
 
-NAMES = {
-    "latin": (
-        ["José", "Ana", "Luca", "Chloé", "Ngozi", "Kwame", "Sofia", "Oluwaseun"],
-        ["García", "Rossi", "Dubois", "Okafor", "Mensah", "Novák", "Silva"],
-    ),
-    "arabic": (["عمر", "ليلى", "يوسف", "فاطمة", "خالد"], ["الخطيب", "حداد", "المصري", "العلي"]),
-    "cyrillic": (["Наталья", "Иван", "Олег", "Светлана"], ["Иванова", "Петров", "Ковальчук"]),
-    "devanagari": (["अनिल", "प्रिया", "राहुल", "सुनीता"], ["कुमार", "शर्मा", "वर्मा"]),
-    "cjk": (["芳", "伟", "さくら", "민준"], ["王", "李", "佐藤", "김"]),
-}
-# (country code as a form might send it, weight): every region is represented.
-COUNTRIES = [
-    ("SY", 8),
-    ("fr", 6),
-    ("DE", 6),
-    ("gb", 5),
-    ("US", 6),
-    ("br", 4),
-    ("MX", 3),
-    ("IN", 6),
-    ("cn", 3),
-    ("JP", 3),
-    ("AU", 2),
-    ("NG", 4),
-    ("ZA", 3),
-    ("KE", 2),
-    ("EG", 3),
-    ("LB", 3),
-    ("JO", 2),
-    ("TN", 2),
-    ("RU", 3),
-    ("UA", 3),
-    ("KZ", 1),
-    ("TR", 3),
-    ("xk", 1),
-    ("AR", 2),
-]
-DOMAINS = [
-    "example.org",
-    "mail.example.com",
-    "gmail.com",
-    "googlemail.com",
-    "uni.example.ac.uk",
-    "bücher.example",
-    "пример.example",
-]
 #: What each generated event is meant to be, and how often (relative weights).
 INTENT_WEIGHTS = {
     "accepted": 70,
@@ -84,24 +40,10 @@ INTENT_WEIGHTS = {
 INTENTS = list(INTENT_WEIGHTS)
 
 
-def spell_email(rng: random.Random, local: str, domain: str) -> str:
-    """One of the ways a person types their address; every one is the same mailbox
-    once normalized (case, a +tag, Gmail dots and googlemail.com, pasted spaces)."""
-    roll = rng.random()
-    if roll < 0.2:
-        local, domain = local.upper(), domain.upper()
-    elif roll < 0.35:
-        local = f"{local}+{rng.choice(['petition', 'news', 'x1'])}"
-    elif roll < 0.5 and domain in ("gmail.com", "googlemail.com"):
-        local = ".".join(local.replace(".", ""))
-        domain = rng.choice(["gmail.com", "googlemail.com"])
-    elif roll < 0.6:
-        return f" {local.title()}@{domain} "
-    return f"{local}@{domain}"
-
-
 @dataclass(frozen=True)
-class Petition:
+class DemoPetition:
+    """A demo petition's id and signing window (its catalogue record: ``record``)."""
+
     petition_id: str
     opens_at: datetime
     closes_at: datetime | None
@@ -117,14 +59,6 @@ class Petition:
         )
 
 
-@dataclass
-class Person:
-    local: str
-    domain: str
-    name: str
-    country: str
-
-
 @dataclass(frozen=True)
 class Event:
     key: bytes
@@ -132,13 +66,13 @@ class Event:
     intent: str
 
 
-def default_petitions(now: datetime) -> list[Petition]:
+def default_petitions(now: datetime) -> list[DemoPetition]:
     return [
-        Petition("syria-icc", now - timedelta(days=30), None),
-        Petition("free-press", now - timedelta(days=30), None),
-        Petition("clean-air", now - timedelta(days=30), now + timedelta(days=30)),
+        DemoPetition("syria-icc", now - timedelta(days=30), None),
+        DemoPetition("free-press", now - timedelta(days=30), None),
+        DemoPetition("clean-air", now - timedelta(days=30), now + timedelta(days=30)),
         # Closed two days ago: late signatures are petition_closed.
-        Petition("past-vote", now - timedelta(days=30), now - timedelta(days=2)),
+        DemoPetition("past-vote", now - timedelta(days=30), now - timedelta(days=2)),
     ]
 
 
@@ -146,7 +80,7 @@ class DatasetGenerator:
     def __init__(
         self,
         seed: int,
-        petitions: list[Petition],
+        petitions: list[DemoPetition],
         now: datetime,
         *,
         live_clock: Callable[[], datetime] | None = None,
@@ -158,6 +92,7 @@ class DatasetGenerator:
         self.petitions = petitions
         self.now = now
         self.codec = AvroCodec("SignatureSubmitted")
+        self.crowd = Crowd(self.rng)
         self.people: list[Person] = []
         self.signed: dict[str, list[tuple[Person, dict[str, Any]]]] = {
             p.petition_id: [] for p in petitions
@@ -165,28 +100,13 @@ class DatasetGenerator:
         self.signers: dict[str, set[int]] = {p.petition_id: set() for p in petitions}
         self.clock = now - timedelta(days=3)
 
-    # -- people and spellings ---------------------------------------------------------
     def new_person(self) -> Person:
-        script = self.rng.choice(list(NAMES))
-        given, family = NAMES[script]
-        local = f"{self.rng.choice(['ana', 'li', 'omar', 'noor', 'ivan', 'priya'])}."
-        local += f"{self.rng.choice(['x', 'y', 'z'])}{len(self.people)}"
-        country = self.rng.choices([c for c, _ in COUNTRIES], [w for _, w in COUNTRIES])[0]
-        person = Person(
-            local,
-            self.rng.choice(DOMAINS),
-            f"{self.rng.choice(given)} {self.rng.choice(family)}",
-            country,
-        )
+        person = self.crowd.new_person()
         self.people.append(person)
         return person
 
-    def spelling(self, person: Person) -> str:
-        """One of the many ways a person types the same address."""
-        return spell_email(self.rng, person.local, person.domain)
-
     # -- events -------------------------------------------------------------------------
-    def record(self, petition: Petition, person: Person, **changes: Any) -> dict[str, Any]:
+    def record(self, petition: DemoPetition, person: Person, **changes: Any) -> dict[str, Any]:
         self.clock += timedelta(milliseconds=self.rng.randrange(1, 4000))
         if self.live_clock is not None:
             self.clock = self.live_clock()
@@ -194,17 +114,17 @@ class DatasetGenerator:
             "signature_id": str(uuid.UUID(int=self.rng.getrandbits(128))),
             "petition_id": petition.petition_id,
             "full_name": person.name,
-            "email": self.spelling(person),
-            "country": person.country,
-            "postal_code": self.rng.choice([None, "10115", "75001", "SW1A 1AA"]),
+            "email": self.crowd.email(person),
+            "country": self.crowd.country(person),
+            "postal_code": self.crowd.postal_code(person),
             "consent_to_publish_name": self.rng.random() < 0.7,
             "submitted_at": self.clock
             if petition.closes_at is None or self.clock < petition.closes_at
             else petition.closes_at - timedelta(days=1),
             "source": self.rng.choice(["web-form", "api", "import"]),
-            "client_ip": f"198.51.100.{self.rng.randrange(256)}",
+            "client_ip": person.ip,
             "user_agent": "Mozilla/5.0",
-            "locale": self.rng.choice([None, "ar-SY", "fr-FR", "hi-IN", "zh-CN"]),
+            "locale": self.rng.choice([None, person.locale.replace("_", "-")]),
             "referrer": None,
         } | changes
 
@@ -214,7 +134,7 @@ class DatasetGenerator:
             return self.codec.encode(v1, writer_version=1)
         return self.codec.encode(record)
 
-    def open_petition(self) -> Petition:
+    def open_petition(self) -> DemoPetition:
         return self.rng.choice([p for p in self.petitions if p.petition_id != "past-vote"])
 
     def event(self, intent: str) -> Event:
@@ -228,10 +148,10 @@ class DatasetGenerator:
                 if self.people and self.rng.random() < 0.3
                 else self.new_person()
             )
-            if id(person) in self.signers[petition.petition_id]:
+            if person.number in self.signers[petition.petition_id]:
                 person = self.new_person()
             record = self.record(petition, person)
-            self.signers[petition.petition_id].add(id(person))
+            self.signers[petition.petition_id].add(person.number)
             signed.append((person, record))
             return Event(self.key(person, record), self.encode(record), intent)
         if intent == "duplicate":
@@ -262,7 +182,7 @@ class DatasetGenerator:
         record = self.rule_breaker(intent, petition, person)
         return Event(self.key(person, record), self.encode(record), intent)
 
-    def rule_breaker(self, intent: str, petition: Petition, person: Person) -> dict[str, Any]:
+    def rule_breaker(self, intent: str, petition: DemoPetition, person: Person) -> dict[str, Any]:
         """A decodable record that breaks the rule ``intent`` names."""
         if intent == "unknown_petition":
             return self.record(petition, person, petition_id="no-such-petition")
@@ -275,23 +195,8 @@ class DatasetGenerator:
                 petition_id="past-vote",
                 submitted_at=self.now - timedelta(hours=1),
             )
-        if intent == "invalid_name":
-            name = self.rng.choice(["", "   ", "x" * 201, "Bad\nName", "Nul\x00"])
-            return self.record(petition, person, full_name=name)
-        if intent == "invalid_country":
-            country = self.rng.choice(["UK", "EU", "ZZ", "", "SYR", "12"])
-            return self.record(petition, person, country=country)
-        email = self.rng.choice(
-            [
-                "no-at-sign",
-                "two@@example.org",
-                "x@localhost",
-                "@example.org",
-                "sp ace@example.org",
-                "+tag@example.org",
-            ]
-        )
-        return self.record(petition, person, email=email)
+        field, value = self.crowd.junk(intent)  # invalid_name, _country or _email
+        return self.record(petition, person, **{field: value})
 
     def key(self, person: Person, record: dict[str, Any]) -> bytes:
         """The record's key on signatures.submitted: ``petition_id/bucket`` as the intake
@@ -324,7 +229,7 @@ def intent_counts(events: list[Event]) -> Counter[str]:
 
 def make_dataset(
     seed: int, count: int, now: datetime | None = None, *, hot_petition: bool = False
-) -> tuple[list[Event], list[Petition], datetime]:
+) -> tuple[list[Event], list[DemoPetition], datetime]:
     """``hot_petition``: every open-petition event goes to syria-icc (a surge)."""
     now = now or datetime.now(UTC).replace(microsecond=0)
     petitions = default_petitions(now)

@@ -31,7 +31,7 @@ from streams.core.topics import (
     create_topics,
 )
 from streams.rules.placement import home_partition
-from streams.testing.dataset import Event, Petition
+from streams.testing.dataset import DemoPetition, Event
 from streams.testing.reference import Truth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,6 +113,23 @@ def _environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
         "COUNTERSIGN_ENV": "test",
         **extra,
     }
+
+
+def run_command(settings: Settings, args: list[str], log_path: Path) -> None:
+    """Run ``countersign <args>`` to the end with the test's settings; raise with its
+    log if it fails."""
+    with log_path.open("ab") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "streams", *args],
+            env=_environment(settings, {}),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise AssertionError(f"countersign {' '.join(args)} exited {done.returncode}:\n{tail}")
 
 
 class ServeProcess(ChildProcess):
@@ -220,7 +237,7 @@ class IntakeProcess(ChildProcess):
         raise AssertionError(f"the intake did not serve {path} in {timeout} s:\n{self.log_tail()}")
 
 
-def prepare(settings: Settings, petitions: list[Petition]) -> None:
+def prepare(settings: Settings, petitions: list[DemoPetition]) -> None:
     create_topics(settings)
     for petition in petitions:
         publish_petition(settings, petition.record(now=petition.opens_at))

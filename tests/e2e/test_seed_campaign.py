@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,28 +14,12 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
-from streams.testing.processes import REPO, IntakeProcess, WorkerProcess
+from streams.testing.processes import IntakeProcess, WorkerProcess, run_command
 from streams.testing.reference import regions
 from tests.intake_client import request
 
 #: COUNTERSIGN_SEED_SIGNATURES=20000 makes a quick local run; CI runs the full campaign.
 SIGNATURES = int(os.environ.get("COUNTERSIGN_SEED_SIGNATURES", SEED_SIGNATURES))
-
-
-def simulate(settings: Settings, intake: IntakeProcess, truth: Path, log: Path) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "COUNTERSIGN_TOPIC_PREFIX": settings.topic_prefix,
-        "COUNTERSIGN_DATA_DIR": str(settings.data_dir),
-    }
-    command = [
-        sys.executable, "-m", "streams", "simulate", "--profile", "seed-campaign",
-        "--via", "http", "--intake-url", intake.url, "--signatures", str(SIGNATURES),
-        "--truth", str(truth),
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        subprocess.run(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, check=True)
 
 
 @pytest.mark.timeout(1800)
@@ -47,7 +29,12 @@ def test_the_seed_campaign_through_the_intake_is_counted_exactly(
     worker.start()
     intake.start()
     truth_file = tmp_path / "truth.json"
-    simulate(settings, intake, truth_file, tmp_path / "simulate.log")
+    run_command(
+        settings,
+        ["simulate", "--profile", "seed-campaign", "--via", "http", "--intake-url", intake.url,
+         "--signatures", str(SIGNATURES), "--truth", str(truth_file)],
+        tmp_path / "simulate.log",
+    )  # fmt: skip
     truth = json.loads(truth_file.read_text())
     expected = truth["petitions"][SEED_PETITION]
     assert expected["total"] == SIGNATURES

@@ -1,0 +1,44 @@
+"""The demo feed of ``make run`` brings new signers every time it starts: a second run
+on the same data directory must move the count again, not resend the first run's
+people (who would all be duplicates)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streams.core.settings import Settings
+from streams.testing.processes import Results, WorkerProcess, run_command
+
+EVENTS = 300
+
+
+def settled_total(results: Results, events: int, worker: WorkerProcess) -> int:
+    """The signatures counted once every one of ``events`` submissions has a verdict
+    and the counts agree with the accepted signatures."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert worker.alive(), worker.log_tail()
+        results.poll(1.0)
+        handled = sum(len(items) for items in results.handled.values())
+        total = sum(results.counts().values())
+        if handled == events and total == len(results.accepted_keys):
+            return total
+    raise AssertionError(f"the demo events were not all handled:\n{worker.log_tail()}")
+
+
+def test_a_second_demo_run_brings_new_signers(
+    settings: Settings, worker: WorkerProcess, results: Results, tmp_path: Path
+) -> None:
+    demo = ["simulate", "--count", str(EVENTS), "--rate", "0"]
+    worker.start()
+    run_command(settings, demo, tmp_path / "simulate-1.log")
+    first = settled_total(results, EVENTS, worker)
+    worker.stop()
+
+    worker.start()  # the same data directory: the dedupe ledger remembers run one
+    run_command(settings, demo, tmp_path / "simulate-2.log")
+    second = settled_total(results, 2 * EVENTS, worker)
+
+    assert first > EVENTS // 2  # most demo events are meant to be signatures
+    assert second - first > EVENTS // 2  # and the second run's signers are new people
