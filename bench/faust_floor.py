@@ -23,16 +23,14 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
-from bench.machine import describe
+from bench.machine import RESULTS_DIR, describe, save_report
 from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topics import wait_until_visible
 
-RESULTS_DIR = Path(__file__).with_name("results")
 MODES = ("consume", "send", "send+table", "producer-send", "16-per-record")
 ITEMS_PER_RECORD = 16
 
@@ -104,9 +102,7 @@ def main() -> None:
         "records_per_s": rates,
         "cost_per_record": costs,
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "faust_floor.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    save_report(report, RESULTS_DIR / "faust_floor.json")
 
 
 if __name__ == "__main__":

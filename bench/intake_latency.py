@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 from confluent_kafka import TopicPartition
 
-from bench.machine import describe, peak_rss_mib
+from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
 from streams.core import kafka
 from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
@@ -42,7 +42,7 @@ from streams.core.topics import ALL_TOPICS, SUBMITTED, create_topics
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
 from streams.testing.processes import IntakeProcess, free_port
 
-RESULTS = Path(__file__).with_name("results") / "intake_latency.json"
+RESULTS = RESULTS_DIR / "intake_latency.json"
 RATES = (250, 500, 1000, 2000, 3000, 4000)
 QUICK_RATES = (100, 400)
 #: A request sent this much after its scheduled time counts as late (the client lagged).
@@ -446,8 +446,7 @@ def main() -> None:
         "records_on_signatures_submitted": on_kafka,
     }
     target = args.output or (workdir / "intake_latency.json" if args.quick else RESULTS)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report, indent=2) + "\n")
+    save_report(report, target, echo=False)
     print()
     print_table(rows)
     print()

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).with_name("results")
+
+
+def save_report(report: dict[str, Any], target: Path, *, echo: bool = True) -> None:
+    """Write a benchmark's report as JSON (bench/results/ unless told otherwise)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    if echo:
+        print(json.dumps(report, indent=2))
 
 
 def describe() -> dict[str, str]:

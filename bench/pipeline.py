@@ -38,7 +38,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from bench.machine import describe, peak_rss_mib
+from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
 from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED, wait_until_visible
@@ -47,7 +47,6 @@ from streams.testing.processes import WorkerProcess, prepare, produce
 from streams.testing.reference import Truth
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS_DIR = Path(__file__).with_name("results")
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 WORKER_PORT = 6098
 
@@ -313,9 +312,7 @@ def main() -> None:
             **batched,
         },
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    save_report(report, RESULTS_DIR / "pipeline.json")
 
 
 if __name__ == "__main__":

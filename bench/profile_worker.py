@@ -20,11 +20,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from bench.machine import RESULTS_DIR
 from bench.pipeline import WORKER_PORT, fresh_settings
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
-
-RESULTS_DIR = Path(__file__).with_name("results")
 
 
 def top(raw: Path, limit: int) -> str:

@@ -10,13 +10,12 @@ insert, but a batch is also the unit of retry and of latency to the dashboard.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.machine import describe
+from bench.machine import RESULTS_DIR, describe, save_report
 from schemas.codec import codec
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
@@ -25,7 +24,7 @@ from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topics import ACCEPTED, create_topics
 
-RESULTS = Path(__file__).with_name("results") / "sink_throughput.json"
+RESULTS = RESULTS_DIR / "sink_throughput.json"
 BATCH_SIZES = (500, 2000, 5000, 20000)
 COUNTRIES = [
     ("SY", "Middle East and North Africa"),
@@ -111,8 +110,7 @@ def main() -> None:
             f"batch size {size:>6}: {args.rows / seconds:>9,.0f} rows/s "
             f"({sink.stats.batches} batches)"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    save_report(report, RESULTS, echo=False)
 
 
 if __name__ == "__main__":

@@ -28,14 +28,14 @@ from pathlib import Path
 import aiohttp
 
 from bench.intake_latency import ms, percentile, run_step, signatures
-from bench.machine import describe
+from bench.machine import RESULTS_DIR, describe, save_report
 from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition
 from streams.testing.processes import IntakeProcess, WorkerProcess, free_port
 
-RESULTS = Path(__file__).with_name("results") / "visibility_latency.json"
+RESULTS = RESULTS_DIR / "visibility_latency.json"
 POLL_SECONDS = 0.1
 
 
@@ -143,9 +143,7 @@ def main() -> None:
             "max": ms(latencies[-1]) if latencies else None,
         },
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    save_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Demo traffic over four petitions, with every way an event can go wrong.
 
 Its people come from the one data set in streams/demo/people.py, as the seed
-campaign's do (streams/demo/campaign.py). Used by ``countersign simulate`` (the demo feed of ``make run``) and by the tests.
-The generator records what it *meant* each event to be (``intent``); the tests'
-reference implementation (streams/testing/reference.py) computes the truth from the bytes
-alone, and a test checks that both agree.
+campaign's do (streams/demo/campaign.py). Used by ``countersign simulate`` (the demo
+feed of ``make run``) and by the tests. The generator records what it *meant* each
+event to be (``intent``); the tests' reference implementation
+(streams/testing/reference.py) computes the truth from the bytes alone, and a test
+checks that both agree.
 """
 
 from __future__ import annotations
