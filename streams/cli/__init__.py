@@ -18,6 +18,7 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
+from streams.cli.audit import reconcile_command
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.catalogue import (
@@ -45,6 +46,7 @@ def cli() -> None:
 
 
 cli.add_command(simulate)
+cli.add_command(reconcile_command, name="reconcile")
 
 
 @cli.command(

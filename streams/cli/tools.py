@@ -1,6 +1,7 @@
 """How our commands run: in the foreground, with the settings loaded once and one
-logging setup, and a ``CountersignError`` as one red line and exit code 1 (not a
-traceback). Only ``countersign worker`` hands over to Faust (streams/worker/main.py).
+logging setup, and a ``CountersignError`` as one red line and exit code 2 (not a
+traceback; the audit tools keep 1 for "a difference found"). Only
+``countersign worker`` hands over to Faust (streams/worker/main.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def tool(command: Callable[..., Any]) -> Callable[..., None]:
                 asyncio.run(_awaited(result))
         except CountersignError as exc:
             errors.print(f"[red]countersign: {exc}[/]")
-            sys.exit(1)
+            sys.exit(2)
 
     return run
 

@@ -125,3 +125,7 @@ class InvalidSignature(CountersignError, ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
         self.errors = errors
+
+
+class ServeUnavailable(CountersignError, ConnectionError):
+    """``countersign serve`` did not answer an audit tool (or refused its token)."""

@@ -18,6 +18,9 @@ from streams.core.errors import ConfigurationError
 
 #: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
 DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
+#: The audit tools' token for ``countersign serve``'s /ops endpoints on a laptop;
+#: refused when ``env`` is ``production``.
+DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
 
 
 class Settings(BaseSettings):
@@ -81,6 +84,11 @@ class Settings(BaseSettings):
 
     #: ``countersign serve``: the dashboard, the JSON API and the sink's metrics.
     api_port: int = Field(default=6066, ge=1, le=65535)
+    #: Where the audit tools reach ``countersign serve`` (default: this machine's
+    #: ``api_port``).
+    api_url: str | None = None
+    #: The bearer token of serve's /ops endpoints (audit data: names and hashes).
+    ops_token: SecretStr = SecretStr(DEVELOPMENT_OPS_TOKEN)
     #: ``countersign worker``: its health and the agents' metrics.
     worker_port: int = Field(default=6067, ge=1, le=65535)
     #: Where the worker, the API and the intake listen; loopback unless told otherwise.
@@ -112,6 +120,11 @@ class Settings(BaseSettings):
                 "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development key is public)"
             )
+        if self.env == "production" and self.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN:
+            raise ConfigurationError(
+                "COUNTERSIGN_OPS_TOKEN must be set to a secret of your own when "
+                "COUNTERSIGN_ENV=production (the development token is public)"
+            )
         return self
 
     @property
@@ -119,6 +132,10 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn:
             return self.clickhouse_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     @property
     def rate_limits(self) -> list[tuple[int, float]]:

@@ -43,6 +43,9 @@ class TopicSpec:
     value: str
     retention: Retention
     max_message_bytes: int | None = None
+    #: Stamp records with the broker's clock on arrival (the audit log's time, which
+    #: the rules judge against: streams.rules.petitions.judged_at).
+    log_append_time: bool = False
 
     def config(self, settings: Settings) -> dict[str, str]:
         """The topic-level configs we set on creation."""
@@ -58,6 +61,8 @@ class TopicSpec:
             config |= {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
         if self.max_message_bytes is not None:
             config["max.message.bytes"] = str(self.max_message_bytes)
+        if self.log_append_time:
+            config["message.timestamp.type"] = "LogAppendTime"
         return config
 
 
@@ -68,6 +73,7 @@ SUBMITTED = TopicSpec(
     "SignatureSubmitted",
     Retention.FOREVER,
     max_message_bytes=SUBMITTED_MAX_MESSAGE_BYTES,
+    log_append_time=True,
 )
 VALID = TopicSpec("signatures.valid", "dedupe key", "SignatureAccepted", Retention.BOUNDED)
 ACCEPTED = TopicSpec("signatures.accepted", "dedupe key", "SignatureAccepted", Retention.FOREVER)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from streams.rules.reasons import Reason, RuleViolation
@@ -28,6 +28,16 @@ def check_size(size: int) -> None:
         raise RuleViolation(
             Reason.OVERSIZED, f"the event has {size} bytes (at most {MAX_EVENT_BYTES})"
         )
+
+
+def judged_at(log_time: float | None, wall_clock: datetime) -> datetime:
+    """The moment a submission is judged against: when Kafka logged it (the broker's
+    clock, seconds since the epoch), so a replay next year, a restart after a crash and
+    ``countersign reconcile`` all reach the verdict the live worker reached. Only a
+    record without a timestamp falls back to the clock of whoever is judging."""
+    if log_time is None or log_time <= 0:
+        return wall_clock
+    return datetime.fromtimestamp(log_time, UTC)
 
 
 def check_not_future(submitted_at: datetime, now: datetime) -> None:

@@ -14,6 +14,7 @@ import logging
 
 from aiohttp import web
 
+from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
@@ -45,7 +46,13 @@ async def serve(settings: Settings) -> None:
         sink.start()
         REGISTRY.register(SinkCollector(sink.sink))
     reader = CountsReader(client, settings.clickhouse_database)
-    api = web_server.Api(settings, reader, petitions, None if sink is None else sink.sink)
+    api = web_server.Api(
+        settings,
+        reader,
+        petitions,
+        None if sink is None else sink.sink,
+        AuditQueries(client, settings.clickhouse_database),
+    )
     runner = web.AppRunner(web_server.build(api))
     await runner.setup()
     await web.TCPSite(runner, settings.bind_host, settings.api_port).start()

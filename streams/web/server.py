@@ -16,12 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
+from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.sink import ClickHouseSink
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
+from streams.web import ops
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class Api:
     petitions: PetitionLookup
     #: The sink this process runs, for its health; None on an API-only replica.
     sink: ClickHouseSink | None
+    #: What the audit tools read (the /ops routes).
+    audit: AuditQueries
 
 
 API: web.AppKey[Api] = web.AppKey("api", Api)
@@ -57,6 +61,7 @@ def build(api: Api) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
+    app.add_subapp("/ops/", ops.build(api.settings, api.audit))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)
     return app

@@ -16,6 +16,7 @@ from schemas.codec import codec
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.keys import petition_of_key
+from streams.rules.petitions import judged_at
 from streams.rules.reasons import Reason
 from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
@@ -42,14 +43,10 @@ def register(
     submitted_codec = codec("SignatureSubmitted")
     events_in = EVENTS_IN.labels("validate")
 
-    def now() -> datetime:
-        return datetime.now(UTC)
-
     def verdict_on(
-        key: bytes | None, value: bytes | None, position: SourcePosition
+        key: bytes | None, value: bytes | None, position: SourcePosition, at: datetime
     ) -> Accepted | Rejected:
         events_in.inc()
-        at = now()
         try:
             return judge(
                 value,
@@ -73,14 +70,15 @@ def register(
 
     async def handle(message: Any) -> None:
         position = SourcePosition(message.topic, message.partition, message.offset)
+        logged_at = judged_at(message.timestamp, datetime.now(UTC))
         outputs = validate_record(
             position,
             message.key,
             message.value,
-            judge=verdict_on,
+            judge=lambda key, value, at: verdict_on(key, value, at, logged_at),
             ledger=dedupe.ledger,
             partitions=partitions,
-            now=now,
+            now=lambda: logged_at,
         )
         for index, output in enumerate(outputs):
             VERDICTS.labels(output.verdict).inc()

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
 from streams.core.settings import Settings
-from streams.testing.dataset import Event, Petition
+from streams.testing.dataset import DemoPetition, Event
 from streams.testing.processes import Results, WorkerProcess, prepare, produce
 from streams.testing.reference import Truth
 
 NOW = datetime.now(UTC)
-PETITION = Petition("bad-input", NOW - timedelta(days=1), None)
+PETITION = DemoPetition("bad-input", NOW - timedelta(days=1), None)
 
 
 def good(codec: AvroCodec, n: int, **changes: object) -> bytes:

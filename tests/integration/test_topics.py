@@ -77,5 +77,5 @@ def test_cli_help_lists_every_command_with_a_summary(settings: Settings) -> None
 def test_cli_says_clearly_when_no_broker_answers(settings: Settings) -> None:
     unreachable = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
     result = run_cli(unreachable, "topics", "create")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no Kafka broker answered at 127.0.0.1:1" in result.stderr

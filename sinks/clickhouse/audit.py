@@ -1,0 +1,86 @@
+"""What the audit tools ask of ClickHouse, through ``countersign serve``'s /ops routes.
+
+Every signature read here is read ``FINAL``: a row delivered twice is one row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+#: A signature's place in the audit log, the tables' common language.
+POSITION = "source_topic, source_partition, source_offset, source_index"
+SIGNER_COLUMNS = "signature_id, full_name, country, region, submitted_at, " + POSITION.replace(
+    "source_topic, ", ""
+)
+
+
+class AuditQueries:
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.db = database
+
+    def counts(self) -> dict[str, list[list[Any]]]:
+        """Every petition's numbers as ClickHouse holds them: the aggregate's totals
+        (``regional_counts``), ClickHouse's own count of the signature rows, and the
+        rejections per reason."""
+        aggregate = self.client.query(
+            f"SELECT petition_id, region, country, max(signatures) FROM {self.db}.regional_counts "
+            "GROUP BY petition_id, region, country"
+        ).result_rows
+        recount = self.client.query(
+            f"SELECT petition_id, region, country, sum(signatures) FROM {self.db}.signature_counts "
+            "GROUP BY petition_id, region, country"
+        ).result_rows
+        rejected = self.client.query(
+            f"SELECT petition_id, reason, count() FROM {self.db}.rejections FINAL "
+            "GROUP BY petition_id, reason"
+        ).result_rows
+        return {
+            "aggregate": [[str(p), str(r), str(c), int(n)] for p, r, c, n in aggregate],
+            "recount": [[str(p), str(r), str(c), int(n)] for p, r, c, n in recount],
+            "rejected": [[str(p), str(r), int(n)] for p, r, n in rejected],
+        }
+
+    def signers(self, petition_id: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Signers who consented to publication, in submission order (their
+        ``submitted_at``, then their place in the log)."""
+        result = self.client.query(
+            f"SELECT {SIGNER_COLUMNS} FROM {self.db}.signatures FINAL "
+            "WHERE petition_id = {petition:String} AND consent_to_publish_name "
+            "ORDER BY submitted_at, source_partition, source_offset, source_index "
+            "LIMIT {limit:UInt64} OFFSET {offset:UInt64}",
+            parameters={"petition": petition_id, "limit": limit, "offset": offset},
+        )
+        return [_jsonable(row) for row in result.named_results()]
+
+    def signature(self, petition_id: str, email_hash: str) -> dict[str, Any] | None:
+        """The row that won a dedupe key, if any."""
+        result = self.client.query(
+            f"SELECT signature_id, email_hash, full_name, consent_to_publish_name, country, "
+            f"region, submitted_at, accepted_at, {POSITION} FROM {self.db}.signatures FINAL "
+            "WHERE petition_id = {petition:String} AND email_hash = {hash:String}",
+            parameters={"petition": petition_id, "hash": email_hash},
+        )
+        rows = list(result.named_results())
+        return _jsonable(rows[0]) if rows else None
+
+    def rejections_at(
+        self, topic: str, positions: list[tuple[int, int, int]]
+    ) -> list[dict[str, Any]]:
+        """The rejection rows (reasons ``duplicate`` included) of these log positions."""
+        if not positions:
+            return []
+        result = self.client.query(
+            f"SELECT petition_id, reason, detail, signature_id, received_at, {POSITION} "
+            f"FROM {self.db}.rejections FINAL WHERE source_topic = {{topic:String}} AND "
+            "(source_partition, source_offset, source_index) IN "
+            "{positions:Array(Tuple(UInt16, UInt64, UInt32))}",
+            parameters={"topic": topic, "positions": positions},
+        )
+        return [_jsonable(row) for row in result.named_results()]
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}

@@ -1,0 +1,131 @@
+"""Every count recomputed from the audit log as one batch, without the agents.
+
+The agents decide event by event with state in RocksDB tables, changelogs and a
+second hop between partitions; ``Recount`` reads the log's records in any order and
+keeps one dict: for each dedupe key, the earliest valid submission. Only the rules
+themselves (``streams.rules.verdict.judge``, judged at the time Kafka logged each
+record) are shared, because a rule has one home. Where the pipeline and this disagree,
+one of them is wrong, and ``countersign reconcile`` says where.
+
+"Earliest" is log order: by offset within a partition; across partitions (a signer
+whose forms used two key formats) by the time Kafka logged the records. Such keys are
+``contested``: the pipeline settles them in the order it happens to read the
+partitions, so their country can differ; ``reconcile`` reports how many there are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from schemas.batch import decode_batch, is_batch
+from schemas.codec import codec
+from streams.audit.logscan import LogRecord
+from streams.core.errors import MalformedMessage
+from streams.rules.keys import petition_of_key
+from streams.rules.petitions import PetitionWindow, judged_at
+from streams.rules.reasons import Reason
+from streams.rules.verdict import Accepted, SourcePosition, judge
+
+#: (log time, partition, offset, index, petition, region, country) of a winner.
+Winner = tuple[float, int, int, int, str, str, str]
+CountKey = tuple[str, str, str]  # petition, region, country
+ReasonKey = tuple[str, str]  # petition, reason
+
+
+def earlier(a: Winner, b: Winner) -> bool:
+    """Whether submission ``a`` comes before ``b`` in the log."""
+    if a[1] == b[1]:
+        return (a[2], a[3]) < (b[2], b[3])
+    return (a[0], a[1]) < (b[0], b[1])
+
+
+@dataclass
+class Recount:
+    windows: Mapping[str, PetitionWindow]
+    hash_key: bytes
+    topic: str
+    winners: dict[bytes, Winner] = field(default_factory=dict)
+    rejected: Counter[ReasonKey] = field(default_factory=Counter)
+    #: Dedupe keys whose submissions sit in more than one partition.
+    contested: set[bytes] = field(default_factory=set)
+    events: int = 0
+
+    def __post_init__(self) -> None:
+        self._codec = codec("SignatureSubmitted")
+
+    def add(self, record: LogRecord) -> None:
+        logged_at = judged_at(record.timestamp, datetime.now(UTC))
+        stamp = logged_at.timestamp()
+        items: list[tuple[bytes | None, bytes | None]] = [(record.key, record.value)]
+        if is_batch(record.value):
+            assert record.value is not None
+            try:
+                items = list(decode_batch(record.value))
+            except MalformedMessage:
+                self.events += 1
+                self.rejected[(petition_of_key(record.key), Reason.MALFORMED.value)] += 1
+                return
+        for index, (key, value) in enumerate(items):
+            self.events += 1
+            at = SourcePosition(self.topic, record.partition, record.offset, index)
+            verdict = judge(
+                value,
+                key,
+                at,
+                petitions=self.windows,
+                now=logged_at,
+                hash_key=self.hash_key,
+                submitted_codec=self._codec,
+            )
+            if not isinstance(verdict, Accepted):
+                self.rejected[(verdict.petition_id, verdict.reason.value)] += 1
+                continue
+            signature = verdict.record
+            candidate: Winner = (
+                stamp,
+                record.partition,
+                record.offset,
+                index,
+                str(signature["petition_id"]),
+                str(signature["region"]),
+                str(signature["country"]),
+            )
+            self._settle(verdict.dedupe_key.encode(), candidate)
+
+    def _settle(self, key: bytes, candidate: Winner) -> None:
+        stored = self.winners.get(key)
+        if stored is None:
+            self.winners[key] = candidate
+            return
+        if stored[1] != candidate[1]:
+            self.contested.add(key)
+        if earlier(candidate, stored):
+            self.winners[key], candidate = candidate, stored
+        self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
+
+    def merge(self, other: Recount) -> None:
+        """Fold in the recount of other partitions."""
+        self.events += other.events
+        self.rejected.update(other.rejected)
+        self.contested |= other.contested
+        for key, winner in other.winners.items():
+            self._settle(key, winner)
+
+    def counts(self) -> Counter[CountKey]:
+        return Counter((w[4], w[5], w[6]) for w in self.winners.values())
+
+    @classmethod
+    def of(
+        cls,
+        records: Iterable[LogRecord],
+        windows: Mapping[str, PetitionWindow],
+        hash_key: bytes,
+        topic: str,
+    ) -> Recount:
+        recount = cls(windows, hash_key, topic)
+        for record in records:
+            recount.add(record)
+        return recount

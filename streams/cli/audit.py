@@ -1,0 +1,139 @@
+"""The audit commands: ``reconcile`` (and, as they land, ``trace`` and ``export``).
+
+Exit codes, as the README's Audits section promises: 0 when everything is as
+expected, 1 when a difference is found, 2 on an error (``streams.cli.tools``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from streams.audit.logscan import LogRange
+from streams.audit.reconcile import REJECTED, Report, reconcile
+from streams.cli.tools import console, errors, tool
+from streams.core.settings import Settings
+
+FORMAT = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the result (json: for scripts).",
+)
+
+
+def progress_bar() -> Progress:
+    """A bar with a count and an ETA, on stderr so ``--format json`` stays clean."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+    )
+
+
+@click.command()
+@click.option("--petition", help="Only this petition's rows (the whole log is read anyway).")
+@click.option(
+    "--settle",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the pipeline to count the log's tail before a difference counts.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Print agreeing rows too.")
+@FORMAT
+@tool
+def reconcile_command(
+    settings: Settings, petition: str | None, settle: float, show_all: bool, output: str
+) -> None:
+    """Recount every signature from the audit log and compare with what is shown.
+
+    \b
+    countersign reconcile                       # every petition; exit 0 if all agree
+    countersign reconcile --petition syria-icc --format json
+
+    Reads signatures.submitted from its start to its end as of now, applies the
+    rules as one batch (first valid submission per email and petition wins, in log
+    order) and compares each count and each rejection reason with ClickHouse's
+    regional_counts (the dashboard's numbers), ClickHouse's own count of the
+    signature rows, and the JSON API. Needs `countersign serve` (COUNTERSIGN_API_URL,
+    COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference (printed); 2: error.
+    """
+    with progress_bar() as progress:
+        task: TaskID | None = None
+
+        def started(log: LogRange) -> None:
+            nonlocal task
+            task = progress.add_task("recounting the log", total=log.records)
+
+        def advanced(n: int) -> None:
+            if task is not None:
+                progress.advance(task, n)
+
+        def waiting(differences: int) -> None:
+            progress.console.print(
+                f"{differences} numbers differ; waiting for the pipeline (--settle {settle:g} s)"
+            )
+
+        report = reconcile(
+            settings,
+            petition=petition,
+            settle_seconds=settle,
+            on_start=started,
+            on_progress=advanced,
+            on_waiting=waiting,
+        )
+    if output == "json":
+        console.print_json(json.dumps(report.as_json()))
+    else:
+        print_report(report, show_all)
+    sys.exit(1 if report.differences else 0)
+
+
+def print_report(report: Report, show_all: bool) -> None:
+    rows = report.rows if show_all else report.differences
+    if rows:
+        sources = sorted({s for row in rows for s in row.found}, key=_source_order)
+        table = Table("petition", "region", "country", "expected", *sources, title=None)
+        for row in rows:
+            cells = [str(row.found[s]) if s in row.found else "" for s in sources]
+            styled = [c if not c or int(c) == row.expected else f"[red]{c}[/]" for c in cells]
+            table.add_row(row.petition, row.region, row.country, str(row.expected), *styled)
+        console.print(table)
+    counted = sum(r.expected for r in report.rows if r.region != REJECTED)
+    console.print(
+        f"{report.events:,} events in {report.log.describe()}: {counted:,} signatures, "
+        f"{len(report.rows):,} numbers compared in {report.seconds:.1f} s"
+    )
+    if report.contested:
+        console.print(
+            f"[yellow]{report.contested} dedupe keys have submissions in more than one "
+            "partition (two key formats); their country follows the pipeline's read order[/]"
+        )
+    if report.differences:
+        console.print(f"[red]{len(report.differences)} numbers differ from the log[/]")
+    else:
+        console.print("[green]every number agrees with the log[/]")
+
+
+def _source_order(source: str) -> int:
+    order = ["regional_counts", "signatures", "rejections", "api"]
+    return order.index(source) if source in order else len(order)

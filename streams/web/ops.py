@@ -1,0 +1,87 @@
+"""``/ops``: what the audit tools (``countersign reconcile``, ``trace``, ``export``)
+read from ClickHouse, through the one process that opens it.
+
+Behind a bearer token (``COUNTERSIGN_OPS_TOKEN``): these answers hold names and email
+hashes, which the public API never shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from sinks.clickhouse.audit import AuditQueries
+from streams.core.settings import Settings
+
+OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
+OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
+#: The most signer rows one request returns (the export pages through them).
+MAX_SIGNERS_PAGE = 50_000
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build(settings: Settings, audit: AuditQueries) -> web.Application:
+    """The /ops sub-application (mounted by streams/web/server.py)."""
+    app = web.Application(middlewares=[_require_token])
+    app[OPS_AUDIT] = audit
+    app[OPS_SETTINGS] = settings
+    app.add_routes(
+        [
+            web.get("/counts", counts),
+            web.get("/petitions/{petition_id}/signers", signers),
+            web.get("/petitions/{petition_id}/signatures/{email_hash}", signature),
+            web.post("/rejections", rejections),
+        ]
+    )
+    return app
+
+
+@web.middleware
+async def _require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    expected = f"Bearer {request.app[OPS_SETTINGS].ops_token.get_secret_value()}"
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "the /ops routes need Authorization: Bearer <ops token>"}),
+            content_type="application/json",
+        )
+    return await handler(request)
+
+
+async def counts(request: web.Request) -> web.Response:
+    return web.json_response(await asyncio.to_thread(request.app[OPS_AUDIT].counts))
+
+
+async def signers(request: web.Request) -> web.Response:
+    offset = int(request.query.get("offset", "0"))
+    limit = min(int(request.query.get("limit", str(MAX_SIGNERS_PAGE))), MAX_SIGNERS_PAGE)
+    rows = await asyncio.to_thread(
+        request.app[OPS_AUDIT].signers,
+        request.match_info["petition_id"],
+        offset=offset,
+        limit=limit,
+    )
+    return web.json_response(rows)
+
+
+async def signature(request: web.Request) -> web.Response:
+    row = await asyncio.to_thread(
+        request.app[OPS_AUDIT].signature,
+        request.match_info["petition_id"],
+        request.match_info["email_hash"],
+    )
+    return web.json_response(row)
+
+
+async def rejections(request: web.Request) -> web.Response:
+    body = await request.json()
+    positions = [(int(p), int(o), int(i)) for p, o, i in body["positions"]]
+    rows = await asyncio.to_thread(
+        request.app[OPS_AUDIT].rejections_at, str(body["topic"]), positions
+    )
+    return web.json_response(rows)
