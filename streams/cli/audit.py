@@ -129,7 +129,10 @@ def print_report(report: Report, show_all: bool) -> None:
             "partition (two key formats); their country follows the pipeline's read order[/]"
         )
     if report.differences:
-        console.print(f"[red]{len(report.differences)} numbers differ from the log[/]")
+        n = len(report.differences)
+        console.print(
+            f"[red]{n} {'number differs' if n == 1 else 'numbers differ'} from the log[/]"
+        )
     else:
         console.print("[green]every number agrees with the log[/]")
 

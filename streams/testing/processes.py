@@ -115,21 +115,33 @@ def _environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
     }
 
 
-def run_command(settings: Settings, args: list[str], log_path: Path) -> None:
-    """Run ``countersign <args>`` to the end with the test's settings; raise with its
-    log if it fails."""
-    with log_path.open("ab") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "streams", *args],
-            env=_environment(settings, {}),
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=False,
+def run_command(
+    settings: Settings,
+    args: list[str],
+    log_path: Path,
+    *,
+    expect: int | None = 0,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``countersign <args>`` to the end with the test's settings; its stderr is
+    appended to ``log_path``. Raise with both if the exit code is not ``expect``
+    (None: any)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        env=_environment(settings, env or {}),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    with log_path.open("a") as log:
+        log.write(done.stderr)
+    if expect is not None and done.returncode != expect:
+        raise AssertionError(
+            f"countersign {' '.join(args)} exited {done.returncode}, not {expect}:\n"
+            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
-    if done.returncode != 0:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-        raise AssertionError(f"countersign {' '.join(args)} exited {done.returncode}:\n{tail}")
+    return done
 
 
 class ServeProcess(ChildProcess):

@@ -1,0 +1,83 @@
+"""``countersign reconcile`` proves the shown counts from the log, and catches a count
+altered by hand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.core.settings import Settings
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce, run_command
+
+#: One (petition, country) whose count the test inflates behind the pipeline's back.
+TAMPER = """
+import sys
+from sinks.clickhouse.client import connect
+from streams.core.settings import Settings
+settings = Settings()
+client = connect(settings.clickhouse_target)
+client.command(
+    f"INSERT INTO {settings.clickhouse_database}.regional_counts "
+    "SELECT petition_id, region, country, max(signatures) + 7, now64(3) "
+    f"FROM {settings.clickhouse_database}.regional_counts "
+    "WHERE petition_id = %(p)s AND country = %(c)s GROUP BY petition_id, region, country",
+    parameters={"p": sys.argv[1], "c": sys.argv[2]},
+)
+"""
+
+
+def reconcile(
+    settings: Settings, worker: WorkerProcess, log: Path, *args: str, expect: int
+) -> subprocess.CompletedProcess[str]:
+    return run_command(
+        settings,
+        ["reconcile", *args],
+        log,
+        expect=expect,
+        env={"COUNTERSIGN_API_PORT": str(worker.web_port)},
+    )
+
+
+def test_reconcile_agrees_then_names_a_count_altered_by_hand(
+    settings: Settings, worker: WorkerProcess, results: Results, tmp_path: Path
+) -> None:
+    events, petitions, truth = dataset_with_truth(21, 3_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    results.wait_for(truth, timeout=300, worker=worker)
+
+    done = reconcile(settings, worker, tmp_path / "r1.log", "--format", "json", expect=0)
+    report = json.loads(done.stdout)
+    assert report["events"] == len(events)
+    counted = {
+        (r["petition"], r["region"], r["country"]): r["expected"]
+        for r in report["rows"]
+        if r["region"] != "(rejected)" and r["expected"]
+    }
+    assert counted == dict(truth.counts)  # the recount is the truth, not just consistent
+
+    petition, region, country = max(truth.counts, key=lambda k: truth.counts[k])
+    assert worker.api is not None
+    worker.api.stop()  # serve owns the embedded ClickHouse: alter it while serve is down
+    subprocess.run(
+        [sys.executable, "-c", TAMPER, petition, country],
+        env=worker.environment(),
+        cwd=REPO,
+        check=True,
+    )
+    worker.api.start(worker.extra_env)
+    worker.wait_until_serving()
+
+    done = reconcile(settings, worker, tmp_path / "r2.log", "--settle", "0", expect=1)
+    expected, inflated = (
+        truth.counts[(petition, region, country)],
+        truth.counts[(petition, region, country)] + 7,
+    )
+    line = next(line for line in done.stdout.splitlines() if f" {country} " in line)
+    assert petition in line and str(expected) in line and str(inflated) in line
+    assert "1 number differs from the log" in done.stdout
+    print(done.stdout)
