@@ -17,7 +17,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,10 @@ class ClickHouseSink:
         self.group_id = sink_group_id(settings)
         self.consumer = kafka.consumer(settings, group_id=self.group_id)
         self.consumer.subscribe(list(self.routes))
+        #: Held for each cycle (consume, write, commit): ``held`` takes it between
+        #: two cycles, when the tables hold exactly the committed records.
+        self._cycle_lock = threading.Lock()
+        self._hold = threading.Event()
 
     def lag(self) -> int:
         """Records the sink has yet to write (from Kafka's committed offsets)."""
@@ -127,8 +132,22 @@ class ClickHouseSink:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            self.run_once(stop)
+            if self._hold.is_set():
+                time.sleep(0.05)
+                continue
+            with self._cycle_lock:
+                self.run_once(stop)
         self.consumer.close()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The sink waits between two cycles while this is entered (``rebuild``)."""
+        self._hold.set()
+        try:
+            with self._cycle_lock:
+                yield
+        finally:
+            self._hold.clear()
 
     # -- writing ------------------------------------------------------------------------
     def _rows(self, route: Route, batch: list[Message]) -> list[list[Any]]:

@@ -22,10 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.audit.logscan import LogRange, scan, whole_log
 from streams.audit.recount import Recount
 from streams.audit.serve_client import ServeClient
 from streams.core.catalogue import read_catalogue, window
+from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED
 from streams.rules.countries import region_of

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
-from streams.audit.logscan import LogRecord
 from streams.core.errors import MalformedMessage
+from streams.core.logscan import LogRecord
 from streams.rules.keys import petition_of_key
 from streams.rules.petitions import PetitionWindow, judged_at
 from streams.rules.reasons import Reason

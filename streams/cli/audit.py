@@ -1,4 +1,5 @@
-"""The audit commands: ``reconcile`` (and, as they land, ``trace`` and ``export``).
+"""The audit commands: ``reconcile`` and ``rebuild`` (and, as they land, ``trace``
+and ``export``).
 
 Exit codes, as the README's Audits section promises: 0 when everything is as
 expected, 1 when a difference is found, 2 on an error (``streams.cli.tools``).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from rich.progress import (
@@ -21,9 +23,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from streams.audit.logscan import LogRange
 from streams.audit.reconcile import REJECTED, Report, reconcile
+from streams.audit.serve_client import ServeClient
 from streams.cli.tools import console, errors, tool
+from streams.core.errors import CountersignError
+from streams.core.logscan import LogRange
 from streams.core.settings import Settings
 
 FORMAT = click.option(
@@ -140,3 +144,42 @@ def print_report(report: Report, show_all: bool) -> None:
 def _source_order(source: str) -> int:
     order = ["regional_counts", "signatures", "rejections", "api"]
     return order.index(source) if source in order else len(order)
+
+
+@click.command()
+@FORMAT
+@tool
+def rebuild_command(settings: Settings, output: str) -> None:
+    """Rebuild the ClickHouse tables from the Kafka topics, live traffic and all.
+
+    \b
+    countersign rebuild && countersign reconcile
+
+    `countersign serve` copies every output topic into shadow tables, holds its
+    sink between two batches for the last stretch, swaps the shadow tables in
+    (EXCHANGE TABLES) and lets the sink go on: nothing in Kafka is lost or counted
+    twice, and a failed or interrupted rebuild leaves the live tables untouched.
+    Exit 0: rebuilt; 2: failed (the reason is printed).
+    """
+    client = ServeClient(settings)
+    status = client.post("/rebuild", {})
+    with progress_bar() as progress:
+        task = progress.add_task("copying the topics into shadow tables", total=None)
+        while status["state"] not in ("done", "failed"):
+            time.sleep(0.5)
+            status = client.get("/rebuild")
+            progress.update(
+                task,
+                total=status["records_total"] or None,
+                completed=status["records_done"],
+                description=status["state"],
+            )
+    if output == "json":
+        console.print_json(json.dumps(status))
+    if status["state"] == "failed":
+        raise CountersignError(f"rebuild failed, the live tables are untouched: {status['error']}")
+    if output == "table":
+        console.print(
+            f"rebuilt: {status['rows']:,} rows from {status['records_total']:,} records "
+            f"({', '.join(status['log_ranges'])})"
+        )

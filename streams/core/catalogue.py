@@ -158,6 +158,15 @@ class CatalogueReader:
                     raise CatalogueError(f"cannot read {self.topic}: {exc}") from exc
                 time.sleep(0.2)
 
+    def caught_up(self) -> bool:
+        """Whether every record on the topic now has been applied (one round trip)."""
+        assignment = self._consumer.assignment()
+        for tp in self._consumer.position(assignment):
+            low, high = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
+            if high > low and tp.offset < high:
+                return False
+        return True
+
     def poll(self, timeout: float) -> bool:
         """Apply what arrived within ``timeout``; True when something changed."""
         changed = False

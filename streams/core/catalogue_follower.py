@@ -7,12 +7,18 @@ background thread. A Faust GlobalTable over our own Avro topic was the first
 choice, but faust-streaming 0.15's assignor stalled on it (docs/exactly-once.md).
 A process starts it before it needs it (the worker before consuming, the intake and
 ``serve`` before they listen) and passes it to what reads it.
+
+``fresh_as_of`` says up to when the copy is complete: every petition Kafka had logged
+by then is in it. The validate agent waits for it (``ensure_fresh``) before it calls
+a submission's petition unknown, so a petition published a moment before its first
+signatures never rejects them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from streams.core.catalogue import CatalogueReader, Petition, window
 from streams.core.settings import Settings
@@ -31,6 +37,9 @@ class PetitionLookup:
         self._petitions: dict[str, Petition] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Seconds since the epoch: every record logged before then is applied.
+        self.fresh_as_of = 0.0
+        self._fresher = threading.Condition()
 
     def __call__(self, petition_id: str) -> PetitionWindow | None:
         return self._windows.get(petition_id)
@@ -41,9 +50,23 @@ class PetitionLookup:
     def all(self) -> dict[str, Petition]:
         return self._petitions
 
+    def ensure_fresh(self, logged_at: float, timeout: float = 5.0) -> bool:
+        """Wait (up to ``timeout``) until the copy holds everything logged by
+        ``logged_at``; True if it does. Returns at once in the usual case."""
+        deadline = time.monotonic() + timeout
+        with self._fresher:
+            while self.fresh_as_of < logged_at:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._fresher.wait(left)
+        return True
+
     def start(self) -> None:
         reader = CatalogueReader(self.settings)
+        started = time.time()
         self._publish(reader.load())
+        self._mark_fresh(started)
         log.info("catalogue loaded: %d petitions", len(self._windows))
         self._thread = threading.Thread(
             target=self._follow, args=(reader,), name="catalogue", daemon=True
@@ -60,11 +83,22 @@ class PetitionLookup:
         self._windows = {pid: window(p) for pid, p in petitions.items()}
         self._petitions = dict(petitions)
 
+    def _mark_fresh(self, as_of: float) -> None:
+        with self._fresher:
+            self.fresh_as_of = as_of
+            self._fresher.notify_all()
+
     def _follow(self, reader: CatalogueReader) -> None:
         try:
             while not self._stop.is_set():
-                if reader.poll(1.0):
+                checked = time.time()
+                if reader.poll(0.1):
                     self._publish(reader.petitions)
                     log.info("catalogue updated: %d petitions", len(self._windows))
+                if reader.caught_up():
+                    self._mark_fresh(checked)
+        except Exception:
+            log.exception("the catalogue follower stopped; petitions are no longer updated")
+            raise
         finally:
             reader.close()

@@ -15,27 +15,32 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from sinks.clickhouse.audit import AuditQueries
+from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
 from streams.core.settings import Settings
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
+OPS_REBUILD: web.AppKey[Rebuild | None] = web.AppKey("ops_rebuild")
 #: The most signer rows one request returns (the export pages through them).
 MAX_SIGNERS_PAGE = 50_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build(settings: Settings, audit: AuditQueries) -> web.Application:
+def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> web.Application:
     """The /ops sub-application (mounted by streams/web/server.py)."""
     app = web.Application(middlewares=[_require_token])
     app[OPS_AUDIT] = audit
     app[OPS_SETTINGS] = settings
+    app[OPS_REBUILD] = rebuild
     app.add_routes(
         [
             web.get("/counts", counts),
             web.get("/petitions/{petition_id}/signers", signers),
             web.get("/petitions/{petition_id}/signatures/{email_hash}", signature),
             web.post("/rejections", rejections),
+            web.post("/rebuild", start_rebuild),
+            web.get("/rebuild", rebuild_status),
         ]
     )
     return app
@@ -85,3 +90,28 @@ async def rejections(request: web.Request) -> web.Response:
         request.app[OPS_AUDIT].rejections_at, str(body["topic"]), positions
     )
     return web.json_response(rows)
+
+
+def _rebuild_of(request: web.Request) -> Rebuild:
+    rebuild = request.app[OPS_REBUILD]
+    if rebuild is None:
+        raise web.HTTPConflict(
+            text=json.dumps(
+                {"error": "this serve process runs no sink; rebuild where the sink runs"}
+            ),
+            content_type="application/json",
+        )
+    return rebuild
+
+
+async def start_rebuild(request: web.Request) -> web.Response:
+    rebuild = _rebuild_of(request)
+    try:
+        status = rebuild.start()
+    except RebuildRunning as exc:
+        return web.json_response({"error": str(exc), **rebuild.status.as_json()}, status=409)
+    return web.json_response(status.as_json(), status=202)
+
+
+async def rebuild_status(request: web.Request) -> web.Response:
+    return web.json_response(_rebuild_of(request).status.as_json())

@@ -18,6 +18,7 @@ from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
+from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
@@ -46,12 +47,17 @@ async def serve(settings: Settings) -> None:
         sink.start()
         REGISTRY.register(SinkCollector(sink.sink))
     reader = CountsReader(client, settings.clickhouse_database)
+    rebuild = None
+    if sink is not None:
+        rebuild_client = await asyncio.to_thread(connect, settings.clickhouse_target)
+        rebuild = Rebuild(settings, rebuild_client, sink.sink)
     api = web_server.Api(
         settings,
         reader,
         petitions,
         None if sink is None else sink.sink,
         AuditQueries(client, settings.clickhouse_database),
+        rebuild,
     )
     runner = web.AppRunner(web_server.build(api))
     await runner.setup()

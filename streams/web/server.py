@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.queries import CountsReader
+from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.sink import ClickHouseSink
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.health import health_response, kafka_check, metrics_response
@@ -42,6 +43,8 @@ class Api:
     sink: ClickHouseSink | None
     #: What the audit tools read (the /ops routes).
     audit: AuditQueries
+    #: ``countersign rebuild``'s job; None without a sink.
+    rebuild: Rebuild | None
 
 
 API: web.AppKey[Api] = web.AppKey("api", Api)
@@ -61,7 +64,7 @@ def build(api: Api) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
-    app.add_subapp("/ops/", ops.build(api.settings, api.audit))
+    app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)
     return app

@@ -47,7 +47,8 @@ def register(
         key: bytes | None, value: bytes | None, position: SourcePosition, at: datetime
     ) -> Accepted | Rejected:
         events_in.inc()
-        try:
+
+        def judged() -> Accepted | Rejected:
             return judge(
                 value,
                 key,
@@ -57,6 +58,20 @@ def register(
                 hash_key=hash_key,
                 submitted_codec=submitted_codec,
             )
+
+        try:
+            verdict = judged()
+            if (
+                isinstance(verdict, Rejected)
+                and verdict.reason is Reason.UNKNOWN_PETITION
+                and petitions.fresh_as_of < at.timestamp()
+            ):
+                # Maybe published a moment before: judge against a catalogue that has
+                # everything logged before the submission was. Blocks the loop for at
+                # most one follower cycle (~0.1 s), and only until it is fresh again.
+                petitions.ensure_fresh(at.timestamp())
+                verdict = judged()
+            return verdict
         except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
             log.exception("validate failed on %s; dead-lettering it", position)
             return rejection(

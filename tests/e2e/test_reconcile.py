@@ -29,19 +29,16 @@ client.command(
 """
 
 
-def reconcile(
+def audit(
     settings: Settings, worker: WorkerProcess, log: Path, *args: str, expect: int
 ) -> subprocess.CompletedProcess[str]:
+    """``countersign <args>`` against the worker's serve process."""
     return run_command(
-        settings,
-        ["reconcile", *args],
-        log,
-        expect=expect,
-        env={"COUNTERSIGN_API_PORT": str(worker.web_port)},
+        settings, list(args), log, expect=expect, env={"COUNTERSIGN_API_PORT": str(worker.web_port)}
     )
 
 
-def test_reconcile_agrees_then_names_a_count_altered_by_hand(
+def test_reconcile_agrees_names_a_count_altered_by_hand_and_agrees_after_rebuild(
     settings: Settings, worker: WorkerProcess, results: Results, tmp_path: Path
 ) -> None:
     events, petitions, truth = dataset_with_truth(21, 3_000, settings)
@@ -50,7 +47,7 @@ def test_reconcile_agrees_then_names_a_count_altered_by_hand(
     produce(settings, events)
     results.wait_for(truth, timeout=300, worker=worker)
 
-    done = reconcile(settings, worker, tmp_path / "r1.log", "--format", "json", expect=0)
+    done = audit(settings, worker, tmp_path / "r1.log", "reconcile", "--format", "json", expect=0)
     report = json.loads(done.stdout)
     assert report["events"] == len(events)
     counted = {
@@ -72,7 +69,7 @@ def test_reconcile_agrees_then_names_a_count_altered_by_hand(
     worker.api.start(worker.extra_env)
     worker.wait_until_serving()
 
-    done = reconcile(settings, worker, tmp_path / "r2.log", "--settle", "0", expect=1)
+    done = audit(settings, worker, tmp_path / "r2.log", "reconcile", "--settle", "0", expect=1)
     expected, inflated = (
         truth.counts[(petition, region, country)],
         truth.counts[(petition, region, country)] + 7,
@@ -81,3 +78,7 @@ def test_reconcile_agrees_then_names_a_count_altered_by_hand(
     assert petition in line and str(expected) in line and str(inflated) in line
     assert "1 number differs from the log" in done.stdout
     print(done.stdout)
+
+    done = audit(settings, worker, tmp_path / "rb.log", "rebuild", expect=0)
+    print(done.stdout)
+    audit(settings, worker, tmp_path / "r3.log", "reconcile", "--settle", "0", expect=0)

@@ -7,8 +7,8 @@ import random
 from collections import Counter
 
 from schemas.batch import encode_batch
-from streams.audit.logscan import LogRecord
 from streams.audit.recount import Recount
+from streams.core.logscan import LogRecord
 from streams.rules.petitions import PetitionWindow
 from streams.rules.placement import home_partition
 from streams.testing.dataset import make_dataset

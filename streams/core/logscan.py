@@ -57,7 +57,7 @@ def whole_log(settings: Settings, topic_name: str, timeout: float = 10.0) -> Log
     metadata = kafka.cluster_metadata(admin, settings, timeout).topics.get(topic)
     if metadata is None or metadata.error is not None:
         raise KafkaUnavailable(f"topic {topic} does not exist (run `countersign topics create`)")
-    reader = kafka.consumer(settings, group_id=settings.group_id("audit"))
+    reader = kafka.consumer(settings, group_id=settings.group_id("log-reader"))
     try:
         offsets = {
             p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
@@ -78,7 +78,7 @@ def scan(
         return
     reader = kafka.consumer(
         settings,
-        group_id=settings.group_id("audit"),
+        group_id=settings.group_id("log-reader"),
         **{"fetch.max.bytes": 64 * 1024 * 1024, "queued.max.messages.kbytes": 262_144},
     )
     reader.assign(
