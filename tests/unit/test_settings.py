@@ -64,10 +64,20 @@ def test_production_refuses_the_development_key(monkeypatch: pytest.MonkeyPatch)
         Settings()
 
 
-def test_production_runs_with_its_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_the_development_ops_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
     monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
-    assert Settings().email_hash_key.get_secret_value() == "a-real-secret"
+    with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN must be set"):
+        Settings()
+
+
+def test_production_runs_with_its_own_key_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "another-secret")
+    settings = Settings()
+    assert settings.email_hash_key.get_secret_value() == "a-real-secret"
+    assert settings.ops_token.get_secret_value() == "another-secret"
 
 
 def test_a_non_numeric_partition_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
