@@ -58,7 +58,8 @@ class AuditQueries:
     def signature(self, petition_id: str, email_hash: str) -> dict[str, Any] | None:
         """The row that won a dedupe key, if any."""
         result = self.client.query(
-            f"SELECT signature_id, email_hash, full_name, consent_to_publish_name, country, "
+            f"SELECT petition_id, signature_id, email_hash, full_name, consent_to_publish_name, "
+            "country, "
             f"region, submitted_at, accepted_at, {POSITION} FROM {self.db}.signatures FINAL "
             "WHERE petition_id = {petition:String} AND email_hash = {hash:String}",
             parameters={"petition": petition_id, "hash": email_hash},
@@ -83,4 +84,8 @@ class AuditQueries:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
+    """Times as ISO text, FixedString columns (bytes) as text."""
+    return {
+        k: v.isoformat() if hasattr(v, "isoformat") else v.decode() if isinstance(v, bytes) else v
+        for k, v in row.items()
+    }

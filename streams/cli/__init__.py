@@ -18,7 +18,7 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
-from streams.cli.audit import rebuild_command, reconcile_command
+from streams.cli.audit import rebuild_command, reconcile_command, trace_command
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.catalogue import (
@@ -48,6 +48,7 @@ def cli() -> None:
 cli.add_command(simulate)
 cli.add_command(reconcile_command, name="reconcile")
 cli.add_command(rebuild_command, name="rebuild")
+cli.add_command(trace_command, name="trace")
 
 
 @cli.command(

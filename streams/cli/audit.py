@@ -1,5 +1,4 @@
-"""The audit commands: ``reconcile`` and ``rebuild`` (and, as they land, ``trace``
-and ``export``).
+"""The audit commands: ``reconcile``, ``rebuild`` and ``trace`` (``export`` as it lands).
 
 Exit codes, as the README's Audits section promises: 0 when everything is as
 expected, 1 when a difference is found, 2 on an error (``streams.cli.tools``).
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from streams.audit.reconcile import REJECTED, Report, reconcile
 from streams.audit.serve_client import ServeClient
+from streams.audit.trace import Trace, Wanted, trace
 from streams.cli.tools import console, errors, tool
 from streams.core.errors import CountersignError
 from streams.core.logscan import LogRange
@@ -183,3 +183,92 @@ def rebuild_command(settings: Settings, output: str) -> None:
             f"rebuilt: {status['rows']:,} rows from {status['records_total']:,} records "
             f"({', '.join(status['log_ranges'])})"
         )
+
+
+@click.command()
+@click.argument("signature_id", required=False)
+@click.option("--petition", help="With --email: the petition signed.")
+@click.option("--email", help="With --petition: the address (hashed here; never sent or logged).")
+@FORMAT
+@tool
+def trace_command(
+    settings: Settings,
+    signature_id: str | None,
+    petition: str | None,
+    email: str | None,
+    output: str,
+) -> None:
+    """Show one signature's path: log position, verdict, dedupe winner, counts.
+
+    \b
+    countersign trace 0b6f0c1e-...                       # by signature id
+    countersign trace --petition syria-icc --email ana@example.org
+
+    Scans signatures.submitted for the submissions it names (an address matches
+    every spelling of the same mailbox), judges each with the rules at the time
+    Kafka logged it, and shows what the pipeline recorded for it in ClickHouse:
+    its rejection (reason and detail), or the signature row that won its dedupe
+    key, and that winner's country count. Exit 0: found and every verdict
+    agrees; 1: not found, or a recorded verdict differs; 2: error.
+    """
+    if (signature_id is None) == (petition is None or email is None):
+        raise click.UsageError("give a SIGNATURE_ID, or --petition and --email")
+    hash_key = settings.email_hash_key.get_secret_value().encode()
+    wanted = (
+        Wanted(signature_id=signature_id)
+        if signature_id is not None
+        else Wanted.email(str(petition), str(email), hash_key)
+    )
+    with progress_bar() as progress:
+        task: TaskID | None = None
+
+        def started(log: LogRange) -> None:
+            nonlocal task
+            task = progress.add_task("searching the log", total=log.records)
+
+        def advanced(n: int) -> None:
+            if task is not None:
+                progress.advance(task, n)
+
+        result = trace(settings, wanted, started, advanced)
+    if output == "json":
+        console.print_json(json.dumps(result.as_json(), default=str))
+    else:
+        print_trace(result)
+    sys.exit(0 if result.steps and all(s.agrees for s in result.steps) else 1)
+
+
+def print_trace(result: Trace) -> None:
+    if not result.steps:
+        console.print(f"[red]no such submission in {result.log.describe()}[/]")
+        return
+    table = Table("log position", "logged at", "signature id", "rules say", "pipeline recorded")
+    for step in result.steps:
+        p = step.position
+        rules = step.verdict + (f"\n[dim]{step.detail}[/]" if step.detail else "")
+        recorded = step.recorded + (
+            f"\n[dim]{step.recorded_detail}[/]" if step.recorded_detail else ""
+        )
+        if not step.agrees:
+            recorded = f"[red]{recorded}[/]"
+        table.add_row(
+            f"{p.topic} {p.partition}/{p.offset}#{p.index}",
+            step.logged_at.isoformat(timespec="milliseconds"),
+            step.signature_id,
+            rules,
+            recorded,
+        )
+    console.print(table)
+    winner = result.winner
+    if winner is None:
+        console.print("not counted: no signature of this email won its petition")
+        return
+    console.print(
+        f"winner: {winner['signature_id']} at {winner['source_topic']} "
+        f"{winner['source_partition']}/{winner['source_offset']}#{winner['source_index']}, "
+        f"{winner['country']} ({winner['region']}); in ClickHouse since {winner['accepted_at']}"
+    )
+    console.print(
+        f"counted: once, in {winner['petition_id']} / {winner['country']}, whose count the API "
+        f"shows as {result.country_count:,}"
+    )
