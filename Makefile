@@ -7,7 +7,7 @@ KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test lint bench bench-pipeline kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser run test lint bench bench-pipeline kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,8 +19,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed ## create .venv, install pinned dependencies, fetch Kafka's jars
+install: $(VENV)/.installed fonts ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts
 	deploy/kafka/kafka.sh fetch
+
+fonts: ## Debian's Noto fonts (every script of the delivery PDF) and poppler-utils (needs root)
+	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc && \
+	  test -f /usr/share/fonts/truetype/noto/NotoSansSinhala-Regular.ttf && command -v pdftoppm >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    fonts-noto-core fonts-noto-cjk poppler-utils >/dev/null; } || \
+	  { echo "could not install the Noto fonts: countersign export --format pdf needs them"; exit 1; }
 
 kafka-up: install ## start the single-node Kafka on 127.0.0.1:9092 (harmless if running)
 	@$(KAFKA) up >/dev/null

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 CHAIN_VERSION = "countersign-delivery-v1"
+#: Names per printed page (two columns of 50).
+PER_PAGE = 100
 #: Hex digits of a page hash printed in the footer (128 bits).
 PRINTED_HASH_DIGITS = 32
 

@@ -18,7 +18,13 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
-from streams.cli.audit import rebuild_command, reconcile_command, trace_command
+from streams.cli.audit import (
+    export_command,
+    rebuild_command,
+    reconcile_command,
+    trace_command,
+    verify_export_command,
+)
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.catalogue import (
@@ -49,6 +55,8 @@ cli.add_command(simulate)
 cli.add_command(reconcile_command, name="reconcile")
 cli.add_command(rebuild_command, name="rebuild")
 cli.add_command(trace_command, name="trace")
+cli.add_command(export_command, name="export")
+cli.add_command(verify_export_command, name="verify-export")
 
 
 @cli.command(

@@ -1,4 +1,5 @@
-"""The audit commands: ``reconcile``, ``rebuild`` and ``trace`` (``export`` as it lands).
+"""The audit commands: ``reconcile``, ``rebuild``, ``trace``, ``export`` and
+``verify-export``.
 
 Exit codes, as the README's Audits section promises: 0 when everything is as
 expected, 1 when a difference is found, 2 on an error (``streams.cli.tools``).
@@ -9,8 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
+from pypdf.errors import PdfReadError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,11 +25,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from streams.audit.export import delivery_list, verify, write_csv
 from streams.audit.reconcile import REJECTED, Report, reconcile
 from streams.audit.serve_client import ServeClient
 from streams.audit.trace import Trace, Wanted, trace
 from streams.cli.tools import console, errors, tool
-from streams.core.errors import CountersignError
+from streams.core.errors import CountersignError, ExportInvalid
 from streams.core.logscan import LogRange
 from streams.core.settings import Settings
 
@@ -272,3 +276,97 @@ def print_trace(result: Trace) -> None:
         f"counted: once, in {winner['petition_id']} / {winner['country']}, whose count the API "
         f"shows as {result.country_count:,}"
     )
+
+
+@click.command()
+@click.argument("petition_id")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["pdf", "csv"]),
+    default="pdf",
+    show_default=True,
+    help="pdf: laid out for print, with a hash chain; csv: number, name, country.",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True
+)
+@tool
+def export_command(settings: Settings, petition_id: str, kind: str, output: Path) -> None:
+    """Write the delivery list: signers who agreed to publication, in order.
+
+    \b
+    countersign export syria-icc --format pdf --output syria-icc.pdf
+    countersign verify-export syria-icc.pdf
+
+    Names and countries come from ClickHouse through `countersign serve`, in
+    submission order. The PDF has a cover (title, total, counts by region, when it
+    was made, the part of the audit log it covers), numbered pages of 100 names
+    in every script (Debian's Noto fonts, HarfBuzz shaping) and, in each footer, a
+    hash chained from the previous page's. Exit 0: written; 2: error.
+    """
+    with progress_bar() as progress:
+        rows = progress.add_task("reading the signers", total=None)
+        delivery = delivery_list(settings, petition_id, lambda n: progress.advance(rows, n))
+        progress.update(rows, total=delivery.cover.total, completed=delivery.cover.total)
+        if kind == "csv":
+            write_csv(delivery, output)
+        else:
+            from streams.audit.pdf import render  # noqa: PLC0415  (fpdf2 for PDFs only)
+
+            pages = progress.add_task("laying out pages", total=len(delivery.pages))
+            output.write_bytes(
+                render(
+                    delivery.cover,
+                    delivery.pages,
+                    delivery.hashes,
+                    delivery.created,
+                    lambda: progress.advance(pages),
+                )
+            )
+    size = output.stat().st_size
+    console.print(
+        f"{output}: {delivery.cover.total:,} names, {len(delivery.pages):,} pages"
+        + (" and a cover" if kind == "pdf" else "")
+        + f", {size / 1e6:.1f} MB; chain ends in {delivery.hashes[-1]}"
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@FORMAT
+@tool
+def verify_export_command(settings: Settings, file: Path, output: str) -> None:
+    """Check a delivery PDF page by page; name the first bad page.
+
+    \b
+    countersign verify-export syria-icc.pdf
+
+    Three checks: the list the PDF carries (an attachment) against its own hash
+    chain; each page's printed footer hash against the chain (a page removed,
+    moved or replaced); each page's printed content against a fresh rendering of
+    its list (a name changed on the page). Exit 0: intact; 1: a bad page; 2: error.
+    """
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("checking pages", total=None)
+            result = verify(file, lambda: progress.advance(task))
+    except (ValueError, PdfReadError) as exc:
+        raise ExportInvalid(f"{file}: {exc}") from exc
+    if output == "json":
+        console.print_json(
+            json.dumps(
+                {
+                    "pages": result.pages,
+                    "first_bad_page": result.first_bad,
+                    "problems": result.problems,
+                }
+            )
+        )
+    elif result.first_bad is None:
+        console.print(f"[green]{file}: all {result.pages} pages intact[/]")
+    else:
+        console.print(f"[red]{file}: page {result.first_bad} is the first bad page[/]")
+        for problem in result.problems:
+            console.print(f"  {problem}")
+    sys.exit(0 if result.first_bad is None else 1)

@@ -129,3 +129,7 @@ class InvalidSignature(CountersignError, ValueError):
 
 class ServeUnavailable(CountersignError, ConnectionError):
     """``countersign serve`` did not answer an audit tool (or refused its token)."""
+
+
+class ExportInvalid(CountersignError, ValueError):
+    """A file ``verify-export`` cannot read as a Countersign delivery list."""

@@ -1,0 +1,178 @@
+"""``countersign export`` and ``verify-export``: the delivery list and its proof.
+
+The list holds the signers who agreed to publication, in submission order, read
+from ClickHouse through ``countersign serve``. ``verify-export`` checks a PDF three
+ways and names the first bad page: the manifest against its own hash chain (a name
+changed in it), the printed footers against the chain (a page removed, reordered or
+replaced), and every page's printed content against a fresh rendering of the
+manifest (a name changed on the page itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+
+from streams.audit.delivery import PER_PAGE, Cover, Page, Signer, chain, paginate
+from streams.audit.serve_client import ServeClient
+from streams.core.catalogue import read_catalogue
+from streams.core.errors import CatalogueError
+from streams.core.settings import Settings
+from streams.core.topics import SUBMITTED
+
+FOOTER = re.compile(r"page (\d+) of (\d+)\s+chain ([0-9a-f]{32})")
+SIGNERS_PAGE = 50_000
+
+
+@dataclass(frozen=True)
+class Signers:
+    signers: list[Signer]
+    by_region: dict[str, int]
+    #: The part of the audit log they come from: per partition, the last offset.
+    log_range: str
+
+
+def fetch_signers(settings: Settings, petition_id: str, on_rows: Callable[[int], None]) -> Signers:
+    """The consenting signers in submission order, through ``countersign serve``."""
+    client = ServeClient(settings, timeout=300)
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = client.get(
+            f"/petitions/{petition_id}/signers?offset={len(rows)}&limit={SIGNERS_PAGE}"
+        )
+        rows += page
+        on_rows(len(page))
+        if len(page) < SIGNERS_PAGE:
+            break
+    last: dict[int, int] = {}
+    for row in rows:
+        partition = int(row["source_partition"])
+        last[partition] = max(last.get(partition, -1), int(row["source_offset"]))
+    offsets = ", ".join(f"{p}:{o}" for p, o in sorted(last.items())) or "-"
+    return Signers(
+        [
+            Signer(number, str(row["full_name"]), str(row["country"]))
+            for number, row in enumerate(rows, 1)
+        ],
+        dict(Counter(str(row["region"]) for row in rows)),
+        f"{settings.topic(SUBMITTED.name)} up to offsets {offsets} (partition:offset)",
+    )
+
+
+@dataclass
+class DeliveryList:
+    cover: Cover
+    pages: list[Page]
+    hashes: list[str]
+    created: datetime
+
+
+def delivery_list(
+    settings: Settings, petition_id: str, on_rows: Callable[[int], None]
+) -> DeliveryList:
+    petition = read_catalogue(settings).get(petition_id)
+    if petition is None:
+        raise CatalogueError(f"no petition {petition_id!r} in the catalogue")
+    found = fetch_signers(settings, petition_id, on_rows)
+    created = datetime.now(UTC).replace(microsecond=0)
+    cover = Cover(
+        petition_id,
+        str(petition["title"]),
+        len(found.signers),
+        found.by_region,
+        created.isoformat(),
+        found.log_range,
+    )
+    pages = paginate(found.signers, PER_PAGE)
+    return DeliveryList(cover, pages, chain(cover, pages), created)
+
+
+def write_csv(delivery: DeliveryList, target: Path) -> None:
+    buffer = io.StringIO()
+    out = csv.writer(buffer)
+    out.writerow(["number", "name", "country"])
+    for page in delivery.pages:
+        for signer in page.signers:
+            out.writerow([signer.number, signer.name, signer.country])
+    target.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+# -- verify ---------------------------------------------------------------------------
+@dataclass
+class Verification:
+    pages: int
+    #: The first page (0: the cover) that fails a check, or None.
+    first_bad: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, page: int, problem: str) -> None:
+        self.problems.append(problem)
+        self.first_bad = page if self.first_bad is None else min(self.first_bad, page)
+
+
+def read_manifest(reader: PdfReader) -> tuple[Cover, list[Page], list[str], datetime]:
+    from streams.audit.pdf import MANIFEST  # noqa: PLC0415  (fpdf2 only when rendering)
+
+    blobs = reader.attachments.get(MANIFEST)
+    if not blobs:
+        raise ValueError(f"the file carries no {MANIFEST}: not a Countersign export")
+    head, *records = (json.loads(line) for line in blobs[0].decode().splitlines())
+    cover = Cover(**head["cover"])
+    pages = [
+        Page(
+            int(record["page"]),
+            tuple(
+                Signer(int(n), name, country)
+                for n, name, country in (
+                    line.split("\t") for line in record["canonical"].splitlines()[1:]
+                )
+            ),
+        )
+        for record in records
+    ]
+    recorded = [head["hash"], *(record["hash"] for record in records)]
+    return cover, pages, recorded, datetime.fromisoformat(head["created"])
+
+
+def verify(path: Path, on_page: Callable[[], None] = lambda: None) -> Verification:
+    from streams.audit.pdf import render  # noqa: PLC0415  (fpdf2 only when rendering)
+
+    reader = PdfReader(path)
+    cover, pages, recorded, created = read_manifest(reader)
+    result = Verification(len(reader.pages))
+    expected = chain(cover, pages)
+    altered = next(
+        (n for n, (a, b) in enumerate(zip(expected, recorded, strict=True)) if a != b), None
+    )
+    if altered is not None:
+        result.fail(altered, f"page {altered}: its list does not give its hash (altered)")
+    printed = [FOOTER.search(page.extract_text() or "") for page in reader.pages]
+    for number, want in enumerate(expected):
+        found = printed[number] if number < len(printed) else None
+        if found is None or found.group(3) != want or int(found.group(1)) != number:
+            result.fail(
+                number, f"page {number}: the printed chain is broken (removed, moved or replaced)"
+            )
+            break
+    if len(printed) != len(expected):
+        result.fail(
+            min(len(printed), len(expected)), f"{len(printed)} pages, the list has {len(expected)}"
+        )
+    if altered is not None:
+        return result  # an altered list renders differently on every page: no use
+    fresh = PdfReader(io.BytesIO(render(cover, pages, expected, created, on_page)))
+    for number, (page, again) in enumerate(zip(reader.pages, fresh.pages, strict=False)):
+        if page.get_contents().get_data() != again.get_contents().get_data():  # type: ignore[union-attr]
+            result.fail(number, f"page {number}: what is printed is not its list (altered)")
+            break
+    return result
