@@ -176,7 +176,11 @@ class DeliveryPdf:
             column, row = divmod(i, ROWS)
             face = face_for(signer.name, signer.country)
             pdf.set_text_shaping(face not in UNSHAPED)
-            pdf.set_font(face, size=9)
+            size = 9.0
+            pdf.set_font(face, size=size)
+            while size > 5 and pdf.get_string_width(signer.name) > width - 27:
+                size -= 0.5  # a long name gets smaller, never into the country column
+                pdf.set_font(face, size=size)
             pdf.set_xy(12 + column * width + 17, top + row * height)
             pdf.cell(width - 26, height, signer.name)
         pdf.set_text_shaping(True)
