@@ -27,7 +27,7 @@ fonts: ## Debian's Noto fonts (every script of the delivery PDF) and poppler-uti
 	  test -f /usr/share/fonts/truetype/noto/NotoSansSinhala-Regular.ttf && command -v pdftoppm >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    fonts-noto-core fonts-noto-cjk poppler-utils >/dev/null; } || \
-	  { echo "could not install the Noto fonts: countersign export --format pdf needs them"; exit 1; }
+	  echo "could not install the Noto fonts: countersign export --format pdf (and its tests) will fail"
 
 kafka-up: install ## start the single-node Kafka on 127.0.0.1:9092 (harmless if running)
 	@$(KAFKA) up >/dev/null

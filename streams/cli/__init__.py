@@ -22,6 +22,7 @@ from streams.cli.audit import (
     export_command,
     rebuild_command,
     reconcile_command,
+    replay_command,
     trace_command,
     verify_export_command,
 )
@@ -54,6 +55,7 @@ def cli() -> None:
 cli.add_command(simulate)
 cli.add_command(reconcile_command, name="reconcile")
 cli.add_command(rebuild_command, name="rebuild")
+cli.add_command(replay_command, name="replay")
 cli.add_command(trace_command, name="trace")
 cli.add_command(export_command, name="export")
 cli.add_command(verify_export_command, name="verify-export")

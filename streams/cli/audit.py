@@ -1,5 +1,5 @@
-"""The audit commands: ``reconcile``, ``rebuild``, ``trace``, ``export`` and
-``verify-export``.
+"""The audit commands: ``reconcile``, ``replay``, ``rebuild``, ``trace``, ``export``
+and ``verify-export``.
 
 Exit codes, as the README's Audits section promises: 0 when everything is as
 expected, 1 when a difference is found, 2 on an error (``streams.cli.tools``).
@@ -27,9 +27,18 @@ from rich.table import Table
 
 from streams.audit.export import delivery_list, verify, write_csv
 from streams.audit.reconcile import REJECTED, Report, reconcile
+from streams.audit.replay import (
+    ReplayPipeline,
+    compare,
+    copy_log,
+    log_range,
+    namespace,
+    parse_bound,
+)
 from streams.audit.serve_client import ServeClient
 from streams.audit.trace import Trace, Wanted, trace
 from streams.cli.tools import console, errors, tool
+from streams.core.catalogue import read_catalogue
 from streams.core.errors import CountersignError, ExportInvalid
 from streams.core.logscan import LogRange
 from streams.core.settings import Settings
@@ -370,3 +379,83 @@ def verify_export_command(settings: Settings, file: Path, output: str) -> None:
         for problem in result.problems:
             console.print(f"  {problem}")
     sys.exit(0 if result.first_bad is None else 1)
+
+
+@click.command()
+@click.option(
+    "--from", "start", help="First offset (every partition) or ISO time; default: the start."
+)
+@click.option("--to", "end", help="Offset or ISO time to stop before; default: the end as of now.")
+@click.option("--into", "name", required=True, help="The namespace: letters, digits, - and _.")
+@click.option(
+    "--timeout", type=float, default=3600, show_default=True, help="Seconds to wait for the count."
+)
+@FORMAT
+@tool
+def replay_command(  # noqa: PLR0917  (click passes options positionally)
+    settings: Settings, start: str | None, end: str | None, name: str, timeout: float, output: str
+) -> None:
+    """Re-run the pipeline over a range of the log, apart; compare with live.
+
+    \b
+    countersign replay --from 0 --into audit-2026-12     # the whole log
+    countersign replay --from 2026-12-01T00:00:00Z --to 2026-12-02T00:00:00Z --into day1
+
+    Copies the range of signatures.submitted (keys, values, log times) and the
+    catalogue into topics under the prefix `<prefix>replay.NAME.`, starts a worker
+    and a serve process of that namespace (their own consumer groups, data
+    directory and ClickHouse database), waits until they have counted it all, and
+    prints the replay's counts next to the live ones. The live pipeline is only
+    read. Exit 0: the same; 1: they differ (expected for a partial range); 2: error.
+    """
+    replay = namespace(settings, name)
+    source = log_range(settings, parse_bound(start), parse_bound(end))
+    with progress_bar() as progress:
+        copying = progress.add_task(
+            f"copying {source.topic} into {replay.topic_prefix}", total=source.records
+        )
+        copy_log(settings, replay, source, lambda n: progress.advance(copying, n))
+        with ReplayPipeline(replay) as pipeline:
+            counting = progress.add_task("the replay counting (records left)", total=None)
+            pipeline.wait_until_counted(
+                timeout, lambda lag: progress.update(counting, completed=lag)
+            )
+            comparisons = compare(settings, pipeline, sorted(read_catalogue(settings)))
+    if output == "json":
+        console.print_json(
+            json.dumps(
+                {
+                    "range": source.describe(),
+                    "namespace": replay.topic_prefix,
+                    "petitions": [
+                        {
+                            "petition": c.petition,
+                            "live": c.live,
+                            "replay": c.replayed,
+                            "agrees": c.agrees,
+                        }
+                        for c in comparisons
+                    ],
+                }
+            )
+        )
+    else:
+        table = Table("petition", "live total", "replay total", "countries that differ", "same")
+        for c in comparisons:
+            differ = sorted(
+                k
+                for k in set(c.live["by_country"]) | set(c.replayed["by_country"])
+                if c.live["by_country"].get(k) != c.replayed["by_country"].get(k)
+            )
+            table.add_row(
+                c.petition,
+                f"{c.live['total']:,}",
+                f"{c.replayed['total']:,}",
+                ", ".join(differ) or "-",
+                "[green]yes[/]" if c.agrees else "[red]no[/]",
+            )
+        console.print(table)
+        console.print(
+            f"replayed {source.describe()} into {replay.topic_prefix} ({replay.data_dir})"
+        )
+    sys.exit(0 if all(c.agrees for c in comparisons) else 1)

@@ -133,3 +133,7 @@ class ServeUnavailable(CountersignError, ConnectionError):
 
 class ExportInvalid(CountersignError, ValueError):
     """A file ``verify-export`` cannot read as a Countersign delivery list."""
+
+
+class ChildFailed(CountersignError, RuntimeError):
+    """A Countersign process started by another one exited or never became healthy."""

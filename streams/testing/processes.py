@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +9,7 @@ import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
@@ -20,6 +17,7 @@ from schemas.batch import encode_batch
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.catalogue import publish_petition
+from streams.core.children import ChildProcess, environment, free_port
 from streams.core.settings import Settings
 from streams.core.topics import (
     ACCEPTED,
@@ -37,82 +35,8 @@ from streams.testing.reference import Truth
 REPO = Path(__file__).resolve().parents[2]
 
 
-class ChildProcess:
-    """A ``python -m streams ...`` child process with a log file, stopped gracefully."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def spawn(self, args: list[str], env: dict[str, str]) -> None:
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams", *args],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook runs, no transaction is committed."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(30)
-
-    def stop(self) -> int | None:
-        """SIGTERM, then the exit code (SIGKILL after 60 s)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return None if self.process is None else self.process.returncode
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-def _wait_for_health(process: ChildProcess, name: str, port: int, deadline: float) -> None:
-    """Until ``process`` answers /healthz on ``port`` with 200."""
-    while time.monotonic() < deadline:
-        if not process.alive():
-            raise AssertionError(f"the {name} exited:\n{process.log_tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"the {name} did not serve /healthz in time:\n{process.log_tail()}")
-
-
 def _environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "COUNTERSIGN_TOPIC_PREFIX": settings.topic_prefix,
-        "COUNTERSIGN_DATA_DIR": str(settings.data_dir),
-        "COUNTERSIGN_EMAIL_HASH_KEY": settings.email_hash_key.get_secret_value(),
-        "COUNTERSIGN_ENV": "test",
-        **extra,
-    }
+    return environment(settings, {"COUNTERSIGN_ENV": "test", **extra})
 
 
 def run_command(
@@ -198,22 +122,15 @@ class WorkerProcess(ChildProcess):
         """Until the worker and the API answer /healthz with 200 (topics created,
         ClickHouse migrated): a fresh broker can take several seconds."""
         deadline = time.monotonic() + timeout
-        _wait_for_health(self, "worker", self.metrics_port, deadline)
+        self.wait_for_health("worker", self.metrics_port, deadline)
         if self.api is not None:
-            _wait_for_health(self.api, "API process", self.web_port, deadline)
+            self.api.wait_for_health("API process", self.web_port, deadline)
 
     def log_tail(self, lines: int = 60) -> str:
         tail = super().log_tail(lines)
         if self.api is not None and self.api.log_path.exists():
             tail += "\n--- countersign serve ---\n" + self.api.log_tail(lines // 2)
         return tail
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class IntakeProcess(ChildProcess):

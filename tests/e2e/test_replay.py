@@ -1,0 +1,55 @@
+"""``countersign replay`` re-counts a range of the log in a namespace of its own and
+matches the live counts; the live pipeline is only read."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from streams.core.settings import Settings
+from streams.demo.campaign import SEED_PETITION
+from streams.testing.processes import WorkerProcess, run_command
+from tests.intake_client import request
+
+SIGNERS = 2_000
+
+
+def live_total(worker: WorkerProcess) -> int:
+    answer = request(
+        f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts", method="GET"
+    )
+    return int(answer.body["total"]) if answer.status == 200 else -1
+
+
+def test_a_replay_of_the_seed_campaign_equals_the_live_counts(
+    settings: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    worker.start()
+    worker.wait_until_serving()
+    api = {"COUNTERSIGN_API_PORT": str(worker.web_port)}
+    campaign = ["simulate", "--profile", "seed-campaign", "--signatures", str(SIGNERS)]
+    run_command(settings, campaign, tmp_path / "simulate.log", env=api)
+    deadline = time.monotonic() + 300
+    while live_total(worker) < SIGNERS and time.monotonic() < deadline:
+        time.sleep(2)
+    assert live_total(worker) == SIGNERS
+
+    done = run_command(
+        settings,
+        ["replay", "--from", "0", "--into", "audit1", "--format", "json"],
+        tmp_path / "replay.log",
+        env=api,
+    )
+    report = json.loads(done.stdout)
+    (seed,) = [p for p in report["petitions"] if p["petition"] == SEED_PETITION]
+    assert seed["replay"]["total"] == SIGNERS
+    assert seed["replay"]["by_country"] == seed["live"]["by_country"]
+    assert seed["replay"]["rejected"] == seed["live"]["rejected"]
+    assert report["namespace"] == f"{settings.topic_prefix}replay.audit1."
+    assert live_total(worker) == SIGNERS  # the live counts did not move
+
+    again = run_command(
+        settings, ["replay", "--from", "0", "--into", "audit1"], tmp_path / "again.log", expect=2
+    )
+    assert "holds a replay already" in again.stderr
