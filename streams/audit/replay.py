@@ -184,7 +184,7 @@ class ReplayPipeline:
                 "COUNTERSIGN_API_URL": f"http://127.0.0.1:{self.api_port}",
             },
         )
-        self.worker.spawn(["worker", "--loglevel", "warning"], env)
+        self.worker.spawn(["worker", "--loglevel", "warn"], env)
         self.serve.spawn(["serve"], env)
         deadline = time.monotonic() + 180
         self.worker.wait_for_health("replay worker", self.worker_port, deadline)
