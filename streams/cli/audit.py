@@ -66,6 +66,22 @@ def progress_bar() -> Progress:
     )
 
 
+class LogBar:
+    """A bar over a range of the log, added once the range (its size) is known."""
+
+    def __init__(self, progress: Progress, description: str) -> None:
+        self.progress = progress
+        self.description = description
+        self.task: TaskID | None = None
+
+    def started(self, log: LogRange) -> None:
+        self.task = self.progress.add_task(self.description, total=log.records)
+
+    def advanced(self, records: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, records)
+
+
 @click.command()
 @click.option("--petition", help="Only this petition's rows (the whole log is read anyway).")
 @click.option(
@@ -95,15 +111,7 @@ def reconcile_command(
     COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference (printed); 2: error.
     """
     with progress_bar() as progress:
-        task: TaskID | None = None
-
-        def started(log: LogRange) -> None:
-            nonlocal task
-            task = progress.add_task("recounting the log", total=log.records)
-
-        def advanced(n: int) -> None:
-            if task is not None:
-                progress.advance(task, n)
+        bar = LogBar(progress, "recounting the log")
 
         def waiting(differences: int) -> None:
             progress.console.print(
@@ -114,8 +122,8 @@ def reconcile_command(
             settings,
             petition=petition,
             settle_seconds=settle,
-            on_start=started,
-            on_progress=advanced,
+            on_start=bar.started,
+            on_progress=bar.advanced,
             on_waiting=waiting,
         )
     if output == "json":
@@ -233,17 +241,8 @@ def trace_command(
         else Wanted.email(str(petition), str(email), hash_key)
     )
     with progress_bar() as progress:
-        task: TaskID | None = None
-
-        def started(log: LogRange) -> None:
-            nonlocal task
-            task = progress.add_task("searching the log", total=log.records)
-
-        def advanced(n: int) -> None:
-            if task is not None:
-                progress.advance(task, n)
-
-        result = trace(settings, wanted, started, advanced)
+        bar = LogBar(progress, "searching the log")
+        result = trace(settings, wanted, bar.started, bar.advanced)
     if output == "json":
         console.print_json(json.dumps(result.as_json(), default=str))
     else:

@@ -118,6 +118,19 @@ class WorkerProcess(ChildProcess):
             self.api.stop()
         return code
 
+    def run(
+        self, args: list[str], log_path: Path, *, expect: int | None = 0
+    ) -> subprocess.CompletedProcess[str]:
+        """``countersign <args>`` pointed at this worker's serve process (the audit
+        tools' API), as ``run_command`` runs it."""
+        return run_command(
+            self.settings,
+            args,
+            log_path,
+            expect=expect,
+            env={"COUNTERSIGN_API_PORT": str(self.web_port), **self.extra_env},
+        )
+
     def wait_until_serving(self, timeout: float = 120) -> None:
         """Until the worker and the API answer /healthz with 200 (topics created,
         ClickHouse migrated): a fresh broker can take several seconds."""

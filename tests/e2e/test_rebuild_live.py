@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from streams.core.settings import Settings
-from streams.testing.processes import ChildProcess, WorkerProcess, run_command
+from streams.testing.processes import ChildProcess, WorkerProcess
 
 EVENTS, RATE = 4_000, 200  # 20 s of traffic
 
@@ -17,16 +17,13 @@ def test_a_rebuild_under_live_traffic_loses_and_doubles_nothing(
 ) -> None:
     worker.start()
     worker.wait_until_serving()
-    api = {"COUNTERSIGN_API_PORT": str(worker.web_port)}
     with ChildProcess(settings, tmp_path / "simulate.log") as feed:
         feed.spawn(["simulate", "--count", str(EVENTS), "--rate", str(RATE)], worker.environment())
         time.sleep(5)
-        run_command(settings, ["rebuild"], tmp_path / "rebuild.log", env=api)
+        worker.run(["rebuild"], tmp_path / "rebuild.log")
         assert feed.alive(), "the feed ended before the rebuild did: not a live rebuild"
         assert feed.process is not None
         assert feed.process.wait(120) == 0, feed.log_tail()
-    done = run_command(
-        settings, ["reconcile", "--settle", "120"], tmp_path / "reconcile.log", env=api
-    )
+    done = worker.run(["reconcile", "--settle", "120"], tmp_path / "reconcile.log")
     assert "every number agrees with the log" in done.stdout
     assert f"{EVENTS:,} events" in done.stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce, run_command
+from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce
 
 #: One (petition, country) whose count the test inflates behind the pipeline's back.
 TAMPER = """
@@ -29,15 +29,6 @@ client.command(
 """
 
 
-def audit(
-    settings: Settings, worker: WorkerProcess, log: Path, *args: str, expect: int
-) -> subprocess.CompletedProcess[str]:
-    """``countersign <args>`` against the worker's serve process."""
-    return run_command(
-        settings, list(args), log, expect=expect, env={"COUNTERSIGN_API_PORT": str(worker.web_port)}
-    )
-
-
 def test_reconcile_agrees_names_a_count_altered_by_hand_and_agrees_after_rebuild(
     settings: Settings, worker: WorkerProcess, results: Results, tmp_path: Path
 ) -> None:
@@ -47,7 +38,7 @@ def test_reconcile_agrees_names_a_count_altered_by_hand_and_agrees_after_rebuild
     produce(settings, events)
     results.wait_for(truth, timeout=300, worker=worker)
 
-    done = audit(settings, worker, tmp_path / "r1.log", "reconcile", "--format", "json", expect=0)
+    done = worker.run(["reconcile", "--format", "json"], tmp_path / "r1.log")
     report = json.loads(done.stdout)
     assert report["events"] == len(events)
     counted = {
@@ -69,7 +60,7 @@ def test_reconcile_agrees_names_a_count_altered_by_hand_and_agrees_after_rebuild
     worker.api.start(worker.extra_env)
     worker.wait_until_serving()
 
-    done = audit(settings, worker, tmp_path / "r2.log", "reconcile", "--settle", "0", expect=1)
+    done = worker.run(["reconcile", "--settle", "0"], tmp_path / "r2.log", expect=1)
     expected, inflated = (
         truth.counts[(petition, region, country)],
         truth.counts[(petition, region, country)] + 7,
@@ -79,6 +70,6 @@ def test_reconcile_agrees_names_a_count_altered_by_hand_and_agrees_after_rebuild
     assert "1 number differs from the log" in done.stdout
     print(done.stdout)
 
-    done = audit(settings, worker, tmp_path / "rb.log", "rebuild", expect=0)
+    done = worker.run(["rebuild"], tmp_path / "rb.log")
     print(done.stdout)
-    audit(settings, worker, tmp_path / "r3.log", "reconcile", "--settle", "0", expect=0)
+    worker.run(["reconcile", "--settle", "0"], tmp_path / "r3.log")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from streams.core.settings import Settings
 from streams.demo.campaign import SEED_PETITION
-from streams.testing.processes import WorkerProcess, run_command
+from streams.testing.processes import WorkerProcess
 from tests.intake_client import request
 
 SIGNERS = 2_000
@@ -27,19 +27,15 @@ def test_a_replay_of_the_seed_campaign_equals_the_live_counts(
 ) -> None:
     worker.start()
     worker.wait_until_serving()
-    api = {"COUNTERSIGN_API_PORT": str(worker.web_port)}
     campaign = ["simulate", "--profile", "seed-campaign", "--signatures", str(SIGNERS)]
-    run_command(settings, campaign, tmp_path / "simulate.log", env=api)
+    worker.run(campaign, tmp_path / "simulate.log")
     deadline = time.monotonic() + 300
     while live_total(worker) < SIGNERS and time.monotonic() < deadline:
         time.sleep(2)
     assert live_total(worker) == SIGNERS
 
-    done = run_command(
-        settings,
-        ["replay", "--from", "0", "--into", "audit1", "--format", "json"],
-        tmp_path / "replay.log",
-        env=api,
+    done = worker.run(
+        ["replay", "--from", "0", "--into", "audit1", "--format", "json"], tmp_path / "replay.log"
     )
     report = json.loads(done.stdout)
     (seed,) = [p for p in report["petitions"] if p["petition"] == SEED_PETITION]
@@ -49,7 +45,7 @@ def test_a_replay_of_the_seed_campaign_equals_the_live_counts(
     assert report["namespace"] == f"{settings.topic_prefix}replay.audit1."
     assert live_total(worker) == SIGNERS  # the live counts did not move
 
-    again = run_command(
-        settings, ["replay", "--from", "0", "--into", "audit1"], tmp_path / "again.log", expect=2
+    again = worker.run(
+        ["replay", "--from", "0", "--into", "audit1"], tmp_path / "again.log", expect=2
     )
     assert "holds a replay already" in again.stderr

@@ -13,7 +13,7 @@ import pytest
 from schemas.codec import codec
 from streams.core.settings import Settings
 from streams.testing.dataset import Event, dataset_with_truth
-from streams.testing.processes import Results, WorkerProcess, prepare, produce, run_command
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
 
 def first(events: list[Event], intent: str) -> dict[str, Any]:
@@ -21,18 +21,10 @@ def first(events: list[Event], intent: str) -> dict[str, Any]:
     return codec("SignatureSubmitted").decode(event.value)
 
 
-def trace(settings: Settings, worker: WorkerProcess, log: Path, *args: str) -> dict[str, Any]:
-    done = run_command(
-        settings,
-        ["trace", *args, "--format", "json"],
-        log,
-        env={"COUNTERSIGN_API_PORT": str(worker.web_port)},
-    )
-    pretty = run_command(
-        settings, ["trace", *args], log, env={"COUNTERSIGN_API_PORT": str(worker.web_port)}
-    )
-    print(pretty.stdout)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+def trace(worker: WorkerProcess, log: Path, *args: str) -> dict[str, Any]:
+    """The JSON answer of ``countersign trace``; the table goes to the test's output."""
+    print(worker.run(["trace", *args], log).stdout)
+    return json.loads(worker.run(["trace", *args, "--format", "json"], log).stdout)  # type: ignore[no-any-return]
 
 
 def test_trace_an_accepted_a_duplicate_and_a_rejected_signature(
@@ -46,7 +38,7 @@ def test_trace_an_accepted_a_duplicate_and_a_rejected_signature(
     log = tmp_path / "trace.log"
 
     duplicate = first(events, "duplicate")
-    found = trace(settings, worker, log, duplicate["signature_id"])
+    found = trace(worker, log, duplicate["signature_id"])
     (step,) = found["submissions"]
     assert (step["rules"], step["recorded"]) == ("accepted", "duplicate")
     assert "already signed" in step["recorded_detail"]
@@ -54,7 +46,7 @@ def test_trace_an_accepted_a_duplicate_and_a_rejected_signature(
     assert winner["signature_id"] != duplicate["signature_id"]
 
     by_email = trace(
-        settings, worker, log, "--petition", duplicate["petition_id"], "--email", duplicate["email"]
+        worker, log, "--petition", duplicate["petition_id"], "--email", duplicate["email"]
     )
     recorded = sorted(s["recorded"] for s in by_email["submissions"])
     assert recorded.count("winner") == 1 and len(recorded) >= 2
@@ -62,7 +54,7 @@ def test_trace_an_accepted_a_duplicate_and_a_rejected_signature(
     assert by_email["counted_in"]["count"] >= 1
 
     rejected = first(events, "invalid_country")
-    found = trace(settings, worker, log, rejected["signature_id"])
+    found = trace(worker, log, rejected["signature_id"])
     (step,) = found["submissions"]
     assert step["rules"] == step["recorded"] == "invalid_country"
     assert found["winner"] is None
@@ -73,13 +65,7 @@ def test_trace_says_when_nothing_matches(
 ) -> None:
     worker.start()
     worker.wait_until_serving()
-    done = run_command(
-        settings,
-        ["trace", "no-such-signature"],
-        tmp_path / "trace.log",
-        expect=1,
-        env={"COUNTERSIGN_API_PORT": str(worker.web_port)},
-    )
+    done = worker.run(["trace", "no-such-signature"], tmp_path / "trace.log", expect=1)
     assert "no such submission" in done.stdout
 
 
