@@ -3,7 +3,7 @@ re-sent the first run's people, so a second `make run` counted nothing new)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
@@ -30,3 +30,11 @@ def test_another_seed_brings_other_signers() -> None:
 
 def test_the_same_seed_repeats_the_same_signers() -> None:
     assert signers(3) == signers(3)
+
+
+def test_a_large_dataset_is_never_stamped_in_the_future() -> None:
+    generator = DatasetGenerator(4, default_petitions(NOW), NOW)
+    decoder = codec("SignatureSubmitted")
+    generator.clock = NOW + timedelta(days=10)  # as after ~400,000 events
+    event = generator.event("accepted")
+    assert decoder.decode(event.value)["submitted_at"] <= NOW
