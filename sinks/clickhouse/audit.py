@@ -5,6 +5,7 @@ Every signature read here is read ``FINAL``: a row delivered twice is one row.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -43,15 +44,31 @@ class AuditQueries:
             "rejected": [[str(p), str(r), int(n)] for p, r, n in rejected],
         }
 
-    def signers(self, petition_id: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    def signers(
+        self, petition_id: str, *, until: datetime, after: list[Any] | None, limit: int
+    ) -> list[dict[str, Any]]:
         """Signers who consented to publication, in submission order (their
-        ``submitted_at``, then their place in the log)."""
+        ``submitted_at``, then their place in the log), accepted by ``until``, after
+        the signer ``after`` (its ``[submitted_at, partition, offset, index]``): pages
+        by key, so rows the sink adds meanwhile never shift a page."""
+        after = after or [datetime(1970, 1, 1, tzinfo=UTC), 0, 0, 0]
         result = self.client.query(
             f"SELECT {SIGNER_COLUMNS} FROM {self.db}.signatures FINAL "
             "WHERE petition_id = {petition:String} AND consent_to_publish_name "
+            "AND accepted_at <= {until:DateTime64(3)} "
+            "AND (submitted_at, source_partition, source_offset, source_index) > "
+            "({at:DateTime64(3)}, {p:UInt16}, {o:UInt64}, {i:UInt32}) "
             "ORDER BY submitted_at, source_partition, source_offset, source_index "
-            "LIMIT {limit:UInt64} OFFSET {offset:UInt64}",
-            parameters={"petition": petition_id, "limit": limit, "offset": offset},
+            "LIMIT {limit:UInt64}",
+            parameters={
+                "petition": petition_id,
+                "until": until,
+                "at": after[0],
+                "p": after[1],
+                "o": after[2],
+                "i": after[3],
+                "limit": limit,
+            },
         )
         return [_jsonable(row) for row in result.named_results()]
 

@@ -86,7 +86,6 @@ class Rebuild:
         return self.status
 
     def _run(self) -> None:
-        swapped: list[str] = []
         try:
             self._drop_shadows()
             for table in self._tables:
@@ -103,24 +102,37 @@ class Rebuild:
                     self.status.records_total += tail.records
                     self._copy(tail)
                 self.status.state = "swapping"
-                for table in self._tables:
-                    self.client.command(f"EXCHANGE TABLES {table} AND {table}{SHADOW_SUFFIX}")
-                    swapped.append(table)
-            self._drop_shadows()
-            self.status.state = "done"
-            log.info("rebuild done: %d rows from %s", self.status.rows, self.status.log_ranges)
+                self._swap()
         except Exception as exc:
-            log.exception("rebuild failed; the live tables are left as they were")
-            for table in swapped:  # put back what was already swapped
-                self.client.command(f"EXCHANGE TABLES {table} AND {table}{SHADOW_SUFFIX}")
             self.status.state = "failed"
             self.status.error = f"{type(exc).__name__}: {exc}"
-            try:
-                self._drop_shadows()
-            except Exception:
-                log.exception("could not drop the shadow tables; the next rebuild will")
-        finally:
+            log.exception("rebuild failed; the live tables are left as they were")
+            self._drop_shadows_quietly()
             self.status.finished_at = _now()
+            return
+        self.status.state = "done"
+        self.status.finished_at = _now()
+        log.info("rebuild done: %d rows from %s", self.status.rows, self.status.log_ranges)
+        self._drop_shadows_quietly()  # the old tables now; harmless if left
+
+    def _swap(self) -> None:
+        """Every shadow table in, or (inside the sink's hold) none: a failed exchange
+        puts back the ones already swapped before the sink writes again."""
+        swapped: list[str] = []
+        try:
+            for table in self._tables:
+                self.client.command(f"EXCHANGE TABLES {table} AND {table}{SHADOW_SUFFIX}")
+                swapped.append(table)
+        except Exception:
+            for table in reversed(swapped):
+                self.client.command(f"EXCHANGE TABLES {table} AND {table}{SHADOW_SUFFIX}")
+            raise
+
+    def _drop_shadows_quietly(self) -> None:
+        try:
+            self._drop_shadows()
+        except Exception:
+            log.exception("could not drop the shadow tables; the next rebuild will")
 
     def _topic_names(self) -> list[str]:
         prefix = self.settings.topic_prefix

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pypdf import PdfReader
 
@@ -45,20 +46,26 @@ class Signers:
 def fetch_signers(settings: Settings, petition_id: str, on_rows: Callable[[int], None]) -> Signers:
     """The consenting signers in submission order, through ``countersign serve``."""
     client = ServeClient(settings, timeout=300)
+    # Those accepted by now: signatures the sink adds meanwhile neither shift a page
+    # nor slip into the middle of the list.
+    query = f"until={quote(datetime.now(UTC).isoformat())}&limit={SIGNERS_PAGE}"
     rows: list[dict[str, Any]] = []
     while True:
-        page = client.get(
-            f"/petitions/{petition_id}/signers?offset={len(rows)}&limit={SIGNERS_PAGE}"
-        )
+        after = ""
+        if rows:
+            end = rows[-1]
+            key = [end["submitted_at"], end["source_partition"], end["source_offset"]]
+            after = "&after=" + quote(",".join(map(str, [*key, end["source_index"]])))
+        page = client.get(f"/petitions/{petition_id}/signers?{query}{after}")
         rows += page
         on_rows(len(page))
         if len(page) < SIGNERS_PAGE:
             break
-    last: dict[int, int] = {}
+    furthest: dict[int, int] = {}
     for row in rows:
         partition = int(row["source_partition"])
-        last[partition] = max(last.get(partition, -1), int(row["source_offset"]))
-    offsets = ", ".join(f"{p}:{o}" for p, o in sorted(last.items())) or "-"
+        furthest[partition] = max(furthest.get(partition, -1), int(row["source_offset"]))
+    offsets = ", ".join(f"{p}:{o}" for p, o in sorted(furthest.items())) or "-"
     return Signers(
         [
             Signer(number, str(row["full_name"]), str(row["country"]))
@@ -126,7 +133,9 @@ def read_manifest(reader: PdfReader) -> tuple[Cover, list[Page], list[str], date
     blobs = reader.attachments.get(MANIFEST)
     if not blobs:
         raise ValueError(f"the file carries no {MANIFEST}: not a Countersign export")
-    head, *records = (json.loads(line) for line in blobs[0].decode().splitlines())
+    # Lines end in "\n" only: a name may hold U+2028, which splitlines() splits on.
+    lines = [line for line in blobs[0].decode().split("\n") if line]
+    head, *records = (json.loads(line) for line in lines)
     cover = Cover(**head["cover"])
     pages = [
         Page(
@@ -134,23 +143,40 @@ def read_manifest(reader: PdfReader) -> tuple[Cover, list[Page], list[str], date
             tuple(
                 Signer(int(n), name, country)
                 for n, name, country in (
-                    line.split("\t") for line in record["canonical"].splitlines()[1:]
+                    line.split("\t") for line in record["canonical"].split("\n")[1:] if line
                 )
             ),
         )
         for record in records
     ]
     recorded = [head["hash"], *(record["hash"] for record in records)]
+    from fpdf import __version__ as fpdf_version  # noqa: PLC0415  (fpdf2 only to render)
+
+    if head.get("fpdf2") != fpdf_version:
+        raise ValueError(
+            f"made with fpdf2 {head.get('fpdf2')}, this installation has {fpdf_version}: "
+            "the page check renders the list again and needs the same version"
+        )
     return cover, pages, recorded, datetime.fromisoformat(head["created"])
 
 
-def verify(path: Path, on_page: Callable[[], None] = lambda: None) -> Verification:
+def verify(
+    path: Path, on_page: Callable[[], None] = lambda: None, expect_chain: str | None = None
+) -> Verification:
+    """``expect_chain``: the chain's end as published elsewhere (the delivery letter,
+    the cover of the paper copy): without it, whoever re-makes the whole file with a
+    page left out makes a file that checks out."""
     from streams.audit.pdf import render  # noqa: PLC0415  (fpdf2 only when rendering)
 
     reader = PdfReader(path)
     cover, pages, recorded, created = read_manifest(reader)
     result = Verification(len(reader.pages))
     expected = chain(cover, pages)
+    if expect_chain is not None and expected[-1] != expect_chain.lower():
+        result.fail(0, f"the chain ends in {expected[-1]}, not the {expect_chain} published")
+    names = sum(len(page.signers) for page in pages)
+    if names != cover.total:
+        result.fail(0, f"the cover says {cover.total:,} names, the pages hold {names:,}")
     altered = next(
         (n for n, (a, b) in enumerate(zip(expected, recorded, strict=True)) if a != b), None
     )

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.audit.recount import Recount
+from streams.audit.recount import CountKey, Recount
 from streams.audit.serve_client import ServeClient
 from streams.core.catalogue import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
@@ -33,6 +33,8 @@ from streams.rules.petitions import PetitionWindow
 
 #: The region column of a rejection row: its "country" is the reason.
 REJECTED = "(rejected)"
+#: The region column of a petition's total row.
+TOTAL = "(all regions)"
 #: Where each number is shown: the aggregate's totals, ClickHouse's count of the
 #: signature rows, the public API; rejections: their table and the API.
 COUNT_SOURCES = ("regional_counts", "signatures", "api")
@@ -48,10 +50,12 @@ class Row:
     country: str
     expected: int
     found: dict[str, int]
+    #: How far a number may lawfully be off: contested keys that may count here.
+    leeway: int = 0
 
     @property
     def agrees(self) -> bool:
-        return all(n == self.expected for n in self.found.values())
+        return all(abs(n - self.expected) <= self.leeway for n in self.found.values())
 
 
 @dataclass
@@ -103,7 +107,7 @@ def _advance(n: int) -> None:
 
 def _recount_part(
     settings: Settings, log: LogRange, windows: dict[str, PetitionWindow]
-) -> tuple[dict[bytes, Any], Counter[tuple[str, str]], set[bytes], int]:
+) -> tuple[dict[bytes, Any], Counter[tuple[str, str]], dict[bytes, set[CountKey]], int]:
     hash_key = settings.email_hash_key.get_secret_value().encode()
     part = Recount.of(scan(settings, log, _advance), windows, hash_key, log.topic)
     return part.winners, part.rejected, part.contested, part.events
@@ -161,10 +165,13 @@ def found_counts(client: ServeClient, petitions: list[str]) -> Found:
     for source, table in (("regional_counts", "aggregate"), ("signatures", "recount")):
         for petition, region, country, n in tables[table]:
             put((petition, region, country), source, n)
+            total = (petition, TOTAL, "total")
+            put(total, source, found.get(total, {}).get(source, 0) + n)
     for petition, reason, n in tables["rejected"]:
         put((petition, REJECTED, reason), "rejections", n)
     for petition in petitions:
         api = client.get(f"/api/petitions/{petition}/counts", ops=False)
+        put((petition, TOTAL, "total"), "api", int(api["total"]))
         for country, n in api["by_country"].items():
             put((petition, region_of(country), country), "api", n)
         for reason, n in api["rejected"].items():
@@ -176,9 +183,14 @@ def found_counts(client: ServeClient, petitions: list[str]) -> Found:
 def compare(recount: Recount, found: Found, known: Mapping[str, object]) -> list[Row]:
     """A row for every number either side has; a missing number is 0. Rejections of
     petitions the catalogue does not know (``unknown_petition``) are rows too."""
-    expected: dict[tuple[str, str, str], int] = dict(recount.counts())
+    counts = recount.counts()
+    expected: dict[tuple[str, str, str], int] = dict(counts)
+    for (petition, _, _), n in counts.items():
+        total = (petition, TOTAL, "total")
+        expected[total] = expected.get(total, 0) + n
     for (petition, reason), n in recount.rejected.items():
         expected[(petition, REJECTED, reason)] = n
+    leeway = recount.leeway()
     rows = []
     for key in sorted(set(expected) | set(found)):
         petition, region, country = key
@@ -187,7 +199,7 @@ def compare(recount: Recount, found: Found, known: Mapping[str, object]) -> list
             sources = sources[:-1]  # the API answers only for petitions it knows
         shown = found.get(key, {})
         numbers = {source: shown.get(source, 0) for source in sources}
-        rows.append(Row(petition, region, country, expected.get(key, 0), numbers))
+        rows.append(Row(petition, region, country, expected.get(key, 0), numbers, leeway[key]))
     return rows
 
 

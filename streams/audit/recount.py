@@ -29,9 +29,9 @@ from streams.rules.petitions import PetitionWindow, judged_at
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, SourcePosition, judge
 
+CountKey = tuple[str, str, str]  # petition, region, country
 #: (log time, partition, offset, index, petition, region, country) of a winner.
 Winner = tuple[float, int, int, int, str, str, str]
-CountKey = tuple[str, str, str]  # petition, region, country
 ReasonKey = tuple[str, str]  # petition, reason
 
 
@@ -49,8 +49,9 @@ class Recount:
     topic: str
     winners: dict[bytes, Winner] = field(default_factory=dict)
     rejected: Counter[ReasonKey] = field(default_factory=Counter)
-    #: Dedupe keys whose submissions sit in more than one partition.
-    contested: set[bytes] = field(default_factory=set)
+    #: Dedupe keys whose valid submissions sit in more than one partition, with the
+    #: rows (petition, region, country) any of them would count in.
+    contested: dict[bytes, set[CountKey]] = field(default_factory=dict)
     events: int = 0
 
     def __post_init__(self) -> None:
@@ -101,7 +102,8 @@ class Recount:
             self.winners[key] = candidate
             return
         if stored[1] != candidate[1]:
-            self.contested.add(key)
+            rows = self.contested.setdefault(key, set())
+            rows |= {stored[4:], candidate[4:]}
         if earlier(candidate, stored):
             self.winners[key], candidate = candidate, stored
         self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
@@ -110,12 +112,19 @@ class Recount:
         """Fold in the recount of other partitions."""
         self.events += other.events
         self.rejected.update(other.rejected)
-        self.contested |= other.contested
+        for key, rows in other.contested.items():
+            self.contested.setdefault(key, set()).update(rows)
         for key, winner in other.winners.items():
             self._settle(key, winner)
 
     def counts(self) -> Counter[CountKey]:
         return Counter((w[4], w[5], w[6]) for w in self.winners.values())
+
+    def leeway(self) -> Counter[CountKey]:
+        """How far each row's count may lawfully differ from ``counts``: one for every
+        contested key that could land in it or leave it (the pipeline settles such
+        a key in the order it reads the partitions)."""
+        return Counter(row for rows in self.contested.values() if len(rows) > 1 for row in rows)
 
     @classmethod
     def of(

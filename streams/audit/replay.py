@@ -34,7 +34,7 @@ from streams.core.children import ChildProcess, environment, free_port
 from streams.core.errors import ChildFailed, CountersignError
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED, create_topics
+from streams.core.topics import SUBMITTED, VALID, create_topics, describe_topics
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def namespace(settings: Settings, name: str) -> Settings:
         raise ReplayError(f"namespace {name!r}: use letters, digits, '-' and '_'")
     data_dir = settings.data_dir / "replay" / name
     dsn = settings.clickhouse_dsn
-    if dsn is None or dsn.startswith("chdb://"):
-        dsn = None  # the embedded engine of the replay's own data directory
+    if dsn is None or dsn.startswith("chdb://"):  # the replay's own embedded engine
+        dsn = f"chdb://{(data_dir / 'clickhouse').resolve()}"
     return settings.model_copy(
         update={
             "topic_prefix": f"{settings.topic_prefix}replay.{name}.",
@@ -132,25 +132,44 @@ def copy_log(
     )
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(timeout=30)
+    _wait_for_create_time(replay, target)
     for petition in read_catalogue(live).values():
         publish_petition(replay, petition)
     producer = kafka.producer(replay, **{"message.max.bytes": 4 * 1024 * 1024, "linger.ms": 20})
     failures: list[str] = []
     copied = 0
     for record in scan(live, source, on_progress):
-        producer.produce(
-            target,
-            record.value,
-            record.key,
-            partition=record.partition,
-            timestamp=int((record.timestamp or time.time()) * 1000),
-            on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
-        )
+        while True:
+            try:
+                producer.produce(
+                    target,
+                    record.value,
+                    record.key,
+                    partition=record.partition,
+                    timestamp=int((record.timestamp or time.time()) * 1000),
+                    on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
+                )
+                break
+            except BufferError:  # librdkafka's queue is full: let it drain
+                producer.poll(0.5)
         producer.poll(0)
         copied += 1
     if producer.flush(60) or failures:
         raise ReplayError(f"Kafka did not take the replay's copy: {failures[:3]}")
     return copied
+
+
+def _wait_for_create_time(replay: Settings, topic: str, timeout: float = 30) -> None:
+    """Until the broker stamps the copy with the producer's (the original) times."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for described in describe_topics(replay):
+            if described.name == topic and (
+                described.config.get("message.timestamp.type") == "CreateTime"
+            ):
+                return
+        time.sleep(0.5)
+    raise ReplayError(f"{topic} did not switch to CreateTime in {timeout:g} s")
 
 
 @dataclass
@@ -187,8 +206,12 @@ class ReplayPipeline:
         self.worker.spawn(["worker", "--loglevel", "warn"], env)
         self.serve.spawn(["serve"], env)
         deadline = time.monotonic() + 180
-        self.worker.wait_for_health("replay worker", self.worker_port, deadline)
-        self.serve.wait_for_health("replay serve", self.api_port, deadline)
+        try:
+            self.worker.wait_for_health("replay worker", self.worker_port, deadline)
+            self.serve.wait_for_health("replay serve", self.api_port, deadline)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -204,9 +227,13 @@ class ReplayPipeline:
         except urllib.error.HTTPError as unhealthy:  # 503 still carries the checks
             health = json.loads(unhealthy.read())
         sink = health["checks"].get("sink", {})
-        worker = kafka.group_lag(
-            self.settings, self.settings.group_id(), [self.settings.topic(SUBMITTED.name)]
-        )
+        group = self.settings.group_id()  # the Faust app's: it reads these three
+        topics = [
+            self.settings.topic(SUBMITTED.name),
+            self.settings.topic(VALID.name),
+            f"{group}-partial-counts",
+        ]
+        worker = kafka.group_lag(self.settings, group, topics)
         return worker + int(sink.get("lag") or 0)
 
     def wait_until_counted(self, timeout: float, on_lag: Callable[[int], None]) -> None:

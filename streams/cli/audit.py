@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import click
-from pypdf.errors import PdfReadError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,8 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from streams.audit.export import delivery_list, verify, write_csv
-from streams.audit.reconcile import REJECTED, Report, reconcile
+from streams.audit.reconcile import TOTAL, Report, reconcile
 from streams.audit.replay import (
     ReplayPipeline,
     compare,
@@ -143,7 +141,7 @@ def print_report(report: Report, show_all: bool) -> None:
             styled = [c if not c or int(c) == row.expected else f"[red]{c}[/]" for c in cells]
             table.add_row(row.petition, row.region, row.country, str(row.expected), *styled)
         console.print(table)
-    counted = sum(r.expected for r in report.rows if r.region != REJECTED)
+    counted = sum(r.expected for r in report.rows if r.region == TOTAL)
     console.print(
         f"{report.events:,} events in {report.log.describe()}: {counted:,} signatures, "
         f"{len(report.rows):,} numbers compared in {report.seconds:.1f} s"
@@ -168,9 +166,10 @@ def _source_order(source: str) -> int:
 
 
 @click.command()
+@click.option("--timeout", type=float, default=3600, show_default=True, help="Seconds to wait.")
 @FORMAT
 @tool
-def rebuild_command(settings: Settings, output: str) -> None:
+def rebuild_command(settings: Settings, timeout: float, output: str) -> None:
     """Rebuild the ClickHouse tables from the Kafka topics, live traffic and all.
 
     \b
@@ -184,11 +183,20 @@ def rebuild_command(settings: Settings, output: str) -> None:
     """
     client = ServeClient(settings)
     status = client.post("/rebuild", {})
+    started, deadline = status["started_at"], time.monotonic() + timeout
     with progress_bar() as progress:
         task = progress.add_task("copying the topics into shadow tables", total=None)
         while status["state"] not in ("done", "failed"):
             time.sleep(0.5)
             status = client.get("/rebuild")
+            if status["started_at"] != started:  # serve restarted: the rebuild is gone
+                raise CountersignError(
+                    "countersign serve restarted during the rebuild; run it again"
+                )
+            if time.monotonic() > deadline:
+                raise CountersignError(
+                    f"the rebuild did not end in {timeout:g} s; it goes on in serve"
+                )
             progress.update(
                 task,
                 total=status["records_total"] or None,
@@ -313,6 +321,8 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
     in every script (Debian's Noto fonts, HarfBuzz shaping) and, in each footer, a
     hash chained from the previous page's. Exit 0: written; 2: error.
     """
+    from streams.audit.export import delivery_list, write_csv  # noqa: PLC0415  (pypdf)
+
     with progress_bar() as progress:
         rows = progress.add_task("reading the signers", total=None)
         delivery = delivery_list(settings, petition_id, lambda n: progress.advance(rows, n))
@@ -342,9 +352,16 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--expect-chain",
+    metavar="HASH",
+    help="The chain's end as published apart from the file (export prints it).",
+)
 @FORMAT
 @tool
-def verify_export_command(settings: Settings, file: Path, output: str) -> None:
+def verify_export_command(
+    settings: Settings, file: Path, expect_chain: str | None, output: str
+) -> None:
     """Check a delivery PDF page by page; name the first bad page.
 
     \b
@@ -353,12 +370,18 @@ def verify_export_command(settings: Settings, file: Path, output: str) -> None:
     Three checks: the list the PDF carries (an attachment) against its own hash
     chain; each page's printed footer hash against the chain (a page removed,
     moved or replaced); each page's printed content against a fresh rendering of
-    its list (a name changed on the page). Exit 0: intact; 1: a bad page; 2: error.
+    its list (a name changed on the page). Anyone can re-make a whole file; give
+    --expect-chain, the chain's end published apart from it, to rule that out.
+    Exit 0: intact; 1: a bad page; 2: error (e.g. another fpdf2 version).
     """
+    from pypdf.errors import PdfReadError  # noqa: PLC0415  (PDF libraries for PDFs only)
+
+    from streams.audit.export import verify  # noqa: PLC0415
+
     try:
         with progress_bar() as progress:
             task = progress.add_task("checking pages", total=None)
-            result = verify(file, lambda: progress.advance(task))
+            result = verify(file, lambda: progress.advance(task), expect_chain)
     except (ValueError, PdfReadError) as exc:
         raise ExportInvalid(f"{file}: {exc}") from exc
     if output == "json":

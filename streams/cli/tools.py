@@ -40,6 +40,11 @@ def tool(command: Callable[..., Any]) -> Callable[..., None]:
         except CountersignError as exc:
             errors.print(f"[red]countersign: {exc}[/]")
             sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception:  # a bug or a failure we did not foresee: an error, never "1"
+            errors.print_exception()
+            sys.exit(2)
 
     return run
 

@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 
+from confluent_kafka import KafkaException
+
 from streams.core.catalogue import CatalogueReader, Petition, window
 from streams.core.settings import Settings
 from streams.rules.petitions import PetitionWindow
@@ -56,6 +58,8 @@ class PetitionLookup:
         deadline = time.monotonic() + timeout
         with self._fresher:
             while self.fresh_as_of < logged_at:
+                if self._thread is None or not self._thread.is_alive():
+                    return False
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -92,13 +96,14 @@ class PetitionLookup:
         try:
             while not self._stop.is_set():
                 checked = time.time()
-                if reader.poll(0.1):
-                    self._publish(reader.petitions)
-                    log.info("catalogue updated: %d petitions", len(self._windows))
-                if reader.caught_up():
-                    self._mark_fresh(checked)
-        except Exception:
-            log.exception("the catalogue follower stopped; petitions are no longer updated")
-            raise
+                try:
+                    if reader.poll(0.1):
+                        self._publish(reader.petitions)
+                        log.info("catalogue updated: %d petitions", len(self._windows))
+                    if reader.caught_up():
+                        self._mark_fresh(checked)
+                except KafkaException as exc:  # a broker hiccup: try again, stay alive
+                    log.warning("catalogue follower: %s; retrying in 1 s", exc)
+                    time.sleep(1)
         finally:
             reader.close()

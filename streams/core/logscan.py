@@ -88,31 +88,28 @@ def scan(
         ]
     )
     idle_since = time.monotonic()
+
+    def finished(partition: int) -> None:
+        """Stop reading a partition: its range is done (records past it are live)."""
+        del pending[partition]
+        reader.pause([TopicPartition(log.topic, partition)])
+
     try:
         while pending:
             batch = reader.consume(BATCH, timeout=1.0)
-            if not batch:
-                # The end may sit past a transaction marker no record is read for.
-                for tp in reader.position([TopicPartition(log.topic, p) for p in pending]):
-                    if tp.offset >= pending[tp.partition][1]:
-                        del pending[tp.partition]
-                if pending and time.monotonic() - idle_since > 30:
-                    raise KafkaUnavailable(
-                        f"no records from {log.topic} for 30 s with {len(pending)} "
-                        "partitions still to read"
-                    )
-                continue
-            idle_since = time.monotonic()
             taken = 0
             for message in batch:
                 if message.error() is not None:
                     continue
                 partition, offset = message.partition() or 0, message.offset() or 0
                 bounds = pending.get(partition)
-                if bounds is None or offset >= bounds[1]:
+                if bounds is None:
                     continue
-                if offset >= bounds[1] - 1:
-                    del pending[partition]
+                if offset >= bounds[1]:  # past the end: the range had a gap at its end
+                    finished(partition)
+                    continue
+                if offset == bounds[1] - 1:
+                    finished(partition)
                 kind, stamp = message.timestamp()
                 taken += 1
                 yield LogRecord(
@@ -121,6 +118,18 @@ def scan(
                     stamp / 1000 if kind and stamp > 0 else None,
                     message.key(),
                     message.value(),
+                )
+            # An end behind a transaction marker or a compacted record is never read:
+            # the position (local, no round trip) says when it is passed.
+            for tp in reader.position([TopicPartition(log.topic, p) for p in pending]):
+                if tp.offset >= pending[tp.partition][1]:
+                    finished(tp.partition)
+            if taken:
+                idle_since = time.monotonic()
+            elif pending and time.monotonic() - idle_since > 30:
+                raise KafkaUnavailable(
+                    f"no records from {log.topic} for 30 s with {len(pending)} "
+                    "partitions still to read"
                 )
             on_progress(taken)
     finally:

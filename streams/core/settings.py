@@ -120,7 +120,13 @@ class Settings(BaseSettings):
                 "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development key is public)"
             )
-        if self.env == "production" and self.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN:
+        public_token = self.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN
+        if public_token and self.bind_host not in ("127.0.0.1", "::1", "localhost"):
+            raise ConfigurationError(
+                f"COUNTERSIGN_BIND_HOST={self.bind_host} opens the /ops routes beyond this "
+                "machine: set COUNTERSIGN_OPS_TOKEN to a secret of your own"
+            )
+        if self.env == "production" and public_token:
             raise ConfigurationError(
                 "COUNTERSIGN_OPS_TOKEN must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development token is public)"

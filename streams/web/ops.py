@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -63,15 +64,27 @@ async def counts(request: web.Request) -> web.Response:
 
 
 async def signers(request: web.Request) -> web.Response:
-    offset = int(request.query.get("offset", "0"))
+    """``?until=<ISO time>&after=<submitted_at>,<partition>,<offset>,<index>&limit=``"""
     limit = min(int(request.query.get("limit", str(MAX_SIGNERS_PAGE))), MAX_SIGNERS_PAGE)
+    until = _utc(request.query["until"])
+    after = None
+    if "after" in request.query:
+        at, partition, offset, index = request.query["after"].split(",")
+        after = [_utc(at), int(partition), int(offset), int(index)]
     rows = await asyncio.to_thread(
         request.app[OPS_AUDIT].signers,
         request.match_info["petition_id"],
-        offset=offset,
+        until=until,
+        after=after,
         limit=limit,
     )
     return web.json_response(rows)
+
+
+def _utc(text: str) -> datetime:
+    """An ISO time; one without a zone is UTC (as ClickHouse's rows come back)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def signature(request: web.Request) -> web.Response:

@@ -69,7 +69,7 @@ def register(
                 # Maybe published a moment before: judge against a catalogue that has
                 # everything logged before the submission was. Blocks the loop for at
                 # most one follower cycle (~0.1 s), and only until it is fresh again.
-                petitions.ensure_fresh(at.timestamp())
+                petitions.ensure_fresh(at.timestamp(), timeout=2.0)
                 verdict = judged()
             return verdict
         except Exception as exc:  # a bug must not stop the pipeline: dead-letter it

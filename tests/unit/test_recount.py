@@ -7,6 +7,7 @@ import random
 from collections import Counter
 
 from schemas.batch import encode_batch
+from schemas.codec import codec
 from streams.audit.recount import Recount
 from streams.core.logscan import LogRecord
 from streams.rules.petitions import PetitionWindow
@@ -95,3 +96,21 @@ def test_the_same_signer_in_two_partitions_is_counted_once_and_marked_contested(
     assert again.counts() == first.counts()
     assert sum(again.rejected.values()) == sum(first.rejected.values()) + 1
     assert len(again.contested) == 1
+
+
+def test_a_contested_signer_with_two_countries_gives_both_rows_leeway() -> None:
+    records, windows, _ = logged(8, 200)
+    decoder = codec("SignatureSubmitted")
+    winner = next(r for r in records if Recount.of([r], windows, HASH_KEY, "t").winners)
+    moved = decoder.decode(winner.value or b"") | {"country": "NZ"}
+    elsewhere = LogRecord(
+        (winner.partition + 1) % PARTITIONS,
+        10_000,
+        winner.timestamp,
+        winner.key,
+        decoder.encode(moved),
+    )
+    recount = Recount.of([*records, elsewhere], windows, HASH_KEY, "t")
+    (first,) = Recount.of([winner], windows, HASH_KEY, "t").winners.values()
+    own = (first[4], first[5], first[6])
+    assert recount.leeway() == Counter({own: 1, (own[0], "Asia and the Pacific", "NZ"): 1})

@@ -96,3 +96,13 @@ def test_every_consumer_group_lives_under_the_topic_prefix() -> None:
     settings = Settings(topic_prefix="run7.", app_id="countersign")
     assert settings.group_id() == "run7.countersign"
     assert settings.group_id("catalogue-reader") == "run7.countersign-catalogue-reader"
+
+
+def test_listening_beyond_loopback_needs_an_ops_token_of_ones_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_BIND_HOST", "0.0.0.0")
+    with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN"):
+        Settings()
+    monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "a-secret")
+    assert Settings().bind_host == "0.0.0.0"
