@@ -116,7 +116,7 @@ class DeliveryPdf:
         pdf.set_title(cover.title)
         pdf.add_page()
         pdf.set_font("latin", "B", size=18)
-        pdf.multi_cell(0, 9, cover.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 9, cover.title, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("latin", size=11)
         pdf.ln(3)
         pdf.multi_cell(
@@ -126,6 +126,7 @@ class DeliveryPdf:
             f"Signatures: {cover.total:,} ({pages:,} pages of up to {PER_PAGE} names, "
             "in submission order; names of signers who agreed to publication)\n"
             f"Generated {cover.generated_at}\nFrom the audit log: {cover.log_range}",
+            align="L",
             new_x="LMARGIN",
             new_y="NEXT",
         )
@@ -144,6 +145,7 @@ class DeliveryPdf:
             "Every page's footer carries a hash chained from the previous page's: a page "
             "removed, reordered or altered breaks the chain from there on. Check this file "
             "with `countersign verify-export FILE`. The chain ends in:",
+            align="L",
             new_x="LMARGIN",
             new_y="NEXT",
         )
