@@ -137,6 +137,11 @@ def copy_log(
         publish_petition(replay, petition)
     producer = kafka.producer(replay, **{"message.max.bytes": 4 * 1024 * 1024, "linger.ms": 20})
     failures: list[str] = []
+
+    def delivered(error: object, _message: object) -> None:
+        if error is not None:
+            failures.append(str(error))
+
     copied = 0
     for record in scan(live, source, on_progress):
         while True:
@@ -147,7 +152,7 @@ def copy_log(
                     record.key,
                     partition=record.partition,
                     timestamp=int((record.timestamp or time.time()) * 1000),
-                    on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
+                    on_delivery=delivered,
                 )
                 break
             except BufferError:  # librdkafka's queue is full: let it drain

@@ -133,7 +133,13 @@ def find(
             position = SourcePosition(log.topic, record.partition, record.offset, index)
             logged_at = judged_at(record.timestamp, datetime.now(UTC))
             verdict = judge(
-                value, key, position, petitions=windows, now=logged_at, hash_key=hash_key
+                value,
+                key,
+                position,
+                petitions=windows,
+                now=logged_at,
+                hash_key=hash_key,
+                submitted_codec=decoder,
             )
             step = Step(
                 position,

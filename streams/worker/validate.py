@@ -8,6 +8,7 @@ The only place the clear email exists after the intake: it is hashed here and dr
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -42,25 +43,16 @@ def register(
     pause = settings.validate_batch_pause_seconds
     submitted_codec = codec("SignatureSubmitted")
     events_in = EVENTS_IN.labels("validate")
+    judge_here = functools.partial(
+        judge, petitions=petitions, hash_key=hash_key, submitted_codec=submitted_codec
+    )
 
     def verdict_on(
         key: bytes | None, value: bytes | None, position: SourcePosition, at: datetime
     ) -> Accepted | Rejected:
         events_in.inc()
-
-        def judged() -> Accepted | Rejected:
-            return judge(
-                value,
-                key,
-                position,
-                petitions=petitions,
-                now=at,
-                hash_key=hash_key,
-                submitted_codec=submitted_codec,
-            )
-
         try:
-            verdict = judged()
+            verdict = judge_here(value, key, position, now=at)
             if (
                 isinstance(verdict, Rejected)
                 and verdict.reason is Reason.UNKNOWN_PETITION
@@ -70,7 +62,7 @@ def register(
                 # everything logged before the submission was. Blocks the loop for at
                 # most one follower cycle (~0.1 s), and only until it is fresh again.
                 petitions.ensure_fresh(at.timestamp(), timeout=2.0)
-                verdict = judged()
+                verdict = judge_here(value, key, position, now=at)
             return verdict
         except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
             log.exception("validate failed on %s; dead-lettering it", position)
