@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,9 @@ def register(
     judge_here = functools.partial(
         judge, petitions=petitions, hash_key=hash_key, submitted_codec=submitted_codec
     )
+    #: When validate last waited for the catalogue: at most once a second, so that a
+    #: flood of made-up petition ids cannot hold the event loop in waits.
+    waited_at = [0.0]
 
     def verdict_on(
         key: bytes | None, value: bytes | None, position: SourcePosition, at: datetime
@@ -57,7 +61,9 @@ def register(
                 isinstance(verdict, Rejected)
                 and verdict.reason is Reason.UNKNOWN_PETITION
                 and petitions.fresh_as_of < at.timestamp()
+                and time.monotonic() - waited_at[0] > 1.0
             ):
+                waited_at[0] = time.monotonic()
                 # Maybe published a moment before: judge against a catalogue that has
                 # everything logged before the submission was. Blocks the loop for at
                 # most one follower cycle (~0.1 s), and only until it is fresh again.
