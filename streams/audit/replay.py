@@ -206,6 +206,9 @@ class ReplayPipeline:
                 "COUNTERSIGN_API_PORT": str(self.api_port),
                 "COUNTERSIGN_WORKER_PORT": str(self.worker_port),
                 "COUNTERSIGN_API_URL": f"http://127.0.0.1:{self.api_port}",
+                # serve samples its sink's lag in the background; ``lag`` below waits on
+                # it, so it is read often here (a stale 0 must not end the wait early).
+                "COUNTERSIGN_LAG_SAMPLE_SECONDS": "0.5",
             },
         )
         self.worker.spawn(["worker", "--loglevel", "warn"], env)

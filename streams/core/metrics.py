@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import suppress
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -30,19 +29,23 @@ VERDICTS = Counter(
 
 
 class SinkCollector(Collector):
-    """Reads the sink's own statistics (and its consumer lag) at scrape time."""
+    """The sink's own statistics and its consumer lag as last sampled in the background
+    (``SinkService.lag``): a scrape never waits for Kafka."""
 
-    def __init__(self, sink: Any) -> None:
-        self.sink = sink
+    def __init__(self, service: Any) -> None:
+        self.service = service
 
     def collect(self) -> Iterator[Any]:
-        s = self.sink.stats
-        lag = None
-        with suppress(Exception):  # Kafka unreachable: the other metrics still matter
-            lag = self.sink.lag()
-        if lag is not None:
+        s = self.service.sink.stats
+        sample = self.service.lag.latest
+        if sample.value is not None:  # never read yet (Kafka down since the start): absent
             yield GaugeMetricFamily(
-                "countersign_sink_consumer_lag", "Records the sink has yet to write", lag
+                "countersign_sink_consumer_lag", "Records the sink has yet to write", sample.value
+            )
+            yield GaugeMetricFamily(
+                "countersign_sink_consumer_lag_age_seconds",
+                "How long ago the lag was read (it is read in the background)",
+                sample.age(),
             )
         yield CounterMetricFamily("countersign_sink_rows", "Rows written to ClickHouse", s.rows)
         yield CounterMetricFamily("countersign_sink_batches", "Batches written", s.batches)

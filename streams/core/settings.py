@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     #: How long the intake holds a submission for others of the same partition to
     #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
     intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)
+    #: How often ``countersign serve`` reads the sink's consumer lag in the background
+    #: (``streams.core.sampling``): /metrics and /healthz show the latest reading.
+    lag_sample_seconds: float = Field(default=5.0, gt=0, le=300)
     #: At most this many submissions share one record.
     intake_coalesce_max: int = Field(default=100, ge=1, le=1000)
     #: How long a request waits for Kafka's acknowledgement before it gives up.

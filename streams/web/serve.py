@@ -44,8 +44,11 @@ async def serve(settings: Settings) -> None:
     if settings.sink_enabled:
         # Its own client: the sink's thread and the API's threads never share a session.
         sink = SinkService(settings, await asyncio.to_thread(connect, settings.clickhouse_target))
+        # A first reading of its lag before we listen: /healthz and /metrics show one
+        # from their first answer; the sampler then keeps it fresh in the background.
+        await asyncio.to_thread(sink.lag.sample_now)
         sink.start()
-        REGISTRY.register(SinkCollector(sink.sink))
+        REGISTRY.register(SinkCollector(sink))
     reader = CountsReader(client, settings.clickhouse_database)
     rebuild = None
     if sink is not None:
@@ -55,7 +58,7 @@ async def serve(settings: Settings) -> None:
         settings,
         reader,
         petitions,
-        None if sink is None else sink.sink,
+        sink,
         AuditQueries(client, settings.clickhouse_database),
         rebuild,
     )
