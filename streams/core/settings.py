@@ -8,10 +8,11 @@ with its own topic prefix) makes one with ``settings.model_copy(update=...)``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.errors import ConfigurationError
@@ -24,6 +25,28 @@ DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
 
 
 class Settings(BaseSettings):
+#: One window of ``intake_rate_limits``: ``count/seconds``.
+RATE_WINDOW = re.compile(r"([0-9]+)/([0-9]+)")
+
+
+def parse_rate_limits(text: str) -> list[tuple[int, float]]:
+    """``"1/60,5/300"`` as ``[(1, 60.0), (5, 300.0)]`` (empty: no limit).
+
+    A window of 0 signatures or 0 seconds cannot be enforced (every request would
+    fail on it), so it is refused here, when the process starts, not per request.
+    """
+    windows = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        window = RATE_WINDOW.fullmatch(part)
+        if window is None or int(window[1]) < 1 or int(window[2]) < 1:
+            raise ConfigurationError(
+                f"COUNTERSIGN_INTAKE_RATE_LIMITS={text!r}: each window is count/seconds, "
+                f"both whole numbers of at least 1 (e.g. 1/60,5/300); {part!r} is not"
+            )
+        windows.append((int(window[1]), float(window[2])))
+    return windows
     """Everything a Countersign process may be told from outside."""
 
     model_config = SettingsConfigDict(
@@ -95,8 +118,19 @@ class Settings(BaseSettings):
     bind_host: str = "127.0.0.1"
 
     intake_port: int = Field(default=8080, ge=1, le=65535)
-    #: Signatures per client IP and petition: ``count/seconds`` windows, all enforced.
-    intake_rate_limits: str = Field(default="1/60,5/300", pattern=r"^\s*(\d+/\d+\s*,?\s*)*$")
+    #: Signatures per client (see the prefixes below) and petition: ``count/seconds``
+    #: windows, all enforced.
+    intake_rate_limits: str = "1/60,5/300"
+    #: The rate limits count a client by its network: an IPv4 address is one client
+    #: (/32), an IPv6 client by its /64, the smallest network a site is given (one
+    #: host may use all of its 2^64 addresses).
+    intake_ipv4_prefix: int = Field(default=32, ge=1, le=32)
+    intake_ipv6_prefix: int = Field(default=64, ge=1, le=128)
+    #: For how long an identical resend (same signature_id, petition and email) is
+    #: answered from memory, without publishing again; 0 publishes every resend.
+    intake_resend_window_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    #: At most this many submissions are remembered for that (the oldest go first).
+    intake_resend_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
     #: Proxies (IPs or CIDR networks) whose ``X-Forwarded-For`` is believed.
     intake_trusted_proxies: str = ""
     #: Origins allowed to call the intake from a browser and to frame its form.
@@ -131,6 +165,12 @@ class Settings(BaseSettings):
             )
         if self.env == "production" and public_token:
             raise ConfigurationError(
+    @field_validator("intake_rate_limits")
+    @classmethod
+    def _rate_limits_can_be_enforced(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
+
                 "COUNTERSIGN_OPS_TOKEN must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development token is public)"
             )
@@ -149,12 +189,7 @@ class Settings(BaseSettings):
     @property
     def rate_limits(self) -> list[tuple[int, float]]:
         """``intake_rate_limits`` as ``[(count, seconds), ...]``."""
-        windows = []
-        for part in self.intake_rate_limits.replace(" ", "").split(","):
-            if part:
-                count, seconds = part.split("/")
-                windows.append((int(count), float(seconds)))
-        return windows
+        return parse_rate_limits(self.intake_rate_limits)
 
     @property
     def trusted_proxies(self) -> list[str]:

@@ -3,6 +3,11 @@
 Anyone can send the header, so a rate limit keyed on its first entry is worthless.
 The standard walk: start at the TCP peer; while the current hop is a trusted proxy,
 step one entry left in ``X-Forwarded-For``. The first untrusted hop is the client.
+
+And which addresses are one client? An IPv4 address usually is; an IPv6 host is
+given a whole /64 and may send from any of its 2^64 addresses, so a limit per IPv6
+address limits nothing. ``rate_bucket`` maps an address to the network it is
+limited as.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import ipaddress
 from collections.abc import Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def networks(specs: Sequence[str]) -> list[Network]:
@@ -18,7 +24,7 @@ def networks(specs: Sequence[str]) -> list[Network]:
     return [ipaddress.ip_network(spec.strip(), strict=False) for spec in specs]
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address(text: str) -> Address | None:
     try:
         return ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
@@ -39,3 +45,19 @@ def client_ip(
             break
         current = previous
     return str(current)
+
+
+def rate_bucket(ip: str | None, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str | None:
+    """The network ``ip`` is rate-limited as (``"2001:db8:1:2::/64"``); anything that
+    is not an address (a Unix socket peer, None) is its own bucket.
+
+    An IPv4-mapped IPv6 address (``::ffff:198.51.100.7``, from a dual-stack socket)
+    is the IPv4 client it maps, so it cannot dodge the IPv4 limit.
+    """
+    address = _address(ip) if ip else None
+    if address is None:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network((address, prefix), strict=False))

@@ -19,3 +19,8 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
     registry=INTAKE_REGISTRY,
 )
+RESENDS = Counter(
+    "countersign_intake_resends_answered",
+    "Identical resends answered with the first submission's outcome, not published again",
+    registry=INTAKE_REGISTRY,
+)

@@ -32,10 +32,11 @@ from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
 from streams.intake import pages
-from streams.intake.clientip import client_ip, networks
-from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS
+from streams.intake.clientip import client_ip, networks, rate_bucket
+from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS, RESENDS
 from streams.intake.ratelimit import RateLimiter
-from streams.publish import AsyncPublisher, Signature
+from streams.intake.resends import RecentSubmissions, same_submission
+from streams.publish import AsyncPublisher, Receipt, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.rules.submission import MAX_LOCALE_LENGTH
@@ -50,7 +51,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class Intake:
-    """The intake's state: settings, catalogue, publisher, rate limiter."""
+    """The intake's state: settings, catalogue, publisher, rate limiter, and the
+    recent submissions that answer identical resends."""
 
     def __init__(
         self, settings: Settings, petitions: PetitionLookup, publisher: AsyncPublisher
@@ -59,27 +61,50 @@ class Intake:
         self.petitions = petitions
         self.publisher = publisher
         self.limiter = RateLimiter(settings.rate_limits)
+        self.recent: RecentSubmissions[Receipt] = RecentSubmissions(
+            settings.intake_resend_window_seconds, settings.intake_resend_max_entries
+        )
         self.trusted = networks(settings.trusted_proxies)
 
     def client(self, request: web.Request) -> str | None:
         return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
 
     async def submit(self, signature: Signature) -> None:
-        """Rate-limit, publish, and release the slot unless Kafka took the event.
+        """Answer an identical resend with its first's outcome, else rate-limit and
+        publish; returns once Kafka has the event (or raises why not).
 
-        The slot's token is the submission itself (signature_id, petition, email), so
-        a resend of it (a lost response, a double click) is not limited: it is
-        published again and counted once, as the contract says of retries.
+        The limiter's slot is keyed by the client's network (``rate_bucket``) and
+        carries the submission as its token, so a resend that is no longer
+        remembered still takes no second slot. The publishing runs as a task of its
+        own, shielded from the request: a client that hangs up does not cancel it,
+        and resends waiting for it hear the same outcome. If Kafka does not take the
+        event, the slot is given back and the submission forgotten.
         """
-        key = (signature.client_ip, signature.petition_id)
-        token = (signature.signature_id, signature.petition_id, signature.email.lower())
-        stamp = self.limiter.acquire(key, time.monotonic(), token)
-        try:
-            await self.publisher.publish(signature)
-        except BaseException:
-            if stamp is not None:
-                self.limiter.release(key, stamp)
-            raise
+        token = same_submission(signature)
+        now = time.monotonic()
+        first = self.recent.get(token, now)
+        if first is not None:
+            RESENDS.inc()
+            await asyncio.shield(first)
+            return
+        settings = self.settings
+        client = rate_bucket(
+            signature.client_ip,
+            ipv4_prefix=settings.intake_ipv4_prefix,
+            ipv6_prefix=settings.intake_ipv6_prefix,
+        )
+        key = (client, signature.petition_id)
+        stamp = self.limiter.acquire(key, now, token)
+        publishing = asyncio.ensure_future(self.publisher.publish(signature))
+        if stamp is not None:
+
+            def release_unless_taken(done: asyncio.Future[Receipt]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    self.limiter.release(key, stamp)
+
+            publishing.add_done_callback(release_unless_taken)
+        self.recent.add(token, publishing, now)
+        await asyncio.shield(publishing)
 
 
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
@@ -232,6 +257,7 @@ async def healthz(request: web.Request) -> web.Response:
             "in_flight": intake.publisher.in_flight,
             "petitions": len(intake.petitions.all()),
             "rate_limited_clients": len(intake.limiter),
+            "recent_submissions": len(intake.recent),
         },
         status=200 if up else 503,
     )

@@ -116,14 +116,17 @@ def test_a_second_signature_from_one_address_is_429_with_retry_after(
     assert other.status == 202
 
 
-def test_a_resent_submission_is_taken_again_not_rate_limited(
+def test_a_resent_submission_is_answered_again_not_rate_limited_and_published_once(
     settings: Settings, running: IntakeProcess
 ) -> None:
     fields = {**GOOD, "signature_id": "resent-0001"}
-    assert post_json(running.url, "syria-icc", fields, ip="203.0.113.9").status == 202
-    assert post_json(running.url, "syria-icc", fields, ip="203.0.113.9").status == 202
-    ids = [r["signature_id"] for r in submitted(settings, expect=2)]
-    assert ids == ["resent-0001", "resent-0001"]  # the pipeline counts it once
+    first = post_json(running.url, "syria-icc", fields, ip="203.0.113.9")
+    again = post_json(running.url, "syria-icc", fields, ip="203.0.113.9")
+    expected = (202, {"signature_id": "resent-0001"})
+    assert (first.status, first.body) == expected
+    assert (again.status, again.body) == expected
+    ids = [r["signature_id"] for r in submitted(settings, expect=1)]
+    assert ids == ["resent-0001"]
 
 
 def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.intake.clientip import client_ip, networks
+from streams.intake.clientip import client_ip, networks, rate_bucket
 
 PROXIES = networks(["127.0.0.1", "10.0.0.0/8"])
 
@@ -36,3 +36,32 @@ def test_ipv6_clients_are_understood() -> None:
 
 def test_only_proxies_in_the_header_leaves_the_leftmost() -> None:
     assert client_ip("127.0.0.1", "10.0.0.5, 10.0.0.6", PROXIES) == "10.0.0.5"
+
+
+def test_an_ipv4_client_is_limited_as_its_own_address() -> None:
+    assert rate_bucket("198.51.100.7") == "198.51.100.7/32"
+
+
+def test_every_address_of_an_ipv6_64_is_one_client() -> None:
+    first = rate_bucket("2001:db8:1:2::1")
+    assert first == "2001:db8:1:2::/64"
+    assert rate_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff") == first
+
+
+def test_the_next_ipv6_64_is_another_client() -> None:
+    assert rate_bucket("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+
+
+def test_the_prefixes_are_configurable() -> None:
+    assert rate_bucket("2001:db8:1:2::1", ipv6_prefix=48) == "2001:db8:1::/48"
+    assert rate_bucket("2001:db8:1:2::1", ipv6_prefix=128) == "2001:db8:1:2::1/128"
+    assert rate_bucket("198.51.100.7", ipv4_prefix=24) == "198.51.100.0/24"
+
+
+def test_an_ipv4_mapped_ipv6_address_is_the_ipv4_client() -> None:
+    assert rate_bucket("::ffff:198.51.100.7") == "198.51.100.7/32"
+
+
+def test_what_is_not_an_address_is_its_own_bucket() -> None:
+    assert rate_bucket(None) is None
+    assert rate_bucket("unix-socket") == "unix-socket"

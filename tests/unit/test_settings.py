@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from streams.core.errors import ConfigurationError
 from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
 
 
@@ -106,3 +107,31 @@ def test_listening_beyond_loopback_needs_an_ops_token_of_ones_own(
         Settings()
     monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "a-secret")
     assert Settings().bind_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("limits", ["0/60", "5/0", "1/60,0/300", "5", "1/60/2", "a/60"])
+def test_rate_limits_that_cannot_be_enforced_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, limits: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_INTAKE_RATE_LIMITS", limits)
+    with pytest.raises(ValidationError, match="COUNTERSIGN_INTAKE_RATE_LIMITS") as refused:
+        Settings()
+    assert isinstance(refused.value.errors()[0]["ctx"]["error"], ConfigurationError)
+
+
+def test_rate_limits_are_count_per_seconds_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_INTAKE_RATE_LIMITS", " 2/30, 10/3600 ")
+    assert Settings().rate_limits == [(2, 30.0), (10, 3600.0)]
+
+
+@pytest.mark.parametrize("prefix", ["0", "129"])
+def test_an_ipv6_prefix_outside_1_to_128_is_refused(
+    monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_INTAKE_IPV6_PREFIX", prefix)
+    with pytest.raises(ValidationError, match="intake_ipv6_prefix"):
+        Settings()
+
+
+def test_ipv6_clients_are_limited_by_their_64_by_default() -> None:
+    assert (Settings().intake_ipv6_prefix, Settings().intake_ipv4_prefix) == (64, 32)
