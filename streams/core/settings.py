@@ -22,9 +22,6 @@ DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-producti
 #: The audit tools' token for ``countersign serve``'s /ops endpoints on a laptop;
 #: refused when ``env`` is ``production``.
 DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
-
-
-class Settings(BaseSettings):
 #: One window of ``intake_rate_limits``: ``count/seconds``.
 RATE_WINDOW = re.compile(r"([0-9]+)/([0-9]+)")
 
@@ -47,6 +44,9 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
             )
         windows.append((int(window[1]), float(window[2])))
     return windows
+
+
+class Settings(BaseSettings):
     """Everything a Countersign process may be told from outside."""
 
     model_config = SettingsConfigDict(
@@ -147,6 +147,12 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
     intake_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("intake_rate_limits")
+    @classmethod
+    def _rate_limits_can_be_enforced(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
+
     @model_validator(mode="after")
     def _refuse_development_key_in_production(self) -> Settings:
         if (
@@ -165,12 +171,6 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
             )
         if self.env == "production" and public_token:
             raise ConfigurationError(
-    @field_validator("intake_rate_limits")
-    @classmethod
-    def _rate_limits_can_be_enforced(cls, value: str) -> str:
-        parse_rate_limits(value)
-        return value
-
                 "COUNTERSIGN_OPS_TOKEN must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development token is public)"
             )
