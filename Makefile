@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
+# Mailpit, the development mail server, built from source with the machine's Go.
+MAILPIT_VERSION := v1.27.11
+MAILPIT := .cache/bin/mailpit
 
 .DEFAULT_GOAL := help
 .PHONY: help install fonts browser run test lint bench bench-pipeline kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
@@ -19,8 +22,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed fonts ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts
+install: $(VENV)/.installed fonts $(MAILPIT) ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts, build Mailpit
 	deploy/kafka/kafka.sh fetch
+
+$(MAILPIT):
+	@command -v go >/dev/null || { echo "Go is needed to build Mailpit (the development mail server)"; exit 1; }
+	GOBIN=$(CURDIR)/.cache/bin GOPATH=$(CURDIR)/.cache/go GOFLAGS=-modcacherw \
+	  go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 fonts: ## Debian's Noto fonts (every script of the delivery PDF) and poppler-utils (needs root)
 	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc && \

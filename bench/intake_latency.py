@@ -393,7 +393,7 @@ def main() -> None:
         pool = pool[count:]
 
     create_topics(settings)
-    publish_petition(settings, seed_petition(datetime.now(UTC)))
+    publish_petition(settings, seed_petition(datetime.now(UTC), confirmation="none"))
     intake = IntakeProcess(settings, workdir / "intake.log", free_port())
     intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
     steps: list[Step] = []

@@ -96,7 +96,7 @@ def main() -> None:
     settings = Settings(topic_prefix=f"bench-visible-{run}.", data_dir=workdir / "data")
     bodies = signatures(1, round(args.rate * args.duration))
     create_topics(settings)
-    publish_petition(settings, seed_petition(datetime.now(UTC)))
+    publish_petition(settings, seed_petition(datetime.now(UTC), confirmation="none"))
 
     worker = WorkerProcess(settings, workdir / "worker.log", free_port())
     intake = IntakeProcess(settings, workdir / "intake.log", free_port())

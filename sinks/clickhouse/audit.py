@@ -10,6 +10,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.clickhouse.queries import CURRENT_SIGNATURES
+
 #: A signature's place in the audit log, the tables' common language.
 POSITION = "source_topic, source_partition, source_offset, source_index"
 SIGNER_COLUMNS = "signature_id, full_name, country, region, submitted_at, " + POSITION.replace(
@@ -27,8 +29,8 @@ class AuditQueries:
         (``regional_counts``), ClickHouse's own count of the signature rows, and the
         rejections per reason."""
         aggregate = self.client.query(
-            f"SELECT petition_id, region, country, max(signatures) FROM {self.db}.regional_counts "
-            "GROUP BY petition_id, region, country"
+            f"SELECT petition_id, region, country, {CURRENT_SIGNATURES} "
+            f"FROM {self.db}.regional_counts GROUP BY petition_id, region, country"
         ).result_rows
         recount = self.client.query(
             f"SELECT petition_id, region, country, sum(signatures) FROM {self.db}.signature_counts "
@@ -53,8 +55,8 @@ class AuditQueries:
         by key, so rows the sink adds meanwhile never shift a page."""
         after = after or [datetime(1970, 1, 1, tzinfo=UTC), 0, 0, 0]
         result = self.client.query(
-            f"SELECT {SIGNER_COLUMNS} FROM {self.db}.signatures FINAL "
-            "WHERE petition_id = {petition:String} AND consent_to_publish_name "
+            f"SELECT {SIGNER_COLUMNS} FROM {self.db}.signature_status "
+            "WHERE petition_id = {petition:String} AND counted AND consent_to_publish_name "
             "AND accepted_at <= {until:DateTime64(3)} "
             "AND (submitted_at, source_partition, source_offset, source_index) > "
             "({at:DateTime64(3)}, {p:UInt16}, {o:UInt64}, {i:UInt32}) "
@@ -83,6 +85,16 @@ class AuditQueries:
         )
         rows = list(result.named_results())
         return _jsonable(rows[0]) if rows else None
+
+    def confirmed_at(self, petition_id: str, email_hash: str) -> datetime | None:
+        """When a signer first confirmed their signature, if they did."""
+        rows = self.client.query(
+            f"SELECT min(confirmed_at) FROM {self.db}.confirmations "
+            "WHERE petition_id = {petition:String} AND email_hash = {hash:String} "
+            "HAVING count() > 0",
+            parameters={"petition": petition_id, "hash": email_hash},
+        ).result_rows
+        return rows[0][0].replace(tzinfo=UTC) if rows else None
 
     def rejections_at(
         self, topic: str, positions: list[tuple[int, int, int]]

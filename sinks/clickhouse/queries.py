@@ -1,7 +1,7 @@
 """What the API and dashboard read from ClickHouse.
 
 Signature totals come from one place: ``regional_counts``, the Faust aggregate's exact
-totals (the largest total per petition and country). ``recount`` reads ClickHouse's
+totals (per petition and country, the row with the largest version). ``recount`` reads ClickHouse's
 own count of the ``signatures`` rows, an independent cross-check that ``reconcile``
 and the tests compare, never a second source for the API. Rejections are counted
 once per source position (``FINAL``), so repeated deliveries never show."""
@@ -15,6 +15,11 @@ from clickhouse_connect.driver.client import Client
 
 from streams.rules.reasons import Reason
 
+#: The current numbers of a (petition, country) in ``regional_counts``: the row with
+#: the largest version (rows from before versions have 0: the largest number wins).
+CURRENT_SIGNATURES = "argMax(signatures, (version, signatures))"
+CURRENT_PENDING = "argMax(pending, (version, signatures))"
+
 
 class CountsReader:
     def __init__(self, client: Client, database: str) -> None:
@@ -24,14 +29,18 @@ class CountsReader:
     def totals(self) -> dict[str, int]:
         rows = self.client.query(
             "SELECT petition_id, sum(n) FROM (SELECT petition_id, country, "
-            f"max(signatures) AS n FROM {self.db}.regional_counts "
+            f"{CURRENT_SIGNATURES} AS n FROM {self.db}.regional_counts "
             "GROUP BY petition_id, country) GROUP BY petition_id"
         ).result_rows
         return {str(petition): int(n) for petition, n in rows}
 
     def by_country(self, petition_id: str) -> list[tuple[str, str, int]]:
         """``(region, country, signatures)``: the aggregate's totals."""
-        return self._per_country("max(signatures)", "regional_counts", petition_id)
+        return self._per_country(CURRENT_SIGNATURES, "regional_counts", petition_id)
+
+    def pending_by_country(self, petition_id: str) -> list[tuple[str, str, int]]:
+        """``(region, country, pending)``: signatures waiting for confirmation."""
+        return self._per_country(CURRENT_PENDING, "regional_counts", petition_id)
 
     def recount(self, petition_id: str) -> list[tuple[str, str, int]]:
         """``(region, country, signatures)``: ClickHouse's own count of the signature
@@ -55,8 +64,14 @@ class CountsReader:
         by_region: dict[str, int] = {}
         by_country: dict[str, int] = {}
         for region, country, n in rows:
+            if not n:  # only pending signatures there so far
+                continue
             by_region[region] = by_region.get(region, 0) + int(n)
             by_country[country] = int(n)
+        pending: dict[str, int] = {}
+        for region, _country, n in self.pending_by_country(petition_id):
+            if n:
+                pending[region] = pending.get(region, 0) + int(n)
         reasons = self.client.query(
             f"SELECT reason, count() FROM {self.db}.rejections FINAL "
             "WHERE petition_id = {petition:String} GROUP BY reason",
@@ -70,6 +85,9 @@ class CountsReader:
             "by_region": dict(sorted(by_region.items(), key=lambda kv: -kv[1])),
             "by_country": dict(sorted(by_country.items(), key=lambda kv: -kv[1])),
             "rejected": rejected,
+            # Accepted, waiting for their signers to confirm (not in ``total``).
+            "pending": sum(pending.values()),
+            "pending_by_region": dict(sorted(pending.items(), key=lambda kv: -kv[1])),
             "as_of": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
 

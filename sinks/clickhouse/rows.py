@@ -19,6 +19,7 @@ SIGNATURE_COLUMNS = [
     "source_partition",
     "source_offset",
     "source_index",
+    "confirmation_required",
 ]
 REJECTION_COLUMNS = [
     "petition_id",
@@ -32,7 +33,16 @@ REJECTION_COLUMNS = [
     "source_index",
 ]
 
-REGIONAL_COUNT_COLUMNS = ["petition_id", "region", "country", "signatures", "updated_at"]
+REGIONAL_COUNT_COLUMNS = [
+    "petition_id",
+    "region",
+    "country",
+    "signatures",
+    "pending",
+    "version",
+    "updated_at",
+]
+CONFIRMATION_COLUMNS = ["petition_id", "email_hash", "signature_id", "confirmed_at", "source"]
 
 
 def signature_row(record: dict[str, Any]) -> list[Any]:
@@ -45,3 +55,7 @@ def rejection_row(record: dict[str, Any]) -> list[Any]:
 
 def regional_count_row(record: dict[str, Any]) -> list[Any]:
     return [record[column] for column in REGIONAL_COUNT_COLUMNS]
+
+
+def confirmation_row(record: dict[str, Any]) -> list[Any]:
+    return [record[column] for column in CONFIRMATION_COLUMNS]

@@ -27,9 +27,11 @@ from confluent_kafka import Message, TopicPartition
 
 from schemas.codec import codec
 from sinks.clickhouse.rows import (
+    CONFIRMATION_COLUMNS,
     REGIONAL_COUNT_COLUMNS,
     REJECTION_COLUMNS,
     SIGNATURE_COLUMNS,
+    confirmation_row,
     regional_count_row,
     rejection_row,
     signature_row,
@@ -37,7 +39,7 @@ from sinks.clickhouse.rows import (
 from streams.core import kafka
 from streams.core.errors import MalformedMessage, SinkUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
+from streams.core.topics import ACCEPTED, CONFIRMATIONS, COUNTS, DUPLICATES, REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,15 @@ class ClickHouseSink:
             "RegionalCount",
             regional_count_row,
         )
+        confirmations = Route(
+            f"{database}.confirmations",
+            CONFIRMATION_COLUMNS,
+            "SignatureConfirmed",
+            confirmation_row,
+        )
         self.routes = {
             settings.topic(COUNTS.name): counts,
+            settings.topic(CONFIRMATIONS.name): confirmations,
             settings.topic(ACCEPTED.name): signatures,
             settings.topic(REJECTED.name): rejections,
             settings.topic(DUPLICATES.name): rejections,

@@ -163,6 +163,23 @@ async def serve(settings: Settings, port: int | None) -> None:
 
 @cli.command()
 @tool
+def mailer(settings: Settings) -> None:
+    """Send the confirmation mails that the pipeline asks for.
+
+    Reads mail.outbox (written when a petition with `confirmation: email` accepts a
+    signature, or its signer signs again while pending) and sends each mail over
+    SMTP (COUNTERSIGN_SMTP_URL; Mailpit on 127.0.0.1:1025 under `make run`). An
+    offset is committed only after its mail went out, every COUNTERSIGN_MAILER_BATCH
+    mails: a crash loses no mail and sends at most that many twice. SIGTERM or
+    Ctrl-C stop it after the mail in hand.
+    """
+    from streams.mailer.service import run_mailer  # noqa: PLC0415
+
+    run_mailer(settings)
+
+
+@cli.command()
+@tool
 def migrate(settings: Settings) -> None:
     """Apply pending ClickHouse migrations (`serve` does too).
 

@@ -75,6 +75,14 @@ from streams.demo.traffic import paced, produce, send_via_http, send_via_kafka
     help="HTTP requests in flight.",
 )
 @click.option(
+    "--confirmation",
+    type=click.Choice(["none", "email"]),
+    default="none",
+    show_default=True,
+    help="seed-campaign: the seed petition's policy, when this adds it to the catalogue "
+    "(email: signatures stay pending until their links are followed).",
+)
+@click.option(
     "--truth",
     type=click.Path(dir_okay=False, writable=True),
     help="seed-campaign: write the counts the pipeline must reach here (JSON).",
@@ -90,6 +98,7 @@ async def simulate(  # noqa: PLR0917
     signatures: int,
     intake_url: str | None,
     concurrency: int,
+    confirmation: str,
     truth: str | None,
 ) -> None:
     """Send campaign traffic: the demo feed or the seed campaign.
@@ -124,7 +133,7 @@ async def simulate(  # noqa: PLR0917
         return
     now = datetime.now(UTC)
     if SEED_PETITION not in read_catalogue(settings):
-        publish_petition(settings, seed_petition(now))
+        publish_petition(settings, seed_petition(now, confirmation))
     expected = GroundTruth(SEED_PETITION)
     campaign = SeedCampaign(seed, signatures)
     with Progress(

@@ -22,7 +22,7 @@ from streams.core import kafka
 from streams.core.errors import CatalogueError, MalformedMessage
 from streams.core.settings import Settings
 from streams.core.topics import PETITIONS
-from streams.rules.petitions import PetitionWindow
+from streams.rules.petitions import Confirmation, PetitionWindow
 
 Petition = dict[str, Any]
 PETITION_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -45,6 +45,7 @@ def new_petition(
     closes_at: str | datetime | None = None,
     description: str | None = None,
     thresholds: list[int] | None = None,
+    confirmation: str = Confirmation.EMAIL,
     now: datetime,
 ) -> Petition:
     """A validated Petition record (ids are slugs: they appear in URLs and keys)."""
@@ -59,6 +60,9 @@ def new_petition(
     assert opens is not None
     if closes is not None and closes <= opens:
         raise CatalogueError(f"closes_at {closes} is not after opens_at {opens}")
+    if confirmation not in set(Confirmation):
+        choices = ", ".join(Confirmation)
+        raise CatalogueError(f"confirmation {confirmation!r}: choose one of {choices}")
     return {
         "petition_id": petition_id,
         "title": title.strip(),
@@ -66,6 +70,7 @@ def new_petition(
         "opens_at": opens,
         "closes_at": closes,
         "thresholds": sorted(thresholds or []),
+        "confirmation": str(confirmation),
         "updated_at": now,
     }
 
@@ -83,6 +88,7 @@ def petition_from_file(path: Path, *, now: datetime) -> Petition:
             closes_at=data.get("closes_at"),
             description=data.get("description"),
             thresholds=data.get("thresholds"),
+            confirmation=data.get("confirmation", Confirmation.EMAIL),
             now=now,
         )
     except KeyError as exc:
@@ -90,7 +96,22 @@ def petition_from_file(path: Path, *, now: datetime) -> Petition:
 
 
 def window(petition: Petition) -> PetitionWindow:
-    return PetitionWindow(petition["petition_id"], petition["opens_at"], petition["closes_at"])
+    return PetitionWindow(
+        petition["petition_id"],
+        petition["opens_at"],
+        petition["closes_at"],
+        confirmation_of(petition),
+    )
+
+
+def confirmation_of(petition: Petition) -> Confirmation:
+    """A petition's policy; one this version does not know is treated as ``email``
+    (counting too little until upgraded beats counting the unconfirmed)."""
+    value = petition.get("confirmation", Confirmation.NONE)
+    try:
+        return Confirmation(value)
+    except ValueError:
+        return Confirmation.EMAIL
 
 
 def publish_petition(settings: Settings, petition: Petition) -> None:

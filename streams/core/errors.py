@@ -127,6 +127,15 @@ class InvalidSignature(CountersignError, ValueError):
         self.errors = errors
 
 
+class CrossSiteRefused(CountersignError, PermissionError):
+    """A browser post the intake cannot trust: sent from another site (Origin or
+    Referer), or a form without a valid, unexpired token of the intake's own form."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class ServeUnavailable(CountersignError, ConnectionError):
     """``countersign serve`` did not answer an audit tool (or refused its token)."""
 
@@ -137,3 +146,16 @@ class ExportInvalid(CountersignError, ValueError):
 
 class ChildFailed(CountersignError, RuntimeError):
     """A Countersign process started by another one exited or never became healthy."""
+
+
+class LinkInvalid(CountersignError, ValueError):
+    """A confirmation link that this deployment did not sign (mistyped, cut short by a
+    mail program, or forged)."""
+
+
+class LinkExpired(LinkInvalid):
+    """A confirmation link older than ``confirmation_link_hours``."""
+
+
+class MailFailed(CountersignError, ConnectionError):
+    """The SMTP server did not take a mail (down, refused, or no answer)."""

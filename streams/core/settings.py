@@ -19,11 +19,16 @@ from streams.core.errors import ConfigurationError
 
 #: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
 DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
+#: Signs the confirmation links mailed to signers on a laptop; refused when ``env`` is
+#: ``production`` (anyone could forge a confirmation with it).
+DEVELOPMENT_SIGNING_KEY = "countersign-development-signing-key-do-not-use-in-production"
 #: The audit tools' token for ``countersign serve``'s /ops endpoints on a laptop;
 #: refused when ``env`` is ``production``.
 DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
 #: One window of ``intake_rate_limits``: ``count/seconds``.
 RATE_WINDOW = re.compile(r"([0-9]+)/([0-9]+)")
+#: What a browser sends as Origin: a scheme and a host, no path.
+ORIGIN = re.compile(r"https?://[^/?#\s]+")
 
 
 def parse_rate_limits(text: str) -> list[tuple[int, float]]:
@@ -104,6 +109,9 @@ class Settings(BaseSettings):
     sink_enabled: bool = True
     sink_batch_size: int = Field(default=5000, ge=1)
     sink_batch_seconds: float = Field(default=0.25, gt=0)
+    #: How often ``countersign serve`` reads the sink's consumer lag in the background
+    #: (``streams.core.sampling``): /metrics and /healthz show the latest reading.
+    lag_sample_seconds: float = Field(default=5.0, gt=0, le=300)
 
     #: ``countersign serve``: the dashboard, the JSON API and the sink's metrics.
     api_port: int = Field(default=6066, ge=1, le=65535)
@@ -133,24 +141,54 @@ class Settings(BaseSettings):
     intake_resend_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
     #: Proxies (IPs or CIDR networks) whose ``X-Forwarded-For`` is believed.
     intake_trusted_proxies: str = ""
-    #: Origins allowed to call the intake from a browser and to frame its form.
-    intake_cors_origins: str = "*"
+    #: Sites (``https://campaign.example``, comma-separated; ``*`` for all) whose pages
+    #: may post to the intake from a browser (CORS, Origin check) and frame its
+    #: ``?embed=1`` form. None by default: only the intake's own pages.
+    intake_cors_origins: str = ""
+    #: How long a rendered sign form's token is accepted (``streams.intake.formtoken``).
+    intake_form_token_max_age_seconds: int = Field(default=4 * 3600, ge=1, le=7 * 86_400)
     #: How long the intake holds a submission for others of the same partition to
     #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
     intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)
-    #: How often ``countersign serve`` reads the sink's consumer lag in the background
-    #: (``streams.core.sampling``): /metrics and /healthz show the latest reading.
-    lag_sample_seconds: float = Field(default=5.0, gt=0, le=300)
     #: At most this many submissions share one record.
     intake_coalesce_max: int = Field(default=100, ge=1, le=1000)
     #: How long a request waits for Kafka's acknowledgement before it gives up.
     intake_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: Signs the links of confirmation mails (itsdangerous, a salt per use).
+    signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
+    #: The intake as signers reach it: the base of the links in confirmation mails
+    #: (default: this machine's ``intake_port``).
+    public_url: str | None = None
+    #: How long a confirmation link works.
+    confirmation_link_hours: float = Field(default=7 * 24, gt=0, le=24 * 365)
+    #: Where confirmation mails go: ``smtp://host:port`` (STARTTLS when the server
+    #: offers it), ``smtps://`` (TLS from the start), with ``user:password@`` if needed.
+    #: Mailpit (``make run``) listens on 127.0.0.1:1025.
+    smtp_url: SecretStr = SecretStr("smtp://127.0.0.1:1025")
+    mail_from: str = "Countersign <no-reply@countersign.localhost>"
+    #: The mailer sends this many mails, then commits: after a crash at most this many
+    #: are sent again.
+    mailer_batch: int = Field(default=20, ge=1, le=1000)
+    #: A signer who signs again while pending gets the mail again, at most once in
+    #: this long (re-signing must not be a way to bomb someone's inbox).
+    mail_resend_pause_seconds: float = Field(default=60.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("intake_rate_limits")
     @classmethod
     def _rate_limits_can_be_enforced(cls, value: str) -> str:
         parse_rate_limits(value)
+        return value
+
+    @field_validator("intake_cors_origins")
+    @classmethod
+    def _cors_origins_are_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ConfigurationError(
+                    f"COUNTERSIGN_INTAKE_CORS_ORIGINS: {origin!r} is not an origin "
+                    "(scheme://host[:port], e.g. https://campaign.example, or *)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -162,6 +200,15 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development key is public)"
+            )
+        if (
+            self.env == "production"
+            and self.signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY
+        ):
+            raise ConfigurationError(
+                "COUNTERSIGN_SIGNING_KEY must be set to a secret of your own when "
+                "COUNTERSIGN_ENV=production (with the public development key anyone "
+                "could confirm signatures)"
             )
         public_token = self.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN
         if public_token and self.bind_host not in ("127.0.0.1", "::1", "localhost"):
@@ -181,6 +228,10 @@ class Settings(BaseSettings):
         if self.clickhouse_dsn:
             return self.clickhouse_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.intake_port}").rstrip("/")
 
     @property
     def api_base_url(self) -> str:

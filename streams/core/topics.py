@@ -82,6 +82,12 @@ DUPLICATES = TopicSpec(
     "signatures.duplicates", "dedupe key", "SignatureRejected", Retention.FOREVER
 )
 COUNTS = TopicSpec("counts.regional", "petition_id + country", "RegionalCount", Retention.COMPACTED)
+#: Signers who followed their confirmation link: kept, so a confirmed count is provable.
+CONFIRMATIONS = TopicSpec(
+    "signatures.confirmations", "dedupe key", "SignatureConfirmed", Retention.FOREVER
+)
+#: Confirmation mails to send; bounded, as each holds a clear address.
+OUTBOX = TopicSpec("mail.outbox", "dedupe key", "ConfirmationMail", Retention.BOUNDED)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PETITIONS,
@@ -91,6 +97,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     REJECTED,
     DUPLICATES,
     COUNTS,
+    CONFIRMATIONS,
+    OUTBOX,
 )
 
 

@@ -30,9 +30,10 @@ SEED_PETITION = "syria-icc"
 SEED_SIGNATURES = 165_953
 
 
-def seed_petition(now: datetime) -> Petition:
+def seed_petition(now: datetime, confirmation: str = "email") -> Petition:
     """The seed petition's catalogue record (deploy/petitions/syria-icc.json says the
-    same for ``countersign petitions add --file``)."""
+    same for ``countersign petitions add --file``); ``confirmation="none"`` counts
+    every accepted signature at once."""
     return new_petition(
         SEED_PETITION,
         "Syria: refer the situation to the International Criminal Court",
@@ -41,6 +42,7 @@ def seed_petition(now: datetime) -> Petition:
         "international law are brought to justice.",
         opens_at="2026-01-01T00:00:00Z",
         thresholds=[10_000, 50_000, 100_000, SEED_SIGNATURES],
+        confirmation=confirmation,
         now=now,
     )
 

@@ -48,6 +48,7 @@ class DemoPetition:
     petition_id: str
     opens_at: datetime
     closes_at: datetime | None
+    confirmation: str = "none"
 
     def record(self, now: datetime) -> dict[str, Any]:
         """The catalogue record of this demo petition (title made from its id)."""
@@ -56,6 +57,7 @@ class DemoPetition:
             self.petition_id.replace("-", " ").title(),
             opens_at=self.opens_at,
             closes_at=self.closes_at,
+            confirmation=self.confirmation,
             now=now,
         )
 

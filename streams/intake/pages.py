@@ -20,6 +20,7 @@ import pycountry
 from aiohttp import web
 
 from streams.core.catalogue import window
+from streams.intake.formtoken import FORM_TOKEN
 from streams.rules.countries import assigned_codes
 from streams.rules.petitions import WindowState, window_state
 from streams.rules.submission import FIELD_LIMITS, FIELDS, HONEYPOT, MAX_SIGNATURE_ID_LENGTH
@@ -81,10 +82,16 @@ def _day(moment: datetime) -> str:
     return moment.strftime("%-d %B %Y, %H:%M UTC")
 
 
-def frame_ancestors(embed: bool, origins: list[str]) -> str:
-    """The CSP of a page: only the embeddable variant may be framed, by ``origins``."""
-    sources = " ".join(origins) if embed else "'self'"
-    return f"frame-ancestors {sources}"
+def content_security_policy(embed: bool, origins: list[str]) -> str:
+    """The CSP of a page: its own script and style only (no inline ones, so injected
+    markup cannot run), posts and fetches to itself only, and framing by nobody, but
+    for the ``?embed=1`` variant on the configured ``origins``."""
+    ancestors = " ".join(origins) if embed and origins else "'none'"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
 
 
 def render(template: str, *, status: int = 200, embed: bool, **context: Any) -> web.Response:
@@ -104,10 +111,14 @@ def render_form(
     petition: dict[str, Any],
     *,
     embed: bool,
+    form_token: str,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    notice: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    """The sign form; ``form_token`` is this render's (``formtoken``), ``notice`` a
+    message above the form (why it came back)."""
     values = {k: v for k, v in (values or {}).items() if isinstance(v, str)}
     # The idempotency key is minted with the form: submitting twice (a double click,
     # a reload) repeats it, and the pipeline counts the signature once.
@@ -119,6 +130,9 @@ def render_form(
         petition=petition,
         values=values,
         errors=errors or {},
+        notice=notice,
+        form_token=form_token,
+        form_token_field=FORM_TOKEN,
         labels=FIELDS,
         honeypot=HONEYPOT,
         countries=country_choices(),
@@ -129,6 +143,11 @@ def render_form(
 def render_thanks(petition: dict[str, Any], signature_id: str, *, embed: bool) -> web.Response:
     shown = signature_id[:MAX_SIGNATURE_ID_LENGTH]
     return render("thanks.html", embed=embed, petition=petition, signature_id=shown)
+
+
+def render_confirmed(title: str, when: datetime, *, again: bool) -> web.Response:
+    """After a confirmation link: thanks, or (``again``) that it was confirmed before."""
+    return render("confirmed.html", embed=False, title=title, when=_day(when), again=again)
 
 
 def render_problem(problem: Problem, *, embed: bool) -> web.Response:

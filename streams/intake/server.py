@@ -2,10 +2,11 @@
 
 One promise above all: a ``202`` (or the thank-you page) only after Kafka's delivery
 report says the event is on ``signatures.submitted``. Everything else is an honest
-no: ``400`` with per-field errors, ``413`` for a body over the limit, ``429`` when a
-client IP signs too often, ``503`` (with ``Retry-After``) when Kafka cannot take the
-event, ``504`` when Kafka did not confirm in time and may hold it (resend the same
-signature_id: it is counted once).
+no: ``400`` with per-field errors, ``403`` for a browser's post from another site or
+a form without its token (``crosssite``, ``formtoken``), ``413`` for a body over the
+limit, ``429`` when a client signs too often, ``503`` (with ``Retry-After``) when
+Kafka cannot take the event, ``504`` when Kafka did not confirm in time and may hold
+it (resend the same signature_id: it is counted once).
 
 Browsers that post the HTML form without JavaScript get HTML back (the form again
 with errors next to the fields, or a redirect to the thank-you page); everyone else
@@ -27,12 +28,21 @@ from multidict import MultiDictProxy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.core.catalogue_follower import PetitionLookup
-from streams.core.errors import Backpressure, InvalidSignature, PublishFailed, RateLimited
+from streams.core.errors import (
+    Backpressure,
+    CrossSiteRefused,
+    InvalidSignature,
+    PublishFailed,
+    RateLimited,
+)
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
 from streams.intake import pages
 from streams.intake.clientip import client_ip, networks, rate_bucket
+from streams.intake.confirm import confirm
+from streams.intake.crosssite import claimed_origin, is_own_or_allowed
+from streams.intake.formtoken import FORM_TOKEN, FormTokens
 from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS, RESENDS
 from streams.intake.ratelimit import RateLimiter
 from streams.intake.resends import RecentSubmissions, same_submission
@@ -65,9 +75,31 @@ class Intake:
             settings.intake_resend_window_seconds, settings.intake_resend_max_entries
         )
         self.trusted = networks(settings.trusted_proxies)
+        self.tokens = FormTokens(
+            settings.signing_key.get_secret_value(), settings.intake_form_token_max_age_seconds
+        )
 
     def client(self, request: web.Request) -> str | None:
         return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+
+    def check_origin(self, request: web.Request) -> None:
+        """``CrossSiteRefused`` when a browser says the post comes from a site that is
+        neither the intake nor one of ``intake_cors_origins``."""
+        origin = claimed_origin(request.headers.get("Origin"), request.headers.get("Referer"))
+        if origin is not None and not is_own_or_allowed(
+            origin, request.host, self.settings.cors_origins
+        ):
+            raise CrossSiteRefused(
+                f"this form was sent from another site ({origin}); "
+                "please check it and send it again here"
+            )
+
+    def form(
+        self, petition: dict[str, Any], *, embed: bool, status: int = 200, **page: Any
+    ) -> web.Response:
+        """The sign form with a fresh token (``pages.render_form`` takes ``page``)."""
+        token = self.tokens.issue(petition["petition_id"])
+        return pages.render_form(petition, embed=embed, form_token=token, status=status, **page)
 
     async def submit(self, signature: Signature) -> None:
         """Answer an identical resend with its first's outcome, else rate-limit and
@@ -182,7 +214,7 @@ async def sign_form(request: web.Request) -> web.Response:
     if problem is not None:
         return pages.render_problem(problem, embed=embed)
     assert petition is not None
-    return pages.render_form(petition, embed=embed)
+    return intake.form(petition, embed=embed)
 
 
 async def thanks(request: web.Request) -> web.Response:
@@ -214,7 +246,10 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
     assert petition is not None
     fields: dict[str, Any] = {}
     try:
+        intake.check_origin(request)
         fields = await read_fields(request)
+        if request.content_type in FORM_TYPES:
+            intake.tokens.check(fields.get(FORM_TOKEN), petition_id)
         signature = Signature.from_fields(
             petition_id,
             fields,
@@ -227,10 +262,13 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
         await intake.submit(signature)
     except InvalidSignature as exc:
         if html:
-            return pages.render_form(
-                petition, embed=embed, values=fields, errors=exc.errors, status=400
-            )
+            return intake.form(petition, embed=embed, values=fields, errors=exc.errors, status=400)
         return json_error(400, "the signature has errors", errors=exc.errors)
+    except CrossSiteRefused as exc:
+        log.info("403 for %s: %s", petition_id, exc.detail)
+        if html:
+            return intake.form(petition, embed=embed, values=fields, notice=exc.detail, status=403)
+        return json_error(403, exc.detail)
     except (Backpressure, PublishFailed) as exc:
         status, detail, retry_after = refusal(exc)
         log.log(logging.WARNING if status >= 500 else logging.INFO, "%d for %s: %s",
@@ -249,11 +287,14 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
 
 async def healthz(request: web.Request) -> web.Response:
     intake = request.app[INTAKE]
-    up = intake.publisher.brokers_up
+    # A dead delivery thread is as fatal as no broker: nothing can be acknowledged.
+    delivering = intake.publisher.delivering
+    up = intake.publisher.brokers_up and delivering
     return web.json_response(
         {
             "status": "ok" if up else "degraded",
-            "kafka": "up" if up else "down",
+            "kafka": "up" if intake.publisher.brokers_up else "down",
+            "delivery_thread": "alive" if delivering else "dead",
             "in_flight": intake.publisher.in_flight,
             "petitions": len(intake.petitions.all()),
             "rate_limited_clients": len(intake.limiter),
@@ -303,23 +344,35 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
         LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
 
 
+async def confirm_link(request: web.Request) -> web.Response:
+    intake = request.app[INTAKE]
+
+    def title_of(petition_id: str) -> str:
+        petition = intake.petitions.get(petition_id)
+        return petition_id if petition is None else str(petition["title"])
+
+    return await confirm(request, intake.settings, intake.publisher, title_of)
+
+
 def build(intake: Intake) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[observe])
     app[INTAKE] = intake
     app.router.add_get("/petitions/{petition_id}/sign", sign_form)
     app.router.add_get("/petitions/{petition_id}/thanks", thanks)
     signatures = app.router.add_post("/petitions/{petition_id}/signatures", submit)
+    app.router.add_get("/confirm/{token}", confirm_link)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", pages.STATIC)
     origins = intake.settings.cors_origins
 
-    async def set_framing(request: web.Request, response: web.StreamResponse) -> None:
+    async def set_policy(request: web.Request, response: web.StreamResponse) -> None:
         if response.content_type == "text/html":
             embed = request.query.get("embed") == "1"
-            response.headers["Content-Security-Policy"] = pages.frame_ancestors(embed, origins)
+            policy = pages.content_security_policy(embed, origins)
+            response.headers["Content-Security-Policy"] = policy
 
-    app.on_response_prepare.append(set_framing)
+    app.on_response_prepare.append(set_policy)
     cors = aiohttp_cors.setup(
         app,
         defaults={

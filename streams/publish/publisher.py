@@ -232,6 +232,14 @@ class AsyncPublisher(_Publisher):
     Fails fast with ``KafkaBusy`` while no broker is up, instead of queueing events
     that would only time out; a probe notices when a broker is back.
 
+    One thread serves librdkafka's delivery reports; every answer depends on it. It
+    is supervised: if it dies (a callback raised, a bug), ``delivering`` turns False
+    (the intake's /healthz fails on it), every later ``publish`` is refused with
+    ``KafkaBusy`` (503), events still waiting to be coalesced are refused the same
+    way, and events already handed to Kafka fail with ``PublishFailed`` marked
+    ``possibly_persisted`` (Kafka may hold them; a resend is counted once) instead
+    of waiting for a report nobody will serve.
+
     ``coalesce_seconds`` > 0: a submission waits at most that long for others of the
     same partition (at most ``coalesce_max`` per record) and they are sent as one
     record; the partition is the one Kafka's partitioner would give the submission on
@@ -254,9 +262,67 @@ class AsyncPublisher(_Publisher):
         self.coalesce_seconds = coalesce_seconds
         self.coalesce_max = coalesce_max
         self._open: dict[int, _OpenBatch] = {}
+        #: Futures of events handed to the producer, until their report settles them.
+        self._handed: set[asyncio.Future[Receipt]] = set()
+        #: The loop the futures belong to (set by ``publish``), for the supervisor.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Why the delivery thread died; None while it serves (or was stopped by close).
+        self.failure: BaseException | None = None
         self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="kafka-poll", daemon=True)
+        self._poller = threading.Thread(target=self._supervise, name="kafka-poll", daemon=True)
         self._poller.start()
+
+    @property
+    def delivering(self) -> bool:
+        """Whether delivery reports are served, i.e. whether a publish can be answered."""
+        return self.failure is None and self._poller.is_alive()
+
+    def _supervise(self) -> None:
+        """Run the poll loop; if it dies, refuse what cannot be answered any more."""
+        try:
+            self._poll()
+        except BaseException as exc:
+            self.failure = exc
+            log.critical(
+                "the Kafka delivery thread died: no acknowledgement can be heard; refusing "
+                "signatures (503) until this process is restarted",
+                exc_info=exc,
+            )
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._refuse_waiting)
+
+    def _refuse_waiting(self) -> None:
+        """On the loop, once the delivery thread is dead: answer every waiting future."""
+        for partition in list(self._open):
+            self._ship(partition)  # refused, as the thread is dead
+        for future in list(self._handed):
+            if not future.done():
+                future.set_exception(
+                    PublishFailed(
+                        "Kafka's acknowledgement can no longer be heard (the delivery thread "
+                        "stopped); Kafka may hold the signature",
+                        possibly_persisted=True,
+                    )
+                )
+
+    def _dead(self) -> KafkaBusy:
+        return KafkaBusy(
+            f"the Kafka delivery thread stopped ({self.failure!r}); this process must be restarted",
+            RETRY_AFTER_SECONDS,
+        )
+
+    def _refusal(self) -> KafkaBusy | None:
+        """Why no event can be taken now, or None."""
+        if self.failure is not None:
+            return self._dead()
+        if not self.brokers_up:
+            return KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
+        return None
+
+    def _handed_over(self, future: asyncio.Future[Receipt]) -> None:
+        self._handed.add(future)
+        future.add_done_callback(self._handed.discard)
 
     def _poll(self) -> None:
         """Serve delivery reports; while brokers are down, probe with a metadata request
@@ -272,9 +338,10 @@ class AsyncPublisher(_Publisher):
                 self.brokers_up = True
 
     async def publish(self, signature: Signature) -> Receipt:
-        if not self.brokers_up:
-            raise KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()  # before the check: see _supervise
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
         future: asyncio.Future[Receipt] = loop.create_future()
         if self.coalesce_seconds <= 0:
 
@@ -283,6 +350,7 @@ class AsyncPublisher(_Publisher):
                 loop.call_soon_threadsafe(_resolve, future, outcome)
 
             self._produce(signature, settle)
+            self._handed_over(future)
         else:
             self._coalesce(signature, future, loop)
         return await future
@@ -316,6 +384,11 @@ class AsyncPublisher(_Publisher):
             return
         batch.timer.cancel()
         items = batch.items
+        if self.failure is not None:  # nobody would hear Kafka's answer: not sent
+            for *_, future in items:
+                if not future.done():
+                    future.set_exception(self._dead())
+            return
         loop = items[0][3].get_loop()
 
         def settle(error: KafkaError | None, message: Message) -> None:
@@ -335,6 +408,37 @@ class AsyncPublisher(_Publisher):
             for *_, future in items:
                 if not future.done():
                     future.set_exception(exc)
+            return
+        for *_, future in items:
+            self._handed_over(future)
+
+    async def send_record(self, topic: str, key: bytes, value: bytes, partition: int) -> None:
+        """Put one record of our own on ``topic`` (a confirmation: the intake's other
+        event) and return once Kafka acknowledged it; ``PublishFailed`` or
+        ``KafkaBusy`` as for ``publish``."""
+        loop = self._loop = asyncio.get_running_loop()
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
+        future: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: KafkaError | None, _message: Message) -> None:
+            if error is None:
+                loop.call_soon_threadsafe(_settle_none, future, None)
+                return
+            failed = PublishFailed(
+                f"Kafka did not acknowledge the record on {topic}: {error.str()}",
+                possibly_persisted=error.code() in IN_DOUBT,
+            )
+            loop.call_soon_threadsafe(_settle_none, future, failed)
+
+        try:
+            self.producer.produce(topic, value, key, partition=partition, on_delivery=settle)
+        except BufferError:
+            raise KafkaBusy("the producer queue is full", RETRY_AFTER_SECONDS) from None
+        except KafkaException as exc:
+            raise PublishFailed(f"Kafka refused the record: {exc}") from exc
+        await future
 
     async def close(self, timeout: float = 30.0) -> int:
         """Deliver what is in flight (graceful shutdown), then stop the poll thread."""
@@ -344,6 +448,15 @@ class AsyncPublisher(_Publisher):
         self._stop.set()
         await asyncio.to_thread(self._poller.join, 5)
         return remaining
+
+
+def _settle_none(future: asyncio.Future[None], failure: PublishFailed | None) -> None:
+    if future.done():
+        return
+    if failure is None:
+        future.set_result(None)
+    else:
+        future.set_exception(failure)
 
 
 def _resolve_all(outcomes: list[tuple[asyncio.Future[Receipt], Receipt | PublishFailed]]) -> None:

@@ -1,10 +1,11 @@
 """Folding the dedupe stage's partial counts into exact totals per (petition, country).
 
-Each dedupe partition publishes, per petition, how many winners it holds per country,
-as absolute numbers. A partition's number only grows (winners are never forgotten), so
-the fold keeps the largest number seen per (country, partition): a number delivered
-twice, late, or from a previous owner of the partition after a rebalance never lowers
-or inflates a total, which is the sum over partitions (docs/exactly-once.md).
+Each dedupe partition publishes, per petition, how many counted and pending signatures
+it holds per country, as absolute numbers with a version that grows with every change
+behind them (``rules.dedupe.PartialCounts``). The fold keeps, per partition, the
+report with the largest version: a report delivered twice, late, or from a previous
+owner of the partition after a rebalance never replaces a newer one, so a total (the
+sum over partitions) is never inflated nor set back (docs/exactly-once.md).
 """
 
 from __future__ import annotations
@@ -15,37 +16,52 @@ from typing import Any
 
 from streams.rules.countries import region_of
 
-#: Of one petition: ``{country: {str(partition): winners}}`` (JSON keys are strings).
-Partials = Mapping[str, Mapping[str, int]]
+#: Of one petition (Faust's JSON, so partitions are strings):
+#: ``{"versions": {partition: version}, "counted": {country: {partition: n}},
+#: "pending": {country: {partition: n}}}``.
+Partials = Mapping[str, Any]
+KINDS = ("counted", "pending")
 
 
 def fold(
-    partials: Partials | None, partition: int, countries: Mapping[str, int]
-) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """The petition's partials after one report, and the countries whose total moved
-    (none when the report is redelivered, late or stale)."""
-    folded = {country: dict(by_partition) for country, by_partition in (partials or {}).items()}
-    moved = []
-    for country, signatures in countries.items():
-        by_partition = folded.setdefault(country, {})
-        if by_partition.get(str(partition), -1) < signatures:
-            by_partition[str(partition)] = signatures
-            moved.append(country)
+    partials: Partials | None,
+    partition: int,
+    counted: Mapping[str, int],
+    pending: Mapping[str, int],
+    version: int,
+) -> tuple[dict[str, Any], list[str]]:
+    """The petition's partials after one report of ``partition``, and the countries
+    whose numbers moved (none when the report is redelivered, late or stale)."""
+    folded: dict[str, Any] = {
+        "versions": dict((partials or {}).get("versions", {})),
+        **{kind: {c: dict(p) for c, p in (partials or {}).get(kind, {}).items()} for kind in KINDS},
+    }
+    part = str(partition)
+    if folded["versions"].get(part, -1) >= version:
+        return folded, []
+    folded["versions"][part] = version
+    moved = set()
+    for kind, numbers in (("counted", counted), ("pending", pending)):
+        by_country = folded[kind]
+        # A country the partition no longer reports has none left there.
+        for country in set(numbers) | {c for c, p in by_country.items() if part in p}:
+            new = numbers.get(country, 0)
+            if by_country.setdefault(country, {}).get(part, 0) != new:
+                moved.add(country)
+            by_country[country][part] = new
     return folded, sorted(moved)
 
 
-def total(by_partition: Mapping[str, int]) -> int:
-    return sum(by_partition.values())
-
-
 def regional_count(
-    petition_id: str, country: str, by_partition: Mapping[str, int], now: datetime
+    petition_id: str, country: str, partials: Partials, now: datetime
 ) -> dict[str, Any]:
-    """The RegionalCount (v2) record of one (petition, country)."""
+    """The RegionalCount (v3) record of one (petition, country)."""
     return {
         "petition_id": petition_id,
         "region": region_of(country),
         "country": country,
-        "signatures": total(by_partition),
+        "signatures": sum(partials["counted"].get(country, {}).values()),
+        "pending": sum(partials["pending"].get(country, {}).values()),
+        "version": sum(partials["versions"].values()),
         "updated_at": now,
     }

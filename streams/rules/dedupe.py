@@ -10,7 +10,7 @@ from a duplicate.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from streams.rules.keys import DedupeKey
@@ -27,32 +27,56 @@ class Outcome(StrEnum):
     #: The very event that won before, delivered again after a crash: forward it again
     #: (everything downstream is keyed by the dedupe key), never call it a duplicate.
     REPLAYED = "replayed"
+    #: Signed again while the first signature waits for confirmation: the mail is sent
+    #: again, and nothing is counted (it is neither a new signature nor a duplicate).
+    RESENT = "resent"
+
+
+class Status(StrEnum):
+    """Where a dedupe entry stands with confirmation (one letter in the table)."""
+
+    #: The petition did not ask for confirmation: counted when accepted.
+    NOT_NEEDED = "-"
+    PENDING = "p"
+    CONFIRMED = "c"
 
 
 @dataclass(frozen=True, slots=True)
 class Winner:
     """What the dedupe table remembers of an accepted signature: where it sits in the
-    audit log (to recognise its redelivery), its country (to count it) and its home
-    partition, the table partition it lives in (to count it there after a restart)."""
+    audit log (to recognise its redelivery), its country (to count it), its home
+    partition, the table partition it lives in (to count it there after a restart),
+    and its confirmation status.
+
+    ``changes`` counts the status changes the entry went through: with the entries
+    themselves it makes the partition's version (``PartialCounts``), so that version
+    can be derived from the table alone. An entry with no position (``partition`` -1)
+    is a confirmation that arrived before its signature (``placeholder``)."""
 
     country: str
     partition: int  # of signatures.submitted
     offset: int
     home: int  # the signer's home partition (rules.keys)
     index: int = 0  # in a record that carries several submissions (schemas.batch)
+    status: Status = Status.NOT_NEEDED
+    changes: int = 0
 
     def encode(self) -> bytes:
-        """``country partition offset home [index]``: the index only when it is not 0,
-        so entries written before batches existed read the same."""
+        """``country partition offset home [index [status changes]]``: the shortest
+        form that says it, so entries written before batches and confirmation existed
+        read the same."""
         text = f"{self.country} {self.partition} {self.offset} {self.home}"
+        if self.status is not Status.NOT_NEEDED or self.changes:
+            return f"{text} {self.index} {self.status.value} {self.changes}".encode()
         return (f"{text} {self.index}" if self.index else text).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Winner:
-        country, partition, offset, home, *index = raw.split(b" ")
-        return cls(
-            country.decode(), int(partition), int(offset), int(home), int(index[0]) if index else 0
-        )
+        country, partition, offset, home, *rest = raw.split(b" ")
+        index = int(rest[0]) if rest else 0
+        status = Status(rest[1].decode()) if len(rest) > 1 else Status.NOT_NEEDED
+        changes = int(rest[2]) if len(rest) > 2 else 0
+        return cls(country.decode(), int(partition), int(offset), int(home), index, status, changes)
 
     @classmethod
     def of(cls, accepted: dict[str, object], home: int) -> Winner:
@@ -63,7 +87,27 @@ class Winner:
             int(accepted["source_offset"]),  # type: ignore[call-overload]
             home,
             int(accepted.get("source_index") or 0),  # type: ignore[call-overload]
+            Status.PENDING if accepted.get("confirmation_required") else Status.NOT_NEEDED,
         )
+
+    @classmethod
+    def placeholder(cls, home: int) -> Winner:
+        """A confirmation whose signature has not been settled yet (only when the two
+        topics are read out of order, as a replay may): the signature, once it comes,
+        counts as confirmed."""
+        return cls("", -1, -1, home, 0, Status.CONFIRMED)
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.partition < 0
+
+    @property
+    def counted(self) -> bool:
+        return not self.is_placeholder and self.status is not Status.PENDING
+
+    @property
+    def pending(self) -> bool:
+        return not self.is_placeholder and self.status is Status.PENDING
 
     @property
     def position(self) -> str:
@@ -72,19 +116,35 @@ class Winner:
         return f"{at}#{self.index}" if self.index else at
 
 
-def decide(candidate: Winner, stored: Winner | None) -> Outcome:
-    """The fate of a valid signature given the winner stored for its dedupe key. Only
-    the very same submission (partition, offset and index) is a replay: two items of
-    one batch with the same dedupe key are a winner and a duplicate."""
+def decide(candidate: Winner, stored: Winner | None) -> tuple[Outcome, Winner]:
+    """The fate of a valid signature given the entry stored for its dedupe key, and
+    the entry to store. Only the very same submission (partition, offset and index)
+    is a replay: two items of one batch with the same dedupe key are a winner and a
+    duplicate (or a resend, while the first waits for confirmation)."""
     if stored is None:
-        return Outcome.ACCEPTED
+        return Outcome.ACCEPTED, candidate
+    if stored.is_placeholder:
+        status = Status.CONFIRMED if candidate.status is Status.PENDING else candidate.status
+        return Outcome.ACCEPTED, replace(candidate, status=status, changes=stored.changes + 1)
     if (stored.partition, stored.offset, stored.index) == (
         candidate.partition,
         candidate.offset,
         candidate.index,
     ):
-        return Outcome.REPLAYED
-    return Outcome.DUPLICATE
+        return Outcome.REPLAYED, stored
+    if stored.pending:
+        return Outcome.RESENT, stored
+    return Outcome.DUPLICATE, stored
+
+
+def confirm(stored: Winner | None, home: int) -> Winner | None:
+    """The entry after its signer's confirmation, or None when nothing changes (a
+    confirmation delivered again, or of a signature that needed none)."""
+    if stored is None:
+        return Winner.placeholder(home)
+    if stored.pending:
+        return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1)
+    return None
 
 
 def duplicate_detail(petition_id: str, winner: Winner) -> str:
@@ -98,26 +158,41 @@ PartialKey = tuple[str, int]  # petition, home partition
 
 
 class PartialCounts:
-    """Winners per country of each (petition, partition): the dedupe stage's share of
-    the totals, published as absolute numbers, one record per (petition, partition).
+    """Counted and pending signatures per country of each (petition, partition): the
+    dedupe stage's share of the totals, published as absolute numbers, one record per
+    (petition, partition), with the partition's version.
 
-    The numbers are *derived* from the winners table (``rebuild``) and grow only when a
-    key is new: a set replayed twice is the same set, so a count never runs ahead of
-    the winners it stands for, and a number published twice is the same number.
+    Everything is *derived* from the dedupe entries (``rebuild``): a set of entries
+    replayed twice is the same set, so a number never runs ahead of the entries it
+    stands for. Numbers may fall (a pending signature confirmed), so reports are
+    ordered by the version: the sum over the partition's entries of 1 + their
+    changes, which grows with every new entry and every status change and is the
+    same whenever the same entries are rebuilt (docs/exactly-once.md).
     """
 
     def __init__(self) -> None:
-        self.counts: dict[PartialKey, dict[str, int]] = {}
+        self.counted: dict[PartialKey, dict[str, int]] = {}
+        self.pending: dict[PartialKey, dict[str, int]] = {}
+        self.versions: dict[PartialKey, int] = {}
         self._changed: set[PartialKey] = set()
 
-    def add(self, petition_id: str, country: str, partition: int) -> None:
-        key = (petition_id, partition)
-        countries = self.counts.setdefault(key, {})
-        countries[country] = countries.get(country, 0) + 1
+    def apply(self, petition_id: str, before: Winner | None, after: Winner) -> None:
+        """Account for an entry that was ``before`` (None: new) and is now ``after``."""
+        key = (petition_id, after.home)
+        if before is not None:
+            self._move(key, before, -1)
+        self._move(key, after, +1)
+        grown = 1 + after.changes - (0 if before is None else 1 + before.changes)
+        self.versions[key] = self.versions.get(key, 0) + grown
         self._changed.add(key)
 
+    def _move(self, key: PartialKey, entry: Winner, step: int) -> None:
+        if entry.counted or entry.pending:
+            numbers = (self.counted if entry.counted else self.pending).setdefault(key, {})
+            numbers[entry.country] = numbers.get(entry.country, 0) + step
+
     def total(self) -> int:
-        return sum(sum(countries.values()) for countries in self.counts.values())
+        return sum(sum(countries.values()) for countries in self.counted.values())
 
     @classmethod
     def rebuild(cls, winners: Iterable[tuple[bytes, bytes]]) -> PartialCounts:
@@ -125,13 +200,31 @@ class PartialCounts:
         that a new owner of a partition publishes it again."""
         partial = cls()
         for key, value in winners:
-            winner = Winner.decode(value)
-            partial.add(DedupeKey.petition_of_table_key(key), winner.country, winner.home)
+            partial.apply(DedupeKey.petition_of_table_key(key), None, Winner.decode(value))
         return partial
 
-    def take_changed(self) -> list[tuple[PartialKey, dict[str, int]]]:
+    def take_changed(self) -> list[tuple[PartialKey, PartialReport]]:
         """Each (petition, partition) whose numbers moved since the last call, with all
-        its numbers (a copy), and forget that they moved."""
-        changed = [(key, dict(self.counts[key])) for key in sorted(self._changed)]
+        its numbers (copies), and forget that they moved."""
+        changed = [
+            (
+                key,
+                PartialReport(
+                    dict(self.counted.get(key, {})),
+                    dict(self.pending.get(key, {})),
+                    self.versions[key],
+                ),
+            )
+            for key in sorted(self._changed)
+        ]
         self._changed.clear()
         return changed
+
+
+@dataclass(frozen=True, slots=True)
+class PartialReport:
+    """What one (petition, partition) reports: its PartialCount record's numbers."""
+
+    counted: dict[str, int]
+    pending: dict[str, int]
+    version: int

@@ -14,6 +14,15 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_EVENT_BYTES = 16 * 1024
 
 
+class Confirmation(StrEnum):
+    """A petition's confirmation policy (the catalogue's ``confirmation`` field)."""
+
+    #: A signature counts once its signer follows the link mailed to them.
+    EMAIL = "email"
+    #: A signature counts when it is accepted.
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class PetitionWindow:
     """What the rules need to know of a petition."""
@@ -21,6 +30,11 @@ class PetitionWindow:
     petition_id: str
     opens_at: datetime
     closes_at: datetime | None  # exclusive; None: open-ended
+    confirmation: Confirmation = Confirmation.NONE
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.confirmation is Confirmation.EMAIL
 
 
 def check_size(size: int) -> None:

@@ -43,6 +43,9 @@ class Accepted:
     #: The submission key this signer's submissions should carry (rules.keys): it
     #: names the signer's home partition, whatever key the event arrived with.
     submission_key: bytes
+    #: Where to send the confirmation mail (the address as typed, trimmed) when the
+    #: petition asks for one; the only clear address that travels past validate.
+    mail_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ def judge(
             "source_partition": position.partition,
             "source_offset": position.offset,
             "source_index": position.index,
+            "confirmation_required": petition.needs_confirmation,
         },
         submission_key(petition_id, normalized),
+        event["email"].strip() if petition.needs_confirmation else None,
     )

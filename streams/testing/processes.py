@@ -342,3 +342,14 @@ class Results:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+class MailerProcess(ChildProcess):
+    """``countersign mailer`` as a child process, sending to ``smtp_url``."""
+
+    def __init__(self, settings: Settings, log_path: Path, smtp_url: str, public_url: str) -> None:
+        super().__init__(settings, log_path)
+        self.extra_env = {"COUNTERSIGN_SMTP_URL": smtp_url, "COUNTERSIGN_PUBLIC_URL": public_url}
+
+    def start(self) -> None:
+        self.spawn(["mailer"], _environment(self.settings, self.extra_env))

@@ -39,6 +39,7 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
             web.get("/counts", counts),
             web.get("/petitions/{petition_id}/signers", signers),
             web.get("/petitions/{petition_id}/signatures/{email_hash}", signature),
+            web.get("/petitions/{petition_id}/confirmations/{email_hash}", confirmation),
             web.post("/rejections", rejections),
             web.post("/rebuild", start_rebuild),
             web.get("/rebuild", rebuild_status),
@@ -94,6 +95,18 @@ async def signature(request: web.Request) -> web.Response:
         request.match_info["email_hash"],
     )
     return web.json_response(row)
+
+
+async def confirmation(request: web.Request) -> web.Response:
+    """When this signer confirmed (the intake asks, to tell a link followed twice)."""
+    confirmed_at = await asyncio.to_thread(
+        request.app[OPS_AUDIT].confirmed_at,
+        request.match_info["petition_id"],
+        request.match_info["email_hash"],
+    )
+    return web.json_response(
+        {"confirmed_at": None if confirmed_at is None else confirmed_at.isoformat()}
+    )
 
 
 async def rejections(request: web.Request) -> web.Response:

@@ -1,9 +1,9 @@
 """aggregate: the dedupe stage's partial counts -> exact totals on counts.regional.
 
 The partial counts arrive keyed by petition, so every partition's numbers for one
-petition meet here. The table keeps the largest number reported per (country, dedupe
-partition) (``rules.aggregate.fold``); a country's total is their sum, published on
-counts.regional when it moved. A report that moves nothing (redelivered, late, from a
+petition meet here. The table keeps the newest report per dedupe partition, by its
+version (``rules.aggregate.fold``); a country's totals are their sums, published on
+counts.regional when they moved. A report that moves nothing (redelivered, late, from a
 previous owner) publishes nothing.
 """
 
@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def register(app: CountersignApp, topics: Topology) -> Any:
-    # Small: one entry per petition, a number per country and partition; Faust's JSON.
+    # Small: one entry per petition, numbers per country and partition; Faust's JSON.
+    # v2: counted and pending numbers with versions (a dedupe partition that starts
+    # publishes all its numbers again, so a new table fills up by itself).
     partials = app.Table(
-        "aggregate-partials",
+        "aggregate-partials-v2",
         default=None,
         partitions=app.countersign_settings.topic_partitions,
     )
@@ -44,13 +46,19 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             log.error("unreadable partial count on %s: %s", message.topic, exc.detail)
             return
         petition_id = report["petition_id"]
-        folded, moved = fold(partials.get(petition_id), report["partition"], report["countries"])
+        folded, moved = fold(
+            partials.get(petition_id),
+            report["partition"],
+            report["countries"],
+            report["pending"],
+            report["version"],
+        )
         if not moved:
             return
         partials[petition_id] = folded
         now = datetime.now(UTC)
         for country in moved:
-            count = regional_count(petition_id, country, folded[country], now)
+            count = regional_count(petition_id, country, folded, now)
             await topics.send(
                 topics.counts, count_key(petition_id, country).encode(), count_codec.encode(count)
             )

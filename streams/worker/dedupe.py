@@ -32,7 +32,7 @@ from typing import Any
 from schemas.codec import codec
 from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import PartialCounts
-from streams.rules.stages import DedupeLedger
+from streams.rules.ledger import DedupeLedger
 from streams.rules.verdict import SourcePosition
 from streams.worker.app import CountersignApp
 from streams.worker.policy import handle_each
@@ -76,8 +76,14 @@ class DedupeStage:
         log.info("partial counts rebuilt from %d winners", self.ledger.partial.total())
 
     async def publish_partial_counts(self) -> None:
-        for (petition_id, partition), countries in self.ledger.partial.take_changed():
-            record = {"petition_id": petition_id, "partition": partition, "countries": countries}
+        for (petition_id, partition), report in self.ledger.partial.take_changed():
+            record = {
+                "petition_id": petition_id,
+                "partition": partition,
+                "countries": report.counted,
+                "pending": report.pending,
+                "version": report.version,
+            }
             await self.topics.partials.send(
                 key=petition_id.encode(), value=self.partial_codec.encode(record)
             )
@@ -97,14 +103,30 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
         """A signature that validate sent home: settle it here."""
         events_in.inc()
         read_at = SourcePosition(message.topic, message.partition, message.offset)
-        output = stage.ledger.settle_sent_home(
+        outputs = stage.ledger.settle_sent_home(
             message.key, message.value, message.headers, read_at, datetime.now(UTC)
         )
-        VERDICTS.labels(output.verdict).inc()
-        await topics.send_output(output)
+        for output in outputs:
+            VERDICTS.labels(output.verdict).inc()
+            await topics.send_output(output)
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:
         await handle_each("dedupe", stream, handle)
+
+    confirmations_in = EVENTS_IN.labels("confirm")
+
+    async def handle_confirmation(message: Any) -> None:
+        """A signer followed their link (the intake sent it to their home partition)."""
+        confirmations_in.inc()
+        read_at = SourcePosition(message.topic, message.partition, message.offset)
+        output = stage.ledger.confirmation(message.key, message.value, read_at, datetime.now(UTC))
+        if output is not None:
+            VERDICTS.labels(output.verdict).inc()
+            await topics.send_output(output)
+
+    @app.agent(topics.confirmations, name="confirm", concurrency=1)
+    async def confirm(stream: Any) -> None:
+        await handle_each("confirm", stream, handle_confirmation)
 
     return stage

@@ -11,8 +11,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, PETITIONS, REJECTED, SUBMITTED, VALID
-from streams.rules.stages import Output, Route
+from streams.core.topics import (
+    ACCEPTED,
+    CONFIRMATIONS,
+    COUNTS,
+    DUPLICATES,
+    PETITIONS,
+    REJECTED,
+    SUBMITTED,
+    VALID,
+)
+from streams.rules.outputs import Output, Route
 from streams.worker.app import CountersignApp
 
 
@@ -27,6 +36,7 @@ class Topology:
     duplicates: Any
     partials: Any  # internal: the dedupe stage's partial counts, keyed by petition
     counts: Any
+    confirmations: Any
 
     async def send_output(self, output: Output) -> None:
         """Send what a stage gave (``streams.rules.stages``) to its topic."""
@@ -92,4 +102,5 @@ def topology(app: CountersignApp) -> Topology:
             partitions=settings.topic_partitions,
         ),
         counts=raw(settings.topic(COUNTS.name)),
+        confirmations=raw(settings.topic(CONFIRMATIONS.name)),
     )

@@ -50,7 +50,7 @@ def site(
 ) -> Iterator[tuple[WorkerProcess, IntakeProcess]]:
     now = datetime.now(UTC)
     prepare(settings, default_petitions(now))
-    publish_petition(settings, seed_petition(now))  # the real title and description
+    publish_petition(settings, seed_petition(now, confirmation="none"))  # the real title
     worker.start()
     intake.start(wait_for_petition="syria-icc")
     yield worker, intake

@@ -26,13 +26,19 @@ V1_RECORD = {
 # Fingerprints of released schema versions never change: old messages in the audit
 # log name their writer by it. A new version is a new file, never an edit.
 RELEASED_FINGERPRINTS = {
+    ("ConfirmationMail", 1): "a6606697917c6c42",
     ("PartialCount", 1): "12914f2dea1156f0",
+    ("PartialCount", 2): "7d1cde75b4e3bf4e",
     ("Petition", 1): "01a77d4c6ca62c56",
+    ("Petition", 2): "ded41b60aca8e86a",
     ("RegionalCount", 1): "b76c05af425bacc4",
     ("RegionalCount", 2): "c26457cfd70dffa8",
+    ("RegionalCount", 3): "1ae97d07d3d4ae4f",
     ("SignatureAccepted", 1): "1f24829d901a5093",
     ("SignatureAccepted", 2): "a167d617b9f8e9e7",
+    ("SignatureAccepted", 3): "cf68b3d6ee556b09",
     ("SignatureBatch", 1): "ec89e2e10a71bebe",
+    ("SignatureConfirmed", 1): "06b7df718aaa6b6c",
     ("SignatureRejected", 1): "9f4c78dd064024d7",
     ("SignatureRejected", 2): "98b8d0e30937fc36",
     ("SignatureSubmitted", 1): "f697417f694eea3f",
@@ -54,7 +60,7 @@ def test_new_writer_old_reader_drops_the_field_it_does_not_know() -> None:
     assert decoded == V1_RECORD
 
 
-def test_a_v1_regional_count_still_reads_as_a_v2_total() -> None:
+def test_a_v1_regional_count_still_reads_as_a_total_with_nothing_pending() -> None:
     moment = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
     v1 = {
         "petition_id": "p",
@@ -68,7 +74,15 @@ def test_a_v1_regional_count_still_reads_as_a_v2_total() -> None:
     decoded = AvroCodec("RegionalCount").decode(
         AvroCodec("RegionalCount").encode(v1, writer_version=1)
     )
-    assert decoded == {k: v for k, v in v1.items() if not k.startswith("minute")}
+    expected = {k: v for k, v in v1.items() if not k.startswith("minute")}
+    assert decoded == {**expected, "pending": 0, "version": 0}
+
+
+def test_a_petition_written_before_confirmation_existed_reads_as_needing_none() -> None:
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    v1 = {"petition_id": "p", "title": "t", "opens_at": moment, "updated_at": moment}
+    decoded = AvroCodec("Petition").decode(AvroCodec("Petition").encode(v1, writer_version=1))
+    assert decoded["confirmation"] == "none"
 
 
 def test_the_default_reader_is_the_newest_version() -> None:

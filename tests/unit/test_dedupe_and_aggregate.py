@@ -1,33 +1,63 @@
 """First in stream order wins; a redelivered winner is forwarded, never a duplicate;
-partial counts are derived from the winners; the fold takes each partition's largest
-report, so redelivered, late or stale reports never move a total."""
+partial counts are derived from the dedupe entries with a version that grows with
+every change; the fold keeps each partition's newest report, so redelivered, late or
+stale reports never move a total."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.rules.aggregate import fold, regional_count, total
-from streams.rules.dedupe import Outcome, PartialCounts, Winner, decide, duplicate_detail
+from streams.rules.aggregate import fold, regional_count
+from streams.rules.dedupe import (
+    Outcome,
+    PartialCounts,
+    Status,
+    Winner,
+    confirm,
+    decide,
+    duplicate_detail,
+)
 from streams.rules.keys import DedupeKey
 
 HASH_A = "a" * 64
 HASH_B = "b" * 64
+PENDING = Status.PENDING
+CONFIRMED = Status.CONFIRMED
+
+
+def outcome(candidate: Winner, stored: Winner | None) -> Outcome:
+    return decide(candidate, stored)[0]
 
 
 def test_the_first_signature_of_a_key_is_accepted() -> None:
-    assert decide(Winner("SY", 2, 1, 0), None) is Outcome.ACCEPTED
+    assert decide(Winner("SY", 2, 1, 0), None) == (Outcome.ACCEPTED, Winner("SY", 2, 1, 0))
 
 
 def test_a_later_signature_with_the_same_key_is_a_duplicate() -> None:
-    assert decide(Winner("SY", 2, 9, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
+    assert outcome(Winner("SY", 2, 9, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
 
 
 def test_the_same_offset_in_another_partition_is_a_duplicate() -> None:
-    assert decide(Winner("SY", 3, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
+    assert outcome(Winner("SY", 3, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.DUPLICATE
 
 
 def test_the_winner_redelivered_is_replayed_not_a_duplicate() -> None:
-    assert decide(Winner("SY", 2, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
+    assert outcome(Winner("SY", 2, 1, 0), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
+
+
+def test_a_replayed_winner_keeps_its_stored_status() -> None:
+    stored = Winner("SY", 2, 1, 0, status=CONFIRMED, changes=1)
+    assert decide(Winner("SY", 2, 1, 0, status=PENDING), stored) == (Outcome.REPLAYED, stored)
+
+
+def test_signing_again_while_pending_resends_the_mail_instead_of_a_duplicate() -> None:
+    stored = Winner("SY", 2, 1, 0, status=PENDING)
+    assert decide(Winner("FR", 2, 9, 0, status=PENDING), stored) == (Outcome.RESENT, stored)
+
+
+def test_signing_again_once_confirmed_is_a_duplicate() -> None:
+    stored = Winner("SY", 2, 1, 0, status=CONFIRMED, changes=1)
+    assert outcome(Winner("SY", 2, 9, 0, status=PENDING), stored) is Outcome.DUPLICATE
 
 
 def test_a_duplicate_names_where_the_winner_sits() -> None:
@@ -46,14 +76,26 @@ def test_an_item_of_a_batch_remembers_its_index() -> None:
     assert Winner.decode(winner.encode()) == winner
 
 
+def test_a_status_and_its_changes_survive_the_encoding() -> None:
+    winner = Winner("XK", 5, 12, 3, status=CONFIRMED, changes=1)
+    assert winner.encode() == b"XK 5 12 3 0 c 1"
+    assert Winner.decode(winner.encode()) == winner
+
+
+def test_a_placeholder_survives_the_encoding() -> None:
+    placeholder = Winner.placeholder(home=4)
+    assert Winner.decode(placeholder.encode()) == placeholder
+    assert placeholder.is_placeholder and not placeholder.counted and not placeholder.pending
+
+
 def test_two_items_of_one_batch_with_one_key_are_a_winner_and_a_duplicate() -> None:
-    assert decide(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=3)) is (
+    assert outcome(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=3)) is (
         Outcome.DUPLICATE
     )
 
 
 def test_an_item_of_a_batch_redelivered_is_replayed() -> None:
-    assert decide(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=4)) is (
+    assert outcome(Winner("SY", 2, 1, 0, index=4), Winner("SY", 2, 1, 0, index=4)) is (
         Outcome.REPLAYED
     )
 
@@ -63,75 +105,157 @@ def test_a_duplicate_names_the_item_of_a_batch_that_won() -> None:
 
 
 def test_the_home_partition_never_decides() -> None:
-    assert decide(Winner("SY", 2, 1, 4), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
-
-
-def test_partial_counts_count_each_new_winner_once() -> None:
-    partial = PartialCounts()
-    partial.add("p", "SY", 1)
-    partial.add("p", "SY", 1)
-    partial.add("p", "FR", 1)
-    partial.add("q", "FR", 4)
-    assert partial.take_changed() == [(("p", 1), {"SY": 2, "FR": 1}), (("q", 4), {"FR": 1})]
-    assert partial.take_changed() == []  # nothing moved since
-
-
-def test_only_the_petition_partitions_that_moved_are_published_again() -> None:
-    partial = PartialCounts()
-    partial.add("p", "SY", 1)
-    partial.add("q", "FR", 4)
-    partial.take_changed()
-    partial.add("p", "FR", 1)
-    assert partial.take_changed() == [(("p", 1), {"SY": 1, "FR": 1})]
-
-
-def test_partial_counts_rebuilt_from_winners_equal_the_live_ones() -> None:
-    entries = [
-        (DedupeKey("p", HASH_A).table_key(), Winner("SY", 0, 1, 1).encode()),
-        (DedupeKey("p", HASH_B).table_key(), Winner("SY", 0, 2, 4).encode()),
-        (DedupeKey("q", HASH_A).table_key(), Winner("FR", 1, 3, 1).encode()),
-    ]
-    rebuilt = PartialCounts.rebuild(entries)
-    # Counted on each winner's home partition (1, 4, 1), not where it was submitted.
-    assert rebuilt.counts == {("p", 1): {"SY": 1}, ("p", 4): {"SY": 1}, ("q", 1): {"FR": 1}}
-    assert rebuilt.total() == 3
-    assert len(rebuilt.take_changed()) == 3  # a new owner publishes everything again
-
-
-def test_the_fold_keeps_each_partitions_largest_report() -> None:
-    partials, moved = fold(None, 0, {"SY": 5})
-    assert (partials, moved) == ({"SY": {"0": 5}}, ["SY"])
-    partials, moved = fold(partials, 3, {"SY": 2, "FR": 1})
-    assert partials == {"SY": {"0": 5, "3": 2}, "FR": {"3": 1}}
-    assert moved == ["FR", "SY"]
-    assert total(partials["SY"]) == 7
-
-
-def test_a_redelivered_or_stale_report_moves_nothing() -> None:
-    partials = {"SY": {"0": 5, "3": 2}}
-    assert fold(partials, 0, {"SY": 5})[1] == []  # the same number again
-    assert fold(partials, 0, {"SY": 4})[1] == []  # older, late or from a former owner
-    assert fold(partials, 0, {"SY": 4})[0] == partials
-
-
-def test_the_fold_leaves_its_input_alone() -> None:
-    partials = {"SY": {"0": 5}}
-    fold(partials, 0, {"SY": 9})
-    assert partials == {"SY": {"0": 5}}
-
-
-def test_a_regional_count_carries_the_region_and_the_sum() -> None:
-    now = datetime(2026, 5, 2, tzinfo=UTC)
-    record = regional_count("p", "SY", {"0": 5, "3": 2}, now)
-    assert record == {
-        "petition_id": "p",
-        "region": "Middle East and North Africa",
-        "country": "SY",
-        "signatures": 7,
-        "updated_at": now,
-    }
+    assert outcome(Winner("SY", 2, 1, 4), Winner("SY", 2, 1, 0)) is Outcome.REPLAYED
 
 
 def test_the_candidate_of_an_accepted_record_is_its_country_and_source_position() -> None:
     record = {"country": "SY", "source_partition": 2, "source_offset": 41, "petition_id": "p"}
     assert Winner.of(record, home=5) == Winner("SY", 2, 41, 5)
+
+
+def test_a_candidate_that_must_confirm_is_pending() -> None:
+    record = {"country": "SY", "source_partition": 2, "source_offset": 41}
+    assert Winner.of({**record, "confirmation_required": True}, home=5).status is PENDING
+
+
+# -- confirmation -------------------------------------------------------------------
+
+
+def test_confirming_a_pending_winner_makes_it_counted() -> None:
+    confirmed = confirm(Winner("SY", 2, 1, 0, status=PENDING), home=0)
+    assert confirmed == Winner("SY", 2, 1, 0, status=CONFIRMED, changes=1)
+    assert confirmed.counted
+
+
+def test_confirming_twice_changes_nothing() -> None:
+    assert confirm(Winner("SY", 2, 1, 0, status=CONFIRMED, changes=1), home=0) is None
+
+
+def test_confirming_a_signature_that_needed_none_changes_nothing() -> None:
+    assert confirm(Winner("SY", 2, 1, 0), home=0) is None
+
+
+def test_a_confirmation_before_its_signature_leaves_a_placeholder() -> None:
+    assert confirm(None, home=3) == Winner.placeholder(3)
+
+
+def test_a_signature_after_its_confirmation_is_accepted_as_confirmed() -> None:
+    arrived = Winner("SY", 2, 1, 3, status=PENDING)
+    assert decide(arrived, Winner.placeholder(3)) == (
+        Outcome.ACCEPTED,
+        Winner("SY", 2, 1, 3, status=CONFIRMED, changes=1),
+    )
+
+
+# -- partial counts -----------------------------------------------------------------
+
+
+def new(partial: PartialCounts, petition: str, winner: Winner) -> None:
+    partial.apply(petition, None, winner)
+
+
+def test_partial_counts_count_each_new_winner_once() -> None:
+    partial = PartialCounts()
+    new(partial, "p", Winner("SY", 0, 1, 1))
+    new(partial, "p", Winner("SY", 0, 2, 1))
+    new(partial, "p", Winner("FR", 0, 3, 1))
+    new(partial, "q", Winner("FR", 0, 4, 4))
+    changed = {key: (r.counted, r.pending, r.version) for key, r in partial.take_changed()}
+    assert changed == {("p", 1): ({"SY": 2, "FR": 1}, {}, 3), ("q", 4): ({"FR": 1}, {}, 1)}
+    assert partial.take_changed() == []  # nothing moved since
+
+
+def test_only_the_petition_partitions_that_moved_are_published_again() -> None:
+    partial = PartialCounts()
+    new(partial, "p", Winner("SY", 0, 1, 1))
+    new(partial, "q", Winner("FR", 0, 2, 4))
+    partial.take_changed()
+    new(partial, "p", Winner("FR", 0, 3, 1))
+    assert [key for key, _ in partial.take_changed()] == [("p", 1)]
+
+
+def test_a_pending_signature_is_pending_until_confirmed_and_each_step_is_a_version() -> None:
+    partial = PartialCounts()
+    pending = Winner("SY", 0, 1, 2, status=PENDING)
+    new(partial, "p", pending)
+    [(_, report)] = partial.take_changed()
+    assert (report.counted, report.pending, report.version) == ({}, {"SY": 1}, 1)
+    partial.apply("p", pending, confirm(pending, home=2) or pending)
+    [(_, report)] = partial.take_changed()
+    assert (report.counted, report.pending, report.version) == ({"SY": 1}, {"SY": 0}, 2)
+
+
+def test_partial_counts_rebuilt_from_entries_equal_the_live_ones() -> None:
+    pending = Winner("SY", 0, 2, 4, status=PENDING)
+    entries = [
+        (DedupeKey("p", HASH_A), Winner("SY", 0, 1, 1)),
+        (DedupeKey("p", HASH_B), pending),
+        (DedupeKey("q", HASH_A), Winner("FR", 1, 3, 1)),
+    ]
+    live = PartialCounts()
+    for key, winner in entries:
+        new(live, key.petition_id, winner)
+    live.apply("p", pending, confirm(pending, home=4) or pending)
+    stored = [(key.table_key(), winner.encode()) for key, winner in entries[::2]]
+    stored.append((DedupeKey("p", HASH_B).table_key(), confirm(pending, home=4).encode()))  # type: ignore[union-attr]
+    rebuilt = PartialCounts.rebuild(stored)
+    # Counted on each winner's home partition (1, 4, 1), not where it was submitted.
+    assert rebuilt.counted == {("p", 1): {"SY": 1}, ("p", 4): {"SY": 1}, ("q", 1): {"FR": 1}}
+    assert rebuilt.versions == live.versions == {("p", 1): 1, ("p", 4): 2, ("q", 1): 1}
+    assert rebuilt.total() == live.total() == 3
+    assert len(rebuilt.take_changed()) == 3  # a new owner publishes everything again
+
+
+# -- the aggregate's fold -----------------------------------------------------------
+
+
+def test_the_fold_sums_each_partitions_newest_report() -> None:
+    partials, moved = fold(None, 0, {"SY": 5}, {}, 5)
+    assert moved == ["SY"]
+    partials, moved = fold(partials, 3, {"SY": 2, "FR": 1}, {"FR": 4}, 7)
+    assert moved == ["FR", "SY"]
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    assert regional_count("p", "SY", partials, now)["signatures"] == 7
+    assert regional_count("p", "FR", partials, now)["pending"] == 4
+
+
+def test_a_redelivered_or_stale_report_moves_nothing() -> None:
+    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
+    assert fold(partials, 0, {"SY": 5}, {"SY": 2}, 7) == (partials, [])  # again
+    assert fold(partials, 0, {"SY": 4}, {"SY": 3}, 6) == (partials, [])  # older
+
+
+def test_a_newer_report_may_lower_a_number() -> None:
+    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
+    partials, moved = fold(partials, 0, {"SY": 6}, {"SY": 1}, 8)
+    count = regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))
+    assert (moved, count["signatures"], count["pending"]) == (["SY"], 6, 1)
+
+
+def test_a_country_a_partition_no_longer_reports_has_none_there() -> None:
+    partials, _ = fold(None, 0, {}, {"SY": 1}, 1)
+    partials, moved = fold(partials, 0, {"SY": 1}, {}, 2)
+    count = regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))
+    assert (moved, count["signatures"], count["pending"]) == (["SY"], 1, 0)
+
+
+def test_the_fold_leaves_its_input_alone() -> None:
+    partials, _ = fold(None, 0, {"SY": 5}, {}, 5)
+    before = repr(partials)
+    fold(partials, 0, {"SY": 9}, {}, 9)
+    assert repr(partials) == before
+
+
+def test_a_regional_count_carries_the_region_the_sums_and_the_version() -> None:
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 1}, 6)
+    partials, _ = fold(partials, 3, {"SY": 2}, {}, 2)
+    assert regional_count("p", "SY", partials, now) == {
+        "petition_id": "p",
+        "region": "Middle East and North Africa",
+        "country": "SY",
+        "signatures": 7,
+        "pending": 1,
+        "version": 8,
+        "updated_at": now,
+    }

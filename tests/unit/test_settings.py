@@ -65,9 +65,17 @@ def test_production_refuses_the_development_key(monkeypatch: pytest.MonkeyPatch)
         Settings()
 
 
+def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    with pytest.raises(ValidationError, match="COUNTERSIGN_SIGNING_KEY must be set"):
+        Settings()
+
+
 def test_production_refuses_the_development_ops_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
     monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
     with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN must be set"):
         Settings()
 
@@ -76,6 +84,7 @@ def test_production_runs_with_its_own_key_and_token(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
     monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
     monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "another-secret")
+    monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
     settings = Settings()
     assert settings.email_hash_key.get_secret_value() == "a-real-secret"
     assert settings.ops_token.get_secret_value() == "another-secret"
@@ -135,3 +144,23 @@ def test_an_ipv6_prefix_outside_1_to_128_is_refused(
 
 def test_ipv6_clients_are_limited_by_their_64_by_default() -> None:
     assert (Settings().intake_ipv6_prefix, Settings().intake_ipv4_prefix) == (64, 32)
+
+
+def test_no_site_may_post_from_a_browser_unless_configured() -> None:
+    assert Settings().cors_origins == []
+
+
+def test_configured_sites_are_a_list_of_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "COUNTERSIGN_INTAKE_CORS_ORIGINS", "https://a.example, http://b.example:8080"
+    )
+    assert Settings().cors_origins == ["https://a.example", "http://b.example:8080"]
+
+
+@pytest.mark.parametrize("origin", ["campaign.example", "https://campaign.example/sign", "ftp://x"])
+def test_a_cors_origin_that_is_no_origin_is_refused(
+    monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_INTAKE_CORS_ORIGINS", origin)
+    with pytest.raises(ValidationError, match="COUNTERSIGN_INTAKE_CORS_ORIGINS"):
+        Settings()

@@ -10,9 +10,11 @@ from schemas.batch import encode_batch
 from schemas.codec import AvroCodec
 from streams.rules.dedupe import WINNER_HEADER
 from streams.rules.keys import submission_key_for
+from streams.rules.ledger import DedupeLedger
+from streams.rules.outputs import Output, Route
 from streams.rules.petitions import PetitionWindow
 from streams.rules.placement import home_partition
-from streams.rules.stages import DedupeLedger, Output, Route, validate_record
+from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -134,12 +136,12 @@ def test_a_signature_sent_home_is_settled_there_from_its_header() -> None:
     home = home_of("a@example.org")
     [sent] = run(ledger, (home + 1) % PARTITIONS, 7, *submission("a@example.org"))
     at = SourcePosition("signatures.valid", home, 0)
-    settled = ledger.settle_sent_home(sent.key, sent.value, sent.headers, at, NOW)
+    [settled] = ledger.settle_sent_home(sent.key, sent.value, sent.headers, at, NOW)
     assert (settled.route, settled.verdict, settled.partition) == (Route.ACCEPTED, "accepted", home)
-    assert ledger.partial.counts == {("open", home): {"SY": 1}}
+    assert ledger.partial.counted == {("open", home): {"SY": 1}}
 
 
 def test_an_unreadable_record_sent_home_is_a_dead_letter() -> None:
     at = SourcePosition("signatures.valid", 0, 0)
-    output = DedupeLedger({}).settle_sent_home(b"open:zz", b"junk", None, at, NOW)
+    [output] = DedupeLedger({}).settle_sent_home(b"open:zz", b"junk", None, at, NOW)
     assert (output.route, output.verdict) == (Route.REJECTED, "malformed")

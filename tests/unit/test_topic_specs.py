@@ -14,6 +14,8 @@ EXPECTED = {
     "signatures.rejected": ("delete", "-1"),
     "signatures.duplicates": ("delete", "-1"),
     "counts.regional": ("compact", "-"),
+    "signatures.confirmations": ("delete", "-1"),
+    "mail.outbox": ("delete", str(7 * 24 * 3600 * 1000)),
 }
 
 

@@ -1,0 +1,164 @@
+"""The mailer's loop: ``mail.outbox`` -> SMTP, committed only after the mails went out.
+
+* **No mail is lost**: an offset is committed only after every mail before it was
+  handed to the SMTP server. A server that does not take a mail is retried (with a
+  growing pause) until it does or the mailer is stopped; nothing is committed past it.
+* **A restart does not flood signers**: the mailer commits after every
+  ``mailer_batch`` mails, so a crash (``kill -9``) sends at most that many again. The
+  worker may ask twice for one mail (its own redelivery after a crash): each request
+  names the submission that asked (``request_id``) and a request sent already in this
+  process's lifetime is skipped.
+* **A re-sign cannot be used to bomb an inbox**: a ``resend`` for a signer who was
+  mailed less than ``mail_resend_pause_seconds`` ago is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException, Message
+
+from schemas.codec import codec
+from streams.core import kafka
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.errors import MailFailed, MalformedMessage
+from streams.core.settings import Settings
+from streams.core.topics import OUTBOX
+from streams.mailer.compose import compose
+from streams.mailer.smtp import SmtpSender
+
+log = logging.getLogger(__name__)
+
+#: Request ids remembered, to skip a request the worker sent twice.
+REMEMBERED_REQUESTS = 100_000
+#: The longest pause between two tries of a mail the server did not take.
+MAX_RETRY_PAUSE_SECONDS = 30.0
+
+
+@dataclass
+class MailerStats:
+    sent: int = 0
+    repeats_skipped: int = 0
+    resends_paused: int = 0
+    unreadable: int = 0
+    failures: int = 0
+
+
+class Mailer:
+    def __init__(
+        self, settings: Settings, titles: Callable[[str], str | None], sender: SmtpSender
+    ) -> None:
+        self.settings = settings
+        self.titles = titles
+        self.sender = sender
+        self.stats = MailerStats()
+        self.consumer = kafka.consumer(settings, group_id=settings.group_id("mailer"))
+        self.consumer.subscribe([settings.topic(OUTBOX.name)])
+        self._requests: OrderedDict[str, None] = OrderedDict()
+        self._mailed_at: dict[str, float] = {}
+        self._codec = codec("ConfirmationMail")
+
+    def run(self, stop: threading.Event) -> None:
+        log.info(
+            "mailing confirmations from %s through %s",
+            self.settings.topic(OUTBOX.name),
+            self.sender,
+        )
+        try:
+            while not stop.is_set():
+                self.run_once(stop)
+        finally:
+            self.sender.close()
+            self.consumer.close()
+            log.info("stopped after %s", self.stats)
+
+    def run_once(self, stop: threading.Event | None = None) -> int:
+        """Send up to one batch of mails, then commit; returns how many were sent."""
+        stop = stop or threading.Event()
+        messages = self.consumer.consume(self.settings.mailer_batch, timeout=0.5)
+        sent_before = self.stats.sent
+        done: list[Message] = []
+        for message in messages:
+            if message.error():
+                log.warning("outbox: %s", message.error())
+                continue
+            if not self._handle(message, stop):
+                break  # stopping: nothing after an unsent mail is committed
+            done.append(message)
+        if done:
+            try:
+                self.consumer.commit(asynchronous=False)
+            except KafkaException as exc:  # a rebalance took the partitions: sent again
+                log.warning("could not commit the mails just sent: %s", exc)
+        return self.stats.sent - sent_before
+
+    def _handle(self, message: Message, stop: threading.Event) -> bool:
+        """Send one request's mail; False only when stopped before it went out."""
+        try:
+            request = self._codec.decode(message.value() or b"")
+        except MalformedMessage as exc:
+            self.stats.unreadable += 1
+            log.error("unreadable mail request at offset %s: %s", message.offset(), exc.detail)
+            return True
+        if request["request_id"] in self._requests:
+            self.stats.repeats_skipped += 1
+            return True
+        signer = f"{request['petition_id']}:{request['email_hash']}"
+        now = time.monotonic()
+        pause_left = self.settings.mail_resend_pause_seconds - (
+            now - self._mailed_at.get(signer, -1e9)
+        )
+        if request["kind"] == "resend" and pause_left > 0:
+            self.stats.resends_paused += 1
+            return True
+        title = self.titles(request["petition_id"]) or request["petition_id"]
+        mail = compose(self.settings, request, title)
+        pause = 1.0
+        while True:
+            try:
+                self.sender.send(mail)
+                break
+            except MailFailed as exc:
+                self.stats.failures += 1
+                log.warning("%s; trying again in %.0f s", exc, pause)
+                if stop.wait(pause):
+                    return False
+                pause = min(pause * 2, MAX_RETRY_PAUSE_SECONDS)
+        self.stats.sent += 1
+        self._remember(request["request_id"], signer, now)
+        if self.stats.sent % 1000 == 0:
+            log.info("%d confirmation mails sent", self.stats.sent)
+        return True
+
+    def _remember(self, request_id: str, signer: str, now: float) -> None:
+        self._requests[request_id] = None
+        if len(self._requests) > REMEMBERED_REQUESTS:
+            self._requests.popitem(last=False)
+        self._mailed_at[signer] = now
+        if len(self._mailed_at) > REMEMBERED_REQUESTS:
+            cutoff = now - self.settings.mail_resend_pause_seconds
+            self._mailed_at = {k: t for k, t in self._mailed_at.items() if t > cutoff}
+
+
+def run_mailer(settings: Settings) -> None:
+    """Follow the catalogue (for titles) and mail until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    petitions = PetitionLookup(settings)
+    petitions.start()
+    try:
+
+        def title(petition_id: str) -> str | None:
+            petition = petitions.get(petition_id)
+            return None if petition is None else str(petition["title"])
+
+        Mailer(settings, title, SmtpSender(settings.smtp_url.get_secret_value())).run(stop)
+    finally:
+        petitions.stop()

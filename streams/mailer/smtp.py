@@ -1,0 +1,79 @@
+"""A kept SMTP connection from ``smtp_url``: ``smtp://`` (STARTTLS when offered),
+``smtps://`` (TLS from the start), optional ``user:password@``. The standard
+library's smtplib: the mailer's loop is synchronous (a Kafka consumer), one mail at a
+time, so nothing asynchronous would be gained."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from streams.core.errors import ConfigurationError, MailFailed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+
+
+class SmtpSender:
+    def __init__(self, url: str, *, timeout: float = 15.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ConfigurationError(
+                "COUNTERSIGN_SMTP_URL must look like smtp://host:port or smtps://host:port"
+            )
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        self.port = parts.port or DEFAULT_PORTS[parts.scheme]
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self._connection: smtplib.SMTP | None = None
+
+    def __str__(self) -> str:
+        """Where mail goes, never with the password."""
+        return f"{'smtps' if self.tls else 'smtp'}://{self.host}:{self.port}"
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one mail to the server; ``MailFailed`` when it did not take it. A
+        connection that went stale is opened again once."""
+        for attempt in (1, 2):
+            try:
+                self._connect().send_message(message)
+                return
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise MailFailed(f"{self} refused the recipient: {exc.recipients}") from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise MailFailed(f"{self} did not take the mail: {exc}") from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is not None:
+            return self._connection
+        context = ssl.create_default_context()
+        if self.tls:
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=context
+            )
+        else:
+            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            connection.ehlo()
+            if connection.has_extn("starttls"):
+                connection.starttls(context=context)
+                connection.ehlo()
+        if self.user:
+            connection.login(self.user, self.password or "")
+        self._connection = connection
+        log.info("connected to %s", self)
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._connection.quit()
+            self._connection = None

@@ -1,0 +1,228 @@
+"""The dedupe stage's decisions over its table, as plain functions of a mapping.
+
+``DedupeLedger`` settles valid signatures (the first per dedupe key wins), applies
+confirmations, and keeps the partial counts derived from its entries. State is any
+mutable mapping (a dict in the unit tests, a RocksDB-backed Faust table in the worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import Any
+
+from schemas.codec import codec
+from streams.core.errors import MalformedMessage
+from streams.rules.dedupe import (
+    WINNER_HEADER,
+    Outcome,
+    PartialCounts,
+    Winner,
+    confirm,
+    decide,
+    duplicate_detail,
+)
+from streams.rules.keys import DedupeKey
+from streams.rules.outputs import Output, Route, malformed
+from streams.rules.reasons import Reason
+from streams.rules.verdict import SourcePosition, rejection
+
+#: Header of a signatures.valid record whose signer must confirm: the address to
+#: mail (the record itself carries only its hash). signatures.valid is bounded.
+MAIL_TO_HEADER = "countersign-mail-to"
+
+
+class DedupeLedger:
+    """The first accepted signature per dedupe key wins: the entries (one per key, in
+    the signer's home partition), their confirmation, and the partial counts derived
+    from them."""
+
+    def __init__(self, winners: MutableMapping[bytes, bytes]) -> None:
+        self.winners = winners
+        self.partial = PartialCounts()
+
+    def settle(
+        self,
+        key: DedupeKey,
+        candidate: Winner,
+        value: bytes,
+        read_at: SourcePosition,
+        *,
+        now: datetime,
+        record: dict[str, Any] | None = None,
+        mail_to: str | None = None,
+    ) -> list[Output]:
+        """Accept, forward again, resend the confirmation of, or reject as a duplicate
+        one valid signature, read at ``read_at`` on its home partition
+        ``candidate.home``. ``value`` is its SignatureAccepted bytes (``record`` the
+        same, decoded, when the caller has it); ``mail_to`` the address to confirm.
+
+        Idempotent under redelivery (docs/exactly-once.md): the very same submission
+        finds itself as the winner, is forwarded again and not counted again."""
+        table_key = key.table_key()
+        stored_bytes = self.winners.get(table_key)
+        stored = None if stored_bytes is None else Winner.decode(stored_bytes)
+        outcome, entry = decide(candidate, stored)
+        if outcome is Outcome.DUPLICATE:
+            assert stored is not None
+            return [self._duplicate(key, value, stored, read_at, record=record, now=now)]
+        if outcome is Outcome.RESENT:
+            return self._mail(
+                key, value, record=record, mail_to=mail_to, entry=entry, kind="resend", now=now
+            )
+        # Written again on a replay too, so the changelog surely has it.
+        self.winners[table_key] = entry.encode()
+        if outcome is Outcome.ACCEPTED:
+            self.partial.apply(key.petition_id, stored, entry)
+        accepted = Output(Route.ACCEPTED, key.encode(), value, outcome.value, entry.home)
+        if not entry.pending:
+            return [accepted]
+        # A replay asks again with the same request id: the mailer sends it once.
+        mail = self._mail(
+            key, value, record=record, mail_to=mail_to, entry=entry, kind="first", now=now
+        )
+        return [accepted, *mail]
+
+    def settle_sent_home(
+        self, key: bytes | None, value: bytes, headers: Any, read_at: SourcePosition, now: datetime
+    ) -> list[Output]:
+        """Settle a record of signatures.valid (validate sent it home): from its key and
+        ``WINNER_HEADER`` when validate wrote them (no Avro decoding), else from the
+        decoded record. Its home is the partition it was read from."""
+        pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+        found = dict(pairs)
+        try:
+            dedupe_key, candidate = _candidate_of(
+                key, value, found.get(WINNER_HEADER), read_at.partition
+            )
+        except MalformedMessage as exc:
+            detail = f"unreadable record on {read_at.topic}: {exc.detail}"
+            return [malformed(value, DedupeKey.petition_of(key), detail, read_at, now)]
+        mail_to = found.get(MAIL_TO_HEADER)
+        return self.settle(
+            dedupe_key,
+            candidate,
+            value,
+            read_at,
+            now=now,
+            mail_to=None if mail_to is None else mail_to.decode("utf-8", errors="replace"),
+        )
+
+    def confirmation(
+        self, key: bytes | None, value: bytes | None, read_at: SourcePosition, now: datetime
+    ) -> Output | None:
+        """Apply a record of signatures.confirmations, read on the signer's home
+        partition; a dead letter when it is not a confirmation."""
+        try:
+            record = codec("SignatureConfirmed").decode(value or b"")
+            dedupe_key = DedupeKey.parse(key or b"")
+        except (MalformedMessage, ValueError) as exc:
+            detail = getattr(exc, "detail", str(exc))
+            detail = f"unreadable record on {read_at.topic}: {detail}"
+            return malformed(value, DedupeKey.petition_of(key), detail, read_at, now)
+        if (record["petition_id"], record["email_hash"]) != (
+            dedupe_key.petition_id,
+            dedupe_key.email_hash,
+        ):
+            detail = f"the record on {read_at.topic} names another signer than its key"
+            return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+        self.confirm(dedupe_key, read_at.partition)
+        return None
+
+    def confirm(self, key: DedupeKey, home: int) -> bool:
+        """Apply a signer's confirmation; True when it changed a count."""
+        table_key = key.table_key()
+        stored_bytes = self.winners.get(table_key)
+        stored = None if stored_bytes is None else Winner.decode(stored_bytes)
+        entry = confirm(stored, home)
+        if entry is None:
+            return False
+        self.winners[table_key] = entry.encode()
+        self.partial.apply(key.petition_id, stored, entry)
+        return stored is not None
+
+    def _mail(
+        self,
+        key: DedupeKey,
+        value: bytes,
+        *,
+        record: dict[str, Any] | None,
+        mail_to: str | None,
+        entry: Winner,
+        kind: str,
+        now: datetime,
+    ) -> list[Output]:
+        """The confirmation mail of a pending signature (none without an address: a
+        record sent home by an older worker, which mailed it itself)."""
+        if mail_to is None:
+            return []
+        if record is None:
+            record = codec("SignatureAccepted").decode(value)
+        position = (
+            f"{record['source_topic']}/{record['source_partition']}/"
+            f"{record['source_offset']}#{record.get('source_index') or 0}"
+        )
+        mail = {
+            "request_id": f"{kind}:{position}",
+            "kind": kind,
+            "petition_id": key.petition_id,
+            "email_hash": key.email_hash,
+            "home_partition": entry.home,
+            "signature_id": record["signature_id"],
+            "email": mail_to,
+            "full_name": record["full_name"],
+            "locale": record.get("locale"),
+            "requested_at": now,
+        }
+        value = codec("ConfirmationMail").encode(mail)
+        return [Output(Route.OUTBOX, key.encode(), value, f"mail-{kind}")]
+
+    def _duplicate(
+        self,
+        key: DedupeKey,
+        value: bytes,
+        winner: Winner,
+        read_at: SourcePosition,
+        *,
+        record: dict[str, Any] | None,
+        now: datetime,
+    ) -> Output:
+        if record is None:
+            try:
+                record = codec("SignatureAccepted").decode(value)
+            except MalformedMessage as exc:
+                detail = f"unreadable record on {read_at.topic}: {exc.detail}"
+                return malformed(value, key.petition_id, detail, read_at, now)
+        duplicate = rejection(
+            petition_id=record["petition_id"],
+            reason=Reason.DUPLICATE,
+            detail=duplicate_detail(record["petition_id"], winner),
+            signature_id=record["signature_id"],
+            hashed_email=record["email_hash"],
+            received_at=now,
+            position=SourcePosition(
+                record["source_topic"],
+                record["source_partition"],
+                record["source_offset"],
+                record.get("source_index") or 0,
+            ),
+        )
+        value = codec("SignatureRejected").encode(duplicate.record)
+        return Output(
+            Route.DUPLICATES, key.encode(), value, Outcome.DUPLICATE.value, read_at.partition
+        )
+
+
+def _candidate_of(
+    key: bytes | None, value: bytes, header: bytes | None, partition: int
+) -> tuple[DedupeKey, Winner]:
+    if header is not None and key:
+        try:
+            sent = Winner.decode(header)
+            return DedupeKey.parse(key), Winner(
+                sent.country, sent.partition, sent.offset, partition, sent.index, sent.status
+            )
+        except ValueError:
+            pass  # not ours after all: read the record itself
+    record = codec("SignatureAccepted").decode(value)
+    return DedupeKey(record["petition_id"], record["email_hash"]), Winner.of(record, partition)

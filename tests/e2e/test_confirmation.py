@@ -1,0 +1,176 @@
+"""Confirmed signatures, end to end: the real intake, worker, serve, mailer and Mailpit.
+
+A signature of a petition that asks for confirmation is pending until its signer
+follows the link mailed to them; then it counts, once. Signing again while pending
+sends the mail again; the same link twice says so; an expired link says so.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from streams.core.catalogue import new_petition, publish_petition
+from streams.core.links import CONFIRM_SALT
+from streams.core.settings import Settings
+from streams.core.topics import create_topics
+from streams.testing.mail import MailpitServer
+from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
+from tests.intake_client import post_json, request
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PETITION = "confirm-me"
+
+
+@pytest.fixture
+def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
+    with MailpitServer(tmp_path / "mailpit").start() as server:
+        yield server
+
+
+@pytest.fixture
+def pipeline(
+    settings: Settings,
+    worker: WorkerProcess,
+    intake: IntakeProcess,
+    mailpit: MailpitServer,
+    tmp_path: Path,
+) -> Iterator[tuple[WorkerProcess, IntakeProcess]]:
+    create_topics(settings)
+    now = datetime.now(UTC)
+    publish_petition(
+        settings,
+        new_petition(PETITION, "Free the press", opens_at=now - timedelta(days=1), now=now),
+    )
+    worker.start()
+    worker.wait_until_serving()
+    intake.extra_env["COUNTERSIGN_API_PORT"] = str(worker.web_port)
+    intake.start(wait_for_petition=PETITION)
+    mailer = MailerProcess(settings, tmp_path / "mailer.log", mailpit.smtp_url, intake.url)
+    mailer.extra_env["COUNTERSIGN_MAIL_RESEND_PAUSE_SECONDS"] = "0"
+    with mailer:
+        mailer.start()
+        yield worker, intake
+
+
+def sign(intake: IntakeProcess, email: str, **fields: Any) -> None:
+    answer = post_json(
+        intake.url,
+        PETITION,
+        {
+            "signature_id": str(uuid.uuid4()),
+            "full_name": "Layla Haddad",
+            "email": email,
+            "country": "SY",
+            "consent_to_publish_name": True,
+            **fields,
+        },
+        ip=f"198.51.100.{uuid.uuid4().int % 250 + 1}",
+    )
+    assert answer.status == 202, answer.body
+
+
+def counts(worker: WorkerProcess) -> dict[str, Any]:
+    answer = request(
+        f"http://127.0.0.1:{worker.web_port}/api/petitions/{PETITION}/counts", method="GET"
+    )
+    assert answer.status == 200, answer.body
+    return dict(answer.body)
+
+
+def wait_for_counts(worker: WorkerProcess, total: int, pending: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    seen: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        seen = counts(worker)
+        if (seen["total"], seen["pending"]) == (total, pending):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"expected total {total}, pending {pending}; last seen {seen}")
+
+
+def follow(link: str) -> tuple[int, str]:
+    answer = request(link, method="GET")
+    return answer.status, str(answer.body)
+
+
+def test_a_signature_counts_once_its_signer_follows_the_mailed_link(
+    pipeline: tuple[WorkerProcess, IntakeProcess], mailpit: MailpitServer
+) -> None:
+    worker, intake = pipeline
+    sign(intake, "Layla.H@example.org", locale="fr-FR")
+    [mail] = mailpit.wait_for_mail("Layla.H@example.org")
+    assert mail.subject == "Confirmez votre signature : Free the press"
+    assert "Bonjour Layla Haddad" in mail.text
+    assert wait_for_counts(worker, total=0, pending=1)["by_region"] == {}
+
+    status, page = follow(mail.link)
+    assert status == 200 and "your signature is confirmed" in page
+
+    after = wait_for_counts(worker, total=1, pending=0)
+    assert after["by_country"] == {"SY": 1}
+
+
+def test_the_same_link_again_says_it_was_confirmed_already_and_counts_nothing(
+    pipeline: tuple[WorkerProcess, IntakeProcess], mailpit: MailpitServer
+) -> None:
+    worker, intake = pipeline
+    sign(intake, "twice@example.org")
+    [mail] = mailpit.wait_for_mail("twice@example.org")
+    assert follow(mail.link)[0] == 200
+    wait_for_counts(worker, total=1, pending=0)
+    deadline = time.monotonic() + 30
+    page = ""
+    while time.monotonic() < deadline and "already confirmed" not in page:
+        status, page = follow(mail.link)  # until serve has the first confirmation
+        assert status == 200
+        time.sleep(0.5)
+    assert "You have already confirmed" in page
+    assert wait_for_counts(worker, total=1, pending=0)["total"] == 1
+
+
+def test_signing_again_while_pending_sends_the_mail_again_instead_of_a_duplicate(
+    pipeline: tuple[WorkerProcess, IntakeProcess], mailpit: MailpitServer
+) -> None:
+    worker, intake = pipeline
+    sign(intake, "again@example.org")
+    mailpit.wait_for_mail("again@example.org")
+    sign(intake, "Again@Example.org")  # another spelling of the same address
+    second = mailpit.wait_for_mail("Again@Example.org")
+    assert len(second) == 1
+    shown = wait_for_counts(worker, total=0, pending=1)
+    assert shown["rejected"]["duplicate"] == 0
+    assert follow(second[0].link)[0] == 200
+    assert wait_for_counts(worker, total=1, pending=0)["rejected"]["duplicate"] == 0
+
+
+def test_an_expired_link_says_so_and_counts_nothing(
+    pipeline: tuple[WorkerProcess, IntakeProcess], settings: Settings, mailpit: MailpitServer
+) -> None:
+    worker, intake = pipeline
+    sign(intake, "late@example.org")
+    [mail] = mailpit.wait_for_mail("late@example.org")
+    token = mail.link.rsplit("/", 1)[1]
+    key = settings.signing_key.get_secret_value()
+    payload = URLSafeTimedSerializer(key, salt=CONFIRM_SALT).loads(token)
+    eight_days = int(time.time()) - 8 * 24 * 3600
+
+    class EightDaysAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return eight_days
+
+    old = URLSafeTimedSerializer(key, salt=CONFIRM_SALT, signer=EightDaysAgo).dumps(payload)
+    status, page = follow(f"{intake.url}/confirm/{old}")
+    assert status == 410 and "This link has expired" in page
+    status, page = follow(f"{intake.url}/confirm/{token[:-3]}xyz")
+    assert status == 400 and "This link does not work" in page
+    time.sleep(2)
+    assert wait_for_counts(worker, total=0, pending=1)["total"] == 0
