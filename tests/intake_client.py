@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +75,35 @@ def post_json(
             **headers,
         },
         timeout=timeout,
+    )
+
+
+def form_token(base: str, petition: str) -> str:
+    """The token of a freshly rendered sign form (what a browser posts back)."""
+    page = request(f"{base}/petitions/{petition}/sign", method="GET")
+    found = re.search(r'name="form_token" value="([^"]+)"', page.body)
+    assert found, f"no form token in the form ({page.status})"
+    return found[1]
+
+
+def post_form(
+    base: str,
+    petition: str,
+    fields: dict[str, str],
+    ip: str = "198.51.100.2",
+    **headers: str,
+) -> Answer:
+    """POST form-encoded ``fields`` as a browser without JavaScript does (HTML first);
+    the caller adds the form's token (``form_token``) or leaves it out."""
+    return request(
+        f"{base}/petitions/{petition}/signatures",
+        urllib.parse.urlencode(fields).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "text/html,application/xhtml+xml",
+            "X-Forwarded-For": ip,
+            **headers,
+        },
     )
 
 
