@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: Kafka, topics, the seed petition, the worker (the Faust pipeline), the
 # serve process (ClickHouse sink + dashboard + JSON API), the intake (sign form + HTTP
-# intake) and a demo feed. Ctrl-C stops everything this script started.
+# intake), Mailpit with the mailer (confirmation mails) and a demo feed whose signers
+# follow 80 % of their links. Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
@@ -9,6 +10,8 @@ port="${COUNTERSIGN_API_PORT:-6066}"
 worker_port="${COUNTERSIGN_WORKER_PORT:-6067}"
 intake_port="${COUNTERSIGN_INTAKE_PORT:-8080}"
 rate="${DEMO_RATE:-20}"
+mail_ui="${MAILPIT_UI:-127.0.0.1:8025}"
+mail_smtp="${MAILPIT_SMTP:-127.0.0.1:1025}"
 mkdir -p .data
 pids=()
 kafka_started=0
@@ -38,22 +41,32 @@ wait_for() {
 }
 
 started=$SECONDS
+# Mailpit keeps the last 5,000 mails (the demo's signers delete theirs once read).
+.cache/bin/mailpit --smtp "$mail_smtp" --listen "$mail_ui" --database .data/mailpit.db \
+  --max 5000 --disable-version-check --quiet >.data/mailpit.log 2>&1 &
+pids+=($!)
 "$bin/countersign" worker --loglevel info >.data/worker.log 2>&1 &
 pids+=($!)
 "$bin/countersign" serve >.data/serve.log 2>&1 &
 pids+=($!)
 echo "worker and API starting (logs: .data/worker.log, .data/serve.log)…"
-wait_for worker "${pids[0]}" "http://127.0.0.1:$worker_port/healthz" .data/worker.log
-wait_for "API process" "${pids[1]}" "http://127.0.0.1:$port/healthz" .data/serve.log
+wait_for Mailpit "${pids[0]}" "http://$mail_ui/api/v1/messages?limit=1" .data/mailpit.log
+wait_for worker "${pids[1]}" "http://127.0.0.1:$worker_port/healthz" .data/worker.log
+wait_for "API process" "${pids[2]}" "http://127.0.0.1:$port/healthz" .data/serve.log
 "$bin/countersign" intake >.data/intake.log 2>&1 &
 pids+=($!)
-wait_for intake "${pids[2]}" "http://127.0.0.1:$intake_port/healthz" .data/intake.log
-"$bin/countersign" simulate --count 0 --rate "$rate" >.data/simulate.log 2>&1 &
+wait_for intake "${pids[3]}" "http://127.0.0.1:$intake_port/healthz" .data/intake.log
+COUNTERSIGN_SMTP_URL="smtp://$mail_smtp" "$bin/countersign" mailer >.data/mailer.log 2>&1 &
+pids+=($!)
+"$bin/countersign" simulate --count 0 --rate "$rate" --follow-links 0.8 \
+  --mailpit-api "http://$mail_ui" >.data/simulate.log 2>&1 &
 pids+=($!)
 echo
 echo "  Dashboard:  http://127.0.0.1:$port/?petition=syria-icc   (ready after $((SECONDS - started)) s)"
 echo "  Sign form:  http://127.0.0.1:$intake_port/petitions/syria-icc/sign   (log: .data/intake.log)"
 echo "  API:        http://127.0.0.1:$port/api/petitions/syria-icc/counts"
-echo "  Demo feed:  $rate signatures/s (log: .data/simulate.log).  Ctrl-C stops everything."
+echo "  Mail:       http://$mail_ui/   (Mailpit: your confirmation mail lands here; log: .data/mailer.log)"
+echo "  Demo feed:  $rate signatures/s, 80 % of its signers confirm (log: .data/simulate.log)."
+echo "  Ctrl-C stops everything."
 echo
 wait -n "${pids[@]}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.queries import CURRENT_SIGNATURES
+from sinks.clickhouse.queries import CURRENT_PENDING, CURRENT_SIGNATURES
 
 #: A signature's place in the audit log, the tables' common language.
 POSITION = "source_topic, source_partition, source_offset, source_index"
@@ -26,23 +26,24 @@ class AuditQueries:
 
     def counts(self) -> dict[str, list[list[Any]]]:
         """Every petition's numbers as ClickHouse holds them: the aggregate's totals
-        (``regional_counts``), ClickHouse's own count of the signature rows, and the
-        rejections per reason."""
+        (``regional_counts``) and ClickHouse's own count of the signature rows, each
+        as (petition, region, country, counted, pending), and the rejections per
+        reason."""
         aggregate = self.client.query(
-            f"SELECT petition_id, region, country, {CURRENT_SIGNATURES} "
+            f"SELECT petition_id, region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING} "
             f"FROM {self.db}.regional_counts GROUP BY petition_id, region, country"
         ).result_rows
         recount = self.client.query(
-            f"SELECT petition_id, region, country, sum(signatures) FROM {self.db}.signature_counts "
-            "GROUP BY petition_id, region, country"
+            "SELECT petition_id, region, country, sum(signatures), sum(pending) "
+            f"FROM {self.db}.signature_counts GROUP BY petition_id, region, country"
         ).result_rows
         rejected = self.client.query(
             f"SELECT petition_id, reason, count() FROM {self.db}.rejections FINAL "
             "GROUP BY petition_id, reason"
         ).result_rows
         return {
-            "aggregate": [[str(p), str(r), str(c), int(n)] for p, r, c, n in aggregate],
-            "recount": [[str(p), str(r), str(c), int(n)] for p, r, c, n in recount],
+            "aggregate": [[str(p), str(r), str(c), int(n), int(w)] for p, r, c, n, w in aggregate],
+            "recount": [[str(p), str(r), str(c), int(n), int(w)] for p, r, c, n, w in recount],
             "rejected": [[str(p), str(r), int(n)] for p, r, n in rejected],
         }
 

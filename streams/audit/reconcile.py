@@ -16,24 +16,23 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.audit.recount import CountKey, Recount
+from streams.audit.recount import Recount, confirmation_times
 from streams.audit.serve_client import ServeClient
 from streams.core.catalogue import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topics import CONFIRMATIONS, SUBMITTED
 from streams.rules.countries import region_of
 from streams.rules.petitions import PetitionWindow
 
 #: The region column of a rejection row: its "country" is the reason.
 REJECTED = "(rejected)"
-#: The region column of a petition's total row.
+#: The region column of a petition's total rows (``total``, ``pending``).
 TOTAL = "(all regions)"
 #: Where each number is shown: the aggregate's totals, ClickHouse's count of the
 #: signature rows, the public API; rejections: their table and the API.
@@ -106,11 +105,16 @@ def _advance(n: int) -> None:
 
 
 def _recount_part(
-    settings: Settings, log: LogRange, windows: dict[str, PetitionWindow]
-) -> tuple[dict[bytes, Any], Counter[tuple[str, str]], dict[bytes, set[CountKey]], int]:
+    settings: Settings,
+    log: LogRange,
+    windows: dict[str, PetitionWindow],
+    confirmations: dict[bytes, float],
+) -> dict[str, Any]:
+    """A part's findings, as plain data to send back to the parent process."""
     hash_key = settings.email_hash_key.get_secret_value().encode()
-    part = Recount.of(scan(settings, log, _advance), windows, hash_key, log.topic)
-    return part.winners, part.rejected, part.contested, part.events
+    records = scan(settings, log, _advance)
+    part = Recount.of(records, windows, hash_key, log.topic, confirmations)
+    return {name: getattr(part, name) for name in Recount.FINDINGS}
 
 
 def recount_log(
@@ -118,21 +122,28 @@ def recount_log(
     log: LogRange,
     windows: dict[str, PetitionWindow],
     on_progress: Callable[[int], None],
+    *,
     workers: int | None = None,
+    confirmations: dict[bytes, float] | None = None,
 ) -> Recount:
     """The recount of ``log``: its partitions dealt round-robin to ``workers``
-    processes (default: one per core), merged here."""
+    processes (default: one per core), merged here. ``confirmations``: the log time
+    of each signer's first confirmation (``confirmations_in``)."""
+    confirmations = confirmations or {}
     partitions = sorted(log.offsets)
     workers = max(1, min(workers or os.cpu_count() or 1, len(partitions)))
     groups = [partitions[i::workers] for i in range(workers)]
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     hash_key = settings.email_hash_key.get_secret_value().encode()
-    total = Recount(windows, hash_key, log.topic)
+    total = Recount(windows, hash_key, log.topic, confirmations=confirmations)
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_share_progress, initargs=(counter,)
     ) as pool:
-        futures = [pool.submit(_recount_part, settings, log.only(g), windows) for g in groups]
+        futures = [
+            pool.submit(_recount_part, settings, log.only(g), windows, confirmations)
+            for g in groups
+        ]
         reported = 0
         while not all(f.done() for f in futures):
             time.sleep(0.2)
@@ -140,10 +151,17 @@ def recount_log(
             reported = counter.value
         on_progress(counter.value - reported)
         for future in futures:
-            winners, rejected, contested, events = future.result()
-            part = Recount(windows, hash_key, log.topic, winners, rejected, contested, events)
+            findings = future.result()
+            part = Recount(windows, hash_key, log.topic, confirmations=confirmations)
+            for name, value in findings.items():
+                setattr(part, name, value)
             total.merge(part)
     return total
+
+
+def confirmations_in(settings: Settings) -> dict[bytes, float]:
+    """Every signer's first confirmation on signatures.confirmations, as it stands."""
+    return confirmation_times(scan(settings, whole_log(settings, CONFIRMATIONS.name)))
 
 
 def petition_windows(settings: Settings) -> dict[str, PetitionWindow]:
@@ -163,15 +181,17 @@ def found_counts(client: ServeClient, petitions: list[str]) -> Found:
 
     tables = client.get("/counts")
     for source, table in (("regional_counts", "aggregate"), ("signatures", "recount")):
-        for petition, region, country, n in tables[table]:
+        for petition, region, country, n, waiting in tables[table]:
             put((petition, region, country), source, n)
-            total = (petition, TOTAL, "total")
-            put(total, source, found.get(total, {}).get(source, 0) + n)
+            for name, number in (("total", n), ("pending", waiting)):
+                key = (petition, TOTAL, name)
+                put(key, source, found.get(key, {}).get(source, 0) + number)
     for petition, reason, n in tables["rejected"]:
         put((petition, REJECTED, reason), "rejections", n)
     for petition in petitions:
         api = client.get(f"/api/petitions/{petition}/counts", ops=False)
         put((petition, TOTAL, "total"), "api", int(api["total"]))
+        put((petition, TOTAL, "pending"), "api", int(api.get("pending", 0)))
         for country, n in api["by_country"].items():
             put((petition, region_of(country), country), "api", n)
         for reason, n in api["rejected"].items():
@@ -188,9 +208,13 @@ def compare(recount: Recount, found: Found, known: Mapping[str, object]) -> list
     for (petition, _, _), n in counts.items():
         total = (petition, TOTAL, "total")
         expected[total] = expected.get(total, 0) + n
+    for petition, n in recount.pending().items():
+        expected[(petition, TOTAL, "pending")] = n
     for (petition, reason), n in recount.rejected.items():
         expected[(petition, REJECTED, reason)] = n
     leeway = recount.leeway()
+    for (petition, reason), n in recount.close_calls.items():
+        leeway[(petition, REJECTED, reason)] += n
     rows = []
     for key in sorted(set(expected) | set(found)):
         petition, region, country = key
@@ -218,7 +242,9 @@ def reconcile(
     log = whole_log(settings, SUBMITTED.name)
     on_start(log)
     windows = petition_windows(settings)
-    recount = recount_log(settings, log, windows, on_progress)
+    recount = recount_log(
+        settings, log, windows, on_progress, confirmations=confirmations_in(settings)
+    )
     client = ServeClient(settings)
     deadline = time.monotonic() + settle_seconds
     while True:

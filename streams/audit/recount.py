@@ -11,6 +11,13 @@ one of them is wrong, and ``countersign reconcile`` says where.
 whose forms used two key formats) by the time Kafka logged the records. Such keys are
 ``contested``: the pipeline settles them in the order it happens to read the
 partitions, so their country can differ; ``reconcile`` reports how many there are.
+
+Where a petition asks for confirmation, a winner counts once signatures.confirmations
+holds a confirmation of its key (``confirmations``: the earliest log time of each),
+and is pending until then. A later submission of a pending signer is a resend of the
+mail, not a duplicate: whether the confirmation came first is decided by log time,
+which the pipeline follows only within its processing lag, so re-signs within
+``CLOSE_CALL_SECONDS`` of their confirmation may lawfully be either (``leeway``).
 """
 
 from __future__ import annotations
@@ -19,20 +26,24 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.logscan import LogRecord
-from streams.rules.keys import petition_of_key
+from streams.rules.keys import DedupeKey, petition_of_key
 from streams.rules.petitions import PetitionWindow, judged_at
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, SourcePosition, judge
 
 CountKey = tuple[str, str, str]  # petition, region, country
-#: (log time, partition, offset, index, petition, region, country) of a winner.
-Winner = tuple[float, int, int, int, str, str, str]
+#: (log time, partition, offset, index, petition, region, country, must confirm) of a
+#: winner.
+Winner = tuple[float, int, int, int, str, str, str, bool]
 ReasonKey = tuple[str, str]  # petition, reason
+#: A re-sign this close to its signer's confirmation may be a duplicate or a resend.
+CLOSE_CALL_SECONDS = 60.0
 
 
 def earlier(a: Winner, b: Winner) -> bool:
@@ -44,6 +55,15 @@ def earlier(a: Winner, b: Winner) -> bool:
 
 @dataclass
 class Recount:
+    #: What a recount found (the rest is what it was given): sent back by a part.
+    FINDINGS: ClassVar[tuple[str, ...]] = (
+        "winners",
+        "rejected",
+        "contested",
+        "events",
+        "close_calls",
+    )
+
     windows: Mapping[str, PetitionWindow]
     hash_key: bytes
     topic: str
@@ -53,6 +73,10 @@ class Recount:
     #: rows (petition, region, country) any of them would count in.
     contested: dict[bytes, set[CountKey]] = field(default_factory=dict)
     events: int = 0
+    #: Dedupe key -> the log time of its first confirmation (read beforehand).
+    confirmations: Mapping[bytes, float] = field(default_factory=dict)
+    #: Re-signs that came within ``CLOSE_CALL_SECONDS`` of their confirmation.
+    close_calls: Counter[ReasonKey] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._codec = codec("SignatureSubmitted")
@@ -93,6 +117,7 @@ class Recount:
                 str(signature["petition_id"]),
                 str(signature["region"]),
                 str(signature["country"]),
+                bool(signature["confirmation_required"]),
             )
             self._settle(verdict.dedupe_key.encode(), candidate)
 
@@ -103,22 +128,41 @@ class Recount:
             return
         if stored[1] != candidate[1]:
             rows = self.contested.setdefault(key, set())
-            rows |= {stored[4:], candidate[4:]}
+            rows |= {stored[4:7], candidate[4:7]}
         if earlier(candidate, stored):
             self.winners[key], candidate = candidate, stored
+        winner = self.winners[key]
+        if winner[7]:  # the winner had to confirm: pending at the re-sign's time?
+            confirmed_at = self.confirmations.get(key)
+            if confirmed_at is not None and abs(candidate[0] - confirmed_at) < CLOSE_CALL_SECONDS:
+                self.close_calls[(candidate[4], Reason.DUPLICATE.value)] += 1
+            if confirmed_at is None or candidate[0] < confirmed_at:
+                return  # a resend of the confirmation mail, not a duplicate
         self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
 
     def merge(self, other: Recount) -> None:
         """Fold in the recount of other partitions."""
         self.events += other.events
         self.rejected.update(other.rejected)
+        self.close_calls.update(other.close_calls)
         for key, rows in other.contested.items():
             self.contested.setdefault(key, set()).update(rows)
         for key, winner in other.winners.items():
             self._settle(key, winner)
 
     def counts(self) -> Counter[CountKey]:
-        return Counter((w[4], w[5], w[6]) for w in self.winners.values())
+        """Counted signatures: winners that needed no confirmation, or have one."""
+        return Counter(
+            (w[4], w[5], w[6])
+            for key, w in self.winners.items()
+            if not w[7] or key in self.confirmations
+        )
+
+    def pending(self) -> Counter[str]:
+        """Winners still waiting for their signer's confirmation, per petition."""
+        return Counter(
+            w[4] for key, w in self.winners.items() if w[7] and key not in self.confirmations
+        )
 
     def leeway(self) -> Counter[CountKey]:
         """How far each row's count may lawfully differ from ``counts``: one for every
@@ -133,8 +177,27 @@ class Recount:
         windows: Mapping[str, PetitionWindow],
         hash_key: bytes,
         topic: str,
+        confirmations: Mapping[bytes, float] | None = None,
     ) -> Recount:
-        recount = cls(windows, hash_key, topic)
+        recount = cls(windows, hash_key, topic, confirmations=confirmations or {})
         for record in records:
             recount.add(record)
         return recount
+
+
+def confirmation_times(records: Iterable[LogRecord]) -> dict[bytes, float]:
+    """Dedupe key -> when Kafka logged its first readable confirmation (the records of
+    signatures.confirmations; an unreadable one confirms nothing, as in the worker)."""
+    first: dict[bytes, float] = {}
+    confirmed = codec("SignatureConfirmed")
+    for record in records:
+        try:
+            value = confirmed.decode(record.value or b"")
+        except MalformedMessage:
+            continue
+        key = DedupeKey(value["petition_id"], value["email_hash"]).encode()
+        if record.key != key:
+            continue  # names another signer than its key: the worker dead-letters it
+        stamp = judged_at(record.timestamp, datetime.now(UTC)).timestamp()
+        first[key] = min(stamp, first.get(key, stamp))
+    return first

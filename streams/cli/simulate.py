@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,8 +27,11 @@ from streams.demo.campaign import (
     Submission,
     seed_petition,
 )
+from streams.demo.mailbox import LinkFollower, MailpitApi, mailbox_of
 from streams.demo.simulator import DatasetGenerator, default_petitions
 from streams.demo.traffic import paced, produce, send_via_http, send_via_kafka
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -83,6 +89,20 @@ from streams.demo.traffic import paced, produce, send_via_http, send_via_kafka
     "(email: signatures stay pending until their links are followed).",
 )
 @click.option(
+    "--follow-links",
+    "follow_share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Meanwhile, play the signers reading their mail: follow the confirmation link "
+    "of this share of them (chosen by address), read from Mailpit (--mailpit-api).",
+)
+@click.option(
+    "--mailpit-api",
+    default="http://127.0.0.1:8025",
+    show_default=True,
+    help="--follow-links: where Mailpit's REST API is.",
+)
+@click.option(
     "--truth",
     type=click.Path(dir_okay=False, writable=True),
     help="seed-campaign: write the counts the pipeline must reach here (JSON).",
@@ -99,6 +119,8 @@ async def simulate(  # noqa: PLR0917
     intake_url: str | None,
     concurrency: int,
     confirmation: str,
+    follow_share: float,
+    mailpit_api: str,
     truth: str | None,
 ) -> None:
     """Send campaign traffic: the demo feed or the seed campaign.
@@ -117,6 +139,10 @@ async def simulate(  # noqa: PLR0917
     (COUNTERSIGN_INTAKE_TRUSTED_PROXIES=127.0.0.1) so each simulated signer has its
     own address. --truth writes the counts the pipeline must then show.
     """
+    # The demo's signers read only their own mail: a person trying the form keeps theirs.
+    mailboxes: set[str] | None = set() if profile == "demo" else None
+    if follow_share > 0:
+        start_following(MailpitApi(mailpit_api), follow_share, mailboxes)
     if seed is None:
         # A fixed default re-sent the same people on every `make run`: all duplicates.
         seed = secrets.randbelow(2**31)
@@ -128,7 +154,11 @@ async def simulate(  # noqa: PLR0917
                 "has no ground truth file: use --profile seed-campaign for --via http/--truth"
             )
         simulate_demo(
-            settings, 2000 if count is None else count, 20.0 if rate is None else rate, seed
+            settings,
+            2000 if count is None else count,
+            20.0 if rate is None else rate,
+            seed,
+            mailboxes,
         )
         return
     now = datetime.now(UTC)
@@ -173,8 +203,28 @@ async def simulate(  # noqa: PLR0917
         console.print(f"ground truth written to {truth}")
 
 
-def simulate_demo(settings: Settings, count: int, rate: float, seed: int) -> None:
-    """The demo feed: missing demo petitions are added to the catalogue first."""
+def start_following(api: MailpitApi, share: float, mailboxes: set[str] | None) -> None:
+    """Follow confirmation links in the background while the feed runs (a daemon
+    thread: it ends with the command)."""
+
+    def follow() -> None:
+        follower = LinkFollower(api, share, delete_read=True, mailboxes=mailboxes)
+        while True:
+            try:
+                follower.run_once()
+            except OSError as exc:  # Mailpit not up (yet): the signers wait
+                log.info("cannot read mail from %s: %s", api.api_url, exc)
+            time.sleep(1.0)
+
+    threading.Thread(target=follow, name="link-follower", daemon=True).start()
+    console.print(f"following {share:.0%} of the confirmation links mailed to {api.api_url}")
+
+
+def simulate_demo(
+    settings: Settings, count: int, rate: float, seed: int, mailboxes: set[str] | None = None
+) -> None:
+    """The demo feed: missing demo petitions are added to the catalogue first. The
+    mailboxes it signs with are added to ``mailboxes``."""
     now = datetime.now(UTC)
     petitions = default_petitions(now)
     known = read_catalogue(settings)
@@ -191,6 +241,8 @@ def simulate_demo(settings: Settings, count: int, rate: float, seed: int) -> Non
         task = progress.add_task("sending signatures", total=count or None)
         for event in paced(generator.stream(), rate, count):
             produce(producer, topic, event.key, event.value)
+            if mailboxes is not None and event.email is not None:
+                mailboxes.add(mailbox_of(event.email))
             sent += 1
             progress.advance(task)
     if producer.flush(30) != 0:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.core.catalogue import Petition, new_petition
+from streams.demo.mailbox import mailbox_of
 from streams.demo.people import JUNK, Crowd, Person
 from streams.rules.countries import region_of
 
@@ -126,6 +127,8 @@ class GroundTruth:
 
     petition_id: str
     signers: set[int] = field(default_factory=set)
+    #: Each signer's mailbox (normalized address) and country: who would get a mail.
+    mailboxes: dict[str, str] = field(default_factory=dict)
     by_country: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     intake: Counter[str] = field(default_factory=Counter)
@@ -140,6 +143,7 @@ class GroundTruth:
         else:
             self.signers.add(person.number)
             self.by_country[person.country] += 1
+            self.mailboxes[mailbox_of(f"{person.local}@{person.domain}")] = person.country
 
     def refused(self, status: int | str) -> None:
         self.intake[str(status)] += 1
@@ -156,6 +160,7 @@ class GroundTruth:
                     "by_region": dict(sorted(by_region.items())),
                     "by_country": dict(sorted(self.by_country.items())),
                     "rejected": dict(sorted(self.rejected.items())),
+                    "signers": dict(sorted(self.mailboxes.items())),
                 }
             },
             "intake": dict(sorted(self.intake.items())),

@@ -67,6 +67,8 @@ class Event:
     key: bytes
     value: bytes
     intent: str
+    #: The address a signer typed, for events that may ask for a confirmation mail.
+    email: str | None = None
 
 
 def default_petitions(now: datetime) -> list[DemoPetition]:
@@ -158,14 +160,15 @@ class DatasetGenerator:
             record = self.record(petition, person)
             self.signers[petition.petition_id].add(person.number)
             signed.append((person, record))
-            return Event(self.key(person, record), self.encode(record), intent)
+            return Event(self.key(person, record), self.encode(record), intent, record["email"])
         if intent == "duplicate":
             person, _ = self.rng.choice(signed)
             record = self.record(petition, person)
-            return Event(self.key(person, record), self.encode(record), intent)
+            return Event(self.key(person, record), self.encode(record), intent, record["email"])
         if intent == "retry":  # the form resends the very same submission
             person, record = self.rng.choice(signed)
-            return Event(self.key(person, record), self.codec.encode(record), intent)
+            value = self.codec.encode(record)
+            return Event(self.key(person, record), value, intent, record["email"])
         person = self.new_person()  # a fresh person: a rejection must not take their key
         if intent == "malformed":
             record = self.record(petition, person)

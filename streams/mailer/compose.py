@@ -4,6 +4,7 @@ the one the link is signed with."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -53,7 +54,10 @@ def compose(settings: Settings, request: dict[str, Any], title: str) -> EmailMes
     message["Subject"] = words.subject.format(**values)
     message["From"] = settings.mail_from
     message["To"] = request["email"]
-    message["Message-ID"] = make_msgid(idstring=request["request_id"].replace("/", "."))
+    # A Message-ID takes letters, digits, dots and dashes: the request id spelled so.
+    message["Message-ID"] = make_msgid(
+        idstring=re.sub(r"[^A-Za-z0-9.]", "-", request["request_id"])
+    )
     message["X-Countersign-Request"] = request["request_id"]
     message.set_content(_TEMPLATES.get_template("confirm.txt").render(context))
     message.add_alternative(_TEMPLATES.get_template("confirm.html").render(context), subtype="html")

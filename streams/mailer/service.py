@@ -6,8 +6,10 @@
 * **A restart does not flood signers**: the mailer commits after every
   ``mailer_batch`` mails, so a crash (``kill -9``) sends at most that many again. The
   worker may ask twice for one mail (its own redelivery after a crash): each request
-  names the submission that asked (``request_id``) and a request sent already in this
-  process's lifetime is skipped.
+  names the submission that asked (``request_id``), and a request sent already is
+  skipped. The mailer remembers what it sent, and on taking a partition it first
+  reads back the ``LOOKBACK`` requests before the committed offset (sent, since
+  committed), so a repeat is recognised across its own restarts too.
 * **A re-sign cannot be used to bomb an inbox**: a ``resend`` for a signer who was
   mailed less than ``mail_resend_pause_seconds`` ago is skipped.
 """
@@ -22,12 +24,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.errors import MailFailed, MalformedMessage
+from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
 from streams.core.topics import OUTBOX
 from streams.mailer.compose import compose
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: Request ids remembered, to skip a request the worker sent twice.
 REMEMBERED_REQUESTS = 100_000
+#: Requests read back per partition when the mailer takes it: as far back as a
+#: worker's redelivery can repeat one (its records since its last commit).
+LOOKBACK = 10_000
 #: The longest pause between two tries of a mail the server did not take.
 MAX_RETRY_PAUSE_SECONDS = 30.0
 
@@ -59,7 +65,7 @@ class Mailer:
         self.sender = sender
         self.stats = MailerStats()
         self.consumer = kafka.consumer(settings, group_id=settings.group_id("mailer"))
-        self.consumer.subscribe([settings.topic(OUTBOX.name)])
+        self.consumer.subscribe([settings.topic(OUTBOX.name)], on_assign=self._read_back)
         self._requests: OrderedDict[str, None] = OrderedDict()
         self._mailed_at: dict[str, float] = {}
         self._codec = codec("ConfirmationMail")
@@ -135,6 +141,28 @@ class Mailer:
         if self.stats.sent % 1000 == 0:
             log.info("%d confirmation mails sent", self.stats.sent)
         return True
+
+    def _read_back(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Remember the requests just before the committed offsets: they were sent."""
+        committed = consumer.committed(partitions, timeout=10)
+        ranges = {}
+        for tp in committed:
+            if tp.offset >= 0:
+                low, _ = consumer.get_watermark_offsets(tp, timeout=10)
+                ranges[tp.partition] = (max(low, tp.offset - LOOKBACK), tp.offset)
+        log_range = LogRange(self.settings.topic(OUTBOX.name), ranges)
+        before = len(self._requests)
+        for record in scan(self.settings, log_range):
+            try:
+                request_id = self._codec.decode(record.value or b"")["request_id"]
+            except MalformedMessage:
+                continue
+            self._requests[request_id] = None
+        log.info(
+            "took %d outbox partitions; %d requests before their commits remembered as sent",
+            len(partitions),
+            len(self._requests) - before,
+        )
 
     def _remember(self, request_id: str, signer: str, now: float) -> None:
         self._requests[request_id] = None
