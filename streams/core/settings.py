@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     intake_cors_origins: str = ""
     #: How long a rendered sign form's token is accepted (``streams.intake.formtoken``).
     intake_form_token_max_age_seconds: int = Field(default=4 * 3600, ge=1, le=7 * 86_400)
+    #: Against slow clients (slowloris): a request body must arrive within this
+    #: (408 otherwise; 16 KiB at most, so seconds are plenty) ...
+    intake_body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: ... a connection that sends no complete request head, or idles between
+    #: requests, is closed after this (keep it above a proxy's upstream idle timeout) ...
+    intake_keepalive_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: ... and past this many open connections a new one is answered 503 and closed.
+    intake_max_connections: int = Field(default=1024, ge=1, le=1_000_000)
     #: How long the intake holds a submission for others of the same partition to
     #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
     intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)
@@ -154,7 +162,8 @@ class Settings(BaseSettings):
     intake_coalesce_max: int = Field(default=100, ge=1, le=1000)
     #: How long a request waits for Kafka's acknowledgement before it gives up.
     intake_delivery_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
-    #: Signs the links of confirmation mails (itsdangerous, a salt per use).
+    #: Signs the links of confirmation mails and the sign form's token (itsdangerous,
+    #: a salt per use).
     signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
     #: The intake as signers reach it: the base of the links in confirmation mails
     #: (default: this machine's ``intake_port``).

@@ -24,3 +24,13 @@ RESENDS = Counter(
     "Identical resends answered with the first submission's outcome, not published again",
     registry=INTAKE_REGISTRY,
 )
+CONNECTIONS_REFUSED = Counter(
+    "countersign_intake_connections_refused",
+    "Connections answered 503 and closed because the intake had its cap open already",
+    registry=INTAKE_REGISTRY,
+)
+BODIES_TIMED_OUT = Counter(
+    "countersign_intake_bodies_timed_out",
+    "Requests whose body did not arrive within the body timeout (408)",
+    registry=INTAKE_REGISTRY,
+)

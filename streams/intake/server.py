@@ -20,7 +20,8 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp_cors
 from aiohttp import web
@@ -41,9 +42,16 @@ from streams.core.topics import create_topics
 from streams.intake import pages
 from streams.intake.clientip import client_ip, networks, rate_bucket
 from streams.intake.confirm import confirm
+from streams.intake.connections import CappedSite
 from streams.intake.crosssite import claimed_origin, is_own_or_allowed
 from streams.intake.formtoken import FORM_TOKEN, FormTokens
-from streams.intake.metrics import INTAKE_REGISTRY, LATENCY, REQUESTS, RESENDS
+from streams.intake.metrics import (
+    BODIES_TIMED_OUT,
+    INTAKE_REGISTRY,
+    LATENCY,
+    REQUESTS,
+    RESENDS,
+)
 from streams.intake.ratelimit import RateLimiter
 from streams.intake.resends import RecentSubmissions, same_submission
 from streams.publish import AsyncPublisher, Receipt, Signature
@@ -52,6 +60,7 @@ from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.rules.submission import MAX_LOCALE_LENGTH
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Request bodies over this are refused with 413 before they are parsed.
 MAX_BODY_BYTES = MAX_EVENT_BYTES
@@ -169,13 +178,26 @@ def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
-async def read_fields(request: web.Request) -> dict[str, Any]:
-    """The submitted fields, from JSON or a form; ``InvalidSignature`` when the body
-    cannot be read as either (aiohttp raises 413 itself past ``client_max_size``)."""
+async def within(seconds: float, reading: Awaitable[T]) -> T:
+    """``reading`` (of a request body), or 408 if it takes more than ``seconds``: a
+    client that trickles its body (slowloris) holds a handler no longer than that."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await reading
+    except TimeoutError:
+        raise web.HTTPRequestTimeout() from None
+
+
+async def read_fields(request: web.Request, timeout: float) -> dict[str, Any]:
+    """The submitted fields, from JSON or a form, read within ``timeout`` seconds;
+    ``InvalidSignature`` when the body cannot be read as either (aiohttp raises 413
+    itself past ``client_max_size``)."""
     if request.content_type == "application/json":
-        raw = await request.read()
+        raw = await within(timeout, request.read())
         try:
             data = json.loads(raw)
+        except RecursionError:  # "[[[[..." deeper than the interpreter's stack
+            raise InvalidSignature({"body": "JSON nested too deeply"}) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidSignature({"body": f"not valid JSON ({exc})"}) from None
         if not isinstance(data, dict):
@@ -183,7 +205,7 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
         return data
     if request.content_type in FORM_TYPES:
         try:
-            form: MultiDictProxy[Any] = await request.post()
+            form: MultiDictProxy[Any] = await within(timeout, request.post())
         except web.HTTPException:
             raise
         except Exception as exc:  # bad charset, bad multipart framing, ...: any garbage
@@ -247,7 +269,7 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
     fields: dict[str, Any] = {}
     try:
         intake.check_origin(request)
-        fields = await read_fields(request)
+        fields = await read_fields(request, intake.settings.intake_body_timeout_seconds)
         if request.content_type in FORM_TYPES:
             intake.tokens.check(fields.get(FORM_TOKEN), petition_id)
         signature = Signature.from_fields(
@@ -328,6 +350,12 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
                 pages.Problem(413, "That is too much text", message), embed=False
             )
         return json_error(413, message)
+    except web.HTTPRequestTimeout:
+        status = 408
+        BODIES_TIMED_OUT.inc()
+        response = json_error(408, "the request body did not arrive in time")
+        response.force_close()  # the rest of it is not worth waiting for
+        return response
     except web.HTTPException as exc:
         status = exc.status
         raise
@@ -409,11 +437,26 @@ async def serve(settings: Settings) -> None:
         log.info("intake stopped; %d events were not delivered", remaining)
 
     app.on_cleanup.append(close)
-    runner = web.AppRunner(app, shutdown_timeout=30, access_log=None)
+    runner = web.AppRunner(
+        app,
+        shutdown_timeout=30,
+        access_log=None,
+        # aiohttp closes a connection that idles, or has not sent a complete request
+        # head, this long after it opened or after its last answer (slow headers)...
+        keepalive_timeout=settings.intake_keepalive_timeout_seconds,
+        # ... and reads what is left of an unread body no longer than a body may take.
+        lingering_time=settings.intake_body_timeout_seconds,
+    )
     await runner.setup()
     # A deep accept backlog: bursts of new connections wait instead of being dropped
     # and retried a second later (the benchmark saw that at aiohttp's default of 128).
-    site = web.TCPSite(runner, settings.bind_host, settings.intake_port, backlog=1024)
+    site = CappedSite(
+        runner,
+        settings.bind_host,
+        settings.intake_port,
+        max_connections=settings.intake_max_connections,
+        backlog=1024,
+    )
     await site.start()
     log.info(
         "intake on http://%s:%d/ (form: /petitions/<id>/sign) -> %s at %s",

@@ -37,6 +37,9 @@ DASHBOARD_POLICY = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 SSE_INTERVAL_SECONDS = 1.0
+DEFAULT_TIMELINE_MINUTES = 180
+#: The longest timeline one may ask for: a (leap) year of minutes.
+MAX_TIMELINE_MINUTES = 366 * 24 * 60
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,26 @@ async def petition_counts(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(request.app[API].reader.counts, petition_id))
 
 
+def _minutes_or_400(request: web.Request) -> int:
+    """``?minutes=`` of the timeline: a whole number of minutes, a year at most."""
+    given = request.query.get("minutes", str(DEFAULT_TIMELINE_MINUTES))
+    whole = given.isascii() and given.isdigit() and len(given) <= 7
+    if not (whole and 1 <= int(given) <= MAX_TIMELINE_MINUTES):
+        raise web.HTTPBadRequest(
+            text=json.dumps(
+                {
+                    "error": f"minutes must be a whole number from 1 to "
+                    f"{MAX_TIMELINE_MINUTES} (a year), not {given[:20]!r}"
+                }
+            ),
+            content_type="application/json",
+        )
+    return int(given)
+
+
 async def petition_timeline(request: web.Request) -> web.Response:
     petition_id = _petition_or_404(request)
-    minutes = int(request.query.get("minutes", "180"))
+    minutes = _minutes_or_400(request)
     series = await asyncio.to_thread(request.app[API].reader.timeline, petition_id, minutes)
     return web.json_response({"petition_id": petition_id, "per_minute": series})
 

@@ -84,6 +84,15 @@ def test_a_body_over_16_kib_is_413(running: IntakeProcess) -> None:
     assert "16384" in answer.body["error"]
 
 
+def test_json_nested_thousands_deep_is_400_not_500(running: IntakeProcess) -> None:
+    answer = request(
+        f"{running.url}/petitions/syria-icc/signatures",
+        b"[" * 16_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert (answer.status, answer.body["errors"]) == (400, {"body": "JSON nested too deeply"})
+
+
 def test_a_body_that_is_neither_json_nor_a_form_is_415(running: IntakeProcess) -> None:
     answer = request(
         f"{running.url}/petitions/syria-icc/signatures",

@@ -4,6 +4,7 @@ content security policy, and answers to bad query parameters."""
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import ServeProcess, free_port, prepare
-from tests.intake_client import request
+from tests.intake_client import Answer, request
 
 
 @pytest.fixture
@@ -42,3 +43,24 @@ def test_the_dashboard_runs_only_its_own_script_and_style_and_is_framed_by_nobod
     assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
     assert "<script>" not in page.body and "style=" not in page.body  # nothing inline
     assert '<script src="/static/dashboard.js">' in page.body
+
+
+def timeline(serve: str, minutes: str) -> Answer:
+    query = urllib.parse.urlencode({"minutes": minutes})
+    return request(f"{serve}/api/petitions/syria-icc/timeline?{query}", method="GET")
+
+
+def test_a_timeline_of_no_whole_number_of_minutes_up_to_a_year_is_400(serve: str) -> None:
+    for minutes in ["abc", "-1", "0", "1.5", "527041", "9" * 5000, "\u0663", ""]:
+        answer = timeline(serve, minutes)
+        assert answer.status == 400, minutes
+        assert answer.body["error"].startswith("minutes must be a whole number from 1 to 527040")
+
+
+def test_a_timeline_of_whole_minutes_up_to_a_year_is_answered(serve: str) -> None:
+    for minutes in ["1", "120", "527040"]:
+        answer = timeline(serve, minutes)
+        assert (answer.status, answer.body) == (
+            200,
+            {"petition_id": "syria-icc", "per_minute": []},
+        ), minutes
