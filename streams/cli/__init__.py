@@ -126,9 +126,13 @@ async def intake(settings: Settings, port: int | None) -> None:
     """Serve the HTTP intake: the sign form and its POST endpoint.
 
     POST /petitions/{id}/signatures answers 202 only after Kafka acknowledged
-    the event on signatures.submitted; 400 with per-field errors, 413 over 16 KiB,
-    429 past the rate limits (COUNTERSIGN_INTAKE_RATE_LIMITS, per client IP and
-    petition), 503/504 with Retry-After when Kafka cannot take or confirm it.
+    the event on signatures.submitted; 400 with per-field errors, 403 for a
+    browser's post from a site not in COUNTERSIGN_INTAKE_CORS_ORIGINS or a form
+    without its token, 408 for a body slower than COUNTERSIGN_INTAKE_BODY_TIMEOUT_SECONDS,
+    413 over 16 KiB, 429 past the rate limits (COUNTERSIGN_INTAKE_RATE_LIMITS, per
+    client and petition; an IPv6 client is its /64), 503/504 with Retry-After when
+    Kafka cannot take or confirm it. An identical resend within
+    COUNTERSIGN_INTAKE_RESEND_WINDOW_SECONDS is answered without publishing again.
     X-Forwarded-For is believed only from COUNTERSIGN_INTAKE_TRUSTED_PROXIES.
     Submissions that arrive within COUNTERSIGN_INTAKE_COALESCE_MS for one partition
     share a record. SIGTERM or Ctrl-C finish the requests in flight and flush Kafka

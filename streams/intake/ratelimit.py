@@ -1,4 +1,7 @@
-"""Sliding-window rate limits per (client IP, petition), as petition sites apply them.
+"""Sliding-window rate limits per (client, petition), as petition sites apply them.
+
+A client is the network its address is limited as (``clientip.rate_bucket``: an
+IPv4 address, an IPv6 /64); the intake makes the keys, this module only counts.
 
 Pure bookkeeping with an injected clock, so the rules are tested without sleeping.
 Only signatures Kafka took consume budget: the intake reserves a slot before
