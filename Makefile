@@ -25,10 +25,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(VENV)/.installed fonts $(MAILPIT) ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts, build Mailpit
 	deploy/kafka/kafka.sh fetch
 
-$(MAILPIT):
-	@command -v go >/dev/null || { echo "Go is needed to build Mailpit (the development mail server)"; exit 1; }
-	GOBIN=$(CURDIR)/.cache/bin GOPATH=$(CURDIR)/.cache/go GOFLAGS=-modcacherw \
-	  go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+$(MAILPIT): deploy/mailpit-build.sh
+	deploy/mailpit-build.sh $(MAILPIT_VERSION)
 
 fonts: ## Debian's Noto fonts (every script of the delivery PDF) and poppler-utils (needs root)
 	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc && \

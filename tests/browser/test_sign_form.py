@@ -31,6 +31,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def chrome(javascript: bool) -> webdriver.Chrome:
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("Debian's chromium and chromium-driver are not installed (make browser)")
+    os.environ["SE_AVOID_STATS"] = "true"  # selenium sends no usage statistics anywhere
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
