@@ -73,7 +73,7 @@ class AuditQueries:
                 "limit": limit,
             },
         )
-        return [_jsonable(row) for row in result.named_results()]
+        return [jsonable(row) for row in result.named_results()]
 
     def signature(self, petition_id: str, email_hash: str) -> dict[str, Any] | None:
         """The row that won a dedupe key, if any."""
@@ -85,7 +85,7 @@ class AuditQueries:
             parameters={"petition": petition_id, "hash": email_hash},
         )
         rows = list(result.named_results())
-        return _jsonable(rows[0]) if rows else None
+        return jsonable(rows[0]) if rows else None
 
     def confirmed_at(self, petition_id: str, email_hash: str) -> datetime | None:
         """When a signer first confirmed their signature, if they did."""
@@ -110,10 +110,10 @@ class AuditQueries:
             "{positions:Array(Tuple(UInt16, UInt64, UInt32))}",
             parameters={"topic": topic, "positions": positions},
         )
-        return [_jsonable(row) for row in result.named_results()]
+        return [jsonable(row) for row in result.named_results()]
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     """Times as ISO text, FixedString columns (bytes) as text."""
     return {
         k: v.isoformat() if hasattr(v, "isoformat") else v.decode() if isinstance(v, bytes) else v

@@ -180,7 +180,7 @@ class Rebuild:
         rows = []
         for record in batch:
             try:
-                rows.append(route.to_row(decoder.decode(record.value or b"")))
+                rows.append(route.to_row(decoder.decode(record.value or b""), record.partition))
             except MalformedMessage as exc:
                 self.status.skipped_unreadable += 1
                 log.error(

@@ -1,5 +1,6 @@
-"""Decoded Avro records -> ClickHouse rows. Pure functions; the clear email and the
-client IP never reach this far (they are not in SignatureAccepted at all)."""
+"""Decoded Avro records -> ClickHouse rows. Pure functions of a record and the
+partition it was read from; the clear email and the client IP never reach this far
+(they are not in SignatureAccepted at all)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ SIGNATURE_COLUMNS = [
     "source_offset",
     "source_index",
     "confirmation_required",
+    "email_domain",
+    "network",
+    "user_agent",
 ]
 REJECTION_COLUMNS = [
     "petition_id",
@@ -43,19 +47,35 @@ REGIONAL_COUNT_COLUMNS = [
     "updated_at",
 ]
 CONFIRMATION_COLUMNS = ["petition_id", "email_hash", "signature_id", "confirmed_at", "source"]
+MODERATION_COLUMNS = [
+    "petition_id",
+    "email_hash",
+    "signature_id",
+    "action",
+    "batch_id",
+    "reason",
+    "actor",
+    "at",
+]
 
 
-def signature_row(record: dict[str, Any]) -> list[Any]:
-    return [record[column] for column in SIGNATURE_COLUMNS]
+def signature_row(record: dict[str, Any], partition: int) -> list[Any]:
+    """Read from signatures.accepted, whose records sit on their signer's home
+    partition: where a confirmation or a moderation of it must go."""
+    return [*(record[column] for column in SIGNATURE_COLUMNS), partition]
 
 
-def rejection_row(record: dict[str, Any]) -> list[Any]:
+def rejection_row(record: dict[str, Any], _partition: int) -> list[Any]:
     return [record[column] for column in REJECTION_COLUMNS]
 
 
-def regional_count_row(record: dict[str, Any]) -> list[Any]:
+def regional_count_row(record: dict[str, Any], _partition: int) -> list[Any]:
     return [record[column] for column in REGIONAL_COUNT_COLUMNS]
 
 
-def confirmation_row(record: dict[str, Any]) -> list[Any]:
+def confirmation_row(record: dict[str, Any], _partition: int) -> list[Any]:
     return [record[column] for column in CONFIRMATION_COLUMNS]
+
+
+def moderation_row(record: dict[str, Any], _partition: int) -> list[Any]:
+    return [record[column] for column in MODERATION_COLUMNS]

@@ -9,6 +9,21 @@ batches (a replay, a reset of the sink's offsets) do not change a count either.
 When ClickHouse fails, the sink pauses its partitions, backs off (1 s doubling to
 30 s), logs, counts the stall, and retries the same batch: nothing is skipped and
 the worker does not crash.
+
+Partitions may move while it waits (another sink joins or leaves the group, a
+session times out), so the consumer loop keeps three promises:
+
+- a partition assigned while the sink waits for ClickHouse is paused at once, and a
+  record that a poll returns while it waits is never dropped: its partition is
+  rewound to it (``seek``) and paused, so it is read again after the outage;
+- a batch whose partition is no longer the sink's is given up, neither written nor
+  committed: its new owner reads it from the committed offset. (One revoked and
+  assigned back is still written: its position went back to the committed offset,
+  so it is read again, and writing twice changes nothing.)
+- offsets are committed only for batches ClickHouse took, of partitions still the
+  sink's; if Kafka refuses the commit, those partitions are rewound to what was
+  committed, so that the tables hold no record beyond the committed offsets
+  (``rebuild`` relies on that between two cycles) and none is skipped.
 """
 
 from __future__ import annotations
@@ -23,15 +38,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
 from sinks.clickhouse.rows import (
     CONFIRMATION_COLUMNS,
+    MODERATION_COLUMNS,
     REGIONAL_COUNT_COLUMNS,
     REJECTION_COLUMNS,
     SIGNATURE_COLUMNS,
     confirmation_row,
+    moderation_row,
     regional_count_row,
     rejection_row,
     signature_row,
@@ -39,7 +56,14 @@ from sinks.clickhouse.rows import (
 from streams.core import kafka
 from streams.core.errors import MalformedMessage, SinkUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, CONFIRMATIONS, COUNTS, DUPLICATES, REJECTED
+from streams.core.topics import (
+    ACCEPTED,
+    CONFIRMATIONS,
+    COUNTS,
+    DUPLICATES,
+    MODERATIONS,
+    REJECTED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +89,7 @@ class Route:
     table: str
     columns: list[str]
     record_type: str
-    to_row: Callable[[dict[str, Any]], list[Any]]
+    to_row: Callable[[dict[str, Any], int], list[Any]]
 
 
 def sink_group_id(settings: Settings) -> str:
@@ -80,7 +104,10 @@ class ClickHouseSink:
         self.stats = SinkStats()
         database = settings.clickhouse_database
         signatures = Route(
-            f"{database}.signatures", SIGNATURE_COLUMNS, "SignatureAccepted", signature_row
+            f"{database}.signatures",
+            [*SIGNATURE_COLUMNS, "home_partition"],
+            "SignatureAccepted",
+            signature_row,
         )
         rejections = Route(
             f"{database}.rejections", REJECTION_COLUMNS, "SignatureRejected", rejection_row
@@ -97,9 +124,13 @@ class ClickHouseSink:
             "SignatureConfirmed",
             confirmation_row,
         )
+        moderations = Route(
+            f"{database}.moderations", MODERATION_COLUMNS, "SignatureModerated", moderation_row
+        )
         self.routes = {
             settings.topic(COUNTS.name): counts,
             settings.topic(CONFIRMATIONS.name): confirmations,
+            settings.topic(MODERATIONS.name): moderations,
             settings.topic(ACCEPTED.name): signatures,
             settings.topic(REJECTED.name): rejections,
             settings.topic(DUPLICATES.name): rejections,
@@ -107,7 +138,16 @@ class ClickHouseSink:
         self.settings = settings
         self.group_id = sink_group_id(settings)
         self.consumer = kafka.consumer(settings, group_id=self.group_id)
-        self.consumer.subscribe(list(self.routes))
+        self.consumer.subscribe(
+            list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        #: The partitions assigned to this sink now (kept by the rebalance callbacks).
+        self._owned: set[tuple[str, int]] = set()
+        #: True while a batch waits for ClickHouse (the assignment is paused).
+        self._waiting = False
+        #: Where each partition was rewound to while waiting (the lowest offset wins).
+        self._put_back_at: dict[tuple[str, int], int] = {}
+        self._backoff = 1.0
         #: Held for each cycle (consume, write, commit): ``held`` takes it between
         #: two cycles, when the tables hold exactly the committed records.
         self._cycle_lock = threading.Lock()
@@ -116,6 +156,17 @@ class ClickHouseSink:
     def lag(self) -> int:
         """Records the sink has yet to write (from Kafka's committed offsets)."""
         return kafka.group_lag(self.settings, self.group_id, list(self.routes))
+
+    # -- rebalances (called inside consume/poll, in the sink's thread) -------------------
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        # The sink's consumer uses librdkafka's default, eager protocol: assign() here.
+        consumer.assign(partitions)
+        self._owned = {(tp.topic, tp.partition) for tp in partitions}
+        if self._waiting and partitions:  # nothing is fetched while ClickHouse refuses
+            consumer.pause(partitions)
+
+    def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._owned -= {(tp.topic, tp.partition) for tp in partitions}
 
     # -- one cycle ----------------------------------------------------------------------
     def run_once(self, stop: threading.Event | None = None) -> int:
@@ -129,24 +180,45 @@ class ClickHouseSink:
         for message in messages:
             groups[message.topic(), message.partition()].append(message)  # type: ignore[index]
         written = 0
-        offsets = []
+        taken: dict[tuple[str, int], list[Message]] = {}
         for (topic, partition), batch in groups.items():
-            written += self._write_until_taken(topic, partition, batch, stop)
-            last = batch[-1].offset()
-            assert last is not None
-            offsets.append(TopicPartition(topic, partition, last + 1))
-        if offsets:  # one commit for the cycle, after ClickHouse has every batch of it
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            if stop is not None and stop.is_set():
+                break
+            rows = self._write_until_taken(topic, partition, batch, stop)
+            if rows is None:  # stopping, or the partition moved: read again from its commit
+                continue
+            written += rows
+            taken[topic, partition] = batch
+        self._commit(taken)
         return written
 
+    def _commit(self, taken: dict[tuple[str, int], list[Message]]) -> None:
+        """One commit for the cycle, after ClickHouse has every batch of it, for the
+        partitions still ours; if Kafka refuses it, rewind them to what was committed."""
+        offsets = [
+            TopicPartition(topic, partition, _offset(batch[-1]) + 1)
+            for (topic, partition), batch in taken.items()
+            if (topic, partition) in self._owned
+        ]
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("commit refused (%s); those records will be written again", exc)
+            for tp in offsets:
+                self._rewind(tp.topic, tp.partition, _offset(taken[tp.topic, tp.partition][0]))
+
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if self._hold.is_set():
-                time.sleep(0.05)
-                continue
-            with self._cycle_lock:
-                self.run_once(stop)
-        self.consumer.close()
+        try:
+            while not stop.is_set():
+                if self._hold.is_set():
+                    time.sleep(0.05)
+                    continue
+                with self._cycle_lock:
+                    self.run_once(stop)
+        finally:
+            self.consumer.close()
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -163,7 +235,8 @@ class ClickHouseSink:
         rows = []
         for message in batch:
             try:
-                rows.append(route.to_row(codec(route.record_type).decode(message.value() or b"")))
+                record = codec(route.record_type).decode(message.value() or b"")
+                rows.append(route.to_row(record, message.partition() or 0))
             except MalformedMessage as exc:
                 self.stats.skipped_unreadable += 1
                 log.error(
@@ -200,28 +273,77 @@ class ClickHouseSink:
 
     def _write_until_taken(
         self, topic: str, partition: int, batch: list[Message], stop: threading.Event | None
-    ) -> int:
-        backoff = 1.0
-        while True:
-            try:
-                written = self.write(topic, partition, batch)
-            except SinkUnavailable as exc:
-                self.stats.failures += 1
-                if self.stats.stalled_since is None:
-                    self.stats.stalled_since = time.monotonic()
-                    self.consumer.pause(self.consumer.assignment())
-                log.warning("%s; retrying in %.0f s (consumption paused)", exc, backoff)
-                deadline = time.monotonic() + backoff
-                while time.monotonic() < deadline:
-                    self.consumer.poll(0.2)  # stay in the group while paused
-                    if stop is not None and stop.is_set():
-                        raise
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-                continue
-            if self.stats.stalled_since is not None:
-                stalled = time.monotonic() - self.stats.stalled_since
-                self.stats.stalled_seconds += stalled
-                self.stats.stalled_since = None
+    ) -> int | None:
+        """The rows written, once ClickHouse took the batch; None when the batch is
+        given up unwritten (the sink is stopping, or the partition moved meanwhile)."""
+        try:
+            while (topic, partition) in self._owned:
+                try:
+                    written = self.write(topic, partition, batch)
+                except SinkUnavailable as exc:
+                    self._refused(exc)
+                    if not self._wait(self._backoff, stop):
+                        return None
+                    self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                self._taken()
+                return written
+            return None
+        finally:
+            if self._waiting:
+                self._waiting = False
+                self._put_back_at.clear()
                 self.consumer.resume(self.consumer.assignment())
-                log.warning("ClickHouse is back after %.1f s; consumption resumed", stalled)
-            return written
+
+    def _refused(self, exc: SinkUnavailable) -> None:
+        self.stats.failures += 1
+        if self.stats.stalled_since is None:
+            self.stats.stalled_since = time.monotonic()
+        if not self._waiting:
+            self._waiting = True
+            self.consumer.pause(self.consumer.assignment())
+        log.warning("%s; retrying in %.0f s (consumption paused)", exc, self._backoff)
+
+    def _taken(self) -> None:
+        self._backoff = 1.0
+        if self.stats.stalled_since is not None:
+            stalled = time.monotonic() - self.stats.stalled_since
+            self.stats.stalled_seconds += stalled
+            self.stats.stalled_since = None
+            log.warning("ClickHouse is back after %.1f s; consumption resumes", stalled)
+
+    def _wait(self, seconds: float, stop: threading.Event | None) -> bool:
+        """Stay in the group for ``seconds`` (polls serve rebalances) while consumption is
+        paused; False if the sink is stopping. A record a poll returns anyway (a
+        partition assigned a moment ago) is put back: its partition is rewound to it."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self.consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                self._put_back(message)
+            if stop is not None and stop.is_set():
+                return False
+        return True
+
+    def _put_back(self, message: Message) -> None:
+        topic, partition = message.topic(), message.partition()
+        assert topic is not None and partition is not None
+        offset = _offset(message)
+        self.consumer.pause([TopicPartition(topic, partition)])
+        if offset < self._put_back_at.get((topic, partition), offset + 1):
+            self._put_back_at[topic, partition] = offset
+            self._rewind(topic, partition, offset)
+
+    def _rewind(self, topic: str, partition: int, offset: int) -> None:
+        """Read the partition again from ``offset``; a partition no longer ours is read
+        from its committed offset by its next owner anyway."""
+        try:
+            self.consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:
+            log.info("could not rewind %s/%d to %d (%s)", topic, partition, offset, exc)
+
+
+def _offset(message: Message) -> int:
+    offset = message.offset()
+    assert offset is not None
+    return offset

@@ -21,12 +21,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.audit.recount import Recount, confirmation_times
+from streams.audit.recount import Recount, confirmation_times, invalidated_keys
 from streams.audit.serve_client import ServeClient
 from streams.core.catalogue import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import CONFIRMATIONS, SUBMITTED
+from streams.core.topics import CONFIRMATIONS, MODERATIONS, SUBMITTED
 from streams.rules.countries import region_of
 from streams.rules.petitions import PetitionWindow
 
@@ -109,11 +109,19 @@ def _recount_part(
     log: LogRange,
     windows: dict[str, PetitionWindow],
     confirmations: dict[bytes, float],
+    invalidated: set[bytes],
 ) -> dict[str, Any]:
     """A part's findings, as plain data to send back to the parent process."""
     hash_key = settings.email_hash_key.get_secret_value().encode()
     records = scan(settings, log, _advance)
-    part = Recount.of(records, windows, hash_key, log.topic, confirmations)
+    part = Recount.of(
+        records,
+        windows,
+        hash_key,
+        log.topic,
+        confirmations=confirmations,
+        invalidated=invalidated,
+    )
     return {name: getattr(part, name) for name in Recount.FINDINGS}
 
 
@@ -125,23 +133,31 @@ def recount_log(
     *,
     workers: int | None = None,
     confirmations: dict[bytes, float] | None = None,
+    invalidated: set[bytes] | None = None,
 ) -> Recount:
     """The recount of ``log``: its partitions dealt round-robin to ``workers``
     processes (default: one per core), merged here. ``confirmations``: the log time
     of each signer's first confirmation (``confirmations_in``)."""
     confirmations = confirmations or {}
+    invalidated = invalidated or set()
     partitions = sorted(log.offsets)
     workers = max(1, min(workers or os.cpu_count() or 1, len(partitions)))
     groups = [partitions[i::workers] for i in range(workers)]
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     hash_key = settings.email_hash_key.get_secret_value().encode()
-    total = Recount(windows, hash_key, log.topic, confirmations=confirmations)
+
+    def fresh() -> Recount:
+        return Recount(
+            windows, hash_key, log.topic, confirmations=confirmations, invalidated=invalidated
+        )
+
+    total = fresh()
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_share_progress, initargs=(counter,)
     ) as pool:
         futures = [
-            pool.submit(_recount_part, settings, log.only(g), windows, confirmations)
+            pool.submit(_recount_part, settings, log.only(g), windows, confirmations, invalidated)
             for g in groups
         ]
         reported = 0
@@ -152,7 +168,7 @@ def recount_log(
         on_progress(counter.value - reported)
         for future in futures:
             findings = future.result()
-            part = Recount(windows, hash_key, log.topic, confirmations=confirmations)
+            part = fresh()
             for name, value in findings.items():
                 setattr(part, name, value)
             total.merge(part)
@@ -162,6 +178,11 @@ def recount_log(
 def confirmations_in(settings: Settings) -> dict[bytes, float]:
     """Every signer's first confirmation on signatures.confirmations, as it stands."""
     return confirmation_times(scan(settings, whole_log(settings, CONFIRMATIONS.name)))
+
+
+def invalidated_in(settings: Settings) -> set[bytes]:
+    """Signers whose latest moderation on signatures.moderations took them out."""
+    return invalidated_keys(scan(settings, whole_log(settings, MODERATIONS.name)))
 
 
 def petition_windows(settings: Settings) -> dict[str, PetitionWindow]:
@@ -243,7 +264,12 @@ def reconcile(
     on_start(log)
     windows = petition_windows(settings)
     recount = recount_log(
-        settings, log, windows, on_progress, confirmations=confirmations_in(settings)
+        settings,
+        log,
+        windows,
+        on_progress,
+        confirmations=confirmations_in(settings),
+        invalidated=invalidated_in(settings),
     )
     client = ServeClient(settings)
     deadline = time.monotonic() + settle_seconds

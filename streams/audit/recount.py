@@ -75,6 +75,8 @@ class Recount:
     events: int = 0
     #: Dedupe key -> the log time of its first confirmation (read beforehand).
     confirmations: Mapping[bytes, float] = field(default_factory=dict)
+    #: Dedupe keys whose latest moderation took them out of the count.
+    invalidated: set[bytes] = field(default_factory=set)
     #: Re-signs that came within ``CLOSE_CALL_SECONDS`` of their confirmation.
     close_calls: Counter[ReasonKey] = field(default_factory=Counter)
 
@@ -136,7 +138,8 @@ class Recount:
             confirmed_at = self.confirmations.get(key)
             if confirmed_at is not None and abs(candidate[0] - confirmed_at) < CLOSE_CALL_SECONDS:
                 self.close_calls[(candidate[4], Reason.DUPLICATE.value)] += 1
-            if confirmed_at is None or candidate[0] < confirmed_at:
+            pending = confirmed_at is None or candidate[0] < confirmed_at
+            if pending and key not in self.invalidated:
                 return  # a resend of the confirmation mail, not a duplicate
         self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
 
@@ -155,13 +158,15 @@ class Recount:
         return Counter(
             (w[4], w[5], w[6])
             for key, w in self.winners.items()
-            if not w[7] or key in self.confirmations
+            if (not w[7] or key in self.confirmations) and key not in self.invalidated
         )
 
     def pending(self) -> Counter[str]:
         """Winners still waiting for their signer's confirmation, per petition."""
         return Counter(
-            w[4] for key, w in self.winners.items() if w[7] and key not in self.confirmations
+            w[4]
+            for key, w in self.winners.items()
+            if w[7] and key not in self.confirmations and key not in self.invalidated
         )
 
     def leeway(self) -> Counter[CountKey]:
@@ -177,9 +182,17 @@ class Recount:
         windows: Mapping[str, PetitionWindow],
         hash_key: bytes,
         topic: str,
+        *,
         confirmations: Mapping[bytes, float] | None = None,
+        invalidated: set[bytes] | None = None,
     ) -> Recount:
-        recount = cls(windows, hash_key, topic, confirmations=confirmations or {})
+        recount = cls(
+            windows,
+            hash_key,
+            topic,
+            confirmations=confirmations or {},
+            invalidated=invalidated or set(),
+        )
         for record in records:
             recount.add(record)
         return recount
@@ -201,3 +214,21 @@ def confirmation_times(records: Iterable[LogRecord]) -> dict[bytes, float]:
         stamp = judged_at(record.timestamp, datetime.now(UTC)).timestamp()
         first[key] = min(stamp, first.get(key, stamp))
     return first
+
+
+def invalidated_keys(records: Iterable[LogRecord]) -> set[bytes]:
+    """Dedupe keys whose latest moderation (in log order: a signer's moderations share
+    their home partition) is ``invalidate``."""
+    latest: dict[bytes, tuple[int, str]] = {}
+    moderated = codec("SignatureModerated")
+    for record in records:
+        try:
+            value = moderated.decode(record.value or b"")
+        except MalformedMessage:
+            continue
+        key = DedupeKey(value["petition_id"], value["email_hash"]).encode()
+        if record.key != key or value["action"] not in ("invalidate", "reinstate"):
+            continue  # the worker dead-letters it
+        if record.offset >= latest.get(key, (-1, ""))[0]:
+            latest[key] = (record.offset, value["action"])
+    return {key for key, (_, action) in latest.items() if action == "invalidate"}

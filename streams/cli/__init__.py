@@ -26,6 +26,12 @@ from streams.cli.audit import (
     trace_command,
     verify_export_command,
 )
+from streams.cli.moderation import (
+    invalidate_command,
+    moderations_command,
+    reinstate_command,
+    sources_command,
+)
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.catalogue import (
@@ -59,6 +65,10 @@ cli.add_command(replay_command, name="replay")
 cli.add_command(trace_command, name="trace")
 cli.add_command(export_command, name="export")
 cli.add_command(verify_export_command, name="verify-export")
+cli.add_command(sources_command, name="sources")
+cli.add_command(invalidate_command, name="invalidate")
+cli.add_command(reinstate_command, name="reinstate")
+cli.add_command(moderations_command, name="moderations")
 
 
 @cli.command(

@@ -86,6 +86,10 @@ COUNTS = TopicSpec("counts.regional", "petition_id + country", "RegionalCount", 
 CONFIRMATIONS = TopicSpec(
     "signatures.confirmations", "dedupe key", "SignatureConfirmed", Retention.FOREVER
 )
+#: Ops invalidated or reinstated signatures (compensating events): the audit trail.
+MODERATIONS = TopicSpec(
+    "signatures.moderations", "dedupe key", "SignatureModerated", Retention.FOREVER
+)
 #: Confirmation mails to send; bounded, as each holds a clear address.
 OUTBOX = TopicSpec("mail.outbox", "dedupe key", "ConfirmationMail", Retention.BOUNDED)
 
@@ -98,6 +102,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     DUPLICATES,
     COUNTS,
     CONFIRMATIONS,
+    MODERATIONS,
     OUTBOX,
 )
 

@@ -48,10 +48,12 @@ class Winner:
     partition, the table partition it lives in (to count it there after a restart),
     and its confirmation status.
 
-    ``changes`` counts the status changes the entry went through: with the entries
-    themselves it makes the partition's version (``PartialCounts``), so that version
-    can be derived from the table alone. An entry with no position (``partition`` -1)
-    is a confirmation that arrived before its signature (``placeholder``)."""
+    ``changes`` counts the changes the entry went through (confirmed, invalidated,
+    reinstated): with the entries themselves it makes the partition's version
+    (``PartialCounts``), so that version can be derived from the table alone. An
+    entry with no position (``partition`` -1) is a confirmation or a moderation that
+    arrived before its signature (``placeholder``). ``invalidated``: ops took the
+    signature out of the count (``countersign invalidate``); it stays the winner."""
 
     country: str
     partition: int  # of signatures.submitted
@@ -60,14 +62,16 @@ class Winner:
     index: int = 0  # in a record that carries several submissions (schemas.batch)
     status: Status = Status.NOT_NEEDED
     changes: int = 0
+    invalidated: bool = False
 
     def encode(self) -> bytes:
-        """``country partition offset home [index [status changes]]``: the shortest
-        form that says it, so entries written before batches and confirmation existed
-        read the same."""
+        """``country partition offset home [index [status changes [x]]]``: the shortest
+        form that says it, so entries written before batches, confirmation and
+        moderation existed read the same."""
         text = f"{self.country} {self.partition} {self.offset} {self.home}"
-        if self.status is not Status.NOT_NEEDED or self.changes:
-            return f"{text} {self.index} {self.status.value} {self.changes}".encode()
+        if self.status is not Status.NOT_NEEDED or self.changes or self.invalidated:
+            text = f"{text} {self.index} {self.status.value} {self.changes}"
+            return (f"{text} x" if self.invalidated else text).encode()
         return (f"{text} {self.index}" if self.index else text).encode()
 
     @classmethod
@@ -76,7 +80,17 @@ class Winner:
         index = int(rest[0]) if rest else 0
         status = Status(rest[1].decode()) if len(rest) > 1 else Status.NOT_NEEDED
         changes = int(rest[2]) if len(rest) > 2 else 0
-        return cls(country.decode(), int(partition), int(offset), int(home), index, status, changes)
+        invalidated = len(rest) > 3 and rest[3] == b"x"
+        return cls(
+            country.decode(),
+            int(partition),
+            int(offset),
+            int(home),
+            index,
+            status,
+            changes,
+            invalidated,
+        )
 
     @classmethod
     def of(cls, accepted: dict[str, object], home: int) -> Winner:
@@ -91,11 +105,12 @@ class Winner:
         )
 
     @classmethod
-    def placeholder(cls, home: int) -> Winner:
-        """A confirmation whose signature has not been settled yet (only when the two
-        topics are read out of order, as a replay may): the signature, once it comes,
-        counts as confirmed."""
-        return cls("", -1, -1, home, 0, Status.CONFIRMED)
+    def placeholder(cls, home: int, *, confirmed: bool, invalidated: bool = False) -> Winner:
+        """A confirmation or moderation whose signature has not been settled yet (only
+        when the topics are read out of order, as a replay may): the signature, once
+        it comes, takes it over."""
+        status = Status.CONFIRMED if confirmed else Status.NOT_NEEDED
+        return cls("", -1, -1, home, 0, status, 0, invalidated)
 
     @property
     def is_placeholder(self) -> bool:
@@ -103,11 +118,13 @@ class Winner:
 
     @property
     def counted(self) -> bool:
-        return not self.is_placeholder and self.status is not Status.PENDING
+        real = not self.is_placeholder and not self.invalidated
+        return real and self.status is not Status.PENDING
 
     @property
     def pending(self) -> bool:
-        return not self.is_placeholder and self.status is Status.PENDING
+        real = not self.is_placeholder and not self.invalidated
+        return real and self.status is Status.PENDING
 
     @property
     def position(self) -> str:
@@ -124,8 +141,12 @@ def decide(candidate: Winner, stored: Winner | None) -> tuple[Outcome, Winner]:
     if stored is None:
         return Outcome.ACCEPTED, candidate
     if stored.is_placeholder:
-        status = Status.CONFIRMED if candidate.status is Status.PENDING else candidate.status
-        return Outcome.ACCEPTED, replace(candidate, status=status, changes=stored.changes + 1)
+        confirmed = stored.status is Status.CONFIRMED and candidate.status is Status.PENDING
+        status = Status.CONFIRMED if confirmed else candidate.status
+        entry = replace(
+            candidate, status=status, changes=stored.changes + 1, invalidated=stored.invalidated
+        )
+        return Outcome.ACCEPTED, entry
     if (stored.partition, stored.offset, stored.index) == (
         candidate.partition,
         candidate.offset,
@@ -141,10 +162,25 @@ def confirm(stored: Winner | None, home: int) -> Winner | None:
     """The entry after its signer's confirmation, or None when nothing changes (a
     confirmation delivered again, or of a signature that needed none)."""
     if stored is None:
-        return Winner.placeholder(home)
-    if stored.pending:
+        return Winner.placeholder(home, confirmed=True)
+    if stored.is_placeholder and stored.status is not Status.CONFIRMED:
+        return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1)
+    if stored.status is Status.PENDING:
         return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1)
     return None
+
+
+def moderate(stored: Winner | None, home: int, *, invalidate: bool) -> Winner | None:
+    """The entry after ops invalidated (or reinstated) it, or None when nothing
+    changes (the same action again). A moderation read before its signature is kept
+    in a placeholder that the signature takes over."""
+    if stored is None:
+        if not invalidate:
+            return None
+        return Winner.placeholder(home, confirmed=False, invalidated=True)
+    if stored.invalidated == invalidate:
+        return None
+    return replace(stored, invalidated=invalidate, changes=stored.changes + 1)
 
 
 def duplicate_detail(petition_id: str, winner: Winner) -> str:

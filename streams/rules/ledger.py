@@ -7,7 +7,7 @@ mutable mapping (a dict in the unit tests, a RocksDB-backed Faust table in the w
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from streams.rules.dedupe import (
     confirm,
     decide,
     duplicate_detail,
+    moderate,
 )
 from streams.rules.keys import DedupeKey
 from streams.rules.outputs import Output, Route, malformed
@@ -129,17 +130,49 @@ class DedupeLedger:
         self.confirm(dedupe_key, read_at.partition)
         return None
 
-    def confirm(self, key: DedupeKey, home: int) -> bool:
-        """Apply a signer's confirmation; True when it changed a count."""
+    def moderation(
+        self, key: bytes | None, value: bytes | None, read_at: SourcePosition, now: datetime
+    ) -> Output | None:
+        """Apply a record of signatures.moderations (ops invalidated or reinstated a
+        signature), read on the signer's home partition; a dead letter when it is not
+        one."""
+        try:
+            record = codec("SignatureModerated").decode(value or b"")
+            dedupe_key = DedupeKey.parse(key or b"")
+        except (MalformedMessage, ValueError) as exc:
+            detail = getattr(exc, "detail", str(exc))
+            detail = f"unreadable record on {read_at.topic}: {detail}"
+            return malformed(value, DedupeKey.petition_of(key), detail, read_at, now)
+        names_its_key = (record["petition_id"], record["email_hash"]) == (
+            dedupe_key.petition_id,
+            dedupe_key.email_hash,
+        )
+        if not names_its_key or record["action"] not in ("invalidate", "reinstate"):
+            detail = f"the record on {read_at.topic} is not a moderation of its key's signer"
+            return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+        self._change(
+            dedupe_key,
+            lambda stored: moderate(
+                stored, read_at.partition, invalidate=record["action"] == "invalidate"
+            ),
+        )
+        return None
+
+    def _change(self, key: DedupeKey, change: Callable[[Winner | None], Winner | None]) -> bool:
+        """Apply ``change`` to a key's entry; True when it changed."""
         table_key = key.table_key()
         stored_bytes = self.winners.get(table_key)
         stored = None if stored_bytes is None else Winner.decode(stored_bytes)
-        entry = confirm(stored, home)
+        entry = change(stored)
         if entry is None:
             return False
         self.winners[table_key] = entry.encode()
         self.partial.apply(key.petition_id, stored, entry)
-        return stored is not None
+        return True
+
+    def confirm(self, key: DedupeKey, home: int) -> bool:
+        """Apply a signer's confirmation; True when it changed the entry."""
+        return self._change(key, lambda stored: confirm(stored, home))
 
     def _mail(
         self,

@@ -19,10 +19,13 @@ from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
 from streams.rules.keys import DedupeKey, petition_of_key, submission_key
 from streams.rules.names import clean_name
+from streams.rules.network import network_of
 from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
 from streams.rules.reasons import Reason, RuleViolation
 
 Record = dict[str, Any]
+#: A user agent is kept for abuse analysis, not in full.
+MAX_USER_AGENT = 200
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,9 @@ def judge(
             "source_offset": position.offset,
             "source_index": position.index,
             "confirmation_required": petition.needs_confirmation,
+            "email_domain": normalized.rpartition("@")[2],
+            "network": network_of(event["client_ip"]),
+            "user_agent": (event["user_agent"] or "")[:MAX_USER_AGENT] or None,
         },
         submission_key(petition_id, normalized),
         event["email"].strip() if petition.needs_confirmation else None,

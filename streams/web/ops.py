@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from sinks.clickhouse.audit import AuditQueries
+from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
 from streams.core.settings import Settings
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
 OPS_REBUILD: web.AppKey[Rebuild | None] = web.AppKey("ops_rebuild")
+OPS_MODERATION: web.AppKey[ModerationQueries] = web.AppKey("ops_moderation", ModerationQueries)
 #: The most signer rows one request returns (the export pages through them).
 MAX_SIGNERS_PAGE = 50_000
 
@@ -34,6 +36,7 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
     app[OPS_AUDIT] = audit
     app[OPS_SETTINGS] = settings
     app[OPS_REBUILD] = rebuild
+    app[OPS_MODERATION] = ModerationQueries(audit.client, audit.db)
     app.add_routes(
         [
             web.get("/counts", counts),
@@ -41,6 +44,10 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
             web.get("/petitions/{petition_id}/signatures/{email_hash}", signature),
             web.get("/petitions/{petition_id}/confirmations/{email_hash}", confirmation),
             web.post("/rejections", rejections),
+            web.get("/petitions/{petition_id}/sources", sources),
+            web.post("/petitions/{petition_id}/targets", targets),
+            web.get("/petitions/{petition_id}/moderations", moderation_history),
+            web.get("/moderations/{batch_id}", moderation_batch),
             web.post("/rebuild", start_rebuild),
             web.get("/rebuild", rebuild_status),
         ]
@@ -107,6 +114,63 @@ async def confirmation(request: web.Request) -> web.Response:
     return web.json_response(
         {"confirmed_at": None if confirmed_at is None else confirmed_at.isoformat()}
     )
+
+
+def _number(request: web.Request, name: str, default: float, most: float) -> float:
+    try:
+        value = float(request.query.get(name, default))
+    except ValueError:
+        value = -1
+    if not 0 < value <= most:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{name} must be a number above 0 and at most {most:g}"}),
+            content_type="application/json",
+        )
+    return value
+
+
+async def sources(request: web.Request) -> web.Response:
+    """Where a petition's recent signatures came from, against their usual mix."""
+    found = await asyncio.to_thread(
+        request.app[OPS_MODERATION].sources,
+        request.match_info["petition_id"],
+        hours=_number(request, "hours", 1, 24 * 30),
+        baseline_hours=_number(request, "baseline", 24, 24 * 365),
+        top=int(_number(request, "top", 10, 1000)),
+    )
+    return web.json_response(found)
+
+
+async def targets(request: web.Request) -> web.Response:
+    """The signatures a selector names: ``{"domain"|"ip_prefix"|"signature_ids": ...}``."""
+    body = await request.json()
+    try:
+        rows = await asyncio.to_thread(
+            request.app[OPS_MODERATION].targets,
+            request.match_info["petition_id"],
+            domain=body.get("domain"),
+            ip_prefix=body.get("ip_prefix"),
+            signature_ids=body.get("signature_ids"),
+        )
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from exc
+    return web.json_response(rows)
+
+
+async def moderation_batch(request: web.Request) -> web.Response:
+    rows = await asyncio.to_thread(
+        request.app[OPS_MODERATION].batch, request.match_info["batch_id"]
+    )
+    return web.json_response(rows)
+
+
+async def moderation_history(request: web.Request) -> web.Response:
+    rows = await asyncio.to_thread(
+        request.app[OPS_MODERATION].history, request.match_info["petition_id"]
+    )
+    return web.json_response(rows)
 
 
 async def rejections(request: web.Request) -> web.Response:

@@ -129,4 +129,19 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
     async def confirm(stream: Any) -> None:
         await handle_each("confirm", stream, handle_confirmation)
 
+    moderations_in = EVENTS_IN.labels("moderate")
+
+    async def handle_moderation(message: Any) -> None:
+        """Ops invalidated or reinstated a signature (on the signer's home partition)."""
+        moderations_in.inc()
+        read_at = SourcePosition(message.topic, message.partition, message.offset)
+        output = stage.ledger.moderation(message.key, message.value, read_at, datetime.now(UTC))
+        if output is not None:
+            VERDICTS.labels(output.verdict).inc()
+            await topics.send_output(output)
+
+    @app.agent(topics.moderations, name="moderate", concurrency=1)
+    async def moderate(stream: Any) -> None:
+        await handle_each("moderate", stream, handle_moderation)
+
     return stage

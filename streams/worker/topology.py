@@ -16,6 +16,7 @@ from streams.core.topics import (
     CONFIRMATIONS,
     COUNTS,
     DUPLICATES,
+    MODERATIONS,
     PETITIONS,
     REJECTED,
     SUBMITTED,
@@ -37,6 +38,7 @@ class Topology:
     partials: Any  # internal: the dedupe stage's partial counts, keyed by petition
     counts: Any
     confirmations: Any
+    moderations: Any
 
     async def send_output(self, output: Output) -> None:
         """Send what a stage gave (``streams.rules.stages``) to its topic."""
@@ -103,4 +105,5 @@ def topology(app: CountersignApp) -> Topology:
         ),
         counts=raw(settings.topic(COUNTS.name)),
         confirmations=raw(settings.topic(CONFIRMATIONS.name)),
+        moderations=raw(settings.topic(MODERATIONS.name)),
     )

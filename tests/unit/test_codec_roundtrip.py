@@ -38,6 +38,7 @@ def test_every_record_type_has_a_schema_file() -> None:
         "SignatureAccepted",
         "SignatureBatch",
         "SignatureConfirmed",
+        "SignatureModerated",
         "SignatureRejected",
         "SignatureSubmitted",
     ]

@@ -83,7 +83,7 @@ def test_a_status_and_its_changes_survive_the_encoding() -> None:
 
 
 def test_a_placeholder_survives_the_encoding() -> None:
-    placeholder = Winner.placeholder(home=4)
+    placeholder = Winner.placeholder(4, confirmed=True)
     assert Winner.decode(placeholder.encode()) == placeholder
     assert placeholder.is_placeholder and not placeholder.counted and not placeholder.pending
 
@@ -136,12 +136,12 @@ def test_confirming_a_signature_that_needed_none_changes_nothing() -> None:
 
 
 def test_a_confirmation_before_its_signature_leaves_a_placeholder() -> None:
-    assert confirm(None, home=3) == Winner.placeholder(3)
+    assert confirm(None, home=3) == Winner.placeholder(3, confirmed=True)
 
 
 def test_a_signature_after_its_confirmation_is_accepted_as_confirmed() -> None:
     arrived = Winner("SY", 2, 1, 3, status=PENDING)
-    assert decide(arrived, Winner.placeholder(3)) == (
+    assert decide(arrived, Winner.placeholder(3, confirmed=True)) == (
         Outcome.ACCEPTED,
         Winner("SY", 2, 1, 3, status=CONFIRMED, changes=1),
     )

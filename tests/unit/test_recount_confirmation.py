@@ -60,7 +60,7 @@ def confirmed(email: str, at: float, offset: int = 0) -> LogRecord:
 
 def recount(submitted: list[LogRecord], confirmations: list[LogRecord]) -> Recount:
     times = confirmation_times(confirmations)
-    return Recount.of(submitted, WINDOWS, HASH_KEY, "signatures.submitted", times)
+    return Recount.of(submitted, WINDOWS, HASH_KEY, "signatures.submitted", confirmations=times)
 
 
 def test_a_winner_without_a_confirmation_is_pending_not_counted() -> None:

@@ -15,6 +15,7 @@ EXPECTED = {
     "signatures.duplicates": ("delete", "-1"),
     "counts.regional": ("compact", "-"),
     "signatures.confirmations": ("delete", "-1"),
+    "signatures.moderations": ("delete", "-1"),
     "mail.outbox": ("delete", str(7 * 24 * 3600 * 1000)),
 }
 
