@@ -16,6 +16,7 @@ from streams.rules.dedupe import (
     confirm,
     decide,
     duplicate_detail,
+    moderate,
 )
 from streams.rules.keys import DedupeKey
 
@@ -259,3 +260,55 @@ def test_a_regional_count_carries_the_region_the_sums_and_the_version() -> None:
         "version": 8,
         "updated_at": now,
     }
+
+
+# -- moderation ---------------------------------------------------------------------
+
+
+def test_invalidating_a_counted_winner_takes_it_out_and_is_a_change() -> None:
+    out = moderate(Winner("SY", 2, 1, 0), home=0, invalidate=True)
+    assert out == Winner("SY", 2, 1, 0, changes=1, invalidated=True)
+    assert not out.counted and not out.pending
+
+
+def test_invalidating_twice_changes_nothing() -> None:
+    assert moderate(Winner("SY", 2, 1, 0, changes=1, invalidated=True), 0, invalidate=True) is None
+
+
+def test_reinstating_puts_it_back_and_is_a_change() -> None:
+    back = moderate(Winner("SY", 2, 1, 0, changes=1, invalidated=True), 0, invalidate=False)
+    assert back == Winner("SY", 2, 1, 0, changes=2) and back.counted
+
+
+def test_an_invalidated_pending_signature_is_neither_counted_nor_pending() -> None:
+    out = moderate(Winner("SY", 2, 1, 0, status=PENDING), home=0, invalidate=True)
+    assert out is not None and not out.counted and not out.pending
+
+
+def test_an_invalidation_read_before_its_signature_is_taken_over_by_it() -> None:
+    placeholder = moderate(None, home=3, invalidate=True)
+    assert placeholder == Winner.placeholder(3, confirmed=False, invalidated=True)
+    outcome, entry = decide(Winner("SY", 2, 1, 3), placeholder)
+    assert outcome is Outcome.ACCEPTED and entry.invalidated and not entry.counted
+
+
+def test_an_invalidated_entry_survives_the_encoding() -> None:
+    entry = Winner("SY", 2, 1, 0, status=CONFIRMED, changes=2, invalidated=True)
+    assert entry.encode() == b"SY 2 1 0 0 c 2 x"
+    assert Winner.decode(entry.encode()) == entry
+
+
+def test_moderations_in_any_order_with_the_signature_give_the_same_version() -> None:
+    in_order, out_of_order = PartialCounts(), PartialCounts()
+    signed = Winner("SY", 2, 1, 3)
+    new(in_order, "p", signed)
+    invalidated = moderate(signed, 3, invalidate=True)
+    assert invalidated is not None
+    in_order.apply("p", signed, invalidated)
+    placeholder = moderate(None, 3, invalidate=True)
+    assert placeholder is not None
+    new(out_of_order, "p", placeholder)
+    _, entry = decide(signed, placeholder)
+    out_of_order.apply("p", placeholder, entry)
+    assert in_order.versions == out_of_order.versions == {("p", 3): 2}
+    assert in_order.total() == out_of_order.total() == 0
