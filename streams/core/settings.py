@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     intake_keepalive_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: ... and past this many open connections a new one is answered 503 and closed.
     intake_max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+    #: The surge detector (``streams.intake.surge``): signatures of a petition, or of
+    #: one email domain for a petition, in the last window against the baseline
+    #: before it; a surge is at least ``min_signatures`` and ``factor`` times the rate.
+    intake_surge_window_seconds: float = Field(default=300.0, ge=60, le=86_400)
+    intake_surge_baseline_seconds: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+    intake_surge_factor: float = Field(default=10.0, gt=1)
+    intake_surge_min_signatures: int = Field(default=100, ge=1)
     #: How long the intake holds a submission for others of the same partition to
     #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
     intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)

@@ -34,3 +34,10 @@ BODIES_TIMED_OUT = Counter(
     "Requests whose body did not arrive within the body timeout (408)",
     registry=INTAKE_REGISTRY,
 )
+SURGES = Counter(
+    "countersign_intake_surges",
+    "Surges seen: a petition's (kind=petition) or one email domain's signatures for a "
+    "petition (kind=domain) far faster than in the hour before",
+    ["kind"],
+    registry=INTAKE_REGISTRY,
+)

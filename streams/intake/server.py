@@ -51,9 +51,11 @@ from streams.intake.metrics import (
     LATENCY,
     REQUESTS,
     RESENDS,
+    SURGES,
 )
 from streams.intake.ratelimit import RateLimiter
 from streams.intake.resends import RecentSubmissions, same_submission
+from streams.intake.surge import SurgeDetector
 from streams.publish import AsyncPublisher, Receipt, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
 from streams.rules.petitions import MAX_EVENT_BYTES
@@ -86,6 +88,12 @@ class Intake:
         self.trusted = networks(settings.trusted_proxies)
         self.tokens = FormTokens(
             settings.signing_key.get_secret_value(), settings.intake_form_token_max_age_seconds
+        )
+        self.surges = SurgeDetector(
+            window_seconds=settings.intake_surge_window_seconds,
+            baseline_seconds=settings.intake_surge_baseline_seconds,
+            factor=settings.intake_surge_factor,
+            min_signatures=settings.intake_surge_min_signatures,
         )
 
     def client(self, request: web.Request) -> str | None:
@@ -146,6 +154,13 @@ class Intake:
             publishing.add_done_callback(release_unless_taken)
         self.recent.add(token, publishing, now)
         await asyncio.shield(publishing)
+        self.watch_for_surges(signature)
+
+    def watch_for_surges(self, signature: Signature) -> None:
+        """Count a signature Kafka took; tell ops of a surge it starts (refuse nobody)."""
+        for surge in self.surges.observe(signature.petition_id, signature.email, time.time()):
+            SURGES.labels("domain" if surge.domain else "petition").inc()
+            log.warning(surge.describe(self.settings.intake_surge_window_seconds))
 
 
 INTAKE: web.AppKey[Intake] = web.AppKey("intake", Intake)
@@ -321,6 +336,10 @@ async def healthz(request: web.Request) -> web.Response:
             "petitions": len(intake.petitions.all()),
             "rate_limited_clients": len(intake.limiter),
             "recent_submissions": len(intake.recent),
+            "surges": [
+                surge.describe(intake.settings.intake_surge_window_seconds)
+                for surge in intake.surges.current.values()
+            ],
         },
         status=200 if up else 503,
     )
