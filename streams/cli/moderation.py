@@ -1,6 +1,7 @@
 """The fraud commands: ``sources`` (where recent signatures came from), ``invalidate``
 and ``reinstate`` (compensating events that take signatures out of the count and put
-them back), ``moderations`` (the audit trail)."""
+them back), ``moderations`` (the audit trail). All through ``countersign serve``'s
+authenticated /ops routes, so scripts and the commands do the very same."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from streams.audit.moderation import new_batch_id, publish_moderations
 from streams.audit.serve_client import ServeClient
-from streams.cli.audit import FORMAT, progress_bar
+from streams.cli.audit import FORMAT
 from streams.cli.tools import console, tool
 from streams.core.errors import CountersignError
 from streams.core.settings import Settings
@@ -113,15 +113,18 @@ def invalidate_command(  # noqa: PLR0917
     if from_file is not None:
         ids = [line.strip() for line in from_file.read_text().splitlines() if line.strip()]
         body["signature_ids"] = ids
-    targets = ServeClient(settings).post(f"/petitions/{petition_id}/targets", body)
-    if not targets:
-        console.print("no signature of that selection counts now: nothing to do")
-        return
+    client = ServeClient(settings)
     if dry_run:
+        targets = client.post(f"/petitions/{petition_id}/targets", body)
         console.print(f"would invalidate {len(targets):,} signatures of {petition_id}")
         return
-    batch_id = new_batch_id()
-    sent = _publish(settings, petition_id, targets, "invalidate", batch_id, reason, actor)
+    body |= {"reason": reason, "actor": actor or getpass.getuser()}
+    with console.status(f"invalidating signatures of {petition_id}…"):
+        done = client.post(f"/petitions/{petition_id}/invalidations", body)
+    if not done["signatures"]:
+        console.print("no signature of that selection counts now: nothing to do")
+        return
+    sent, batch_id = done["signatures"], done["batch_id"]
     console.print(
         f"invalidated {sent:,} signatures of {petition_id} (batch [bold]{batch_id}[/]); "
         f"the counts drop by {sent:,} as the pipeline applies them. "
@@ -140,12 +143,12 @@ def reinstate_command(settings: Settings, batch_id: str, reason: str, actor: str
     \b
     countersign reinstate --batch mod-20261201T120000-1a2b3c4d --reason "false alarm"
     """
-    targets = ServeClient(settings).get(f"/moderations/{batch_id}")
-    if not targets:
-        raise CountersignError(f"no invalidation batch {batch_id!r} is known to serve")
-    petition_id = targets[0]["petition_id"]
-    sent = _publish(settings, petition_id, targets, "reinstate", batch_id, reason, actor)
-    console.print(f"reinstated {sent:,} signatures of {petition_id} (batch {batch_id})")
+    body = {"reason": reason, "actor": actor or getpass.getuser()}
+    with console.status(f"reinstating batch {batch_id}…"):
+        done = ServeClient(settings).post(f"/moderations/{batch_id}/reinstate", body)
+    console.print(
+        f"reinstated {done['signatures']:,} signatures of {done['petition_id']} (batch {batch_id})"
+    )
 
 
 @click.command()
@@ -171,26 +174,3 @@ def moderations_command(settings: Settings, petition_id: str, output: str) -> No
             row["reason"],
         )  # fmt: skip
     console.print(table)
-
-
-def _publish(  # noqa: PLR0917
-    settings: Settings,
-    petition_id: str,
-    targets: list[dict[str, Any]],
-    action: str,
-    batch_id: str,
-    reason: str,
-    actor: str | None,
-) -> int:
-    with progress_bar() as progress:
-        task = progress.add_task(f"{action} events sent", total=len(targets))
-        return publish_moderations(
-            settings,
-            petition_id,
-            targets,
-            action=action,
-            batch_id=batch_id,
-            reason=reason,
-            actor=actor or getpass.getuser(),
-            on_sent=lambda n: progress.advance(task, n),
-        )

@@ -12,6 +12,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
 from streams.core.settings import Settings
+from streams.publish.moderation import new_batch_id, publish_moderations
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
@@ -48,6 +50,8 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
             web.post("/petitions/{petition_id}/targets", targets),
             web.get("/petitions/{petition_id}/moderations", moderation_history),
             web.get("/moderations/{batch_id}", moderation_batch),
+            web.post("/petitions/{petition_id}/invalidations", invalidate),
+            web.post("/moderations/{batch_id}/reinstate", reinstate),
             web.post("/rebuild", start_rebuild),
             web.get("/rebuild", rebuild_status),
         ]
@@ -164,6 +168,75 @@ async def moderation_batch(request: web.Request) -> web.Response:
         request.app[OPS_MODERATION].batch, request.match_info["batch_id"]
     )
     return web.json_response(rows)
+
+
+def _said(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{name} is needed (the audit trail keeps it)"}),
+            content_type="application/json",
+        )
+    return value.strip()
+
+
+async def invalidate(request: web.Request) -> web.Response:
+    """Take the signatures a selector names out of the count: ``{"domain" |
+    "ip_prefix" | "signature_ids", "reason", "actor"}`` -> ``{"batch_id", "signatures"}``.
+    Compensating events on signatures.moderations; Kafka has them when this answers."""
+    body = await request.json()
+    reason, actor = _said(body, "reason"), _said(body, "actor")
+    petition_id = request.match_info["petition_id"]
+    try:
+        targets = await asyncio.to_thread(
+            request.app[OPS_MODERATION].targets,
+            petition_id,
+            domain=body.get("domain"),
+            ip_prefix=body.get("ip_prefix"),
+            signature_ids=body.get("signature_ids"),
+        )
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from exc
+    batch_id = new_batch_id()
+    sent = await asyncio.to_thread(
+        publish_moderations,
+        request.app[OPS_SETTINGS],
+        petition_id,
+        targets,
+        action="invalidate",
+        batch_id=batch_id,
+        reason=reason,
+        actor=actor,
+    )
+    return web.json_response({"batch_id": batch_id if sent else None, "signatures": sent})
+
+
+async def reinstate(request: web.Request) -> web.Response:
+    """Put back what an invalidation batch took out: ``{"reason", "actor"}``."""
+    body = await request.json()
+    reason, actor = _said(body, "reason"), _said(body, "actor")
+    batch_id = request.match_info["batch_id"]
+    targets = await asyncio.to_thread(request.app[OPS_MODERATION].batch, batch_id)
+    if not targets:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": f"no invalidation batch {batch_id!r}"}),
+            content_type="application/json",
+        )
+    sent = await asyncio.to_thread(
+        publish_moderations,
+        request.app[OPS_SETTINGS],
+        targets[0]["petition_id"],
+        targets,
+        action="reinstate",
+        batch_id=batch_id,
+        reason=reason,
+        actor=actor,
+    )
+    return web.json_response(
+        {"batch_id": batch_id, "petition_id": targets[0]["petition_id"], "signatures": sent}
+    )
 
 
 async def moderation_history(request: web.Request) -> web.Response:

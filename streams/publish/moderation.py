@@ -2,6 +2,8 @@
 rewritten. Each event goes to ``signatures.moderations`` under the signer's dedupe
 key, on their home partition (where the dedupe stage keeps their entry), and names
 who did it, when, why, and the batch it belongs to (``reinstate`` undoes a batch).
+``countersign serve`` publishes them for its authenticated /ops routes, which
+``countersign invalidate`` and ``reinstate`` call.
 """
 
 from __future__ import annotations
