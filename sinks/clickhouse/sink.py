@@ -33,7 +33,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,12 @@ class ClickHouseSink:
         self._cycle_lock = threading.Lock()
         self._hold = threading.Event()
 
+    @property
+    def partitions(self) -> int:
+        """How many partitions are assigned to this sink now (read from any thread:
+        asking the consumer itself from another thread can deadlock a rebalance)."""
+        return len(self._owned)
+
     def lag(self) -> int:
         """Records the sink has yet to write (from Kafka's committed offsets)."""
         return kafka.group_lag(self.settings, self.group_id, list(self.routes))
@@ -218,7 +224,8 @@ class ClickHouseSink:
                 with self._cycle_lock:
                     self.run_once(stop)
         finally:
-            self.consumer.close()
+            with suppress(RuntimeError):  # already closed: the reason it failed, re-raised
+                self.consumer.close()
 
     @contextmanager
     def held(self) -> Iterator[None]:

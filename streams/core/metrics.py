@@ -47,6 +47,11 @@ class SinkCollector(Collector):
                 "How long ago the lag was read (it is read in the background)",
                 sample.age(),
             )
+        yield GaugeMetricFamily(
+            "countersign_sink_alive",
+            "1 while the sink's thread runs (0: it died, serve must be restarted)",
+            1 if self.service.alive else 0,
+        )
         yield CounterMetricFamily("countersign_sink_rows", "Rows written to ClickHouse", s.rows)
         yield CounterMetricFamily("countersign_sink_batches", "Batches written", s.batches)
         yield CounterMetricFamily(

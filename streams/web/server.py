@@ -187,13 +187,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def sink_check(service: SinkService) -> dict[str, Any]:
-    """The sink's entry of /healthz, from what it already knows: its lag is the
-    background sampler's latest reading (with its age), never read here."""
+    """The sink's entry of /healthz, from what it already knows: whether its thread
+    runs and ClickHouse takes its writes; its lag is the background sampler's latest
+    reading (with its age), never read here."""
     stats = service.sink.stats
     lag = service.lag.latest
     age = lag.age()
+    stalled = stats.stalled_since is not None
     return {
-        "ok": stats.stalled_since is None,
+        "ok": service.alive and not stalled,
+        "alive": service.alive,
+        **({"error": repr(service.failure)} if service.failure is not None else {}),
+        "stalled": stalled,
+        "partitions": service.sink.partitions,
         "rows": stats.rows,
         "lag": lag.value,
         "lag_age_seconds": None if age is None else round(age, 1),

@@ -39,7 +39,12 @@ class Serve:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, *, run_sink: bool = True) -> AsyncIterator[Serve]:
+async def serving(
+    settings: Settings,
+    *,
+    run_sink: bool = True,
+    before_start: Callable[[SinkService], None] | None = None,
+) -> AsyncIterator[Serve]:
     """serve's API over a sink service (running, or only its lag sampler)."""
     database = settings.clickhouse_database
     client = await asyncio.to_thread(connect, settings.clickhouse_target)
@@ -55,6 +60,8 @@ async def serving(settings: Settings, *, run_sink: bool = True) -> AsyncIterator
     )
     collector = SinkCollector(service)
     REGISTRY.register(collector)
+    if before_start is not None:
+        before_start(service)
     if run_sink:
         service.start()
     else:
@@ -173,3 +180,38 @@ def test_healthz_reports_the_lag_read_in_the_background(sink_settings: Settings)
     entry = asyncio.run(sink_health())
     assert entry["lag"] == waiting
     assert 0 <= entry["lag_age_seconds"] < 30
+
+
+def test_a_dead_sink_thread_fails_healthz_and_shows_in_metrics(sink_settings: Settings) -> None:
+    def break_it(service: SinkService) -> None:
+        service.sink.consumer.close()  # its first consume raises: the loop dies at once
+
+    async def health_and_metrics() -> tuple[int, dict[str, Any], str]:
+        async with serving(sink_settings, before_start=break_it) as serve:
+            deadline = time.monotonic() + 30
+            while serve.service.alive and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            answer = await serve.client.get("/healthz")
+            body = await answer.json()
+            return answer.status, body["checks"]["sink"], await metrics_text(serve.client)
+
+    status, entry, text = asyncio.run(health_and_metrics())
+    assert status == 503
+    assert (entry["ok"], entry["alive"]) == (False, False)
+    assert "closed" in entry["error"].lower()
+    assert gauge(text, "countersign_sink_alive") == 0
+
+
+def test_a_running_sink_is_alive_in_healthz_and_metrics(sink_settings: Settings) -> None:
+    create_topics(sink_settings)
+
+    async def health_and_metrics() -> tuple[int, dict[str, Any], str]:
+        async with serving(sink_settings) as serve:
+            answer = await serve.client.get("/healthz")
+            body = await answer.json()
+            return answer.status, body["checks"]["sink"], await metrics_text(serve.client)
+
+    status, entry, text = asyncio.run(health_and_metrics())
+    assert status == 200
+    assert (entry["ok"], entry["alive"], entry["stalled"]) == (True, True, False)
+    assert gauge(text, "countersign_sink_alive") == 1
