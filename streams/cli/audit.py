@@ -423,12 +423,15 @@ def replay_command(  # noqa: PLR0917  (click passes options positionally)
     countersign replay --from 0 --into audit-2026-12     # the whole log
     countersign replay --from 2026-12-01T00:00:00Z --to 2026-12-02T00:00:00Z --into day1
 
-    Copies the range of signatures.submitted (keys, values, log times) and the
-    catalogue into topics under the prefix `<prefix>replay.NAME.`, starts a worker
+    Copies the range of signatures.submitted (keys, values, log times), the
+    catalogue, and every confirmation and moderation so far into topics under the
+    prefix `<prefix>replay.NAME.`, starts a worker
     and a serve process of that namespace (their own consumer groups, data
     directory and ClickHouse database), waits until they have counted it all, and
     prints the replay's counts next to the live ones. The live pipeline is only
     read. Exit 0: the same; 1: they differ (expected for a partial range); 2: error.
+    Where a petition asks for confirmation, its duplicates may differ (a re-sign
+    before or after its signer confirmed); its counts may not.
     """
     replay = namespace(settings, name)
     source = log_range(settings, parse_bound(start), parse_bound(end))

@@ -154,3 +154,8 @@ def test_confirmed_counts_are_exact_through_worker_and_mailer_kills(  # noqa: PL
     # The audit: the log recounted (confirmations included) agrees with every number.
     audit = worker.run(["reconcile", "--settle", "60"], tmp_path / "reconcile.log", expect=None)
     assert audit.returncode == 0, audit.stdout[-3000:]
+    # The whole log replayed, confirmations too, into its own namespace: the same counts.
+    replayed = worker.run(
+        ["replay", "--from", "0", "--into", "confirmed"], tmp_path / "replay.log", expect=None
+    )
+    assert replayed.returncode == 0, replayed.stdout[-3000:]
