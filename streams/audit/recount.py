@@ -23,10 +23,10 @@ which the pipeline follows only within its processing lag, so re-signs within
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
@@ -198,19 +198,28 @@ class Recount:
         return recount
 
 
-def confirmation_times(records: Iterable[LogRecord]) -> dict[bytes, float]:
-    """Dedupe key -> when Kafka logged its first readable confirmation (the records of
-    signatures.confirmations; an unreadable one confirms nothing, as in the worker)."""
-    first: dict[bytes, float] = {}
-    confirmed = codec("SignatureConfirmed")
+def _signer_events(
+    records: Iterable[LogRecord], record_type: str
+) -> Iterator[tuple[LogRecord, dict[str, Any], bytes]]:
+    """The readable records about one signer each (confirmations, moderations) whose
+    key names that signer, with their dedupe key: what the worker applies (it
+    dead-letters the others)."""
+    decoder = codec(record_type)
     for record in records:
         try:
-            value = confirmed.decode(record.value or b"")
+            value = decoder.decode(record.value or b"")
         except MalformedMessage:
             continue
         key = DedupeKey(value["petition_id"], value["email_hash"]).encode()
-        if record.key != key:
-            continue  # names another signer than its key: the worker dead-letters it
+        if record.key == key:
+            yield record, value, key
+
+
+def confirmation_times(records: Iterable[LogRecord]) -> dict[bytes, float]:
+    """Dedupe key -> when Kafka logged its first confirmation (the records of
+    signatures.confirmations)."""
+    first: dict[bytes, float] = {}
+    for record, _, key in _signer_events(records, "SignatureConfirmed"):
         stamp = judged_at(record.timestamp, datetime.now(UTC)).timestamp()
         first[key] = min(stamp, first.get(key, stamp))
     return first
@@ -220,15 +229,10 @@ def invalidated_keys(records: Iterable[LogRecord]) -> set[bytes]:
     """Dedupe keys whose latest moderation (in log order: a signer's moderations share
     their home partition) is ``invalidate``."""
     latest: dict[bytes, tuple[int, str]] = {}
-    moderated = codec("SignatureModerated")
-    for record in records:
-        try:
-            value = moderated.decode(record.value or b"")
-        except MalformedMessage:
-            continue
-        key = DedupeKey(value["petition_id"], value["email_hash"]).encode()
-        if record.key != key or value["action"] not in ("invalidate", "reinstate"):
-            continue  # the worker dead-letters it
-        if record.offset >= latest.get(key, (-1, ""))[0]:
+    for record, value, key in _signer_events(records, "SignatureModerated"):
+        if (
+            value["action"] in ("invalidate", "reinstate")
+            and record.offset >= latest.get(key, (-1, ""))[0]
+        ):
             latest[key] = (record.offset, value["action"])
     return {key for key, (_, action) in latest.items() if action == "invalidate"}

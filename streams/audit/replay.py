@@ -154,20 +154,15 @@ def copy_log(
     def copy(records: Iterable[LogRecord], topic: str) -> int:
         copied = 0
         for record in records:
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        record.value,
-                        record.key,
-                        partition=record.partition,
-                        timestamp=int((record.timestamp or time.time()) * 1000),
-                        on_delivery=delivered,
-                    )
-                    break
-                except BufferError:  # librdkafka's queue is full: let it drain
-                    producer.poll(0.5)
-            producer.poll(0)
+            kafka.produce_waiting(
+                producer,
+                topic,
+                record.value,
+                record.key,
+                partition=record.partition,
+                timestamp=int((record.timestamp or time.time()) * 1000),
+                on_delivery=delivered,
+            )
             copied += 1
         return copied
 

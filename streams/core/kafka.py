@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from streams.core.errors import KafkaUnavailable
+from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 
 librdkafka_log = logging.getLogger("librdkafka")
@@ -72,7 +73,7 @@ def cluster_metadata(admin: AdminClient, settings: Settings, timeout: float) -> 
         return admin.list_topics(timeout=timeout)
     except KafkaException as exc:
         raise KafkaUnavailable(
-            f"no Kafka broker answered at {settings.kafka_bootstrap_servers} within "
+            f"no Kafka broker answered at {redact_dsn(settings.kafka_bootstrap_servers)} within "
             f"{timeout:g} s (is it running? `make kafka-up` starts one)"
         ) from exc
 
@@ -101,3 +102,18 @@ def group_lag(settings: Settings, group_id: str, topics: list[str], timeout: flo
         return lag
     finally:
         reader.close()
+
+
+def produce_waiting(
+    producer: Producer, topic: str, value: bytes | None, key: bytes | None, **options: Any
+) -> None:
+    """Hand one record to ``producer``, waiting while its local queue is full: the
+    backpressure of a bulk writer (a copy, a feed, a batch of events), which would
+    rather wait than fail."""
+    while True:
+        try:
+            producer.produce(topic, value, key, **options)
+            break
+        except BufferError:
+            producer.poll(0.1)
+    producer.poll(0)

@@ -48,13 +48,7 @@ def paced(items: Iterable[T], rate: float, count: int) -> Iterator[T]:
 
 def produce(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
     """Hand one record to the producer, waiting while its local queue is full."""
-    while True:
-        try:
-            producer.produce(topic, value, key)
-            break
-        except BufferError:
-            producer.poll(0.5)
-    producer.poll(0)
+    kafka.produce_waiting(producer, topic, value, key)
 
 
 def signature(submission: Submission, petition_id: str) -> Signature:

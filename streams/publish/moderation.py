@@ -66,20 +66,15 @@ def publish_moderations(
                 "at": at,
             }
         )
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    value,
-                    key,
-                    partition=int(target["home_partition"]),
-                    on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
+        kafka.produce_waiting(
+            producer,
+            topic,
+            value,
+            key,
+            partition=int(target["home_partition"]),
+            on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
+        )
         sent += 1
-        producer.poll(0)
         on_sent(1)
     if producer.flush(60) != 0 or failures:
         raise KafkaUnavailable(

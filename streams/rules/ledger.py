@@ -114,19 +114,10 @@ class DedupeLedger:
     ) -> Output | None:
         """Apply a record of signatures.confirmations, read on the signer's home
         partition; a dead letter when it is not a confirmation."""
-        try:
-            record = codec("SignatureConfirmed").decode(value or b"")
-            dedupe_key = DedupeKey.parse(key or b"")
-        except (MalformedMessage, ValueError) as exc:
-            detail = getattr(exc, "detail", str(exc))
-            detail = f"unreadable record on {read_at.topic}: {detail}"
-            return malformed(value, DedupeKey.petition_of(key), detail, read_at, now)
-        if (record["petition_id"], record["email_hash"]) != (
-            dedupe_key.petition_id,
-            dedupe_key.email_hash,
-        ):
-            detail = f"the record on {read_at.topic} names another signer than its key"
-            return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+        read = _signer_event("SignatureConfirmed", key, value, read_at, now)
+        if isinstance(read, Output):
+            return read
+        _, dedupe_key = read
         self.confirm(dedupe_key, read_at.partition)
         return None
 
@@ -136,25 +127,16 @@ class DedupeLedger:
         """Apply a record of signatures.moderations (ops invalidated or reinstated a
         signature), read on the signer's home partition; a dead letter when it is not
         one."""
-        try:
-            record = codec("SignatureModerated").decode(value or b"")
-            dedupe_key = DedupeKey.parse(key or b"")
-        except (MalformedMessage, ValueError) as exc:
-            detail = getattr(exc, "detail", str(exc))
-            detail = f"unreadable record on {read_at.topic}: {detail}"
-            return malformed(value, DedupeKey.petition_of(key), detail, read_at, now)
-        names_its_key = (record["petition_id"], record["email_hash"]) == (
-            dedupe_key.petition_id,
-            dedupe_key.email_hash,
-        )
-        if not names_its_key or record["action"] not in ("invalidate", "reinstate"):
-            detail = f"the record on {read_at.topic} is not a moderation of its key's signer"
+        read = _signer_event("SignatureModerated", key, value, read_at, now)
+        if isinstance(read, Output):
+            return read
+        record, dedupe_key = read
+        if record["action"] not in ("invalidate", "reinstate"):
+            detail = f"the record on {read_at.topic} has no known action: {record['action']!r}"
             return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+        invalidate = record["action"] == "invalidate"
         self._change(
-            dedupe_key,
-            lambda stored: moderate(
-                stored, read_at.partition, invalidate=record["action"] == "invalidate"
-            ),
+            dedupe_key, lambda stored: moderate(stored, read_at.partition, invalidate=invalidate)
         )
         return None
 
@@ -244,6 +226,31 @@ class DedupeLedger:
         return Output(
             Route.DUPLICATES, key.encode(), value, Outcome.DUPLICATE.value, read_at.partition
         )
+
+
+def _signer_event(
+    record_type: str,
+    key: bytes | None,
+    value: bytes | None,
+    read_at: SourcePosition,
+    now: datetime,
+) -> tuple[dict[str, Any], DedupeKey] | Output:
+    """A record about one signer (a confirmation, a moderation) and its dedupe key, or
+    the dead letter of one that cannot be read or names another signer than its key."""
+    try:
+        record = codec(record_type).decode(value or b"")
+        dedupe_key = DedupeKey.parse(key or b"")
+    except (MalformedMessage, ValueError) as exc:
+        detail = getattr(exc, "detail", str(exc))
+        detail = f"unreadable record on {read_at.topic}: {detail}"
+        return malformed(value, DedupeKey.petition_of(key), detail, read_at, now)
+    if (record["petition_id"], record["email_hash"]) != (
+        dedupe_key.petition_id,
+        dedupe_key.email_hash,
+    ):
+        detail = f"the record on {read_at.topic} names another signer than its key"
+        return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+    return record, dedupe_key
 
 
 def _candidate_of(

@@ -204,19 +204,14 @@ def produce(
             else:
                 records[message.partition(), message.offset()] = items  # type: ignore[index]
 
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    value,
-                    key,
-                    partition=-1 if partition is None else partition,  # -1: the partitioner's
-                    on_delivery=delivered,
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
+        kafka.produce_waiting(
+            producer,
+            topic,
+            value,
+            key,
+            partition=-1 if partition is None else partition,  # -1: the partitioner's
+            on_delivery=delivered,
+        )
 
     if per_record == 1:
         for event in events:

@@ -200,16 +200,7 @@ async def invalidate(request: web.Request) -> web.Response:
             text=json.dumps({"error": str(exc)}), content_type="application/json"
         ) from exc
     batch_id = new_batch_id()
-    sent = await asyncio.to_thread(
-        publish_moderations,
-        request.app[OPS_SETTINGS],
-        petition_id,
-        targets,
-        action="invalidate",
-        batch_id=batch_id,
-        reason=reason,
-        actor=actor,
-    )
+    sent = await _moderate(request, petition_id, targets, "invalidate", batch_id, reason, actor)
     return web.json_response({"batch_id": batch_id if sent else None, "signatures": sent})
 
 
@@ -224,18 +215,30 @@ async def reinstate(request: web.Request) -> web.Response:
             text=json.dumps({"error": f"no invalidation batch {batch_id!r}"}),
             content_type="application/json",
         )
-    sent = await asyncio.to_thread(
+    petition_id = targets[0]["petition_id"]
+    sent = await _moderate(request, petition_id, targets, "reinstate", batch_id, reason, actor)
+    return web.json_response({"batch_id": batch_id, "petition_id": petition_id, "signatures": sent})
+
+
+async def _moderate(  # noqa: PLR0917
+    request: web.Request,
+    petition_id: str,
+    targets: list[dict[str, Any]],
+    action: str,
+    batch_id: str,
+    reason: str,
+    actor: str,
+) -> int:
+    """Publish one moderation per target; returns once Kafka has them all."""
+    return await asyncio.to_thread(
         publish_moderations,
         request.app[OPS_SETTINGS],
-        targets[0]["petition_id"],
+        petition_id,
         targets,
-        action="reinstate",
+        action=action,
         batch_id=batch_id,
         reason=reason,
         actor=actor,
-    )
-    return web.json_response(
-        {"batch_id": batch_id, "petition_id": targets[0]["petition_id"], "signatures": sent}
     )
 
 

@@ -26,6 +26,7 @@ and it is not counted again (the counts are rebuilt from the table on recovery).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,12 +34,16 @@ from schemas.codec import codec
 from streams.core.metrics import EVENTS_IN, VERDICTS
 from streams.rules.dedupe import PartialCounts
 from streams.rules.ledger import DedupeLedger
+from streams.rules.outputs import Output
 from streams.rules.verdict import SourcePosition
 from streams.worker.app import CountersignApp
-from streams.worker.policy import handle_each
+from streams.worker.policy import Handler, handle_each
 from streams.worker.topology import Topology
 
 log = logging.getLogger(__name__)
+
+#: A ledger method that applies one record about one signer (``DedupeLedger.confirmation``).
+SignerEvent = Callable[[bytes | None, bytes | None, SourcePosition, datetime], Output | None]
 
 #: rocksdict's default block cache is 2 GiB per partition; 6 partitions x 2 tables
 #: would reserve 24 GiB. 16 MiB each keeps the worker's memory bounded.
@@ -114,34 +119,30 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
     async def dedupe(stream: Any) -> None:
         await handle_each("dedupe", stream, handle)
 
-    confirmations_in = EVENTS_IN.labels("confirm")
+    def signer_events(name: str, apply: SignerEvent) -> Handler:
+        """The handler of a topic of events about one signer each (confirmations,
+        moderations), which the intake or ops sent to the signer's home partition."""
+        events_in = EVENTS_IN.labels(name)
 
-    async def handle_confirmation(message: Any) -> None:
-        """A signer followed their link (the intake sent it to their home partition)."""
-        confirmations_in.inc()
-        read_at = SourcePosition(message.topic, message.partition, message.offset)
-        output = stage.ledger.confirmation(message.key, message.value, read_at, datetime.now(UTC))
-        if output is not None:
-            VERDICTS.labels(output.verdict).inc()
-            await topics.send_output(output)
+        async def handle(message: Any) -> None:
+            events_in.inc()
+            read_at = SourcePosition(message.topic, message.partition, message.offset)
+            output = apply(message.key, message.value, read_at, datetime.now(UTC))
+            if output is not None:
+                VERDICTS.labels(output.verdict).inc()
+                await topics.send_output(output)
+
+        return handle
+
+    on_confirmation = signer_events("confirm", stage.ledger.confirmation)
+    on_moderation = signer_events("moderate", stage.ledger.moderation)
 
     @app.agent(topics.confirmations, name="confirm", concurrency=1)
     async def confirm(stream: Any) -> None:
-        await handle_each("confirm", stream, handle_confirmation)
-
-    moderations_in = EVENTS_IN.labels("moderate")
-
-    async def handle_moderation(message: Any) -> None:
-        """Ops invalidated or reinstated a signature (on the signer's home partition)."""
-        moderations_in.inc()
-        read_at = SourcePosition(message.topic, message.partition, message.offset)
-        output = stage.ledger.moderation(message.key, message.value, read_at, datetime.now(UTC))
-        if output is not None:
-            VERDICTS.labels(output.verdict).inc()
-            await topics.send_output(output)
+        await handle_each("confirm", stream, on_confirmation)
 
     @app.agent(topics.moderations, name="moderate", concurrency=1)
     async def moderate(stream: Any) -> None:
-        await handle_each("moderate", stream, handle_moderation)
+        await handle_each("moderate", stream, on_moderation)
 
     return stage
