@@ -43,6 +43,7 @@ from streams.core.catalogue import (
     read_catalogue,
 )
 from streams.core.errors import CatalogueError
+from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.topics import Retention, create_topics, describe_topics
 
@@ -111,7 +112,7 @@ def topics(settings: Settings, action: str) -> None:
         for name, outcome in create_topics(settings).items():
             console.print(f"{outcome:>8}  {name}")
         return
-    table = Table(title=f"Topics on {settings.kafka_bootstrap_servers}")
+    table = Table(title=f"Topics on {redact_dsn(settings.kafka_bootstrap_servers)}")
     for column in ("topic", "key", "value", "partitions", "RF", "retention"):
         table.add_column(column, no_wrap=column == "topic")
     for topic in describe_topics(settings):
@@ -206,7 +207,9 @@ def migrate(settings: Settings) -> None:
     applied = apply_migrations(connect(settings.clickhouse_target), settings.clickhouse_database)
     for migration in applied:
         console.print(f"applied {migration.version:04d}_{migration.name}")
-    console.print(f"{settings.clickhouse_target}: {len(applied)} migrations applied now")
+    console.print(
+        f"{redact_dsn(settings.clickhouse_target)}: {len(applied)} migrations applied now"
+    )
 
 
 @cli.command()

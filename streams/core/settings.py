@@ -19,6 +19,10 @@ from streams.core.errors import ConfigurationError
 
 #: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
 DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
+#: The shortest email-hash key outside development: an HMAC-SHA256 key shorter than
+#: the hash (32 bytes) is weaker than the hash, and an empty one hides nothing (every
+#: email's hash could be recomputed from a list of addresses).
+MIN_EMAIL_HASH_KEY_BYTES = 32
 #: Signs the confirmation links mailed to signers on a laptop; refused when ``env`` is
 #: ``production`` (anyone could forge a confirmation with it).
 DEVELOPMENT_SIGNING_KEY = "countersign-development-signing-key-do-not-use-in-production"
@@ -102,7 +106,7 @@ class Settings(BaseSettings):
 
     #: ``chdb://<dir>`` (embedded engine, one process) or ``http(s)://user:pass@host:port``;
     #: default: embedded, under the data directory.
-    clickhouse_dsn: str | None = None
+    clickhouse_dsn: str | None = Field(default=None, repr=False)  # may hold a password
     clickhouse_database: str = Field(default="countersign", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     #: Whether ``countersign serve`` runs the ClickHouse sink besides the API (exactly
     #: one sink per consumer group; further API replicas against a server turn it off).
@@ -216,6 +220,13 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
                 "COUNTERSIGN_ENV=production (the development key is public)"
+            )
+        key_bytes = len(self.email_hash_key.get_secret_value().encode())
+        if self.env != "development" and key_bytes < MIN_EMAIL_HASH_KEY_BYTES:
+            raise ConfigurationError(
+                f"COUNTERSIGN_EMAIL_HASH_KEY has {key_bytes} bytes; at least "
+                f"{MIN_EMAIL_HASH_KEY_BYTES} are needed when COUNTERSIGN_ENV={self.env} "
+                "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
             )
         if (
             self.env == "production"

@@ -36,6 +36,7 @@ from streams.core.errors import (
     PublishFailed,
     RateLimited,
 )
+from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
@@ -482,7 +483,7 @@ async def serve(settings: Settings) -> None:
         settings.bind_host,
         settings.intake_port,
         publisher.topic,
-        settings.kafka_bootstrap_servers,
+        redact_dsn(settings.kafka_bootstrap_servers),
     )
     await until_terminated()
     log.info("stopping: finishing requests in flight and flushing Kafka")

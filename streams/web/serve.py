@@ -22,6 +22,7 @@ from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
+from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
@@ -36,7 +37,9 @@ async def serve(settings: Settings) -> None:
     client = await asyncio.to_thread(connect, settings.clickhouse_target)
     applied = await asyncio.to_thread(migrate, client, settings.clickhouse_database)
     log.info(
-        "ClickHouse %s ready (%d migrations applied now)", settings.clickhouse_target, len(applied)
+        "ClickHouse %s ready (%d migrations applied now)",
+        redact_dsn(settings.clickhouse_target),
+        len(applied),
     )
     petitions = PetitionLookup(settings)
     await asyncio.to_thread(petitions.start)

@@ -11,6 +11,9 @@ from pydantic import ValidationError
 from streams.core.errors import ConfigurationError
 from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
 
+#: A hash key of one's own: 32 bytes, the least accepted outside development.
+OWN_HASH_KEY = "5f0c2a9e7b1d43e8a6c4f2b0d9e7a5c3"
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,14 +70,14 @@ def test_production_refuses_the_development_key(monkeypatch: pytest.MonkeyPatch)
 
 def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
     with pytest.raises(ValidationError, match="COUNTERSIGN_SIGNING_KEY must be set"):
         Settings()
 
 
 def test_production_refuses_the_development_ops_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
     monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
     with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN must be set"):
         Settings()
@@ -82,11 +85,11 @@ def test_production_refuses_the_development_ops_token(monkeypatch: pytest.Monkey
 
 def test_production_runs_with_its_own_key_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "a-real-secret")
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
     monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "another-secret")
     monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
     settings = Settings()
-    assert settings.email_hash_key.get_secret_value() == "a-real-secret"
+    assert settings.email_hash_key.get_secret_value() == OWN_HASH_KEY
     assert settings.ops_token.get_secret_value() == "another-secret"
 
 
@@ -164,3 +167,38 @@ def test_a_cors_origin_that_is_no_origin_is_refused(
     monkeypatch.setenv("COUNTERSIGN_INTAKE_CORS_ORIGINS", origin)
     with pytest.raises(ValidationError, match="COUNTERSIGN_INTAKE_CORS_ORIGINS"):
         Settings()
+
+
+@pytest.mark.parametrize("env", ["test", "production"])
+def test_outside_development_an_empty_hash_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", env)
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "")
+    with pytest.raises(ValidationError, match="COUNTERSIGN_EMAIL_HASH_KEY has 0 bytes"):
+        Settings()
+
+
+@pytest.mark.parametrize("env", ["test", "production"])
+def test_outside_development_a_hash_key_under_32_bytes_is_refused(
+    monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", env)
+    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY[:31])
+    with pytest.raises(ValidationError, match="has 31 bytes; at least 32 are needed"):
+        Settings()
+
+
+def test_the_hash_key_is_measured_in_bytes_not_characters() -> None:
+    sixteen_characters = "é" * 16  # 32 bytes in UTF-8, the bytes HMAC is keyed with
+    settings = Settings(env="test", email_hash_key=sixteen_characters)
+    assert len(settings.email_hash_key.get_secret_value().encode()) == 32
+
+
+def test_development_takes_any_hash_key() -> None:
+    assert Settings(env="development", email_hash_key="").email_hash_key.get_secret_value() == ""
+
+
+def test_the_clickhouse_password_is_not_in_repr() -> None:
+    settings = Settings(clickhouse_dsn="https://default:hunter2-s3cret@ch.example:8443/")
+    assert "hunter2-s3cret" not in repr(settings)
