@@ -22,8 +22,9 @@ from pathlib import Path
 
 from bench.machine import RESULTS_DIR
 from bench.pipeline import WORKER_PORT, fresh_settings
+from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import WorkerProcess, prepare, produce
+from streams.testing.processes import WorkerProcess, ops_headers, prepare, produce
 
 
 def top(raw: Path, limit: int) -> str:
@@ -51,7 +52,10 @@ def top(raw: Path, limit: int) -> str:
 
 def events_in(port: int) -> dict[str, float]:
     """The worker's ``countersign_agent_events_in`` counters, by agent."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+    scrape = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers=ops_headers(Settings())
+    )
+    with urllib.request.urlopen(scrape, timeout=5) as response:
         text = response.read().decode()
     pattern = r'^countersign_agent_events_in_total\{agent="(\w+)"\} (\S+)$'
     return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.M)}

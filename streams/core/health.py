@@ -1,8 +1,12 @@
-"""``/healthz`` and ``/metrics``, as every long-running process answers them."""
+"""``/healthz`` and ``/metrics``, as every long-running process answers them, and the
+ops token that guards ``/metrics`` and ``/ops`` (health is public: it says nothing
+about signers; metrics say how the pipeline runs, which is for ops)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +34,27 @@ def health_response(checks: dict[str, Any]) -> web.Response:
     return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
 
 
-def metrics_response(registry: CollectorRegistry) -> web.Response:
+def ops_authorized(request: web.Request, settings: Settings) -> bool:
+    """Whether the request carries ``Authorization: Bearer <COUNTERSIGN_OPS_TOKEN>``."""
+    expected = f"Bearer {settings.ops_token.get_secret_value()}"
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_ops(request: web.Request, settings: Settings) -> None:
+    """401 unless the request carries the ops token."""
+    if not ops_authorized(request, settings):
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "this route needs Authorization: Bearer <ops token>"}),
+            content_type="application/json",
+        )
+
+
+def metrics_response(
+    request: web.Request, settings: Settings, registry: CollectorRegistry
+) -> web.Response:
+    """Prometheus' text, for ops only (scrape with the ops token as bearer token)."""
+    require_ops(request, settings)
     return web.Response(
         body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

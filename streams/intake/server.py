@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 import aiohttp_cors
 from aiohttp import web
 from multidict import MultiDictProxy
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.errors import (
@@ -36,6 +35,7 @@ from streams.core.errors import (
     PublishFailed,
     RateLimited,
 )
+from streams.core.health import metrics_response
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
@@ -346,10 +346,8 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(_: web.Request) -> web.Response:
-    return web.Response(
-        body=generate_latest(INTAKE_REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+async def metrics(request: web.Request) -> web.Response:
+    return metrics_response(request, request.app[INTAKE].settings, INTAKE_REGISTRY)
 
 
 @web.middleware

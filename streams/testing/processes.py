@@ -35,6 +35,11 @@ from streams.testing.reference import Truth
 REPO = Path(__file__).resolve().parents[2]
 
 
+def ops_headers(settings: Settings) -> dict[str, str]:
+    """What a scraper of /metrics or a caller of /ops sends (the ops token)."""
+    return {"Authorization": f"Bearer {settings.ops_token.get_secret_value()}"}
+
+
 def _environment(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
     return environment(settings, {"COUNTERSIGN_ENV": "test", **extra})
 

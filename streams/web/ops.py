@@ -8,7 +8,6 @@ hashes, which the public API never shows.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from aiohttp import web
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
+from streams.core.health import require_ops
 from streams.core.settings import Settings
 from streams.publish.moderation import new_batch_id, publish_moderations
 
@@ -61,13 +61,7 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
 
 @web.middleware
 async def _require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    expected = f"Bearer {request.app[OPS_SETTINGS].ops_token.get_secret_value()}"
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "the /ops routes need Authorization: Bearer <ops token>"}),
-            content_type="application/json",
-        )
+    require_ops(request, request.app[OPS_SETTINGS])
     return await handler(request)
 
 

@@ -207,5 +207,5 @@ def sink_check(service: SinkService) -> dict[str, Any]:
     }
 
 
-async def metrics(_: web.Request) -> web.Response:
-    return metrics_response(REGISTRY)
+async def metrics(request: web.Request) -> web.Response:
+    return metrics_response(request, request.app[API].settings, REGISTRY)

@@ -14,8 +14,8 @@ def build_worker_health(settings: Settings) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return health_response({"kafka": await kafka_check(settings)})
 
-    async def metrics(_: web.Request) -> web.Response:
-        return metrics_response(REGISTRY)
+    async def metrics(request: web.Request) -> web.Response:
+        return metrics_response(request, settings, REGISTRY)
 
     app = web.Application()
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])

@@ -11,12 +11,15 @@ from typing import Any
 
 from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.processes import Results, WorkerProcess, ops_headers, prepare, produce
 
 
-def get(worker: WorkerProcess, path: str) -> tuple[int, Any]:
+def get(worker: WorkerProcess, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    url = f"http://127.0.0.1:{worker.web_port}{path}"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=10) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=10
+        ) as r:
             body = r.read()
             kind = r.headers.get("Content-Type", "")
             return r.status, json.loads(body) if "json" in kind else body.decode()
@@ -93,6 +96,7 @@ def test_unknown_petition_is_404_and_health_and_metrics_answer(
     assert health["checks"]["sink"]["lag"] == 0
     status, body = get(worker, "/api/petitions/nope/counts")
     assert (status, body) == (404, {"error": "no petition 'nope'"})
-    status, text = get(worker, "/metrics")
+    assert get(worker, "/metrics")[0] == 401  # how the pipeline runs is for ops
+    status, text = get(worker, "/metrics", ops_headers(worker.settings))
     assert status == 200 and "countersign_sink_rows" in text
     assert "countersign_sink_consumer_lag 0.0" in text

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
-from streams.testing.processes import IntakeProcess, prepare
+from streams.testing.processes import IntakeProcess, ops_headers, prepare
 from tests.intake_client import form_token, request
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,9 @@ def assert_alive_and_never_500(intake: IntakeProcess) -> None:
     assert intake.alive()
     health: dict[str, Any] = request(f"{intake.url}/healthz", method="GET").body
     assert health["kafka"] == "up"
-    metrics = request(f"{intake.url}/metrics", method="GET").body
+    metrics = request(
+        f"{intake.url}/metrics", method="GET", headers=ops_headers(intake.settings)
+    ).body
     assert 'status="500"' not in metrics
 
 

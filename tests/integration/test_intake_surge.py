@@ -11,7 +11,7 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
-from streams.testing.processes import IntakeProcess, prepare
+from streams.testing.processes import IntakeProcess, ops_headers, prepare
 from tests.intake_client import post_json, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,6 +41,8 @@ def test_a_wave_from_one_domain_is_reported_and_nobody_is_refused(
 
     health = request(f"{intake.url}/healthz", method="GET").body
     assert any("from bots.example" in surge for surge in health["surges"]), health
-    metrics = request(f"{intake.url}/metrics", method="GET").body
+    metrics = request(
+        f"{intake.url}/metrics", method="GET", headers=ops_headers(intake.settings)
+    ).body
     assert 'countersign_intake_surges_total{kind="domain"} 1.0' in metrics
     assert "surge on petition syria-icc" in intake.log_path.read_text()

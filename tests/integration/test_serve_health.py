@@ -23,7 +23,7 @@ from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.settings import Settings
 from streams.core.topics import ACCEPTED, create_topics
-from streams.testing.processes import free_port
+from streams.testing.processes import free_port, ops_headers
 from streams.web.server import Api, build
 from tests.integration.test_clickhouse_sink import accepted, publish
 
@@ -98,7 +98,7 @@ async def longest_stall(during: Callable[[], Awaitable[Any]]) -> tuple[float, An
 
 
 async def metrics_text(http: TestClient[Any, Any]) -> str:
-    response = await http.get("/metrics")
+    response = await http.get("/metrics", headers=ops_headers(Settings()))
     assert response.status == 200
     return await response.text()
 
