@@ -4,7 +4,7 @@ only after ClickHouse has the batch.
 Each batch carries ``insert_deduplication_token = topic/partition/first-last``, so the
 very same batch written twice (a retry after a timeout whose insert did land) is
 stored once; and the tables collapse repeats by key (dedupe key; source position;
-the largest total per petition and country), so records delivered again in *other*
+the newest version per petition and country), so records delivered again in *other*
 batches (a replay, a reset of the sink's offsets) do not change a count either.
 When ClickHouse fails, the sink pauses its partitions, backs off (1 s doubling to
 30 s), logs, counts the stall, and retries the same batch: nothing is skipped and

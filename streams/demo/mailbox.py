@@ -16,6 +16,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -133,32 +134,39 @@ class LinkFollower:
     #: Read only the mail of these mailboxes (normalized; None: everyone's), so a
     #: person trying the form beside the demo feed finds their own mail untouched.
     mailboxes: set[str] | None = None
+    #: Signers reading at once (each mail is fetched and its link followed over HTTP).
+    workers: int = 1
     read: set[str] = field(default_factory=set)
     followed: int = 0
     ignored: int = 0
 
     def run_once(self) -> int:
         """Read the mails that arrived; returns how many links were followed."""
-        followed_before = self.followed
         done: list[str] = []
+        to_follow: list[str] = []
         for summary in self.api.all_summaries():
             if summary["ID"] in self.read:
                 continue
             address = summary["To"][0]["Address"]
             if self.mailboxes is not None and mailbox_of(address) not in self.mailboxes:
                 continue
-            if not follows(address, self.share):
-                self.ignored += 1
-            elif not self._follow(self.api.mail(summary["ID"])):
-                continue  # not now: the next round tries again
+            if follows(address, self.share):
+                to_follow.append(summary["ID"])
             else:
-                self.followed += 1
-            self.read.add(summary["ID"])
-            done.append(summary["ID"])
+                self.ignored += 1
+                done.append(summary["ID"])
+        with ThreadPoolExecutor(self.workers) as pool:
+            outcomes = list(
+                pool.map(lambda mail_id: self._follow(self.api.mail(mail_id)), to_follow)
+            )
+        followed = [mail_id for mail_id, ok in zip(to_follow, outcomes, strict=True) if ok]
+        self.followed += len(followed)  # the others are tried again next round
+        done += followed
+        self.read.update(done)
         if self.delete_read:
             self.api.delete(done)
             self.read.difference_update(done)
-        return self.followed - followed_before
+        return len(followed)
 
     def _follow(self, mail: Mail) -> bool:
         try:

@@ -141,12 +141,18 @@ class DedupeLedger:
         return None
 
     def _change(self, key: DedupeKey, change: Callable[[Winner | None], Winner | None]) -> bool:
-        """Apply ``change`` to a key's entry; True when it changed."""
+        """Apply ``change`` to a key's entry; True when it changed. An entry that shows
+        the change already (the event delivered again after a crash) is written again
+        all the same, as a replayed winner is: the local store may have kept a write
+        that its changelog never got, and the next owner of the partition restores
+        from the changelog (docs/exactly-once.md)."""
         table_key = key.table_key()
         stored_bytes = self.winners.get(table_key)
         stored = None if stored_bytes is None else Winner.decode(stored_bytes)
         entry = change(stored)
         if entry is None:
+            if stored_bytes is not None:
+                self.winners[table_key] = stored_bytes
             return False
         self.winners[table_key] = entry.encode()
         self.partial.apply(key.petition_id, stored, entry)

@@ -185,3 +185,25 @@ def test_a_confirmation_that_cannot_be_read_is_a_dead_letter() -> None:
     at = SourcePosition("signatures.confirmations", 0, 0)
     output = DedupeLedger({}).confirmation(b"confirm:zz", b"junk", at, NOW)
     assert output is not None and (output.route, output.verdict) == (Route.REJECTED, "malformed")
+
+
+def test_a_confirmation_delivered_again_writes_its_entry_again() -> None:
+    """The local store may be ahead of its changelog after a crash: the entry is
+    written again so that the changelog surely has it (docs/exactly-once.md)."""
+
+    class Recording(dict[bytes, bytes]):
+        writes = 0
+
+        def __setitem__(self, key: bytes, value: bytes) -> None:
+            Recording.writes += 1
+            super().__setitem__(key, value)
+
+    table = Recording()
+    ledger = DedupeLedger(table)
+    home = home_of("a@example.org")
+    accepted, _ = run(ledger, home, 7, *submission("a@example.org"))
+    confirmation(ledger, dedupe_key_of(accepted), home)
+    before = Recording.writes
+    confirmation(ledger, dedupe_key_of(accepted), home, offset=1)
+    assert Recording.writes == before + 1
+    assert ledger.partial.total() == 1
