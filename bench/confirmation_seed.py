@@ -1,0 +1,148 @@
+"""The seed campaign with confirmation on: 165,953 people sign syria-icc, every one gets
+a confirmation mail (``countersign mailer`` -> Mailpit), 80 % follow their link (the
+intake's ``/confirm``), and the confirmed count must equal the truth exactly.
+
+Measured, in one run: how fast the mailer sends (mails per second into Mailpit), how
+long until every mail is out, how long until the confirmed count is exact, the
+mailer's memory, and how many mails went out twice (none expected without a crash).
+
+    python -m bench.confirmation_seed
+    python -m bench.confirmation_seed --signatures 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import resource
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.machine import RESULTS_DIR, describe, save_report
+from bench.pipeline import fresh_settings
+from streams.core.children import free_port
+from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
+from streams.demo.mailbox import LinkFollower, follows, request_of
+from streams.testing.mail import MailpitServer
+from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
+from tests.intake_client import request
+
+SHARE = 0.8
+
+
+def counts(worker: WorkerProcess) -> dict[str, Any]:
+    answer = request(
+        f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts", method="GET"
+    )
+    return dict(answer.body) if answer.status == 200 else {}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signatures", type=int, default=SEED_SIGNATURES)
+    parser.add_argument("--readers", type=int, default=8, help="signers reading at once")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp:
+        workdir = Path(tmp)
+        settings = fresh_settings(workdir, "confirm")
+        with (
+            MailpitServer(workdir / "mailpit").start() as mailpit,
+            WorkerProcess(settings, workdir / "worker.log", free_port()) as worker,
+            IntakeProcess(settings, workdir / "intake.log", free_port()) as intake,
+        ):
+            worker.start()
+            worker.wait_until_serving()
+            intake.extra_env["COUNTERSIGN_API_PORT"] = str(worker.web_port)
+            intake.start()
+            mailer = MailerProcess(settings, workdir / "mailer.log", mailpit.smtp_url, intake.url)
+            truth_file = workdir / "truth.json"
+            print(f"seed campaign: {args.signatures:,} people into Kafka…", flush=True)
+            worker.run(
+                ["simulate", "--profile", "seed-campaign", "--signatures",
+                 str(args.signatures), "--confirmation", "email", "--truth", str(truth_file)],
+                workdir / "simulate.log",
+            )  # fmt: skip
+            truth = json.loads(truth_file.read_text())["petitions"][SEED_PETITION]
+            signers: dict[str, str] = truth["signers"]
+            confirming = sum(1 for mailbox in signers if follows(mailbox, SHARE))
+            while counts(worker).get("pending", 0) < len(signers):  # all accepted, pending
+                assert worker.alive(), worker.log_tail()
+                time.sleep(2)
+            print("  all pending; mailing…", flush=True)
+
+            follower = LinkFollower(mailpit, SHARE, workers=args.readers)
+            stop = threading.Event()
+
+            def read_mail() -> None:
+                while not stop.is_set():
+                    with contextlib.suppress(OSError):  # Mailpit busy: read it next round
+                        follower.run_once()
+                    stop.wait(1.0)
+
+            peak_rss = 0.0
+            with mailer:
+                started = time.perf_counter()
+                mailer.start()
+                reader = threading.Thread(target=read_mail, daemon=True)
+                reader.start()
+                mailed_at = confirmed_at = None
+                while confirmed_at is None:
+                    assert mailer.alive(), mailer.log_tail()
+                    assert mailer.process is not None
+                    peak_rss = max(peak_rss, rss_mib(mailer.process.pid))
+                    if mailed_at is None and mailpit.count() >= len(signers):
+                        mailed_at = time.perf_counter() - started
+                        print(f"  {len(signers):,} mails out in {mailed_at:.1f} s", flush=True)
+                    shown = counts(worker)
+                    if shown.get("total") == confirming and mailed_at is not None:
+                        confirmed_at = time.perf_counter() - started
+                    time.sleep(1)
+                stop.set()
+                reader.join(60)
+                time.sleep(5)  # anything counted twice would show now
+                shown = counts(worker)
+                mails = mailpit.all_summaries()
+    copies = sum(n - 1 for n in Counter(request_of(m["MessageID"]) for m in mails).values())
+    expected_by_country = dict(
+        Counter(country for mailbox, country in signers.items() if follows(mailbox, SHARE))
+    )
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": describe(),
+        "signatures": len(signers),
+        "share_following_links": SHARE,
+        "mails": len(mails),
+        "mails_sent_twice": copies,
+        "seconds_until_every_mail_out": round(mailed_at or 0, 1),
+        "mails_per_second": round(len(signers) / (mailed_at or 1), 1),
+        "seconds_until_confirmed_count_exact": round(confirmed_at, 1),
+        "links_followed": follower.followed,
+        "expected_confirmed": confirming,
+        "shown_total": shown["total"],
+        "shown_pending": shown["pending"],
+        "exact": shown["total"] == confirming
+        and shown["pending"] == len(signers) - confirming
+        and shown["by_country"] == expected_by_country,
+        "mailer_peak_rss_mib": round(peak_rss, 1),
+        "bench_process_max_rss_mib": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
+    }
+    save_report(report, RESULTS_DIR / "confirmation_seed.json")
+
+
+if __name__ == "__main__":
+    main()
