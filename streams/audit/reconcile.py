@@ -112,15 +112,15 @@ def _recount_part(
     invalidated: set[bytes],
 ) -> dict[str, Any]:
     """A part's findings, as plain data to send back to the parent process."""
-    hash_key = settings.email_hash_key.get_secret_value().encode()
     records = scan(settings, log, _advance)
     part = Recount.of(
         records,
         windows,
-        hash_key,
+        settings.hash_key,
         log.topic,
         confirmations=confirmations,
         invalidated=invalidated,
+        previous_keys=settings.previous_hash_keys,
     )
     return {name: getattr(part, name) for name in Recount.FINDINGS}
 
@@ -145,11 +145,15 @@ def recount_log(
     groups = [partitions[i::workers] for i in range(workers)]
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
-    hash_key = settings.email_hash_key.get_secret_value().encode()
 
     def fresh() -> Recount:
         return Recount(
-            windows, hash_key, log.topic, confirmations=confirmations, invalidated=invalidated
+            windows,
+            settings.hash_key,
+            log.topic,
+            confirmations=confirmations,
+            invalidated=invalidated,
+            previous_keys=settings.previous_hash_keys,
         )
 
     total = fresh()

@@ -23,7 +23,7 @@ which the pipeline follows only within its processing lag, so re-signs within
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -77,6 +77,9 @@ class Recount:
     confirmations: Mapping[bytes, float] = field(default_factory=dict)
     #: Dedupe keys whose latest moderation took them out of the count.
     invalidated: set[bytes] = field(default_factory=set)
+    #: ``(id, key)`` of the email-hash keys used before a rotation (a signer's
+    #: entry may sit under one of their hashes).
+    previous_keys: Sequence[tuple[str, bytes]] = ()
     #: Re-signs that came within ``CLOSE_CALL_SECONDS`` of their confirmation.
     close_calls: Counter[ReasonKey] = field(default_factory=Counter)
 
@@ -106,6 +109,7 @@ class Recount:
                 now=logged_at,
                 hash_key=self.hash_key,
                 submitted_codec=self._codec,
+                previous_keys=self.previous_keys,
             )
             if not isinstance(verdict, Accepted):
                 self.rejected[(verdict.petition_id, verdict.reason.value)] += 1
@@ -121,7 +125,17 @@ class Recount:
                 str(signature["country"]),
                 bool(signature["confirmation_required"]),
             )
-            self._settle(verdict.dedupe_key.encode(), candidate)
+            self._settle(self._key_of(verdict), candidate)
+
+    def _key_of(self, verdict: Accepted) -> bytes:
+        """The signer's dedupe key: under the current email-hash key, unless they have
+        an entry under a key used before a rotation (then that one)."""
+        key = verdict.dedupe_key.encode()
+        if key in self.winners:
+            return key
+        petition = verdict.dedupe_key.petition_id
+        older = (DedupeKey(petition, digest).encode() for _, digest in verdict.previous_hashes)
+        return next((k for k in older if k in self.winners), key)
 
     def _settle(self, key: bytes, candidate: Winner) -> None:
         stored = self.winners.get(key)
@@ -185,6 +199,7 @@ class Recount:
         *,
         confirmations: Mapping[bytes, float] | None = None,
         invalidated: set[bytes] | None = None,
+        previous_keys: Sequence[tuple[str, bytes]] = (),
     ) -> Recount:
         recount = cls(
             windows,
@@ -192,6 +207,7 @@ class Recount:
             topic,
             confirmations=confirmations or {},
             invalidated=invalidated or set(),
+            previous_keys=previous_keys,
         )
         for record in records:
             recount.add(record)

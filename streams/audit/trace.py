@@ -114,7 +114,7 @@ def find(
     on_progress: Callable[[int], None],
 ) -> list[Step]:
     """Every submission of the log that ``wanted`` names, judged by the rules."""
-    hash_key = settings.email_hash_key.get_secret_value().encode()
+    hash_key = settings.hash_key
     needle = wanted.prefilter()
     decoder = codec("SignatureSubmitted")
     steps = []

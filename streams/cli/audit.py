@@ -242,7 +242,7 @@ def trace_command(
     """
     if (signature_id is None) == (petition is None or email is None):
         raise click.UsageError("give a SIGNATURE_ID, or --petition and --email")
-    hash_key = settings.email_hash_key.get_secret_value().encode()
+    hash_key = settings.hash_key
     wanted = (
         Wanted(signature_id=signature_id)
         if signature_id is not None

@@ -40,6 +40,10 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
         "COUNTERSIGN_APP_ID": settings.app_id,
         "COUNTERSIGN_DATA_DIR": str(settings.data_dir),
         "COUNTERSIGN_EMAIL_HASH_KEY": settings.email_hash_key.get_secret_value(),
+        "COUNTERSIGN_EMAIL_HASH_KEY_ID": settings.email_hash_key_id,
+        "COUNTERSIGN_EMAIL_HASH_PREVIOUS_KEYS": (
+            settings.email_hash_previous_keys.get_secret_value()
+        ),
         "COUNTERSIGN_OPS_TOKEN": settings.ops_token.get_secret_value(),
         "COUNTERSIGN_CLICKHOUSE_DATABASE": settings.clickhouse_database,
     }

@@ -55,6 +55,21 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
     return windows
 
 
+def parse_previous_keys(spec: str) -> list[tuple[str, bytes]]:
+    """``id=key,id=key`` -> ``[(id, key bytes), ...]``; ConfigurationError if garbled."""
+    keys = []
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        key_id, equals, key = part.strip().partition("=")
+        if not equals or not key_id or not key:
+            raise ConfigurationError(
+                "COUNTERSIGN_EMAIL_HASH_PREVIOUS_KEYS must look like id=key,id=key"
+            )
+        keys.append((key_id, key.encode()))
+    return keys
+
+
 class Settings(BaseSettings):
     """Everything a Countersign process may be told from outside."""
 
@@ -83,6 +98,12 @@ class Settings(BaseSettings):
     app_id: str = Field(default="countersign", pattern=r"^[A-Za-z0-9._-]+$")
     data_dir: Path = Path(".data")
     email_hash_key: SecretStr = SecretStr(DEVELOPMENT_EMAIL_HASH_KEY)
+    #: Names ``email_hash_key``: every accepted signature records the id of the key
+    #: that hashed its email, so the key can be rotated.
+    email_hash_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    #: Keys used before a rotation, ``id=key,id=key``: a signer who signed under one
+    #: of them is still recognised (a later submission is a duplicate of theirs).
+    email_hash_previous_keys: SecretStr = SecretStr("")
 
     #: Counts are exact under at_least_once because every agent is idempotent; Faust's
     #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).
@@ -228,6 +249,12 @@ class Settings(BaseSettings):
                 f"{MIN_EMAIL_HASH_KEY_BYTES} are needed when COUNTERSIGN_ENV={self.env} "
                 "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
             )
+        previous_ids = [key_id for key_id, _ in self.previous_hash_keys]
+        if self.email_hash_key_id in previous_ids or len(set(previous_ids)) < len(previous_ids):
+            raise ConfigurationError(
+                "COUNTERSIGN_EMAIL_HASH_PREVIOUS_KEYS: every key needs an id of its own, "
+                f"other than the current COUNTERSIGN_EMAIL_HASH_KEY_ID ({self.email_hash_key_id})"
+            )
         if (
             self.env == "production"
             and self.signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY
@@ -249,6 +276,16 @@ class Settings(BaseSettings):
                 "COUNTERSIGN_ENV=production (the development token is public)"
             )
         return self
+
+    @property
+    def hash_key(self) -> bytes:
+        """The email-hash key, as the rules take it."""
+        return self.email_hash_key.get_secret_value().encode()
+
+    @property
+    def previous_hash_keys(self) -> list[tuple[str, bytes]]:
+        """``email_hash_previous_keys`` as ``[(id, key), ...]``."""
+        return parse_previous_keys(self.email_hash_previous_keys.get_secret_value())
 
     @property
     def clickhouse_target(self) -> str:

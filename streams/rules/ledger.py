@@ -31,6 +31,20 @@ from streams.rules.verdict import SourcePosition, rejection
 #: Header of a signatures.valid record whose signer must confirm: the address to
 #: mail (the record itself carries only its hash). signatures.valid is bounded.
 MAIL_TO_HEADER = "countersign-mail-to"
+#: Header of a signatures.valid record with the email's hashes under the keys used
+#: before a rotation: ``id:hash,id:hash`` (``Accepted.previous_hashes``).
+PREVIOUS_HASHES_HEADER = "countersign-previous-hashes"
+
+
+def encode_previous(previous: tuple[tuple[str, str], ...]) -> bytes:
+    return ",".join(f"{key_id}:{digest}" for key_id, digest in previous).encode()
+
+
+def decode_previous(raw: bytes | None) -> tuple[tuple[str, str], ...]:
+    if not raw:
+        return ()
+    pairs = (part.partition(":") for part in raw.decode().split(","))
+    return tuple((key_id, digest) for key_id, _, digest in pairs if digest)
 
 
 class DedupeLedger:
@@ -52,16 +66,24 @@ class DedupeLedger:
         now: datetime,
         record: dict[str, Any] | None = None,
         mail_to: str | None = None,
+        previous: tuple[tuple[str, str], ...] = (),
     ) -> list[Output]:
         """Accept, forward again, resend the confirmation of, or reject as a duplicate
         one valid signature, read at ``read_at`` on its home partition
         ``candidate.home``. ``value`` is its SignatureAccepted bytes (``record`` the
-        same, decoded, when the caller has it); ``mail_to`` the address to confirm.
+        same, decoded, when the caller has it); ``mail_to`` the address to confirm;
+        ``previous`` its email's ``(key id, hash)`` under keys used before a rotation.
 
         Idempotent under redelivery (docs/exactly-once.md): the very same submission
         finds itself as the winner, is forwarded again and not counted again."""
         table_key = key.table_key()
         stored_bytes = self.winners.get(table_key)
+        if stored_bytes is None and previous:
+            found = self._signed_before(key, previous, value, record)
+            if found is not None:
+                key, value, record = found
+                table_key = key.table_key()
+                stored_bytes = self.winners.get(table_key)
         stored = None if stored_bytes is None else Winner.decode(stored_bytes)
         outcome, entry = decide(candidate, stored)
         if outcome is Outcome.DUPLICATE:
@@ -83,6 +105,24 @@ class DedupeLedger:
             key, value, record=record, mail_to=mail_to, entry=entry, kind="first", now=now
         )
         return [accepted, *mail]
+
+    def _signed_before(
+        self,
+        key: DedupeKey,
+        previous: tuple[tuple[str, str], ...],
+        value: bytes,
+        record: dict[str, Any] | None,
+    ) -> tuple[DedupeKey, bytes, dict[str, Any]] | None:
+        """When the signer has an entry under a key used before a rotation: that
+        dedupe key, and the record under it (the email's hash as it was then), so
+        the signer stays one signer downstream too."""
+        for key_id, digest in previous:
+            before = DedupeKey(key.petition_id, digest)
+            if self.winners.get(before.table_key()) is not None:
+                record = dict(record or codec("SignatureAccepted").decode(value))
+                record |= {"email_hash": digest, "email_hash_key_id": key_id}
+                return before, codec("SignatureAccepted").encode(record), record
+        return None
 
     def settle_sent_home(
         self, key: bytes | None, value: bytes, headers: Any, read_at: SourcePosition, now: datetime
@@ -107,6 +147,7 @@ class DedupeLedger:
             read_at,
             now=now,
             mail_to=None if mail_to is None else mail_to.decode("utf-8", errors="replace"),
+            previous=decode_previous(found.get(PREVIOUS_HASHES_HEADER)),
         )
 
     def confirmation(

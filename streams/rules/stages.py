@@ -16,7 +16,12 @@ from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.rules.dedupe import WINNER_HEADER, Winner
 from streams.rules.keys import petition_of_key
-from streams.rules.ledger import MAIL_TO_HEADER, DedupeLedger
+from streams.rules.ledger import (
+    MAIL_TO_HEADER,
+    PREVIOUS_HASHES_HEADER,
+    DedupeLedger,
+    encode_previous,
+)
 from streams.rules.outputs import Output, Route, malformed, rejected
 from streams.rules.placement import home_partition
 from streams.rules.verdict import Accepted, Rejected, SourcePosition
@@ -67,9 +72,12 @@ def validate_record(
                 now=now(),
                 record=record,
                 mail_to=verdict.mail_to,
+                previous=verdict.previous_hashes,
             )
         else:
             headers = [(WINNER_HEADER, candidate.encode())]
             if verdict.mail_to is not None:
                 headers.append((MAIL_TO_HEADER, verdict.mail_to.encode()))
+            if verdict.previous_hashes:
+                headers.append((PREVIOUS_HASHES_HEADER, encode_previous(verdict.previous_hashes)))
             yield Output(Route.VALID, verdict.dedupe_key.encode(), encoded, "valid", home, headers)

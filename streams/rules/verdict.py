@@ -4,16 +4,21 @@
 depends on (the catalogue, the clock, the hash key) as arguments, and returns either
 a ``SignatureAccepted`` record with its dedupe key or a ``SignatureRejected`` record.
 Rules apply in docs/architecture.md's precedence order; the first broken one is the reason.
+
+Dead letters carry no personal data: a rejection's ``detail`` says what is wrong
+without repeating the value (the rule functions word it so), and of the original
+bytes it keeps at most their single-object header (``evidence``). The whole event stays
+in the audit log, at the source position every rejection carries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from schemas.codec import AvroCodec, codec
+from schemas.codec import HEADER_SIZE, MARKER, AvroCodec, codec
 from streams.core.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
@@ -49,6 +54,9 @@ class Accepted:
     #: Where to send the confirmation mail (the address as typed, trimmed) when the
     #: petition asks for one; the only clear address that travels past validate.
     mail_to: str | None = None
+    #: ``(key id, hash)`` of the email under each key used before a rotation: a signer
+    #: who signed under one of them is the same signer (``DedupeLedger.settle``).
+    previous_hashes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,18 @@ class Rejected:
     @property
     def reason(self) -> Reason:
         return Reason(self.record["reason"])
+
+
+def evidence(original: bytes | None) -> bytes | None:
+    """What a dead letter keeps of an event's bytes: the single-object header (marker
+    and schema fingerprint: which writer, never what it wrote) when the bytes start
+    with the marker, else only their first two bytes (what ``BadMarker`` reports; no
+    email address fits in two bytes). The rest may be anyone's name and address."""
+    if original is None:
+        return None
+    if original[: len(MARKER)] == MARKER:
+        return bytes(original[:HEADER_SIZE])
+    return bytes(original[: len(MARKER)])
 
 
 def rejection(
@@ -72,6 +92,8 @@ def rejection(
     hashed_email: str | None = None,
     original: bytes | None = None,
 ) -> Rejected:
+    """A SignatureRejected record. ``original``: the event's bytes when it could not be
+    decoded; only their ``evidence`` is kept."""
     return Rejected(
         petition_id,
         {
@@ -80,7 +102,7 @@ def rejection(
             "reason": reason.value,
             "detail": detail,
             "email_hash": hashed_email,
-            "original": original,
+            "original": evidence(original),
             "received_at": received_at,
             "source_topic": position.topic,
             "source_partition": position.partition,
@@ -99,8 +121,11 @@ def judge(
     now: datetime,
     hash_key: bytes,
     submitted_codec: AvroCodec | None = None,
+    hash_key_id: str = "",
+    previous_keys: Sequence[tuple[str, bytes]] = (),
 ) -> Accepted | Rejected:
-    """The verdict on one submitted event. Never raises on bad input."""
+    """The verdict on one submitted event. Never raises on bad input. ``hash_key_id``
+    names ``hash_key`` in the record; ``previous_keys`` are the keys before a rotation."""
     lookup = petitions.get if isinstance(petitions, Mapping) else petitions
     key_petition = petition_of_key(key)
 
@@ -131,7 +156,7 @@ def judge(
     petition = lookup(petition_id)
     try:
         if petition is None:
-            raise RuleViolation(Reason.UNKNOWN_PETITION, f"no petition {petition_id!r}")
+            raise RuleViolation(Reason.UNKNOWN_PETITION, "no petition has this id")
         check_not_future(submitted_at, now)
         check_window(petition, submitted_at)
         name = clean_name(event["full_name"])
@@ -168,7 +193,9 @@ def judge(
             "email_domain": normalized.rpartition("@")[2],
             "network": network_of(event["client_ip"]),
             "user_agent": (event["user_agent"] or "")[:MAX_USER_AGENT] or None,
+            "email_hash_key_id": hash_key_id,
         },
         submission_key(petition_id, normalized),
         event["email"].strip() if petition.needs_confirmation else None,
+        tuple((key_id, email_hash(normalized, key)) for key_id, key in previous_keys),
     )

@@ -15,6 +15,6 @@ def dataset_with_truth(
     """A dataset and what the reference implementation says its counts must be."""
     events, petitions, now = make_dataset(seed, count, hot_petition=hot_petition)
     windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
-    hash_key = settings.email_hash_key.get_secret_value().encode()
+    hash_key = settings.hash_key
     truth = expected([(e.key, e.value) for e in events], windows, now, hash_key)
     return events, petitions, truth

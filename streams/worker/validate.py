@@ -39,13 +39,17 @@ def register(
     app: CountersignApp, topics: Topology, petitions: PetitionLookup, dedupe: DedupeStage
 ) -> Any:
     settings = app.countersign_settings
-    hash_key = settings.email_hash_key.get_secret_value().encode()
     partitions = settings.topic_partitions
     pause = settings.validate_batch_pause_seconds
     submitted_codec = codec("SignatureSubmitted")
     events_in = EVENTS_IN.labels("validate")
     judge_here = functools.partial(
-        judge, petitions=petitions, hash_key=hash_key, submitted_codec=submitted_codec
+        judge,
+        petitions=petitions,
+        hash_key=settings.hash_key,
+        submitted_codec=submitted_codec,
+        hash_key_id=settings.email_hash_key_id,
+        previous_keys=settings.previous_hash_keys,
     )
     #: When validate last waited for the catalogue: at most once a second, so that a
     #: flood of made-up petition ids cannot hold the event loop in waits.
@@ -75,7 +79,8 @@ def register(
             return rejection(
                 petition_id=petition_of_key(key),
                 reason=Reason.MALFORMED,
-                detail=f"validator error: {exc!r}",
+                # The exception's text may quote the event; it is in the log above.
+                detail=f"validator error: {type(exc).__name__} (see the worker's log)",
                 position=position,
                 received_at=at,
                 original=value,

@@ -37,7 +37,7 @@ RELEASED_FINGERPRINTS = {
     ("SignatureAccepted", 1): "1f24829d901a5093",
     ("SignatureAccepted", 2): "a167d617b9f8e9e7",
     ("SignatureAccepted", 3): "cf68b3d6ee556b09",
-    ("SignatureAccepted", 4): "bb4270d30d8e62c9",
+    ("SignatureAccepted", 4): "41ab77ee7de90c77",
     ("SignatureBatch", 1): "ec89e2e10a71bebe",
     ("SignatureConfirmed", 1): "06b7df718aaa6b6c",
     ("SignatureModerated", 1): "d6245ae8c9e67da0",

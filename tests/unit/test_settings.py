@@ -202,3 +202,18 @@ def test_development_takes_any_hash_key() -> None:
 def test_the_clickhouse_password_is_not_in_repr() -> None:
     settings = Settings(clickhouse_dsn="https://default:hunter2-s3cret@ch.example:8443/")
     assert "hunter2-s3cret" not in repr(settings)
+
+
+def test_previous_email_hash_keys_read_as_ids_and_keys() -> None:
+    settings = Settings(email_hash_key_id="k3", email_hash_previous_keys="k1=first,k2=second")
+    assert settings.previous_hash_keys == [("k1", b"first"), ("k2", b"second")]
+
+
+def test_a_previous_key_with_the_current_id_is_refused() -> None:
+    with pytest.raises(ValidationError, match="an id of its own"):
+        Settings(email_hash_key_id="k1", email_hash_previous_keys="k1=first")
+
+
+def test_a_garbled_list_of_previous_keys_is_refused() -> None:
+    with pytest.raises(ValidationError, match="id=key,id=key"):
+        Settings(email_hash_previous_keys="just-a-key")
