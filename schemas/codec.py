@@ -165,7 +165,7 @@ class AvroCodec:
             raise TruncatedMessage(f"body ends early for {writer.name} v{writer.version}") from exc
         except Exception as exc:  # fastavro raises many kinds on bad bytes
             raise UnparseableBody(
-                f"body is not a {writer.name} v{writer.version}: {type(exc).__name__}: {exc}"
+                f"body is not a {writer.name} v{writer.version}: {_why(exc)}"
             ) from exc
         trailing = len(data) - HEADER_SIZE - body.tell()
         if trailing:
@@ -173,6 +173,14 @@ class AvroCodec:
                 f"{trailing} bytes left over after a {writer.name} v{writer.version} body"
             )
         return record
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong in a body, without what fastavro read: its messages may quote
+    the data (a name, an address), and this detail goes into dead letters and logs."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not UTF-8 (byte {exc.start} of it)"
+    return type(exc).__name__
 
 
 @cache

@@ -31,11 +31,16 @@ def normalize_country(raw: str) -> str:
     """The upper-case code, or ``RuleViolation(invalid_country)``."""
     code = raw.strip().upper()
     if code not in assigned_codes():
-        raise RuleViolation(
-            Reason.INVALID_COUNTRY,
-            f"{raw!r} is not an assigned ISO 3166-1 alpha-2 country code",
-        )
+        raise RuleViolation(Reason.INVALID_COUNTRY, _what_is_wrong(code))
     return code
+
+
+def _what_is_wrong(code: str) -> str:
+    """Why ``code`` is no country, without repeating it (a dead letter keeps this, and
+    the field may hold anything a signer typed)."""
+    if len(code) == 2 and code.isascii() and code.isalpha():
+        return "two letters, but not an assigned ISO 3166-1 alpha-2 country code"
+    return f"not an ISO 3166-1 alpha-2 country code (two letters; {len(code)} characters given)"
 
 
 @cache

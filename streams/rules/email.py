@@ -43,13 +43,52 @@ def normalize_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
+#: What each IDNA failure means, in words that do not repeat the domain (idna's own
+#: messages quote it, and a dead letter must not carry the address).
+_IDNA_FAILURES = {
+    idna.InvalidCodepoint: "the domain has a character that domain names cannot have",
+    idna.InvalidCodepointContext: "the domain has a joiner or mark where it is not allowed",
+    idna.IDNABidiError: "the domain mixes right-to-left and left-to-right text wrongly",
+}
+
+
+#: idna's messages that quote nothing (fixed text): said as they are.
+_IDNA_FIXED_MESSAGES = frozenset(
+    {
+        "Label too long",
+        "Label has disallowed hyphens in 3rd and 4th position",
+        "Label must not start or end with a hyphen",
+        "Label must be in Normalization Form C",
+        "Invalid UTF-8 in label",
+        "Empty Label",
+        "Empty label",
+        "Invalid ASCII in A-label",
+        "Malformed A-label, no Punycode eligible content found",
+        "A-label must not end with a hyphen",
+        "Invalid A-label",
+        "A-label is not the canonical Punycode encoding of its U-label",
+        "Domain too long",
+        "Empty domain",
+    }
+)
+
+
 @lru_cache(maxsize=65536)
 def _ascii_domain(domain: str) -> str:
     """IDNA (UTS 46) is the costliest step, and signers share few domains: memoised."""
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise _invalid(f"domain is not a valid internationalized domain name: {exc}") from None
+        raise _invalid(_idna_failure(exc)) from None
+
+
+def _idna_failure(exc: idna.IDNAError) -> str:
+    if type(exc) in _IDNA_FAILURES:
+        return _IDNA_FAILURES[type(exc)]
+    message = str(exc)
+    if message in _IDNA_FIXED_MESSAGES:
+        return f"the domain is not a valid domain name ({message.lower()})"
+    return "the domain is not a valid (internationalized) domain name"
 
 
 @lru_cache(maxsize=8)

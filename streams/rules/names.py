@@ -22,9 +22,10 @@ def clean_name(raw: str) -> str:
         raise RuleViolation(
             Reason.INVALID_NAME, f"the name has {len(name)} characters (at most {MAX_NAME_LENGTH})"
         )
-    for ch in name:
+    for position, ch in enumerate(name, start=1):
         if unicodedata.category(ch) == "Cc":
             raise RuleViolation(
-                Reason.INVALID_NAME, f"the name contains the control character U+{ord(ch):04X}"
+                Reason.INVALID_NAME,
+                f"the name has a control character (U+{ord(ch):04X}) at position {position}",
             )
     return name

@@ -112,3 +112,13 @@ def test_flipping_any_body_byte_is_read_or_malformed(index: int, value: int) -> 
     mutated = VALID[:index] + bytes([value]) + VALID[index + 1 :]
     with contextlib.suppress(MalformedMessage):
         CODEC.decode(mutated)
+
+
+def test_a_body_that_is_not_utf8_is_described_without_quoting_it() -> None:
+    name = "Li Wei 李伟".encode()
+    spoiled = VALID.replace(name, name[:-1] + b"\xff")  # a UTF-8 sequence cut short
+    assert spoiled != VALID
+    with pytest.raises(UnparseableBody) as caught:
+        CODEC.decode(spoiled)
+    assert "not UTF-8" in caught.value.detail
+    assert "Li Wei" not in caught.value.detail

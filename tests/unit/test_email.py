@@ -113,3 +113,21 @@ def test_distinct_normalized_addresses_never_collide(pairs: set[tuple[str, str]]
     normalized = {normalize_email(f"{local}@{domain}") for local, domain in pairs}
     hashes = {email_hash(address, KEY) for address in normalized}
     assert len(hashes) == len(normalized)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "layla@haddad family.org",
+        "layla@-haddad-family-.org",
+        "layla@xn--haddad-family.org",
+        "layla@haddad\u200dfamily.org",
+        "layla@haddad-family",
+    ],
+)
+def test_the_detail_says_what_is_wrong_without_repeating_the_address(raw: str) -> None:
+    with pytest.raises(RuleViolation) as caught:
+        normalize_email(raw)
+    assert "layla" not in caught.value.detail
+    assert "haddad" not in caught.value.detail
+    assert caught.value.detail.startswith("the domain")

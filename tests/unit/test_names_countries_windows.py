@@ -148,3 +148,25 @@ def test_precedence_is_the_architecture_order() -> None:
         "invalid_email",
         "duplicate",
     ]
+
+
+def test_a_control_character_is_named_with_its_position_not_the_name() -> None:
+    with pytest.raises(RuleViolation) as caught:
+        clean_name("  Ada\tLovelace ")
+    assert caught.value.detail == "the name has a control character (U+0009) at position 4"
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (
+            "Deutschland",
+            "not an ISO 3166-1 alpha-2 country code (two letters; 11 characters given)",
+        ),
+        ("zz", "two letters, but not an assigned ISO 3166-1 alpha-2 country code"),
+    ],
+)
+def test_an_invalid_country_is_described_not_repeated(raw: str, detail: str) -> None:
+    with pytest.raises(RuleViolation) as caught:
+        normalize_country(raw)
+    assert caught.value.detail == detail

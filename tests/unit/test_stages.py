@@ -128,7 +128,7 @@ def test_an_unreadable_batch_is_one_dead_letter() -> None:
         "malformed",
         "open",
     )
-    assert record["original"] == batch[:-3]
+    assert record["original"] == batch[:10]  # its header only: the emails stay in the log
 
 
 def test_a_signature_sent_home_is_settled_there_from_its_header() -> None:

@@ -83,12 +83,41 @@ def test_oversized_wins_over_everything() -> None:
     assert isinstance(verdict, Rejected) and verdict.record["reason"] == "oversized"
 
 
-def test_undecodable_bytes_are_malformed_keep_their_bytes_and_the_key_petition() -> None:
+def test_undecodable_bytes_are_malformed_and_take_the_key_petition() -> None:
     verdict = verdict_of(b"\x00garbage", key=b"open")
     assert isinstance(verdict, Rejected)
     assert verdict.record["reason"] == "malformed"
-    assert verdict.record["original"] == b"\x00garbage"
     assert verdict.petition_id == "open"
+
+
+def test_undecodable_bytes_without_the_marker_keep_only_their_first_two_bytes() -> None:
+    verdict = verdict_of(b'{"email": "layla@example.org"}')
+    assert isinstance(verdict, Rejected)
+    assert verdict.record["original"] == b'{"'
+
+
+def test_undecodable_bytes_with_the_marker_keep_only_the_single_object_header() -> None:
+    raw = CODEC.encode(event())[:-3]  # the body cut short: the name and email are in it
+    verdict = verdict_of(raw)
+    assert isinstance(verdict, Rejected) and verdict.record["reason"] == "malformed"
+    assert verdict.record["original"] == raw[:2] + raw[2:10]  # marker + fingerprint
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"petition_id": "nope"},
+        {"submitted_at": NOW + timedelta(hours=1)},
+        {"petition_id": "over"},
+        {"full_name": "\x00"},
+        {"country": "ZZ"},
+        {"email": "bad"},
+    ],
+)
+def test_a_rejected_decodable_event_keeps_none_of_its_bytes(changes: dict[str, Any]) -> None:
+    verdict = verdict_of(CODEC.encode(event(**changes)))
+    assert isinstance(verdict, Rejected)
+    assert verdict.record["original"] is None  # the audit log has them, at the position
 
 
 def test_a_record_without_value_is_malformed() -> None:
@@ -106,3 +135,46 @@ def test_rejections_carry_the_signature_id_and_source_position() -> None:
     assert isinstance(verdict, Rejected)
     assert verdict.record["signature_id"] == "sig-1"
     assert verdict.record["source_offset"] == 42
+
+
+#: A signer whose every field is wrong in its own way, each wrong value carrying
+#: personal data that a dead letter must not repeat.
+PERSONAL = ["Layla", "Haddad", "layla.haddad", "haddad-family"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"full_name": "Layla\x07Haddad"}, "invalid_name"),
+        ({"country": "Layla Haddad"}, "invalid_country"),
+        ({"email": "layla.haddad@haddad-family"}, "invalid_email"),
+        ({"email": "layla.haddad@haddad family.org"}, "invalid_email"),
+        ({"email": "layla.haddad@-haddad-family-.org"}, "invalid_email"),
+        ({"email": "layla.haddad@xn--haddad-family.org"}, "invalid_email"),
+        ({"email": "layla.haddad@haddad\u200dfamily.org"}, "invalid_email"),
+    ],
+)
+def test_a_dead_letter_does_not_repeat_the_signers_name_or_address(
+    changes: dict[str, Any], reason: str
+) -> None:
+    base = event(full_name="Layla Haddad", email="layla.haddad@haddad-family.org")
+    verdict = verdict_of(CODEC.encode(base | changes))
+    assert isinstance(verdict, Rejected) and verdict.record["reason"] == reason
+    dead_letter = AvroCodec("SignatureRejected").encode(verdict.record)
+    for value in PERSONAL:
+        assert value.encode() not in dead_letter, (value, verdict.record["detail"])
+
+
+def test_a_malformed_dead_letter_does_not_repeat_the_signers_name_or_address() -> None:
+    raw = CODEC.encode(event(full_name="Layla Haddad", email="layla.haddad@haddad-family.org"))
+    verdict = verdict_of(raw[:-3])
+    assert isinstance(verdict, Rejected) and verdict.record["reason"] == "malformed"
+    dead_letter = AvroCodec("SignatureRejected").encode(verdict.record)
+    for value in PERSONAL:
+        assert value.encode() not in dead_letter
+
+
+def test_an_unknown_petition_is_named_by_the_record_not_the_detail() -> None:
+    verdict = verdict_of(CODEC.encode(event(petition_id="layla.haddad@haddad-family.org")))
+    assert isinstance(verdict, Rejected) and verdict.record["reason"] == "unknown_petition"
+    assert "layla" not in verdict.record["detail"]
