@@ -66,6 +66,7 @@ def build(api: Api) -> web.Application:
     app.add_routes(
         [
             web.get("/", dashboard),
+            web.get("/moderation", moderation_page),
             web.get("/api/petitions", list_petitions),
             web.get("/api/petitions/{petition_id}/counts", petition_counts),
             web.get("/api/petitions/{petition_id}/timeline", petition_timeline),
@@ -99,6 +100,12 @@ def _petition_or_404(request: web.Request) -> str:
 
 async def dashboard(_: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html")
+
+
+async def moderation_page(_: web.Request) -> web.StreamResponse:
+    """The ops page (sources, invalidate, reinstate): a shell that holds no data; its
+    script calls the /ops routes with the token the user types."""
+    return web.FileResponse(STATIC / "moderation.html")
 
 
 async def list_petitions(request: web.Request) -> web.Response:

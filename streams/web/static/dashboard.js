@@ -15,6 +15,9 @@ function el(tag, text, className) {
 
 function renderCounts(counts) {
   $("total").textContent = fmt.format(counts.total);
+  $("pending").textContent = counts.pending
+    ? `and ${fmt.format(counts.pending)} waiting for their signers to confirm by email`
+    : "";
   const petition = petitions.find((p) => p.petition_id === counts.petition_id);
   const next = petition && petition.thresholds.find((t) => t > counts.total);
   $("threshold").textContent = next ? `next milestone: ${fmt.format(next)}` : "";
