@@ -87,15 +87,22 @@ class ModerationQueries:
         return [jsonable(row) for row in rows]
 
     def batch(self, batch_id: str) -> list[dict[str, Any]]:
-        """The signers a moderation batch invalidated, with their partitions."""
+        """The signers a moderation batch invalidated and still holds out: those
+        whose latest moderation is this batch's (a later batch that invalidated
+        them again keeps them out), with their partitions."""
         rows = self.client.query(
             "SELECT m.petition_id AS petition_id, m.email_hash AS email_hash, "
             "m.signature_id AS signature_id, s.home_partition AS home_partition, "
             "s.country AS country "
             f"FROM {self.db}.moderations AS m FINAL "
-            f"LEFT JOIN {self.db}.signatures AS s FINAL "
+            f"INNER JOIN {self.db}.signatures AS s FINAL "
             "ON s.petition_id = m.petition_id AND s.email_hash = m.email_hash "
-            "WHERE m.batch_id = {batch:String} AND m.action = 'invalidate'",
+            "WHERE m.batch_id = {batch:String} AND m.action = 'invalidate' "
+            "AND (m.petition_id, m.email_hash) IN ("
+            f"  SELECT petition_id, email_hash FROM {self.db}.moderations FINAL "
+            "  GROUP BY petition_id, email_hash "
+            "  HAVING argMax(tuple(batch_id, action), at) = tuple({batch:String}, 'invalidate')"
+            ")",
             parameters={"batch": batch_id},
         ).named_results()
         return [jsonable(row) for row in rows]

@@ -62,6 +62,7 @@ class Recount:
         "contested",
         "events",
         "close_calls",
+        "aliases",
     )
 
     windows: Mapping[str, PetitionWindow]
@@ -80,6 +81,9 @@ class Recount:
     #: ``(id, key)`` of the email-hash keys used before a rotation (a signer's
     #: entry may sit under one of their hashes).
     previous_keys: Sequence[tuple[str, bytes]] = ()
+    #: A signer's dedupe key -> their keys under the email-hash keys used before a
+    #: rotation: confirmations and moderations made then name one of those.
+    aliases: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
     #: Re-signs that came within ``CLOSE_CALL_SECONDS`` of their confirmation.
     close_calls: Counter[ReasonKey] = field(default_factory=Counter)
 
@@ -125,7 +129,24 @@ class Recount:
                 str(signature["country"]),
                 bool(signature["confirmation_required"]),
             )
-            self._settle(self._key_of(verdict), candidate)
+            signer = self._key_of(verdict)
+            if verdict.previous_hashes and signer not in self.aliases:
+                petition = verdict.dedupe_key.petition_id
+                self.aliases[signer] = tuple(
+                    DedupeKey(petition, digest).encode() for _, digest in verdict.previous_hashes
+                )
+            self._settle(signer, candidate)
+
+    def _names(self, key: bytes) -> tuple[bytes, ...]:
+        """Every key a signer's confirmations and moderations may name."""
+        return (key, *self.aliases.get(key, ()))
+
+    def _confirmed_at(self, key: bytes) -> float | None:
+        times = [self.confirmations[k] for k in self._names(key) if k in self.confirmations]
+        return min(times, default=None)
+
+    def _invalidated(self, key: bytes) -> bool:
+        return any(k in self.invalidated for k in self._names(key))
 
     def _key_of(self, verdict: Accepted) -> bytes:
         """The signer's dedupe key: under the current email-hash key, unless they have
@@ -149,11 +170,16 @@ class Recount:
             self.winners[key], candidate = candidate, stored
         winner = self.winners[key]
         if winner[7]:  # the winner had to confirm: pending at the re-sign's time?
-            confirmed_at = self.confirmations.get(key)
-            if confirmed_at is not None and abs(candidate[0] - confirmed_at) < CLOSE_CALL_SECONDS:
-                self.close_calls[(candidate[4], Reason.DUPLICATE.value)] += 1
+            confirmed_at = self._confirmed_at(key)
             pending = confirmed_at is None or candidate[0] < confirmed_at
-            if pending and key not in self.invalidated:
+            close = (
+                confirmed_at is not None and abs(candidate[0] - confirmed_at) < CLOSE_CALL_SECONDS
+            )
+            if close or (pending and self._invalidated(key)):
+                # Either may be right: the pipeline decides by what it had read then,
+                # and moderations are judged here by their final state only.
+                self.close_calls[(candidate[4], Reason.DUPLICATE.value)] += 1
+            if pending and not self._invalidated(key):
                 return  # a resend of the confirmation mail, not a duplicate
         self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
 
@@ -162,6 +188,8 @@ class Recount:
         self.events += other.events
         self.rejected.update(other.rejected)
         self.close_calls.update(other.close_calls)
+        for key, names in other.aliases.items():
+            self.aliases.setdefault(key, names)
         for key, rows in other.contested.items():
             self.contested.setdefault(key, set()).update(rows)
         for key, winner in other.winners.items():
@@ -172,7 +200,7 @@ class Recount:
         return Counter(
             (w[4], w[5], w[6])
             for key, w in self.winners.items()
-            if (not w[7] or key in self.confirmations) and key not in self.invalidated
+            if (not w[7] or self._confirmed_at(key) is not None) and not self._invalidated(key)
         )
 
     def pending(self) -> Counter[str]:
@@ -180,7 +208,7 @@ class Recount:
         return Counter(
             w[4]
             for key, w in self.winners.items()
-            if w[7] and key not in self.confirmations and key not in self.invalidated
+            if w[7] and self._confirmed_at(key) is None and not self._invalidated(key)
         )
 
     def leeway(self) -> Counter[CountKey]:

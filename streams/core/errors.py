@@ -159,3 +159,8 @@ class LinkExpired(LinkInvalid):
 
 class MailFailed(CountersignError, ConnectionError):
     """The SMTP server did not take a mail (down, refused, or no answer)."""
+
+
+class MailRefused(MailFailed):
+    """The SMTP server refused a mail for good (a 5xx answer, a recipient it will not
+    take, an address it cannot carry): trying again would not help."""

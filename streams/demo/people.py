@@ -55,6 +55,7 @@ JUNK: dict[str, list[str]] = {
         "@example.org",
         "sp ace@example.org",
         "+tag@example.org",
+        "(1)comment@example.org",
     ],
 }
 #: The submission field each kind of junk goes into.

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.catalogue_follower import PetitionLookup
-from streams.core.errors import MailFailed, MalformedMessage
+from streams.core.errors import MailFailed, MailRefused, MalformedMessage
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
 from streams.core.topics import OUTBOX
@@ -54,6 +54,7 @@ class MailerStats:
     resends_paused: int = 0
     unreadable: int = 0
     failures: int = 0
+    undeliverable: int = 0
 
 
 class Mailer:
@@ -64,7 +65,11 @@ class Mailer:
         self.titles = titles
         self.sender = sender
         self.stats = MailerStats()
-        self.consumer = kafka.consumer(settings, group_id=settings.group_id("mailer"))
+        # Offsets are stored by hand, one per mail sent: a commit then covers exactly
+        # the mails that went out, never one fetched but not sent (a stop mid-batch).
+        self.consumer = kafka.consumer(
+            settings, group_id=settings.group_id("mailer"), **{"enable.auto.offset.store": False}
+        )
         self.consumer.subscribe([settings.topic(OUTBOX.name)], on_assign=self._read_back)
         self._requests: OrderedDict[str, None] = OrderedDict()
         self._mailed_at: dict[str, float] = {}
@@ -96,6 +101,7 @@ class Mailer:
                 continue
             if not self._handle(message, stop):
                 break  # stopping: nothing after an unsent mail is committed
+            self.consumer.store_offsets(message)
             done.append(message)
         if done:
             try:
@@ -130,6 +136,10 @@ class Mailer:
             try:
                 self.sender.send(mail)
                 break
+            except MailRefused as exc:  # for good: retrying would stall every mail after it
+                self.stats.undeliverable += 1
+                log.error("%s; request %s skipped", exc, request["request_id"])
+                return True
             except MailFailed as exc:
                 self.stats.failures += 1
                 log.warning("%s; trying again in %.0f s", exc, pause)

@@ -12,7 +12,7 @@ import ssl
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from streams.core.errors import ConfigurationError, MailFailed
+from streams.core.errors import ConfigurationError, MailFailed, MailRefused
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,16 @@ class SmtpSender:
                 self._connect().send_message(message)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
-                raise MailFailed(f"{self} refused the recipient: {exc.recipients}") from exc
+                codes = sorted({code for code, _ in exc.recipients.values()})
+                raise MailRefused(f"{self} refused the recipient (answers {codes})") from exc
+            except smtplib.SMTPNotSupportedError as exc:
+                raise MailRefused(f"{self} cannot carry this address: {exc}") from exc
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                if 500 <= exc.smtp_code < 600:
+                    raise MailRefused(f"{self} refused the mail ({exc.smtp_code})") from exc
+                self.close()
+                if attempt == 2:
+                    raise MailFailed(f"{self} did not take the mail: {exc}") from exc
             except (smtplib.SMTPException, OSError) as exc:
                 self.close()
                 if attempt == 2:

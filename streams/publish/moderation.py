@@ -46,13 +46,15 @@ def publish_moderations(
     producer = kafka.producer(settings)
     failures: list[str] = []
     at = datetime.now(UTC)
+    targets = list(targets)
+    unplaced = [t["signature_id"] for t in targets if int(t["home_partition"]) < 0]
+    if unplaced:  # checked before anything is sent: a batch goes whole or not at all
+        raise CountersignError(
+            f"{len(unplaced)} signatures (e.g. {unplaced[0]}) have no home partition in "
+            "ClickHouse (written before it was recorded): run `countersign rebuild` first"
+        )
     sent = 0
     for target in targets:
-        if int(target["home_partition"]) < 0:
-            raise CountersignError(
-                f"signature {target['signature_id']} has no home partition in ClickHouse "
-                "(written before it was recorded): run `countersign rebuild` first"
-            )
         key = DedupeKey(petition_id, target["email_hash"]).encode()
         value = moderated.encode(
             {

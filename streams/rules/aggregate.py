@@ -29,16 +29,27 @@ def fold(
     counted: Mapping[str, int],
     pending: Mapping[str, int],
     version: int,
-) -> tuple[dict[str, Any], list[str]]:
-    """The petition's partials after one report of ``partition``, and the countries
-    whose numbers moved (none when the report is redelivered, late or stale)."""
+) -> tuple[dict[str, Any], list[str], bool]:
+    """The petition's partials after one report of ``partition``; the countries whose
+    totals to publish; and whether the report is newer than the one kept (the table
+    must be written then, even when no number moved: a version that came back to the
+    same numbers must not let an older report in after a restart).
+
+    A report seen before (the same version: redelivered after a crash) publishes its
+    partition's countries again: the totals may not have reached Kafka before the
+    crash, and publishing them twice changes nothing. A late or stale one publishes
+    nothing."""
     folded: dict[str, Any] = {
         "versions": dict((partials or {}).get("versions", {})),
         **{kind: {c: dict(p) for c, p in (partials or {}).get(kind, {}).items()} for kind in KINDS},
     }
     part = str(partition)
-    if folded["versions"].get(part, -1) >= version:
-        return folded, []
+    kept = folded["versions"].get(part, -1)
+    if kept > version:
+        return folded, [], False
+    if kept == version:
+        again = {c for kind in KINDS for c, p in folded[kind].items() if part in p}
+        return folded, sorted(again), False
     folded["versions"][part] = version
     moved = set()
     for kind, numbers in (("counted", counted), ("pending", pending)):
@@ -49,7 +60,7 @@ def fold(
             if by_country.setdefault(country, {}).get(part, 0) != new:
                 moved.add(country)
             by_country[country][part] = new
-    return folded, sorted(moved)
+    return folded, sorted(moved), True
 
 
 def regional_count(

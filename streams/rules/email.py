@@ -18,6 +18,10 @@ import idna
 from streams.rules.reasons import Reason, RuleViolation
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+#: What a local part may not hold: RFC 5322's specials and quotes, which mail programs
+#: read as a comment, a list or quoting. ``(1)ana@example.org`` and ``a,ana@…`` would be
+#: keys of their own yet reach Ana's mailbox: one person, many signatures.
+NOT_IN_LOCAL_PART = frozenset('()<>[]:;\\,"')
 
 
 def _invalid(detail: str) -> RuleViolation:
@@ -30,6 +34,10 @@ def normalize_email(raw: str) -> str:
     if address.count("@") != 1:
         raise _invalid("an email address has exactly one @")
     local, domain = address.split("@")
+    if any(ch in NOT_IN_LOCAL_PART for ch in local):
+        raise _invalid(
+            "the part before @ has a character that mail reads as a comment, a list or a quote"
+        )
     domain = _ascii_domain(domain)
     local = local.split("+", 1)[0]
     if domain in GMAIL_DOMAINS:

@@ -66,6 +66,8 @@ def normalized_email(raw: str) -> str | None:
     if len(parts) != 2:
         return None
     local, domain = parts
+    if any(c in '()<>[]:;\\,"' for c in local):  # comments, lists, quotes
+        return None
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:

@@ -3,8 +3,9 @@
 The partial counts arrive keyed by petition, so every partition's numbers for one
 petition meet here. The table keeps the newest report per dedupe partition, by its
 version (``rules.aggregate.fold``); a country's totals are their sums, published on
-counts.regional when they moved. A report that moves nothing (redelivered, late, from a
-previous owner) publishes nothing.
+counts.regional when they moved. A report delivered again publishes its partition's
+totals again (they may not have reached Kafka before a crash); a late or stale one,
+from a previous owner, publishes nothing.
 """
 
 from __future__ import annotations
@@ -46,18 +47,17 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             log.error("unreadable partial count on %s: %s", message.topic, exc.detail)
             return
         petition_id = report["petition_id"]
-        folded, moved = fold(
+        folded, publish, newer = fold(
             partials.get(petition_id),
             report["partition"],
             report["countries"],
             report["pending"],
             report["version"],
         )
-        if not moved:
-            return
-        partials[petition_id] = folded
+        if newer:
+            partials[petition_id] = folded
         now = datetime.now(UTC)
-        for country in moved:
+        for country in publish:
             count = regional_count(petition_id, country, folded, now)
             await topics.send(
                 topics.counts, count_key(petition_id, country).encode(), count_codec.encode(count)

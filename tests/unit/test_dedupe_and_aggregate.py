@@ -211,37 +211,51 @@ def test_partial_counts_rebuilt_from_entries_equal_the_live_ones() -> None:
 
 
 def test_the_fold_sums_each_partitions_newest_report() -> None:
-    partials, moved = fold(None, 0, {"SY": 5}, {}, 5)
+    partials, moved, _ = fold(None, 0, {"SY": 5}, {}, 5)
     assert moved == ["SY"]
-    partials, moved = fold(partials, 3, {"SY": 2, "FR": 1}, {"FR": 4}, 7)
+    partials, moved, _ = fold(partials, 3, {"SY": 2, "FR": 1}, {"FR": 4}, 7)
     assert moved == ["FR", "SY"]
     now = datetime(2026, 5, 2, tzinfo=UTC)
     assert regional_count("p", "SY", partials, now)["signatures"] == 7
     assert regional_count("p", "FR", partials, now)["pending"] == 4
 
 
-def test_a_redelivered_or_stale_report_moves_nothing() -> None:
-    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
-    assert fold(partials, 0, {"SY": 5}, {"SY": 2}, 7) == (partials, [])  # again
-    assert fold(partials, 0, {"SY": 4}, {"SY": 3}, 6) == (partials, [])  # older
+def test_a_stale_report_moves_nothing_and_publishes_nothing() -> None:
+    partials, _, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
+    assert fold(partials, 0, {"SY": 4}, {"SY": 3}, 6) == (partials, [], False)  # older
+
+
+def test_a_report_delivered_again_publishes_its_totals_again_and_changes_nothing() -> None:
+    # After a crash the table may have the report while counts.regional does not.
+    partials, _, _ = fold(None, 0, {"SY": 5}, {"FR": 2}, 7)
+    assert fold(partials, 0, {"SY": 5}, {"FR": 2}, 7) == (partials, ["FR", "SY"], False)
+
+
+def test_a_newer_report_that_moves_no_number_is_kept_all_the_same() -> None:
+    # v8 -> invalidated (v9) -> reinstated (v10): the numbers of v10 are those of v8,
+    # but v10 must be kept, or a restored v9 would be let in and set a count back.
+    partials, _, _ = fold(None, 0, {"SY": 5}, {}, 8)
+    partials, moved, newer = fold(partials, 0, {"SY": 5}, {}, 10)
+    assert (moved, newer, partials["versions"]) == ([], True, {"0": 10})
+    assert fold(partials, 0, {"SY": 4}, {}, 9)[1:] == ([], False)
 
 
 def test_a_newer_report_may_lower_a_number() -> None:
-    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
-    partials, moved = fold(partials, 0, {"SY": 6}, {"SY": 1}, 8)
+    partials, _, _ = fold(None, 0, {"SY": 5}, {"SY": 2}, 7)
+    partials, moved, _ = fold(partials, 0, {"SY": 6}, {"SY": 1}, 8)
     count = regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))
     assert (moved, count["signatures"], count["pending"]) == (["SY"], 6, 1)
 
 
 def test_a_country_a_partition_no_longer_reports_has_none_there() -> None:
-    partials, _ = fold(None, 0, {}, {"SY": 1}, 1)
-    partials, moved = fold(partials, 0, {"SY": 1}, {}, 2)
+    partials, _, _ = fold(None, 0, {}, {"SY": 1}, 1)
+    partials, moved, _ = fold(partials, 0, {"SY": 1}, {}, 2)
     count = regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))
     assert (moved, count["signatures"], count["pending"]) == (["SY"], 1, 0)
 
 
 def test_the_fold_leaves_its_input_alone() -> None:
-    partials, _ = fold(None, 0, {"SY": 5}, {}, 5)
+    partials, _, _ = fold(None, 0, {"SY": 5}, {}, 5)
     before = repr(partials)
     fold(partials, 0, {"SY": 9}, {}, 9)
     assert repr(partials) == before
@@ -249,8 +263,8 @@ def test_the_fold_leaves_its_input_alone() -> None:
 
 def test_a_regional_count_carries_the_region_the_sums_and_the_version() -> None:
     now = datetime(2026, 5, 2, tzinfo=UTC)
-    partials, _ = fold(None, 0, {"SY": 5}, {"SY": 1}, 6)
-    partials, _ = fold(partials, 3, {"SY": 2}, {}, 2)
+    partials, _, _ = fold(None, 0, {"SY": 5}, {"SY": 1}, 6)
+    partials, _, _ = fold(partials, 3, {"SY": 2}, {}, 2)
     assert regional_count("p", "SY", partials, now) == {
         "petition_id": "p",
         "region": "Middle East and North Africa",

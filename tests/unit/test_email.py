@@ -131,3 +131,11 @@ def test_the_detail_says_what_is_wrong_without_repeating_the_address(raw: str) -
     assert "layla" not in caught.value.detail
     assert "haddad" not in caught.value.detail
     assert caught.value.detail.startswith("the domain")
+
+
+def test_a_local_part_with_a_comment_list_or_quote_is_invalid() -> None:
+    # Mail programs deliver all of these to victim@example.com: as keys of their own
+    # they would let one mailbox sign many times.
+    for address in ("(1)victim@example.com", "a1,victim@example.com", '"victim"@example.com'):
+        with pytest.raises(RuleViolation):
+            normalize_email(address)

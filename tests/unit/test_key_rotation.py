@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
-from streams.audit.recount import Recount
+from streams.audit.recount import Recount, confirmation_times
 from streams.core.logscan import LogRecord
-from streams.rules.keys import submission_key_for
+from streams.rules.email import email_hash, normalize_email
+from streams.rules.keys import DedupeKey, submission_key_for
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output, Route
-from streams.rules.petitions import PetitionWindow
+from streams.rules.petitions import Confirmation, PetitionWindow
 from streams.rules.placement import home_partition
 from streams.rules.stages import validate_record
 from streams.rules.verdict import SourcePosition, judge
@@ -112,3 +113,20 @@ def test_the_recount_knows_the_signer_across_the_rotation() -> None:
         rotated.add(record)
     assert sum(rotated.counts().values()) == 1
     assert sum(rotated.rejected.values()) == 1
+
+
+def test_the_recount_finds_a_confirmation_made_under_the_key_before_the_rotation() -> None:
+    windows = {
+        "open": PetitionWindow("open", datetime(2026, 1, 1, tzinfo=UTC), None, Confirmation.EMAIL)
+    }
+    old_key = DedupeKey("open", email_hash(normalize_email("a@example.org"), OLD[1]))
+    confirmed = AvroCodec("SignatureConfirmed").encode(
+        {"petition_id": "open", "email_hash": old_key.email_hash, "signature_id": "s",
+         "confirmed_at": NOW, "source": "link"}
+    )  # fmt: skip
+    times = confirmation_times([LogRecord(HOME, 0, NOW.timestamp(), old_key.encode(), confirmed)])
+    signed = [LogRecord(HOME, 1, NOW.timestamp(), *submission("a@example.org", 1))]
+    recount = Recount.of(
+        signed, windows, NEW[1], "signatures.submitted", confirmations=times, previous_keys=[OLD]
+    )
+    assert (sum(recount.counts().values()), sum(recount.pending().values())) == (1, 0)

@@ -107,8 +107,12 @@ async function invalidate(event) {
 }
 
 async function reinstate(batch) {
-  const reason = $("reason").value || "reinstated from the moderation page";
-  const actor = $("actor").value || "ops";
+  const reason = $("reason").value.trim();
+  const actor = $("actor").value.trim();
+  if (!reason || !actor) {
+    $("outcome").textContent = "say who you are and why (the trail keeps both), then reinstate";
+    return;
+  }
   try {
     const done = await ops(`/moderations/${encodeURIComponent(batch)}/reinstate`, { reason, actor });
     $("outcome").textContent = `${fmt.format(done.signatures)} signatures reinstated (batch ${batch})`;
