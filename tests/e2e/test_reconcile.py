@@ -21,7 +21,8 @@ settings = Settings()
 client = connect(settings.clickhouse_target)
 client.command(
     f"INSERT INTO {settings.clickhouse_database}.regional_counts "
-    "SELECT petition_id, region, country, max(signatures) + 7, now64(3) "
+    "SELECT petition_id, region, country, argMax(signatures, (version, signatures)) + 7, "
+    "argMax(pending, (version, signatures)), max(version) + 1, now64(3) "
     f"FROM {settings.clickhouse_database}.regional_counts "
     "WHERE petition_id = %(p)s AND country = %(c)s GROUP BY petition_id, region, country",
     parameters={"p": sys.argv[1], "c": sys.argv[2]},
