@@ -24,7 +24,12 @@ from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED
 from streams.demo.campaign import GroundTruth, Submission
 from streams.publish import Signature
+from streams.publish.signature import RESEND_HEADER
 from streams.rules.keys import submission_key_for
+
+#: How the truth files a 202 that answered an identical resend from the intake's
+#: memory: on Kafka once already, so it adds nothing to count.
+REMEMBERED = "202 (a resend, answered from memory)"
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +105,9 @@ async def _post(
             log.warning("intake unreachable (%s); retrying in 1 s", exc)
             await asyncio.sleep(1)
             continue
+        if status == 202 and response.headers.get(RESEND_HEADER) == "remembered":
+            truth.refused(REMEMBERED)
+            return
         if status == 202:
             truth.taken(submission)
             return

@@ -59,6 +59,7 @@ from streams.intake.resends import RecentSubmissions, same_submission
 from streams.intake.surge import SurgeDetector
 from streams.publish import AsyncPublisher, Receipt, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
+from streams.publish.signature import RESEND_HEADER
 from streams.rules.petitions import MAX_EVENT_BYTES
 from streams.rules.submission import MAX_LOCALE_LENGTH
 
@@ -119,9 +120,10 @@ class Intake:
         token = self.tokens.issue(petition["petition_id"])
         return pages.render_form(petition, embed=embed, form_token=token, status=status, **page)
 
-    async def submit(self, signature: Signature) -> None:
+    async def submit(self, signature: Signature) -> bool:
         """Answer an identical resend with its first's outcome, else rate-limit and
-        publish; returns once Kafka has the event (or raises why not).
+        publish; returns once Kafka has the event (or raises why not): True when it
+        was an identical resend, answered without publishing again.
 
         The limiter's slot is keyed by the client's network (``rate_bucket``) and
         carries the submission as its token, so a resend that is no longer
@@ -136,7 +138,7 @@ class Intake:
         if first is not None:
             RESENDS.inc()
             await asyncio.shield(first)
-            return
+            return True
         settings = self.settings
         client = rate_bucket(
             signature.client_ip,
@@ -156,6 +158,7 @@ class Intake:
         self.recent.add(token, publishing, now)
         await asyncio.shield(publishing)
         self.watch_for_surges(signature)
+        return False
 
     def watch_for_surges(self, signature: Signature) -> None:
         """Count a signature Kafka took; tell ops of a surge it starts (refuse nobody)."""
@@ -297,7 +300,7 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
             locale=accept_language(request),
             referrer=request.headers.get("Referer"),
         )
-        await intake.submit(signature)
+        remembered = await intake.submit(signature)
     except InvalidSignature as exc:
         if html:
             return intake.form(petition, embed=embed, values=fields, errors=exc.errors, status=400)
@@ -320,7 +323,8 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
     if html:
         location = f"/petitions/{petition_id}/thanks?signature_id={signature.signature_id}"
         raise web.HTTPSeeOther(location + ("&embed=1" if embed else ""))
-    return web.json_response({"signature_id": signature.signature_id}, status=202)
+    headers = {RESEND_HEADER: "remembered"} if remembered else {}
+    return web.json_response({"signature_id": signature.signature_id}, status=202, headers=headers)
 
 
 async def healthz(request: web.Request) -> web.Response:

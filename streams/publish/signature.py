@@ -11,6 +11,10 @@ from typing import Any
 from streams.core.errors import InvalidSignature
 from streams.rules.submission import parse
 
+#: Header of a 202 that answered an identical resend from the intake's memory: the
+#: first submission is on Kafka, this one was not published again.
+RESEND_HEADER = "Countersign-Resend"
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
