@@ -5,7 +5,7 @@ the two topics are read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import AvroCodec
@@ -16,6 +16,7 @@ from streams.rules.petitions import Confirmation, PetitionWindow
 from streams.rules.placement import home_partition
 from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
+from tests.unit.submissions import submission_at
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OPENS = datetime(2026, 1, 1, tzinfo=UTC)
@@ -24,28 +25,13 @@ PETITIONS = {
     "open": PetitionWindow("open", OPENS, None, Confirmation.NONE),
 }
 PARTITIONS = 6
-SUBMITTED = AvroCodec("SignatureSubmitted")
 MAIL = AvroCodec("ConfirmationMail")
 CONFIRMED = AvroCodec("SignatureConfirmed")
 
 
 def submission(email: str, petition: str = "confirm", **changes: Any) -> tuple[bytes, bytes]:
-    record = {
-        "signature_id": f"sig-{email}-{changes.pop('n', 0)}",
-        "petition_id": petition,
-        "full_name": "Layla Haddad",
-        "email": email,
-        "country": "sy",
-        "postal_code": None,
-        "consent_to_publish_name": True,
-        "submitted_at": NOW - timedelta(minutes=1),
-        "source": "web-form",
-        "client_ip": None,
-        "user_agent": None,
-        "locale": "ar",
-        "referrer": None,
-    } | changes
-    return submission_key_for(petition, email), SUBMITTED.encode(record)
+    signature_id = f"sig-{email}-{changes.pop('n', 0)}"
+    return submission_at(NOW, email, petition, signature_id=signature_id, locale="ar", **changes)
 
 
 def home_of(email: str, petition: str = "confirm") -> int:

@@ -4,7 +4,7 @@ submission is read at home or sent home, and the recount agrees."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from schemas.codec import AvroCodec
 from streams.audit.recount import Recount, confirmation_times
@@ -17,32 +17,17 @@ from streams.rules.petitions import Confirmation, PetitionWindow
 from streams.rules.placement import home_partition
 from streams.rules.stages import validate_record
 from streams.rules.verdict import SourcePosition, judge
+from tests.unit.submissions import submission_at
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PETITIONS = {"open": PetitionWindow("open", datetime(2026, 1, 1, tzinfo=UTC), None)}
 PARTITIONS = 6
 OLD, NEW = ("k1", b"the-key-before-the-rotation"), ("k2", b"the-key-after-the-rotation")
-SUBMITTED = AvroCodec("SignatureSubmitted")
 ACCEPTED = AvroCodec("SignatureAccepted")
 
 
 def submission(email: str, n: int) -> tuple[bytes, bytes]:
-    record = {
-        "signature_id": f"sig-{n}",
-        "petition_id": "open",
-        "full_name": "Layla Haddad",
-        "email": email,
-        "country": "sy",
-        "postal_code": None,
-        "consent_to_publish_name": True,
-        "submitted_at": NOW - timedelta(minutes=1),
-        "source": "web-form",
-        "client_ip": None,
-        "user_agent": None,
-        "locale": None,
-        "referrer": None,
-    }
-    return submission_key_for("open", email), SUBMITTED.encode(record)
+    return submission_at(NOW, email, signature_id=f"sig-{n}")
 
 
 def run(

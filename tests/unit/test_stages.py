@@ -3,7 +3,7 @@ of signatures.submitted or signatures.valid makes the worker send, in millisecon
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.batch import encode_batch
@@ -16,32 +16,17 @@ from streams.rules.petitions import PetitionWindow
 from streams.rules.placement import home_partition
 from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
+from tests.unit.submissions import submission_at
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PETITIONS = {"open": PetitionWindow("open", datetime(2026, 1, 1, tzinfo=UTC), None)}
 PARTITIONS = 6
-SUBMITTED = AvroCodec("SignatureSubmitted")
 REJECTED = AvroCodec("SignatureRejected")
 
 
 def submission(email: str, **changes: Any) -> tuple[bytes, bytes]:
     """(key, value) of one submission, keyed as our producers key it."""
-    record = {
-        "signature_id": f"sig-{email}",
-        "petition_id": "open",
-        "full_name": "Layla Haddad",
-        "email": email,
-        "country": "sy",
-        "postal_code": None,
-        "consent_to_publish_name": True,
-        "submitted_at": NOW - timedelta(minutes=1),
-        "source": "web-form",
-        "client_ip": None,
-        "user_agent": None,
-        "locale": None,
-        "referrer": None,
-    } | changes
-    return submission_key_for("open", email), SUBMITTED.encode(record)
+    return submission_at(NOW, email, **changes)
 
 
 def home_of(email: str) -> int:
