@@ -10,7 +10,7 @@ MAILPIT_VERSION := v1.27.11
 MAILPIT := .cache/bin/mailpit
 
 .DEFAULT_GOAL := help
-.PHONY: help install fonts browser run test lint bench bench-pipeline kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser run test lint bench bench-pipeline soak soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into
 
 bench-pipeline: kafka-up .venv-quix/.installed ## pipeline vs passthrough and the Quix Streams peer (BENCH_EVENTS, default 1,000,000)
 	$(PY) -m bench.pipeline
+
+soak: kafka-up ## the long runs: the full seed campaign (165,953) through the intake, and with confirmation mails
+	COUNTERSIGN_SEED_SIGNATURES=165953 $(PY) -m pytest tests/e2e/test_seed_campaign.py
+	$(PY) -m bench.confirmation_seed --kill
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

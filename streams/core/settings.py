@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     #: The mailer sends this many mails, then commits: after a crash at most this many
     #: are sent again.
     mailer_batch: int = Field(default=20, ge=1, le=1000)
+    #: SMTP connections a mailer keeps open and sends a batch over at once: a remote
+    #: server answers each mail after several round trips, which one connection waits
+    #: out one mail at a time. (More mailer processes share ``mail.outbox``'s partitions.)
+    mailer_connections: int = Field(default=4, ge=1, le=64)
     #: A signer who signs again while pending gets the mail again, at most once in
     #: this long (re-signing must not be a way to bomb someone's inbox).
     mail_resend_pause_seconds: float = Field(default=60.0, ge=0)
