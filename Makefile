@@ -10,7 +10,7 @@ MAILPIT_VERSION := v1.27.11
 MAILPIT := .cache/bin/mailpit
 
 .DEFAULT_GOAL := help
-.PHONY: help install fonts browser run test lint bench bench-pipeline soak soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser run test lint bench bench-pipeline soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
