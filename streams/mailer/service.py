@@ -1,8 +1,10 @@
 """The mailer's loop: ``mail.outbox`` -> SMTP, committed only after the mails went out.
 
 * **No mail is lost**: an offset is committed only after every mail before it was
-  handed to the SMTP server. A server that does not take a mail is retried (with a
-  growing pause) until it does or the mailer is stopped; nothing is committed past it.
+  handed to the SMTP server. A batch goes out over ``mailer_connections`` connections
+  at once; its offsets are stored in order, up to the first mail not sent. A server
+  that does not take a mail is retried (with a growing pause) until it does or the
+  mailer is stopped; nothing is committed past it.
 * **A restart does not flood signers**: the mailer commits after every
   ``mailer_batch`` mails, so a crash (``kill -9``) sends at most that many again. The
   worker may ask twice for one mail (its own redelivery after a crash): each request
@@ -22,7 +24,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from email.message import EmailMessage
+from functools import partial
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
@@ -34,7 +39,7 @@ from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
 from streams.core.topics import OUTBOX
 from streams.mailer.compose import compose
-from streams.mailer.smtp import SmtpSender
+from streams.mailer.smtp import SenderPool, SmtpSender
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +64,12 @@ class MailerStats:
 
 class Mailer:
     def __init__(
-        self, settings: Settings, titles: Callable[[str], str | None], sender: SmtpSender
+        self, settings: Settings, titles: Callable[[str], str | None], senders: SenderPool
     ) -> None:
         self.settings = settings
         self.titles = titles
-        self.sender = sender
+        self.senders = senders
+        self._stats_lock = threading.Lock()
         self.stats = MailerStats()
         # Offsets are stored by hand, one per mail sent: a commit then covers exactly
         # the mails that went out, never one fetched but not sent (a stop mid-batch).
@@ -79,30 +85,47 @@ class Mailer:
         log.info(
             "mailing confirmations from %s through %s",
             self.settings.topic(OUTBOX.name),
-            self.sender,
+            self.senders,
         )
         try:
             while not stop.is_set():
                 self.run_once(stop)
         finally:
-            self.sender.close()
+            self.senders.close()
             self.consumer.close()
             log.info("stopped after %s", self.stats)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Send up to one batch of mails, then commit; returns how many were sent."""
+        """Send up to one batch of mails over the pool's connections at once, then
+        commit the batch's longest prefix that went out; returns how many were sent."""
         stop = stop or threading.Event()
         messages = self.consumer.consume(self.settings.mailer_batch, timeout=0.5)
-        sent_before = self.stats.sent
-        done: list[Message] = []
+        deliveries: list[tuple[Message, Future[bool] | None]] = []
         for message in messages:
             if message.error():
                 log.warning("outbox: %s", message.error())
                 continue
-            if not self._handle(message, stop):
-                break  # stopping: nothing after an unsent mail is committed
+            mail = self._mail_for(message)
+            if mail is None:
+                deliveries.append((message, None))
+            else:
+                deliveries.append(
+                    (message, self.senders.submit(partial(self._deliver, mail, stop)))
+                )
+        sent_before = self.stats.sent
+        done = 0
+        for message, delivery in deliveries:
+            if delivery is not None:
+                if not delivery.result():
+                    break  # stopping: nothing after an unsent mail is committed
+                self.stats.sent += 1
+                if self.stats.sent % 1000 == 0:
+                    log.info("%d confirmation mails sent", self.stats.sent)
             self.consumer.store_offsets(message)
-            done.append(message)
+            done += 1
+        for _, unstored in deliveries[done:]:  # sent, but not committed: sent again later
+            if unstored is not None and unstored.result():
+                self.stats.sent += 1
         if done:
             try:
                 self.consumer.commit(asynchronous=False)
@@ -110,17 +133,19 @@ class Mailer:
                 log.warning("could not commit the mails just sent: %s", exc)
         return self.stats.sent - sent_before
 
-    def _handle(self, message: Message, stop: threading.Event) -> bool:
-        """Send one request's mail; False only when stopped before it went out."""
+    def _mail_for(self, message: Message) -> EmailMessage | None:
+        """The mail one request asks for, or None when it is not to be sent: unreadable,
+        sent already, or a resend inside the pause. The request counts as sent from here
+        on, so a resend later in the same batch is paused too."""
         try:
             request = self._codec.decode(message.value() or b"")
         except MalformedMessage as exc:
             self.stats.unreadable += 1
             log.error("unreadable mail request at offset %s: %s", message.offset(), exc.detail)
-            return True
+            return None
         if request["request_id"] in self._requests:
             self.stats.repeats_skipped += 1
-            return True
+            return None
         signer = f"{request['petition_id']}:{request['email_hash']}"
         now = time.monotonic()
         pause_left = self.settings.mail_resend_pause_seconds - (
@@ -128,29 +153,31 @@ class Mailer:
         )
         if request["kind"] == "resend" and pause_left > 0:
             self.stats.resends_paused += 1
-            return True
+            return None
         title = self.titles(request["petition_id"]) or request["petition_id"]
-        mail = compose(self.settings, request, title)
+        self._remember(request["request_id"], signer, now)
+        return compose(self.settings, request, title)
+
+    def _deliver(self, mail: EmailMessage, stop: threading.Event, sender: SmtpSender) -> bool:
+        """Hand one mail to the server, trying again until it takes it (on a thread of
+        the pool); False only when stopped before it went out."""
         pause = 1.0
         while True:
             try:
-                self.sender.send(mail)
-                break
+                sender.send(mail)
+                return True
             except MailRefused as exc:  # for good: retrying would stall every mail after it
-                self.stats.undeliverable += 1
-                log.error("%s; request %s skipped", exc, request["request_id"])
+                with self._stats_lock:
+                    self.stats.undeliverable += 1
+                log.error("%s; request %s skipped", exc, mail["X-Countersign-Request"])
                 return True
             except MailFailed as exc:
-                self.stats.failures += 1
+                with self._stats_lock:
+                    self.stats.failures += 1
                 log.warning("%s; trying again in %.0f s", exc, pause)
                 if stop.wait(pause):
                     return False
                 pause = min(pause * 2, MAX_RETRY_PAUSE_SECONDS)
-        self.stats.sent += 1
-        self._remember(request["request_id"], signer, now)
-        if self.stats.sent % 1000 == 0:
-            log.info("%d confirmation mails sent", self.stats.sent)
-        return True
 
     def _read_back(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Remember the requests just before the committed offsets: they were sent."""
@@ -197,6 +224,7 @@ def run_mailer(settings: Settings) -> None:
             petition = petitions.get(petition_id)
             return None if petition is None else str(petition["title"])
 
-        Mailer(settings, title, SmtpSender(settings.smtp_url.get_secret_value())).run(stop)
+        senders = SenderPool(settings.smtp_url.get_secret_value(), settings.mailer_connections)
+        Mailer(settings, title, senders).run(stop)
     finally:
         petitions.stop()

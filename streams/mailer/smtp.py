@@ -1,7 +1,11 @@
-"""A kept SMTP connection from ``smtp_url``: ``smtp://`` (STARTTLS when offered),
-``smtps://`` (TLS from the start), optional ``user:password@``. The standard
-library's smtplib: the mailer's loop is synchronous (a Kafka consumer), one mail at a
-time, so nothing asynchronous would be gained."""
+"""Kept SMTP connections from ``smtp_url``: ``smtp://`` (STARTTLS when offered),
+``smtps://`` (TLS from the start), optional ``user:password@``.
+
+The standard library's smtplib, one connection per thread of a ``SenderPool``: a
+server answers each mail only after several round trips (MAIL, RCPT, DATA), which a
+single connection waits out one mail at a time; a few connections wait them out
+together. Threads rather than asyncio: the mailer's loop is a synchronous Kafka
+consumer, and the waiting happens in socket calls, which release the GIL."""
 
 from __future__ import annotations
 
@@ -9,7 +13,11 @@ import contextlib
 import logging
 import smtplib
 import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.message import EmailMessage
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from streams.core.errors import ConfigurationError, MailFailed, MailRefused
@@ -17,6 +25,7 @@ from streams.core.errors import ConfigurationError, MailFailed, MailRefused
 log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+T = TypeVar("T")
 
 
 class SmtpSender:
@@ -86,3 +95,37 @@ class SmtpSender:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._connection.quit()
             self._connection = None
+
+
+class SenderPool:
+    """``size`` threads, each with its own kept connection to the same server."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._label = str(SmtpSender(url))  # checks the URL before any thread starts
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="smtp")
+        self._local = threading.local()
+        self._senders: list[SmtpSender] = []
+        self._lock = threading.Lock()
+        self.size = size
+
+    def __str__(self) -> str:
+        return f"{self._label} ({self.size} connections)"
+
+    def submit(self, work: Callable[[SmtpSender], T]) -> Future[T]:
+        """Run ``work`` with the connection of whichever thread is free."""
+        return self._executor.submit(lambda: work(self._sender()))
+
+    def _sender(self) -> SmtpSender:
+        sender: SmtpSender | None = getattr(self._local, "sender", None)
+        if sender is None:
+            sender = SmtpSender(self._url)
+            self._local.sender = sender
+            with self._lock:
+                self._senders.append(sender)
+        return sender
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        for sender in self._senders:
+            sender.close()
