@@ -6,7 +6,11 @@ Measured, in one run: how fast the mailer sends (mails per second into Mailpit),
 long until every mail is out, how long until the confirmed count is exact, the
 mailer's memory, and how many mails went out twice (none expected without a crash).
 
-    python -m bench.confirmation_seed
+With ``--kill``, the worker is killed (SIGKILL) and restarted once a third of the
+mails are out, and the mailer once half of them are: the counts must still be exact,
+and at most one batch of mails (``mailer_batch``) may go out twice.
+
+    python -m bench.confirmation_seed --kill
     python -m bench.confirmation_seed --signatures 20000
 """
 
@@ -54,6 +58,9 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signatures", type=int, default=SEED_SIGNATURES)
     parser.add_argument("--readers", type=int, default=8, help="signers reading at once")
+    parser.add_argument(
+        "--kill", action="store_true", help="SIGKILL the worker, then the mailer, mid-mailing"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp:
         workdir = Path(tmp)
@@ -99,11 +106,23 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
                 reader = threading.Thread(target=read_mail, daemon=True)
                 reader.start()
                 mailed_at = confirmed_at = None
+                kills: list[str] = []
                 while confirmed_at is None:
                     assert mailer.alive(), mailer.log_tail()
                     assert mailer.process is not None
                     peak_rss = max(peak_rss, rss_mib(mailer.process.pid))
-                    if mailed_at is None and mailpit.count() >= len(signers):
+                    out = mailpit.count()
+                    if args.kill and not kills and out > len(signers) // 3:
+                        worker.kill()  # the API and the sink keep running, as in production
+                        worker.start()
+                        kills.append(f"worker at {out:,} mails")
+                        print(f"  SIGKILL: {kills[-1]}", flush=True)
+                    if args.kill and len(kills) == 1 and out > len(signers) // 2:
+                        mailer.kill()
+                        mailer.start()
+                        kills.append(f"mailer at {out:,} mails")
+                        print(f"  SIGKILL: {kills[-1]}", flush=True)
+                    if mailed_at is None and out >= len(signers):
                         mailed_at = time.perf_counter() - started
                         print(f"  {len(signers):,} mails out in {mailed_at:.1f} s", flush=True)
                     shown = counts(worker)
@@ -125,6 +144,9 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
         "signatures": len(signers),
         "share_following_links": SHARE,
         "mails": len(mails),
+        "kills": kills,
+        "mailer_connections": settings.mailer_connections,
+        "mailer_batch": settings.mailer_batch,
         "mails_sent_twice": copies,
         "seconds_until_every_mail_out": round(mailed_at or 0, 1),
         "mails_per_second": round(len(signers) / (mailed_at or 1), 1),
@@ -136,6 +158,8 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
         "exact": shown["total"] == confirming
         and shown["pending"] == len(signers) - confirming
         and shown["by_country"] == expected_by_country,
+        # A killed mailer sends its unfinished batch again; nothing else may go twice.
+        "copies_within_one_batch": copies <= settings.mailer_batch * len(kills[1:]),
         "mailer_peak_rss_mib": round(peak_rss, 1),
         "bench_process_max_rss_mib": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
