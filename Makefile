@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 # Mailpit, the development mail server, built from source with the machine's Go.
 MAILPIT_VERSION := v1.27.11
 MAILPIT := .cache/bin/mailpit
+DASHBOARD := streams/web/static/dist/.built
 
 .DEFAULT_GOAL := help
 .PHONY: help install fonts browser run test lint bench bench-pipeline soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
@@ -22,8 +23,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed fonts $(MAILPIT) ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts, build Mailpit
+install: $(VENV)/.installed fonts $(MAILPIT) $(DASHBOARD) ## create .venv, install pinned dependencies, fetch Kafka's jars, fonts, build Mailpit and the dashboard
 	deploy/kafka/kafka.sh fetch
+
+# The dashboard's bundle: npm packages from package-lock.json only, bundled by esbuild
+# into streams/web/static/dist/ (streams/web/frontend/build.mjs).
+$(DASHBOARD): package.json package-lock.json $(wildcard streams/web/frontend/*) streams/regions/five_regions.csv
+	npm ci --no-audit --no-fund && npm run build
+	touch $@
 
 $(MAILPIT): deploy/mailpit-build.sh
 	deploy/mailpit-build.sh $(MAILPIT_VERSION)
