@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -77,3 +77,27 @@ class SinkCollector(Collector):
             "Time spent waiting for ClickHouse",
             s.stalled_seconds,
         )
+
+
+# The dashboard's live feed (streams/web/live.py): how many watch, and what that costs
+# ClickHouse. Polls grow with the petitions watched, not with the viewers.
+SSE_VIEWERS = Gauge(
+    "countersign_sse_viewers",
+    "Open server-sent-event streams (dashboard viewers)",
+    registry=REGISTRY,
+)
+SSE_REFUSED = Counter(
+    "countersign_sse_refused",
+    "Viewers turned away with 503 because sse_max_connections were open",
+    registry=REGISTRY,
+)
+SSE_COUNT_POLLS = Counter(
+    "countersign_sse_count_polls",
+    "Reads of a petition's counts by the live feed (one poller per watched petition)",
+    registry=REGISTRY,
+)
+SSE_TIMELINE_POLLS = Counter(
+    "countersign_sse_timeline_polls",
+    "Reads of a petition's timeline by the live feed (on its schedule)",
+    registry=REGISTRY,
+)

@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     #: Where the audit tools reach ``countersign serve`` (default: this machine's
     #: ``api_port``).
     api_url: str | None = None
+    #: Open server-sent-event streams (dashboard viewers) ``countersign serve`` keeps at
+    #: once; the next is answered 503 with Retry-After. Viewers share one poller per
+    #: petition, so ClickHouse does not limit them; each holds a socket and a queue, and
+    #: past a few thousand a burst of reconnects would eat the file descriptors and the
+    #: event loop that the API and the sink's health answer from
+    #: (bench/README.md: 1,000 viewers measured).
+    sse_max_connections: int = Field(default=2000, ge=1, le=1_000_000)
     #: The bearer token of serve's /ops endpoints (audit data: names and hashes).
     ops_token: SecretStr = SecretStr(DEVELOPMENT_OPS_TOKEN)
     #: ``countersign worker``: its health and the agents' metrics.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,16 @@ from typing import Any
 from aiohttp import web
 
 from sinks.clickhouse.audit import AuditQueries
-from sinks.clickhouse.queries import CountsReader
+from sinks.clickhouse.queries import BUCKETS, Bucket, CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
 from streams.core.catalogue_follower import PetitionLookup
+from streams.core.errors import Backpressure
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
 from streams.web import ops
+from streams.web.live import LiveFeeds
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,15 @@ DASHBOARD_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-SSE_INTERVAL_SECONDS = 1.0
+#: A live stream checks this often whether its viewer is still there (aiohttp does not
+#: cancel a handler whose client left) ...
+SSE_CHECK_SECONDS = 1.0
+#: ... and says something at least this often, so proxies keep it open.
+SSE_KEEPALIVE_SECONDS = 10.0
+#: The dashboard's timeline: what ``/timeline`` answers without parameters, and what
+#: the live feed sends.
 DEFAULT_TIMELINE_MINUTES = 180
+DEFAULT_BUCKET: Bucket = "minute"
 #: The longest timeline one may ask for: a (leap) year of minutes.
 MAX_TIMELINE_MINUTES = 366 * 24 * 60
 
@@ -58,11 +68,20 @@ class Api:
 
 
 API: web.AppKey[Api] = web.AppKey("api", Api)
+FEEDS: web.AppKey[LiveFeeds] = web.AppKey("feeds", LiveFeeds)
 
 
 def build(api: Api) -> web.Application:
     app = web.Application()
     app[API] = api
+    app[FEEDS] = LiveFeeds(
+        api.reader.counts,
+        lambda petition_id: api.reader.timeline(
+            petition_id, DEFAULT_TIMELINE_MINUTES, DEFAULT_BUCKET
+        ),
+        api.settings.sse_max_connections,
+    )
+    app.on_cleanup.append(stop_feeds)
     app.add_routes(
         [
             web.get("/", dashboard),
@@ -80,6 +99,10 @@ def build(api: Api) -> web.Application:
         app.router.add_static("/static/", STATIC)
     app.on_response_prepare.append(set_policy)
     return app
+
+
+async def stop_feeds(app: web.Application) -> None:
+    await app[FEEDS].close()
 
 
 async def set_policy(_: web.Request, response: web.StreamResponse) -> None:
@@ -148,35 +171,56 @@ def _minutes_or_400(request: web.Request) -> int:
     return int(given)
 
 
+def _bucket_or_400(request: web.Request) -> Bucket:
+    given = request.query.get("bucket", DEFAULT_BUCKET)
+    for bucket in BUCKETS:
+        if given == bucket:
+            return bucket
+    raise web.HTTPBadRequest(
+        text=json.dumps(
+            {"error": f"bucket must be one of {', '.join(BUCKETS)}, not {given[:20]!r}"}
+        ),
+        content_type="application/json",
+    )
+
+
 async def petition_timeline(request: web.Request) -> web.Response:
     petition_id = _petition_or_404(request)
     minutes = _minutes_or_400(request)
-    series = await asyncio.to_thread(request.app[API].reader.timeline, petition_id, minutes)
-    return web.json_response({"petition_id": petition_id, "per_minute": series})
+    bucket = _bucket_or_400(request)
+    reader = request.app[API].reader
+    return web.json_response(await asyncio.to_thread(reader.timeline, petition_id, minutes, bucket))
 
 
 async def petition_events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: a ``counts`` event whenever the counts change."""
+    """Server-sent events from the petition's live feed (streams/web/live.py): its
+    counts and timeline at once, then whenever they change."""
     petition_id = _petition_or_404(request)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-        }
-    )
-    await response.prepare(request)
-    last_total, last_rejected = None, None
     try:
-        while True:
-            counts = await asyncio.to_thread(request.app[API].reader.counts, petition_id)
-            if (counts["total"], counts["rejected"]) != (last_total, last_rejected):
-                last_total, last_rejected = counts["total"], counts["rejected"]
-                await response.write(f"event: counts\ndata: {json.dumps(counts)}\n\n".encode())
-            else:
-                await response.write(b": keep-alive\n\n")
-            await asyncio.sleep(SSE_INTERVAL_SECONDS)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        with request.app[FEEDS].watching(petition_id) as subscription:
+            response = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await response.prepare(request)
+            quiet = 0.0
+            while request.transport is not None and not request.transport.is_closing():
+                event = await subscription.next(SSE_CHECK_SECONDS)
+                if event is not None:
+                    await response.write(event.encode())
+                    quiet = 0.0
+                    continue
+                quiet += SSE_CHECK_SECONDS
+                if quiet >= SSE_KEEPALIVE_SECONDS:
+                    await response.write(b": keep-alive\n\n")
+                    quiet = 0.0
+    except Backpressure as exc:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": exc.detail, "retry_after": exc.retry_after}),
+            content_type="application/json",
+            headers={"Retry-After": str(math.ceil(exc.retry_after))},
+        ) from None
+    except ConnectionResetError:
+        pass  # the viewer left while we wrote
     return response
 
 

@@ -75,7 +75,7 @@ def test_api_counts_equal_the_truth(
     status, timeline = get(worker, "/api/petitions/syria-icc/timeline?minutes=100000")
     assert status == 200
     syria_total = sum(n for (p, _, _), n in truth.counts.items() if p == "syria-icc")
-    assert sum(point["signatures"] for point in timeline["per_minute"]) == syria_total
+    assert sum(point["signatures"] for point in timeline["points"]) == syria_total
 
 
 def test_unknown_petition_is_404_and_health_and_metrics_answer(

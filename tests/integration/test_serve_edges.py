@@ -45,8 +45,8 @@ def test_the_dashboard_runs_only_its_own_script_and_style_and_is_framed_by_nobod
     assert '<script src="/static/dashboard.js">' in page.body
 
 
-def timeline(serve: str, minutes: str) -> Answer:
-    query = urllib.parse.urlencode({"minutes": minutes})
+def timeline(serve: str, minutes: str, **more: str) -> Answer:
+    query = urllib.parse.urlencode({"minutes": minutes, **more})
     return request(f"{serve}/api/petitions/syria-icc/timeline?{query}", method="GET")
 
 
@@ -62,5 +62,23 @@ def test_a_timeline_of_whole_minutes_up_to_a_year_is_answered(serve: str) -> Non
         answer = timeline(serve, minutes)
         assert (answer.status, answer.body) == (
             200,
-            {"petition_id": "syria-icc", "per_minute": []},
+            {
+                "petition_id": "syria-icc",
+                "bucket": "minute",
+                "points": [],
+                "rate": {"last_minute": 0, "last_hour": 0},
+            },
         ), minutes
+
+
+def test_a_timeline_in_buckets_other_than_minutes_hours_or_days_is_400(serve: str) -> None:
+    for bucket in ["week", "Minute", "", "hour ", "minute,hour"]:
+        answer = timeline(serve, "60", bucket=bucket)
+        assert answer.status == 400, bucket
+        assert answer.body["error"] == f"bucket must be one of minute, hour, day, not {bucket!r}"
+
+
+def test_a_timeline_is_answered_in_each_bucket_it_names(serve: str) -> None:
+    for bucket in ["minute", "hour", "day"]:
+        answer = timeline(serve, "60", bucket=bucket)
+        assert (answer.status, answer.body["bucket"]) == (200, bucket)
