@@ -22,7 +22,7 @@ from tests.intake_client import request
 
 #: The suite runs the campaign's profile at 20,000 people (about 3 minutes); `make soak`
 #: runs all of them (COUNTERSIGN_SEED_SIGNATURES=165953, about 20 minutes).
-SIGNATURES = int(os.environ.get("COUNTERSIGN_SEED_SIGNATURES", 20_000))
+SIGNATURES = int(os.environ.get("COUNTERSIGN_SEED_SIGNATURES", "20000"))
 
 
 @pytest.mark.timeout(1800)
