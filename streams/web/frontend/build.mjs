@@ -35,10 +35,7 @@ copyFileSync(require.resolve("world-atlas/countries-50m.json"), join(dist, "coun
 // name. Regions come from the pipeline's own data file, so the map outlines exactly
 // the regions the counts use.
 const isoCountries = require("i18n-iso-countries");
-const numericToAlpha2 = {};
-for (const [alpha2, numeric] of Object.entries(isoCountries.getNumericCodes())) {
-  numericToAlpha2[numeric] = alpha2;
-}
+const numericToAlpha2 = isoCountries.getNumericCodes(); // {"760": "SY", ...}
 const regionOf = {};
 const csv = readFileSync(join(repo, "streams", "regions", "five_regions.csv"), "utf8");
 for (const line of csv.split("\n")) {
