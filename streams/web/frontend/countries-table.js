@@ -8,7 +8,8 @@ const COLUMNS = [
   { key: "signatures", label: "Signatures", numeric: true },
   { key: "share", label: "Share", numeric: true },
 ];
-const FIRST_ROWS = 15;
+// The top rows shown before "Show all": more where the table has a tall column of its own.
+const firstRows = () => (window.matchMedia("(min-width: 1200px)").matches ? 25 : 15);
 
 export class CountriesTable {
   constructor({ table, moreButton, caption }) {
@@ -76,7 +77,8 @@ export class CountriesTable {
 
   renderBody() {
     const rows = this.visibleRows();
-    const shown = this.showAll ? rows : rows.slice(0, FIRST_ROWS);
+    const first = firstRows();
+    const shown = this.showAll ? rows : rows.slice(0, first);
     this.tbody.replaceChildren(
       ...shown.map((row) => {
         const tr = el("tr");
@@ -94,10 +96,10 @@ export class CountriesTable {
     }
     const where = this.region ? ` in ${this.region}` : "";
     this.caption.textContent = rows.length
-      ? `${formatNumber(rows.length)} countries${where}, ${this.showAll ? "all shown" : `top ${Math.min(FIRST_ROWS, rows.length)} shown`}`
+      ? `${formatNumber(rows.length)} countries${where}, ${this.showAll ? "all shown" : `top ${Math.min(first, rows.length)} shown`}`
       : `No signatures${where} yet`;
-    this.moreButton.hidden = rows.length <= FIRST_ROWS;
-    this.moreButton.textContent = this.showAll ? `Show the top ${FIRST_ROWS}` : `Show all ${formatNumber(rows.length)} countries`;
+    this.moreButton.hidden = rows.length <= first;
+    this.moreButton.textContent = this.showAll ? `Show the top ${first}` : `Show all ${formatNumber(rows.length)} countries`;
     this.moreButton.setAttribute("aria-expanded", String(this.showAll));
   }
 }

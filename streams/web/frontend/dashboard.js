@@ -33,6 +33,7 @@ const state = {
   compared: new Set(),
   compareTimelines: [],
   stopLive: null,
+  connection: "connecting", // live, reconnecting, full or offline
 };
 
 const map = new WorldMap({ host: $("map"), legend: $("legend"), tooltip: $("map-tooltip") });
@@ -60,7 +61,8 @@ function renderCounts(counts) {
   renderNotCounted(counts);
   state.totals[state.id] = counts.total;
   renderTimeline(); // the running totals end at the new total
-  setStatus(`Live · updated ${new Date(counts.as_of || Date.now()).toLocaleTimeString()}`);
+  const at = new Date(counts.as_of || Date.now()).toLocaleTimeString();
+  setStatus(state.connection === "live" ? `Live · updated ${at}` : `Snapshot of ${at}`);
 }
 
 function renderThreshold(total) {
@@ -344,6 +346,7 @@ function setStatus(text) {
 }
 
 function onLiveState({ state: connection, retryIn, status }) {
+  state.connection = connection;
   const notice = $("notice");
   if (connection === "live") {
     notice.hidden = true;
@@ -372,6 +375,7 @@ function follow(id) {
     zoomTimeline: null,
     lastLiveTimeline: 0,
     compareTimelines: [],
+    connection: "connecting",
   });
   $("title").textContent = title(id);
   document.title = `${title(id)} · Countersign live counts`;

@@ -148,9 +148,9 @@ export class TimelineChart extends Chart {
           timeSeries(timeline.bucket),
           {
             label: `Signatures ${PER[timeline.bucket]}`,
-            stroke: "#4d4d4d",
-            fill: "rgba(0, 114, 178, 0.45)",
-            width: 1,
+            stroke: "#0072B2",
+            fill: "rgba(0, 114, 178, 0.55)",
+            width: 0,
             paths: uPlot.paths.bars({ size: [0.85, 48] }),
             points: { show: false },
             value: valueFormatter,
