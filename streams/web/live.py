@@ -37,6 +37,16 @@ QUEUE_SIZE = 8
 #: A refused viewer may try again after this long.
 RETRY_AFTER_SECONDS = 10.0
 
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a feed reads and when it stops (the constants above; tests shorten them)."""
+
+    counts_every: float = SSE_INTERVAL_SECONDS
+    timeline_every: float = TIMELINE_EVERY_SECONDS
+    linger: float = LINGER_SECONDS
+
+
 Kind = Literal["counts", "timeline"]
 #: A blocking read of one petition's counts or timeline (the JSON the API answers).
 Reading = Callable[[str], dict[str, Any]]
@@ -47,7 +57,9 @@ class Event:
     kind: Kind
     data: str  # JSON
 
-    def encode(self) -> bytes:
+    @functools.cached_property
+    def wire(self) -> bytes:
+        """The event as sent: built once, however many viewers it goes to."""
         return f"event: {self.kind}\ndata: {self.data}\n\n".encode()
 
 
@@ -91,9 +103,15 @@ class Feed:
     """The poller of one petition and its viewers."""
 
     def __init__(
-        self, petition_id: str, counts: Reading, timeline: Reading, stop: Callable[[Feed], None]
+        self,
+        petition_id: str,
+        counts: Reading,
+        timeline: Reading,
+        schedule: Schedule,
+        stop: Callable[[Feed], None],
     ) -> None:
         self.petition_id = petition_id
+        self.schedule = schedule
         self.read_counts = counts
         self.read_timeline = timeline
         self.stop = stop
@@ -126,7 +144,7 @@ class Feed:
                 alone_since = None
             elif alone_since is None:
                 alone_since = started
-            elif started - alone_since >= LINGER_SECONDS:
+            elif started - alone_since >= self.schedule.linger:
                 self.stop(self)  # no await between the check and this: nobody joined
                 return
             counts = await self._read(self.read_counts)
@@ -135,14 +153,14 @@ class Feed:
                 self.last_counts = counts
                 self.publish(Event("counts", json.dumps(counts)))
             if started >= next_timeline:
-                next_timeline = started + TIMELINE_EVERY_SECONDS
+                next_timeline = started + self.schedule.timeline_every
                 timeline = await self._read(self.read_timeline)
                 SSE_TIMELINE_POLLS.inc()
                 if timeline is not None:
                     event = Event("timeline", json.dumps(timeline))
                     if self.latest.get("timeline") != event:
                         self.publish(event)
-            await asyncio.sleep(max(0.0, started + SSE_INTERVAL_SECONDS - loop.time()))
+            await asyncio.sleep(max(0.0, started + self.schedule.counts_every - loop.time()))
 
     async def _read(self, reading: Reading) -> dict[str, Any] | None:
         """A reading, or None when ClickHouse failed (logged once per outage: the
@@ -163,12 +181,17 @@ class Feed:
 class LiveFeeds:
     """Every feed of a serve process, and the cap on viewers across them."""
 
-    def __init__(self, counts: Reading, timeline: Reading, max_viewers: int) -> None:
+    def __init__(
+        self, counts: Reading, timeline: Reading, max_viewers: int, schedule: Schedule = Schedule()
+    ) -> None:
         self.read_counts = counts
+        self.schedule = schedule
         self.read_timeline = timeline
         self.max_viewers = max_viewers
         self.feeds: dict[str, Feed] = {}
         self.viewers = 0
+        #: Set when serve stops: the streams end instead of waiting for a cancel.
+        self.closed = False
         SSE_VIEWERS.set(0)
 
     @contextlib.contextmanager
@@ -186,7 +209,7 @@ class LiveFeeds:
         feed = self.feeds.get(petition_id)
         if feed is None:
             feed = self.feeds[petition_id] = Feed(
-                petition_id, self.read_counts, self.read_timeline, self._stopped
+                petition_id, self.read_counts, self.read_timeline, self.schedule, self._stopped
             )
             feed.task = asyncio.create_task(feed.run(), name=f"live feed {petition_id}")
             feed.task.add_done_callback(functools.partial(self._ended, feed))
@@ -214,6 +237,7 @@ class LiveFeeds:
         self._stopped(feed)
 
     async def close(self) -> None:
+        self.closed = True
         tasks = [feed.task for feed in self.feeds.values() if feed.task is not None]
         self.feeds.clear()
         for task in tasks:

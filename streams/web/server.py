@@ -81,7 +81,8 @@ def build(api: Api) -> web.Application:
         ),
         api.settings.sse_max_connections,
     )
-    app.on_cleanup.append(stop_feeds)
+    # On shutdown, before aiohttp waits for the handlers: the streams then end at once.
+    app.on_shutdown.append(stop_feeds)
     app.add_routes(
         [
             web.get("/", dashboard),
@@ -203,10 +204,10 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
             )
             await response.prepare(request)
             quiet = 0.0
-            while request.transport is not None and not request.transport.is_closing():
+            while not request.app[FEEDS].closed and _connected(request):
                 event = await subscription.next(SSE_CHECK_SECONDS)
                 if event is not None:
-                    await response.write(event.encode())
+                    await response.write(event.wire)
                     quiet = 0.0
                     continue
                 quiet += SSE_CHECK_SECONDS
@@ -222,6 +223,11 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the viewer left while we wrote
     return response
+
+
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
 
 
 async def healthz(request: web.Request) -> web.Response:

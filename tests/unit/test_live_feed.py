@@ -1,12 +1,14 @@
-"""The live feed's fan-out (streams/web/live.py): what a viewer's mailbox holds, and
-which counts are news."""
+"""The live feed (streams/web/live.py) with readings that stand in for ClickHouse: what
+a viewer's mailbox holds, which counts are news, one feed per petition and the cap."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
-from streams.web.live import Event, Kind, Subscription, counts_changed
+from streams.core.errors import Backpressure
+from streams.web.live import Event, Kind, LiveFeeds, Schedule, Subscription, counts_changed
 
 
 def counts(total: int, **changes: object) -> dict[str, object]:
@@ -66,3 +68,83 @@ def test_counts_are_news_when_a_number_moves_not_when_only_the_time_does() -> No
     assert counts_changed(before, counts(5, rejected={"duplicate": 1}))
     assert counts_changed(before, counts(5, pending=1))
     assert counts_changed(None, before)
+
+
+class Readings:
+    """What a feed reads, counted: the numbers of a petition that never change."""
+
+    def __init__(self) -> None:
+        self.counts: list[str] = []
+        self.timelines: list[str] = []
+
+    def read_counts(self, petition_id: str) -> dict[str, object]:
+        self.counts.append(petition_id)
+        return counts(7, petition_id=petition_id)
+
+    def read_timeline(self, petition_id: str) -> dict[str, object]:
+        self.timelines.append(petition_id)
+        return {"petition_id": petition_id, "points": []}
+
+
+FAST = Schedule(counts_every=0.01, timeline_every=60, linger=0.05)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def test_viewers_of_one_petition_share_one_feed_that_stops_after_the_last_leaves() -> None:
+    readings = Readings()
+
+    async def watch() -> None:
+        feeds = LiveFeeds(readings.read_counts, readings.read_timeline, 10, FAST)
+        with feeds.watching("p") as first, feeds.watching("p") as second:
+            assert len(feeds.feeds) == 1 and feeds.viewers == 2
+            for viewer in (first, second):
+                kinds = [(await viewer.next(5)), (await viewer.next(5))]
+                assert [event.kind for event in kinds if event] == ["counts", "timeline"]
+        assert feeds.viewers == 0
+        await until(lambda: not feeds.feeds)
+
+    asyncio.run(watch())
+    assert set(readings.counts) == {"p"}
+    assert readings.timelines == ["p"]  # once at the start; the next is 60 s away
+
+
+def test_a_feed_sends_counts_only_when_they_change() -> None:
+    readings = Readings()
+
+    async def watch() -> list[Event | None]:
+        feeds = LiveFeeds(readings.read_counts, readings.read_timeline, 10, FAST)
+        with feeds.watching("p") as viewer:
+            received = [await viewer.next(5), await viewer.next(5)]
+            await until(lambda: len(readings.counts) >= 5)  # the same numbers, again
+            received.append(await viewer.next(0.05))
+            return received
+
+    first, second, later = asyncio.run(watch())
+    assert first is not None and first.kind == "counts"
+    assert second is not None and second.kind == "timeline"
+    assert later is None
+
+
+def test_a_viewer_past_the_cap_is_refused_with_when_to_come_back() -> None:
+    readings = Readings()
+
+    async def watch() -> Backpressure:
+        feeds = LiveFeeds(readings.read_counts, readings.read_timeline, 2, FAST)
+        with feeds.watching("p"), feeds.watching("q"):
+            try:
+                with feeds.watching("p"):
+                    pass
+            except Backpressure as refused:
+                return refused
+        raise AssertionError("a third viewer was let in")
+
+    refused = asyncio.run(watch())
+    assert refused.retry_after > 0
+    assert "2 viewers" in refused.detail and "sse_max_connections" in refused.detail
