@@ -492,6 +492,20 @@ def test_axe_finds_no_serious_or_critical_violation_at_any_width(
     assert serious == []
 
 
+def test_the_pages_load_nothing_but_the_apps_own_files(run: Run, pages: dict[str, Page]) -> None:
+    loaded: set[str] = set()
+    for page in pages.values():
+        loaded |= set(
+            page.driver.execute_script(
+                "return [location.href,"
+                " ...performance.getEntriesByType('resource').map((e) => e.name)]"
+            )
+        )
+    elsewhere = {url for url in loaded if not url.startswith(f"{run.url}/")}
+    assert f"{run.url}/static/dist/countries-50m.json" in loaded
+    assert elsewhere == set()
+
+
 def test_the_keyboard_reaches_the_petitions_zoom_sort_and_map(pages: dict[str, Page]) -> None:
     driver = pages["1400"].driver
     driver.find_element(By.TAG_NAME, "body").click()

@@ -81,15 +81,23 @@ class Chart {
 
   draw(options, data) {
     // The same series as before: new data only, so a hover or a zoom is not lost.
+    // New counts arrive every second: a range the reader dragged to stays (only the
+    // double-click that zooms out lets the axes follow the data again).
     const key = options.series.map((s) => s.label).join("\n") + this.bucket;
     if (this.plot && key === this.key) {
-      this.plot.setData(data);
+      this.plot.setData(data, !this.zoomed);
       return;
     }
     this.key = key;
+    this.zoomed = false;
     if (this.plot) this.plot.destroy();
+    const followZoom = (u, scale) => {
+      if (scale !== "x" || !u.data[0].length) return;
+      const xs = u.data[0];
+      this.zoomed = u.scales.x.min > xs[0] || u.scales.x.max < xs[xs.length - 1];
+    };
     this.plot = new uPlot(
-      { width: this.width(), height: this.currentHeight(), ...options },
+      { width: this.width(), height: this.currentHeight(), ...options, hooks: { setScale: [followZoom] } },
       data,
       this.host,
     );
