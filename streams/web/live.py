@@ -66,7 +66,7 @@ class Event:
 def counts_changed(before: Mapping[str, Any] | None, now: Mapping[str, Any]) -> bool:
     """Whether a viewer should hear of new counts: ``as_of`` moves on every read, so
     only the numbers decide."""
-    keys = ("total", "rejected", "pending", "by_country")
+    keys = ("total", "rejected", "pending", "by_country", "pending_by_region")
     return before is None or any(before.get(k) != now.get(k) for k in keys)
 
 

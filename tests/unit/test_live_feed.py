@@ -67,6 +67,7 @@ def test_counts_are_news_when_a_number_moves_not_when_only_the_time_does() -> No
     assert counts_changed(before, counts(5, by_country={"DE": 5}))
     assert counts_changed(before, counts(5, rejected={"duplicate": 1}))
     assert counts_changed(before, counts(5, pending=1))
+    assert counts_changed(before, counts(5, pending_by_region={"Africa": 1}))
     assert counts_changed(None, before)
 
 
