@@ -31,6 +31,7 @@ import os
 import re
 import resource
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,25 @@ PROBE_SECONDS = 0.1
 #: Every viewer should see every change within this long (issue 14).
 GOAL_SECONDS = 2.0
 VALIDATED = re.compile(r'^countersign_agent_events_in_total\{agent="validate"\} (\S+)$', re.M)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine has used (all cores, not idle or iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mib(pid: int) -> float:
@@ -94,6 +114,9 @@ class Phase:
     serve_rss_mib: float = 0.0
     goal_reached: bool = False
     final_total: int = 0
+    #: CPU seconds during the drain: the worker, serve, this process (the viewers'
+    #: client and the prober), and every other process of the machine.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     #: first time (monotonic) the prober saw each total during the phase.
     totals: dict[int, float] = field(default_factory=dict)
 
@@ -161,6 +184,9 @@ async def drain(
 ) -> None:
     """Start the worker on the backlog and time it until the API shows the truth."""
     pipeline.worker.start()
+    assert pipeline.serve.process is not None and pipeline.worker.process is not None
+    serve_pid, worker_pid = pipeline.serve.process.pid, pipeline.worker.process.pid
+    cpu_before = (cpu_seconds(serve_pid), own_cpu_seconds(), machine_busy_seconds())
     first: tuple[float, float] | None = None
     done_validating: float | None = None
     last_shown = [0, time.monotonic()]  # total, since when
@@ -191,6 +217,16 @@ async def drain(
             phase.end_to_end_per_s = phase.events / phase.drain_seconds
             phase.goal_reached = shown >= goal
             phase.final_total = shown
+            worker = cpu_seconds(worker_pid)
+            serve = cpu_seconds(serve_pid) - cpu_before[0]
+            bench = own_cpu_seconds() - cpu_before[1]
+            machine = machine_busy_seconds() - cpu_before[2]
+            phase.cpu_seconds = {
+                "worker": round(worker, 1),
+                "serve": round(serve, 1),
+                "bench_viewers_and_prober": round(bench, 1),
+                "everything_else": round(machine - worker - serve - bench, 1),
+            }
             print(f"  drained: {phase.events:,} events, total {shown:,} (truths: {goal:,}), "
                   f"{phase.validated_per_s:,.0f} validated/s, "
                   f"{phase.end_to_end_per_s:,.0f} events/s to the API", flush=True)  # fmt: skip
@@ -334,6 +370,9 @@ def main() -> None:
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": describe(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
         # Above ~0.5 before the start: something else (another engineer's tests) ran too.
         "load_average_1m_before_and_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "signatures_per_phase": args.signatures,
