@@ -8,7 +8,7 @@ covers a definite range of the log (``LogRange``) and says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -70,7 +70,7 @@ def whole_log(settings: Settings, topic_name: str, timeout: float = 10.0) -> Log
 
 def scan(
     settings: Settings, log: LogRange, on_progress: Callable[[int], None] = lambda _: None
-) -> Iterator[LogRecord]:
+) -> Generator[LogRecord, None, None]:
     """Every record of ``log``, in offset order per partition (partitions interleave).
     ``on_progress(n)`` after each batch of ``n`` records."""
     pending = {p: (start, end) for p, (start, end) in log.offsets.items() if end > start}

@@ -23,6 +23,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
+from streams.worker.continuity import ContinuityGuard, broker_committed, faust_seek
+
 log = logging.getLogger(__name__)
 
 #: Exit status of a worker stopped by ``halt`` (BSD sysexits' EX_SOFTWARE).
@@ -47,10 +49,17 @@ def halt(agent: str, message: Any, exc: BaseException) -> NoReturn:
 
 
 async def handle_each(name: str, stream: Any, handle: Handler) -> None:
-    """Run ``handle`` on each message of ``stream`` in order; ack it when it returned."""
+    """Run ``handle`` on each message of ``stream`` in order; ack it when it returned.
+    A message that comes after records never handed over waits for them: its
+    partition is read again from them (``streams.worker.continuity``)."""
+    app = stream.app
+    settings = app.countersign_settings
+    guard = ContinuityGuard(settings, broker_committed(settings, app.conf.id), faust_seek(app))
     manual = stream.noack()
     async for event in manual.events():
         try:
+            if not await guard.admit(event.message):
+                continue  # not handled, not acknowledged: it comes again
             await handle(event.message)
         except Exception as exc:
             halt(name, event.message, exc)
