@@ -84,6 +84,21 @@ class ServeProcess(ChildProcess):
         env = _environment(self.settings, {"COUNTERSIGN_API_PORT": str(self.port), **extra_env})
         self.spawn(["serve"], env)
 
+    def start_serving(self, extra_env: dict[str, str], timeout: float = 120) -> str:
+        """Start, and wait until it is healthy and lists the catalogue's petitions
+        (a test's first request must not race the catalogue); its base URL."""
+        self.start(extra_env)
+        deadline = time.monotonic() + timeout
+        self.wait_for_health("serve", self.port, deadline)
+        base = f"http://127.0.0.1:{self.port}"
+        while True:
+            with urllib.request.urlopen(f"{base}/api/petitions", timeout=10) as answer:
+                if answer.read().strip() != b"[]":
+                    return base
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"serve at {base} never listed the petitions")
+            time.sleep(0.3)
+
 
 class WorkerProcess(ChildProcess):
     """``countersign worker`` as a child process with the test's settings, and beside it

@@ -39,14 +39,7 @@ def start_serve(settings: Settings, tmp_path: Path) -> Iterator[Serve]:
             process = stack.enter_context(
                 ServeProcess(settings, tmp_path / "serve.log", free_port())
             )
-            process.start(env)
-            process.wait_for_health("serve", process.port, time.monotonic() + 120)
-            base = f"http://127.0.0.1:{process.port}"
-            deadline = time.monotonic() + 60
-            while request(f"{base}/api/petitions", method="GET").body == []:
-                assert time.monotonic() < deadline, "serve never saw the petitions"
-                time.sleep(0.3)
-            return base
+            return process.start_serving(env)
 
         yield start
 

@@ -4,7 +4,6 @@ content security policy, and answers to bad query parameters."""
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,14 +23,7 @@ def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
     prepare(settings, default_petitions(datetime.now(UTC)))
     process = ServeProcess(settings, tmp_path / "serve.log", free_port())
     with process:
-        process.start({})
-        process.wait_for_health("serve", process.port, time.monotonic() + 120)
-        base = f"http://127.0.0.1:{process.port}"
-        deadline = time.monotonic() + 60
-        while request(f"{base}/api/petitions", method="GET").body == []:
-            assert time.monotonic() < deadline, "serve never saw the petitions"
-            time.sleep(0.3)
-        yield base
+        yield process.start_serving({})
 
 
 def test_the_dashboard_runs_only_its_own_script_and_style_and_is_framed_by_nobody(

@@ -104,6 +104,24 @@ class Chart {
     // The browser tests read what is plotted from here (the uPlot instance).
     this.host.uplot = this.plot;
   }
+
+  /** One time chart of ``bucket``s: the time axis, a y axis named ``yLabel``, the
+   * ``series`` after the time, dragging to zoom, the tooltip; ``sync`` shares the
+   * cursor with the charts of the same key. */
+  plotOver(bucket, className, yLabel, data, series, sync = undefined) {
+    this.bucket = bucket;
+    this.draw(
+      {
+        class: className,
+        cursor: sync ? { drag: { x: true, y: false }, sync } : { drag: { x: true, y: false } },
+        scales: { y: { range: (_, min, max) => [0, Math.max(4, max * 1.1)] } },
+        axes: axes(yLabel),
+        series: [timeSeries(bucket), ...series],
+        plugins: [tooltipPlugin(() => this.bucket)],
+      },
+      data,
+    );
+  }
 }
 
 function axes(label) {
@@ -135,6 +153,12 @@ function timeSeries(bucket) {
   return { label: "Time", value: (_, v) => (v == null ? "–" : formatTime(new Date(v * 1000), bucket)) };
 }
 
+/** A running total's line, told apart by its colour and its dash (colour-blind
+ * readers see the dash). */
+function line(label, style) {
+  return { label, stroke: style.stroke, dash: style.dash, width: 2, points: { show: false }, value: valueFormatter };
+}
+
 // The bars and the regions' lines share a cursor: hovering one shows the same time
 // on the other.
 const SYNC = { key: "countersign-timeline", setSeries: false };
@@ -145,29 +169,17 @@ export class TimelineChart extends Chart {
     const times = bucketTimes(timeline.points, timeline.bucket, windowMinutes);
     const byTime = new Map(timeline.points.map((p) => [p.at, p]));
     const data = [times.map((t) => t / 1000), times.map((t) => (byTime.get(t) ? byTime.get(t).signatures : 0))];
-    this.bucket = timeline.bucket;
-    this.draw(
+    this.plotOver(timeline.bucket, "timeline-plot", `Signatures ${PER[timeline.bucket]}`, data, [
       {
-        class: "timeline-plot",
-        cursor: { drag: { x: true, y: false }, sync: SYNC }, // drag across to zoom in
-        scales: { y: { range: (_, min, max) => [0, Math.max(4, max * 1.1)] } },
-        axes: axes(`Signatures ${PER[timeline.bucket]}`),
-        series: [
-          timeSeries(timeline.bucket),
-          {
-            label: `Signatures ${PER[timeline.bucket]}`,
-            stroke: "#0072B2",
-            fill: "rgba(0, 114, 178, 0.55)",
-            width: 0,
-            paths: uPlot.paths.bars({ size: [0.85, 48] }),
-            points: { show: false },
-            value: valueFormatter,
-          },
-        ],
-        plugins: [tooltipPlugin(() => this.bucket)],
+        label: `Signatures ${PER[timeline.bucket]}`,
+        stroke: "#0072B2",
+        fill: "rgba(0, 114, 178, 0.55)",
+        width: 0,
+        paths: uPlot.paths.bars({ size: [0.85, 48] }),
+        points: { show: false },
+        value: valueFormatter,
       },
-      data,
-    );
+    ], SYNC);
     return { times, data };
   }
 }
@@ -186,28 +198,8 @@ export class RegionChart extends Chart {
         ),
       ),
     ];
-    this.bucket = timeline.bucket;
-    this.draw(
-      {
-        class: "region-plot",
-        cursor: { drag: { x: true, y: false }, sync: SYNC },
-        scales: { y: { range: (_, min, max) => [0, Math.max(4, max * 1.1)] } },
-        axes: axes("Total signatures"),
-        series: [
-          timeSeries(timeline.bucket),
-          ...REGIONS.map((region) => ({
-            label: region,
-            stroke: REGION_STYLE[region].stroke,
-            dash: REGION_STYLE[region].dash,
-            width: 2,
-            points: { show: false },
-            value: valueFormatter,
-          })),
-        ],
-        plugins: [tooltipPlugin(() => this.bucket)],
-      },
-      data,
-    );
+    const lines = REGIONS.map((region) => line(region, REGION_STYLE[region]));
+    this.plotOver(timeline.bucket, "region-plot", "Total signatures", data, lines, SYNC);
     return { times, data };
   }
 }
@@ -224,28 +216,8 @@ export class CompareChart extends Chart {
         return runningTotals(times.map((t) => byTime.get(t) || 0), total);
       }),
     ];
-    this.bucket = bucket;
-    this.draw(
-      {
-        class: "compare-plot",
-        cursor: { drag: { x: true, y: false } },
-        scales: { y: { range: (_, min, max) => [0, Math.max(4, max * 1.1)] } },
-        axes: axes("Total signatures"),
-        series: [
-          timeSeries(bucket),
-          ...timelines.map(({ title }, i) => ({
-            label: title,
-            stroke: SERIES_STYLE[i % SERIES_STYLE.length].stroke,
-            dash: SERIES_STYLE[i % SERIES_STYLE.length].dash,
-            width: 2,
-            points: { show: false },
-            value: valueFormatter,
-          })),
-        ],
-        plugins: [tooltipPlugin(() => this.bucket)],
-      },
-      data,
-    );
+    const lines = timelines.map(({ title }, i) => line(title, SERIES_STYLE[i % SERIES_STYLE.length]));
+    this.plotOver(bucket, "compare-plot", "Total signatures", data, lines);
     return { times, data };
   }
 }
