@@ -112,13 +112,15 @@ async def set_policy(_: web.Request, response: web.StreamResponse) -> None:
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 
+def _json_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
+    """The API's error answer: ``{"error": message}`` as JSON."""
+    return kind(text=json.dumps({"error": message}), content_type="application/json")
+
+
 def _petition_or_404(request: web.Request) -> str:
     petition_id = request.match_info["petition_id"]
     if request.app[API].petitions.get(petition_id) is None:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": f"no petition {petition_id!r}"}),
-            content_type="application/json",
-        )
+        raise _json_error(web.HTTPNotFound, f"no petition {petition_id!r}")
     return petition_id
 
 
@@ -160,29 +162,21 @@ def _minutes_or_400(request: web.Request) -> int:
     given = request.query.get("minutes", str(DEFAULT_TIMELINE_MINUTES))
     whole = given.isascii() and given.isdigit() and len(given) <= 7
     if not (whole and 1 <= int(given) <= MAX_TIMELINE_MINUTES):
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {
-                    "error": f"minutes must be a whole number from 1 to "
-                    f"{MAX_TIMELINE_MINUTES} (a year), not {given[:20]!r}"
-                }
-            ),
-            content_type="application/json",
+        raise _json_error(
+            web.HTTPBadRequest,
+            f"minutes must be a whole number from 1 to {MAX_TIMELINE_MINUTES} (a year), "
+            f"not {given[:20]!r}",
         )
     return int(given)
 
 
 def _bucket_or_400(request: web.Request) -> Bucket:
     given = request.query.get("bucket", DEFAULT_BUCKET)
-    for bucket in BUCKETS:
-        if given == bucket:
-            return bucket
-    raise web.HTTPBadRequest(
-        text=json.dumps(
-            {"error": f"bucket must be one of {', '.join(BUCKETS)}, not {given[:20]!r}"}
-        ),
-        content_type="application/json",
-    )
+    if given not in BUCKETS:
+        raise _json_error(
+            web.HTTPBadRequest, f"bucket must be one of {', '.join(BUCKETS)}, not {given[:20]!r}"
+        )
+    return given
 
 
 async def petition_timeline(request: web.Request) -> web.Response:
