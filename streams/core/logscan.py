@@ -48,6 +48,17 @@ class LogRecord:
     timestamp: float | None
     key: bytes | None
     value: bytes | None
+    #: Its Kafka headers, ``(name, value)`` in order.
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
+def _headers(raw: object) -> tuple[tuple[str, bytes | None], ...]:
+    """A consumed record's headers (librdkafka gives a list of pairs, or None)."""
+    pairs = raw.items() if isinstance(raw, dict) else raw or ()
+    return tuple(
+        (name, value.encode() if isinstance(value, str) else value)
+        for name, value in pairs  # type: ignore[attr-defined]
+    )
 
 
 def whole_log(settings: Settings, topic_name: str, timeout: float = 10.0) -> LogRange:
@@ -118,6 +129,7 @@ def scan(
                     stamp / 1000 if kind and stamp > 0 else None,
                     message.key(),
                     message.value(),
+                    _headers(message.headers()),
                 )
             # An end behind a transaction marker or a compacted record is never read:
             # the position (local, no round trip) says when it is passed.

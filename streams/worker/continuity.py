@@ -11,18 +11,25 @@ dropped is then behind its read position, and the offsets after it may be commit
 So before an agent handles a record, it checks that every record before it on that
 partition was handled: by this agent (the one before it), or by whoever committed the
 group's offset past it. A hole is allowed only where the log holds no record (a
-transaction's marker, a compacted key): the log is read to tell. A hole that holds
-records is read again: the guard seeks the partition back to its start, and the
-records fetched before the seek are passed over unacknowledged (they come again
-after the hole), so nothing past the hole is acknowledged before the hole is handled.
+transaction's marker, a compacted key). A hole that holds records is read from the
+log, here, and each of its records is handled, in order, before the record after it:
+nothing past a hole is acknowledged before the hole is handled.
+
+Why read the hole here rather than seek the stream back to it: a seek races with
+Faust's fetcher as the drop did. A record the fetcher is handing over while the seek
+happens sets Faust's read position past the hole again (``Consumer._drain_messages``
+sets it after the hand-over), and the records read again are dropped as old; on a
+busy worker the fetcher is always handing something over. A first version did seek,
+and a loaded CI run stalled on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -35,9 +42,8 @@ log = logging.getLogger(__name__)
 
 #: ``(topic, partition)``.
 Partition = tuple[str, int]
-#: How long records fetched before a seek back may keep coming before the guard
-#: seeks again (the seek did not take: a rebalance came between).
-REWIND_PATIENCE_SECONDS = 30.0
+#: Records of a hole read from the log at once (a hole after a long outage is large).
+HOLE_CHUNK = 5_000
 
 
 def unhandled_before(offset: int, expected: int | None, committed: int | None) -> int | None:
@@ -46,11 +52,32 @@ def unhandled_before(offset: int, expected: int | None, committed: int | None) -
     partition (None: none yet), ``committed`` the group's committed offset (None:
     none, so the log's start)."""
     if expected is not None and offset <= expected:
-        return None  # the next one, or one read again after a seek back
+        return None  # the next one, or one handed over again
     start = committed or 0
     if expected is not None:
         start = max(start, expected)
     return None if offset <= start else start
+
+
+@dataclass(frozen=True)
+class MissedRecord:
+    """A record of a hole, read from the log: what an agent reads of a Faust message."""
+
+    topic: str
+    partition: int
+    offset: int
+    #: When Kafka logged it (seconds since the epoch), as Faust's ``message.timestamp``.
+    timestamp: float | None
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+#: ``read_log(topic, partition, start, end)``: at most ``HOLE_CHUNK`` records of
+#: ``[start, end)``, in offset order.
+ReadLog = Callable[[str, int, int, int], list[MissedRecord]]
+#: ``handled(tp, start, end)``: tells Faust that offsets ``[start, end)`` were handled.
+MarkHandled = Callable[[Any, int, int], Awaitable[None]]
 
 
 class ContinuityGuard:
@@ -60,52 +87,50 @@ class ContinuityGuard:
         self,
         settings: Settings,
         committed: Callable[[str, int], int | None],
-        seek: Callable[[Any, int], Awaitable[None]],
-        holds_records: Callable[[str, int, int, int], bool] | None = None,
+        mark_handled: MarkHandled,
+        read_log: ReadLog | None = None,
     ) -> None:
         self.settings = settings
         self.committed = committed
-        self.seek = seek
-        self.holds_records = holds_records or self._holds_records
-        #: Per partition, the offset after the last record handled (or the start of a
-        #: hole being read again).
+        self.mark_handled = mark_handled
+        self.read_log = read_log or self._read_log
+        #: Per partition, the offset after the last record handled.
         self.expected: dict[Partition, int] = {}
-        #: Partitions sought back to a hole, and since when (monotonic seconds).
-        self.rewinding: dict[Partition, float] = {}
 
-    async def admit(self, message: Any) -> bool:
-        """Whether the agent may handle ``message`` now. False when records before
-        it were never handed over: the partition is sought back to them, and
-        ``message`` comes again after them."""
+    async def handle_missed(self, message: Any, handle: Callable[[Any], Awaitable[None]]) -> int:
+        """Handle, in order, the records before ``message`` on its partition that were
+        never handed to this agent; how many there were. Call before handling
+        ``message`` itself."""
         where = (message.topic, message.partition)
-        rewound_at = self.rewinding.get(where)
-        if rewound_at is not None:
-            if message.offset <= self.expected[where]:
-                del self.rewinding[where]  # the hole's first record: read again
-            elif time.monotonic() - rewound_at < REWIND_PATIENCE_SECONDS:
-                return False  # fetched before the seek; it comes again
         expected = self.expected.get(where)
+        self.expected[where] = max(expected or 0, message.offset + 1)
         if expected is not None and message.offset <= expected:
-            self.expected[where] = message.offset + 1
-            return True  # the common case: no question for the broker
+            return 0  # the common case: no question for the broker
         committed = await asyncio.to_thread(self.committed, message.topic, message.partition)
         start = unhandled_before(message.offset, expected, committed)
-        if start is not None and await asyncio.to_thread(
-            self.holds_records, message.topic, message.partition, start, message.offset
-        ):
-            log.warning(
-                "%s[%d]: the records at offsets %d to %d were never handed to this agent, "
-                "and nobody committed them; reading them again",
-                message.topic,
-                message.partition,
-                start,
-                message.offset - 1,
+        if start is None:
+            return 0
+        missed, position = 0, start
+        while position < message.offset:
+            records = await asyncio.to_thread(
+                self.read_log, message.topic, message.partition, position, message.offset
             )
-            await self.seek(message.tp, start)
-            self.expected[where] = start
-            self.rewinding[where] = time.monotonic()
-            return False
-        if start is not None:
+            if not records:
+                break
+            if missed == 0:
+                log.warning(
+                    "%s[%d]: the records from offset %d to %d were never handed to this "
+                    "agent, and nobody committed them; handling them from the log first",
+                    message.topic,
+                    message.partition,
+                    start,
+                    message.offset - 1,
+                )
+            for record in records:
+                await handle(record)
+            missed += len(records)
+            position = records[-1].offset + 1
+        if missed == 0:
             log.info(
                 "%s[%d]: no record at offsets %d to %d (transaction markers or compaction)",
                 message.topic,
@@ -113,14 +138,18 @@ class ContinuityGuard:
                 start,
                 message.offset - 1,
             )
-        self.expected[where] = message.offset + 1
-        return True
+        # Faust's commit waits for these offsets to be acknowledged, and it never
+        # handed them over to be: tell it they are done.
+        await self.mark_handled(message.tp, start, message.offset)
+        return missed
 
-    def _holds_records(self, topic: str, partition: int, start: int, end: int) -> bool:
-        """Whether the log holds a record at an offset in ``[start, end)``."""
+    def _read_log(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
         records = scan(self.settings, LogRange(topic, {partition: (start, end)}))
         try:
-            return next(records, None) is not None
+            return [
+                MissedRecord(topic, partition, r.offset, r.timestamp, r.key, r.value, r.headers)
+                for r in islice(records, HOLE_CHUNK)
+            ]
         finally:
             records.close()
 
@@ -140,11 +169,14 @@ def broker_committed(settings: Settings, group: str) -> Callable[[str, int], int
     return committed
 
 
-def faust_seek(app: Any) -> Callable[[Any, int], Awaitable[None]]:
-    """Faust's seek of one partition: the consumer reads from ``offset`` again and
-    takes records from there (``Consumer.seek`` resets its read offset too)."""
+def faust_mark_handled(app: Any) -> MarkHandled:
+    """Record offsets ``[start, end)`` as a gap in Faust's acknowledgements, the way
+    Faust records offsets it knows hold nothing to handle (``Consumer._add_gap``, used
+    by its fetcher): its commit then passes them once the records around them are
+    acknowledged. Without it the commit of the partition would stop at the hole."""
 
-    async def seek(tp: Any, offset: int) -> None:
-        await app.consumer.seek(tp, offset)
+    async def mark(tp: Any, start: int, end: int) -> None:
+        if end > start:
+            await app.consumer._add_gap(tp, start, end - 1)
 
-    return seek
+    return mark

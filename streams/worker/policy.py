@@ -23,7 +23,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from streams.worker.continuity import ContinuityGuard, broker_committed, faust_seek
+from streams.worker.continuity import ContinuityGuard, broker_committed, faust_mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,17 @@ def halt(agent: str, message: Any, exc: BaseException) -> NoReturn:
 
 async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     """Run ``handle`` on each message of ``stream`` in order; ack it when it returned.
-    A message that comes after records never handed over waits for them: its
-    partition is read again from them (``streams.worker.continuity``)."""
+    Records of its partition that were never handed over are handled before it,
+    from the log (``streams.worker.continuity``)."""
     app = stream.app
     settings = app.countersign_settings
-    guard = ContinuityGuard(settings, broker_committed(settings, app.conf.id), faust_seek(app))
+    guard = ContinuityGuard(
+        settings, broker_committed(settings, app.conf.id), faust_mark_handled(app)
+    )
     manual = stream.noack()
     async for event in manual.events():
         try:
-            if not await guard.admit(event.message):
-                continue  # not handled, not acknowledged: it comes again
+            await guard.handle_missed(event.message, handle)
             await handle(event.message)
         except Exception as exc:
             halt(name, event.message, exc)

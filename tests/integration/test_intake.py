@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -185,7 +184,13 @@ def test_sigterm_finishes_requests_in_flight_and_every_202_is_in_kafka(
     accepted = {a.body["signature_id"] for a in answers if a is not None and a.status == 202}
     assert accepted, "no request was answered before the shutdown"
     assert None in answers, "the intake stopped after the traffic, not during it"
-    assert all(a is None or a.status == 202 for a in answers), [a.status for a in answers if a]
+    # Besides a 202, an answer may only be a refusal to retry (a loaded machine can
+    # make Kafka slow to confirm): never an error, never a 202 that Kafka lacks.
+    others = [a for a in answers if a is not None and a.status != 202]
+    assert all(a.status in (503, 504) and "Retry-After" in a.headers for a in others), [
+        (a.status, a.body) for a in others[:5]
+    ]
+    maybe_taken = {a.body["signature_id"] for a in others if a.status == 504}
     on_kafka = {r["signature_id"] for r in submitted(settings, expect=len(accepted))}
     assert accepted <= on_kafka
-    assert json.dumps(sorted(accepted)) == json.dumps(sorted(on_kafka))
+    assert on_kafka - accepted <= maybe_taken

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.core.settings import Settings
-from streams.worker.continuity import ContinuityGuard, unhandled_before
+from streams.worker.continuity import ContinuityGuard, MissedRecord, unhandled_before
 
 
 def test_the_next_record_in_line_is_accounted_for() -> None:
     assert unhandled_before(41, expected=41, committed=30) is None
 
 
-def test_a_record_read_again_after_a_seek_back_is_accounted_for() -> None:
+def test_a_record_handed_over_again_is_accounted_for() -> None:
     assert unhandled_before(35, expected=41, committed=30) is None
 
 
@@ -51,56 +51,84 @@ class Message:
         return (self.topic, self.partition)
 
 
-class Consumer:
-    """What the guard asks of a consumer, written down: the seeks."""
+class Log:
+    """Partition t[1] as the guard reads it: records at ``offsets``, ``chunk`` at a time."""
 
-    def __init__(self) -> None:
-        self.seeks: list[tuple[Any, int]] = []
+    def __init__(self, offsets: list[int], chunk: int = 1000) -> None:
+        self.offsets = offsets
+        self.chunk = chunk
+        self.reads: list[tuple[int, int]] = []
 
-    async def seek(self, tp: Any, offset: int) -> None:
-        self.seeks.append((tp, offset))
-
-
-def guard(
-    committed: int | None, log_holds: bool, asked: list[Any], consumer: Consumer
-) -> ContinuityGuard:
-    def holds_records(topic: str, partition: int, start: int, end: int) -> bool:
-        asked.append((topic, partition, start, end))
-        return log_holds
-
-    def committed_offset(topic: str, partition: int) -> int | None:
-        asked.append(("committed", topic, partition))
-        return committed
-
-    return ContinuityGuard(Settings(), committed_offset, consumer.seek, holds_records)
+    def read(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
+        self.reads.append((start, end))
+        held = [o for o in self.offsets if start <= o < end][: self.chunk]
+        return [MissedRecord(topic, partition, o, None, None, b"v", ()) for o in held]
 
 
-def admitted(checker: ContinuityGuard, *offsets: int) -> list[int]:
-    """The offsets of partition t[1] the agent may handle, handed over in this order."""
+class Agent:
+    """The guard in front of a handler that writes down what it handled, and what
+    was reported to Faust as handled without being handed over."""
 
-    async def read() -> list[int]:
-        return [o for o in offsets if await checker.admit(Message("t", 1, o))]
+    def __init__(self, committed: int | None, log: Log) -> None:
+        self.handled: list[int] = []
+        self.marked: list[tuple[Any, int, int]] = []
+        self.asked = 0
 
-    return asyncio.run(read())
+        def committed_offset(_topic: str, _partition: int) -> int | None:
+            self.asked += 1
+            return committed
+
+        async def mark(tp: Any, start: int, end: int) -> None:
+            self.marked.append((tp, start, end))
+
+        self.guard = ContinuityGuard(Settings(), committed_offset, mark, log.read)
+
+    def receive(self, *offsets: int) -> list[int]:
+        """Hand ``offsets`` of t[1] over in this order; what was handled, in order."""
+
+        async def handle(message: Any) -> None:
+            self.handled.append(message.offset)
+
+        async def run() -> None:
+            for offset in offsets:
+                message = Message("t", 1, offset)
+                await self.guard.handle_missed(message, handle)
+                await handle(message)
+
+        asyncio.run(run())
+        return self.handled
 
 
-def test_a_hole_that_holds_records_is_read_again_before_anything_after_it() -> None:
-    asked: list[Any] = []
-    consumer = Consumer()
-    checker = guard(30, True, asked, consumer)
-    # After a restart the consumer hands over 36 and 37 first, then (after the seek
-    # back) 30 to 37: only the second reading is handled.
-    handed = admitted(checker, 36, 37, *range(30, 38))
-    assert handed == list(range(30, 38))
-    assert consumer.seeks == [(("t", 1), 30)]
-    assert [a for a in asked if a[0] == "t"] == [("t", 1, 30, 36)]
+def test_records_never_handed_over_are_handled_from_the_log_before_the_next_one() -> None:
+    # Committed at 30; after a restart the consumer hands over 36 first.
+    agent = Agent(30, Log(list(range(0, 40))))
+    assert agent.receive(36, 37) == [30, 31, 32, 33, 34, 35, 36, 37]
+    assert agent.marked == [(("t", 1), 30, 36)]
+
+
+def test_a_large_hole_is_read_in_chunks_in_order() -> None:
+    log = Log(list(range(0, 100)), chunk=4)
+    agent = Agent(0, log)
+    assert agent.receive(10) == list(range(0, 11))
+    assert log.reads == [(0, 10), (4, 10), (8, 10)]
 
 
 def test_a_hole_without_records_is_passed_and_the_agent_goes_on_from_there() -> None:
-    asked: list[Any] = []
-    consumer = Consumer()
-    handed = admitted(guard(30, False, asked, consumer), 32, 33, 34)
-    assert handed == [32, 33, 34]
+    log = Log([32, 33, 34])  # 30 and 31 hold transaction markers
+    agent = Agent(30, log)
+    assert agent.receive(32, 33, 34) == [32, 33, 34]
     # The broker and the log were asked once, for the one hole; then never again.
-    assert asked == [("committed", "t", 1), ("t", 1, 30, 32)]
-    assert consumer.seeks == []
+    assert (agent.asked, log.reads) == (1, [(30, 32)])
+    assert agent.marked == [(("t", 1), 30, 32)]
+
+
+def test_a_record_after_the_next_in_line_opens_a_hole_from_the_next() -> None:
+    agent = Agent(30, Log(list(range(0, 60))))
+    assert agent.receive(30, 31, 35) == [30, 31, 32, 33, 34, 35]
+
+
+def test_records_handed_over_again_are_handled_again_and_open_no_hole() -> None:
+    log = Log(list(range(0, 60)))
+    agent = Agent(30, log)
+    assert agent.receive(30, 31, 32, 31, 32, 33) == [30, 31, 32, 31, 32, 33]
+    assert log.reads == [] and agent.asked == 1
