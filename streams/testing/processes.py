@@ -159,6 +159,14 @@ class WorkerProcess(ChildProcess):
         if self.api is not None:
             self.api.wait_for_health("API process", self.web_port, deadline)
 
+    def warnings(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of its log at WARNING or above (Faust's included)."""
+        marks = ("[WARNING]", "[ERROR]", "[CRITICAL]")
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(
+            [line for line in text.splitlines() if any(m in line for m in marks)][-lines:]
+        )
+
     def log_tail(self, lines: int = 60) -> str:
         tail = super().log_tail(lines)
         if self.api is not None and self.api.log_path.exists():
@@ -344,6 +352,11 @@ class Results:
             if worker is not None and not worker.alive():
                 raise AssertionError(f"the worker died:\n{worker.log_tail()}")
             self.poll(1.0)
+        if not self.matches(truth) and worker is not None:
+            # The test's own asserts will say what differs; this says why, for a run
+            # (CI) whose worker log is gone afterwards.
+            print(f"no match after {timeout:.0f} s; the worker's warnings:")
+            print(worker.warnings())
         self.poll(3.0)  # anything counted twice would arrive now
 
     def records_on(self, name: str) -> int:
