@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.progress import MofNCompleteColumn, Progress
+
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import fresh_settings
 from streams.core.children import free_port
@@ -61,8 +63,9 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
     parser.add_argument(
         "--settle",
         type=float,
-        default=900,
-        help="seconds to wait, once every mail is out, for the confirmed count to be exact",
+        default=300,
+        help="give up once every mail is out and the confirmed count has not moved for "
+        "this many seconds without being exact",
     )
     parser.add_argument(
         "--kill", action="store_true", help="SIGKILL the worker, then the mailer, mid-mailing"
@@ -106,12 +109,15 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
                     stop.wait(1.0)
 
             peak_rss = 0.0
-            with mailer:
+            with mailer, Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bars:
+                mails_bar = bars.add_task("mails out", total=len(signers))
+                confirmed_bar = bars.add_task("confirmed, as the API shows", total=confirming)
                 started = time.perf_counter()
                 mailer.start()
                 reader = threading.Thread(target=read_mail, daemon=True)
                 reader.start()
                 mailed_at = confirmed_at = None
+                last_shown, moved_at = None, time.monotonic()
                 kills: list[str] = []
                 while confirmed_at is None:
                     assert mailer.alive(), mailer.log_tail()
@@ -122,22 +128,26 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
                         worker.kill()  # the API and the sink keep running, as in production
                         worker.start()
                         kills.append(f"worker at {out:,} mails")
-                        print(f"  SIGKILL: {kills[-1]}", flush=True)
+                        bars.console.print(f"  SIGKILL: {kills[-1]}")
                     if args.kill and len(kills) == 1 and out > len(signers) // 2:
                         mailer.kill()
                         mailer.start()
                         kills.append(f"mailer at {out:,} mails")
-                        print(f"  SIGKILL: {kills[-1]}", flush=True)
+                        bars.console.print(f"  SIGKILL: {kills[-1]}")
                     if mailed_at is None and out >= len(signers):
                         mailed_at = time.perf_counter() - started
-                        print(f"  {len(signers):,} mails out in {mailed_at:.1f} s", flush=True)
+                        bars.console.print(f"  {len(signers):,} mails out in {mailed_at:.1f} s")
                     shown = counts(worker)
+                    bars.update(mails_bar, completed=out)
+                    bars.update(confirmed_bar, completed=shown.get("total", 0))
+                    if shown.get("total") != last_shown:  # signers are still reading
+                        last_shown, moved_at = shown.get("total"), time.monotonic()
                     if shown.get("total") == confirming and mailed_at is not None:
                         confirmed_at = time.perf_counter() - started
-                    elif mailed_at is not None and (
-                        time.perf_counter() - started - mailed_at > args.settle
-                    ):
-                        print(f"  not exact {args.settle:.0f} s after the last mail", flush=True)
+                    elif mailed_at is not None and time.monotonic() - moved_at > args.settle:
+                        bars.console.print(
+                            f"  not exact: the count stood still for {args.settle:.0f} s"
+                        )
                         break
                     time.sleep(1)
                 stop.set()
@@ -154,6 +164,7 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
         "machine": describe(),
         "signatures": len(signers),
         "share_following_links": SHARE,
+        "link_readers": args.readers,
         "mails": len(mails),
         "kills": kills,
         "mailer_connections": settings.mailer_connections,

@@ -40,6 +40,7 @@ from confluent_kafka.admin import NewTopic
 
 from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
 from streams.core import kafka
+from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED, wait_until_visible
 from streams.testing.dataset import DemoPetition, Event, dataset_with_truth
@@ -52,8 +53,15 @@ WORKER_PORT = 6098
 
 
 def fresh_settings(workdir: Path, label: str) -> Settings:
+    """Settings of one bench run: topics of its own, on a broker that answers (else
+    the bench stops here and says so, not in a worker's traceback later)."""
     run = uuid.uuid4().hex[:6]
-    return Settings(topic_prefix=f"bench{run}{label}.", data_dir=workdir / label / "data")
+    settings = Settings(topic_prefix=f"bench{run}{label}.", data_dir=workdir / label / "data")
+    try:
+        kafka.cluster_metadata(kafka.admin_client(settings), settings, 10)
+    except KafkaUnavailable as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    return settings
 
 
 def passthrough(settings: Settings, count: int) -> float:

@@ -49,6 +49,8 @@ class DemoPetition:
     opens_at: datetime
     closes_at: datetime | None
     confirmation: str = "none"
+    #: Milestones the dashboard shows progress toward.
+    thresholds: tuple[int, ...] = ()
 
     def record(self, now: datetime) -> dict[str, Any]:
         """The catalogue record of this demo petition (title made from its id)."""
@@ -58,6 +60,7 @@ class DemoPetition:
             opens_at=self.opens_at,
             closes_at=self.closes_at,
             confirmation=self.confirmation,
+            thresholds=list(self.thresholds),
             now=now,
         )
 

@@ -27,7 +27,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -141,6 +141,11 @@ def live_dataset(
     return events, petitions, truth_of(events, petitions, now, settings), now
 
 
+def milestones_around(total: int) -> tuple[int, ...]:
+    """One milestone passed long ago, the next two thousands above ``total``."""
+    return (100, (total // 1000 + 1) * 1000, (total // 1000 + 2) * 1000)
+
+
 def truth_of(events: list[Event], petitions: list[Any], now: datetime, settings: Settings) -> Truth:
     windows = {p.petition_id: (p.opens_at, p.closes_at) for p in petitions}
     return expected([(e.key, e.value) for e in events], windows, now, settings.hash_key)
@@ -185,6 +190,11 @@ def run(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     )
     events, petitions, truth, now = live_dataset(settings, 14, SIGNATURES)
     early = truth_of(events[:BEFORE_PAGES], petitions, now, settings)
+    total = sum(n for (p, _, _), n in truth.counts.items() if p == PETITION)
+    petitions = [
+        replace(p, thresholds=milestones_around(total)) if p.petition_id == PETITION else p
+        for p in petitions
+    ]
     with WorkerProcess(settings, tmp / "worker.log", free_port()) as worker:
         worker.extra_env["COUNTERSIGN_SSE_MAX_CONNECTIONS"] = str(VIEWER_CAP)
         prepare(settings, petitions)
@@ -295,6 +305,24 @@ def test_every_country_on_the_map_has_its_count(run: Run, page: Page) -> None:
 
     shown = eventually(on_map, lambda m: m == dict(expected_counts))
     assert shown == dict(expected_counts)
+
+
+def test_the_milestone_bar_measures_the_total_against_the_next_milestone(
+    run: Run, page: Page
+) -> None:
+    total = run.total()
+    upcoming = min(t for t in milestones_around(total) if t > total)
+    driver = page.driver
+
+    def bar() -> tuple[float, float, str]:
+        progress = driver.find_element(By.ID, "threshold-progress")
+        text = driver.find_element(By.ID, "threshold-text").text
+        return float(progress.get_attribute("value")), float(progress.get_attribute("max")), text
+
+    value, most, text = eventually(bar, lambda b: b[0] == total)
+    assert (value, most) == (total, upcoming)
+    assert text.startswith(f"{total:,} of {upcoming:,} (")
+    assert text.endswith(f"{upcoming - total:,} to go.")
 
 
 def test_the_chart_plots_every_signature_in_its_minute(run: Run, page: Page) -> None:
