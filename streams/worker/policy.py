@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -57,8 +58,13 @@ async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     guard = ContinuityGuard(
         settings, broker_committed(settings, app.conf.id), faust_mark_handled(app)
     )
+    # Faust's consumer reports a partition whose stream takes no event for a while
+    # (``stream_processing_timeout``) from this map; the Monitor that would keep it
+    # is off (``CountersignApp``), so it is kept here, or every backlog is reported.
+    inbound = app.monitor.stream_inbound_time
     manual = stream.noack()
     async for event in manual.events():
+        inbound[event.message.tp] = time.monotonic()
         try:
             await guard.handle_missed(event.message, handle)
             await handle(event.message)
