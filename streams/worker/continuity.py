@@ -35,7 +35,7 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from streams.core import kafka
-from streams.core.logscan import LogRange, scan
+from streams.core.logscan import LogRange, LogRecord, scan
 from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,18 +59,12 @@ def unhandled_before(offset: int, expected: int | None, committed: int | None) -
     return None if offset <= start else start
 
 
-@dataclass(frozen=True)
-class MissedRecord:
-    """A record of a hole, read from the log: what an agent reads of a Faust message."""
+@dataclass(frozen=True, kw_only=True)
+class MissedRecord(LogRecord):
+    """A record of a hole, read from the log, with its topic: what an agent reads of
+    a Faust message (``timestamp`` is in seconds, as Faust's)."""
 
     topic: str
-    partition: int
-    offset: int
-    #: When Kafka logged it (seconds since the epoch), as Faust's ``message.timestamp``.
-    timestamp: float | None
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...]
 
 
 #: ``read_log(topic, partition, start, end)``: at most ``HOLE_CHUNK`` records of
@@ -97,19 +91,18 @@ class ContinuityGuard:
         #: Per partition, the offset after the last record handled.
         self.expected: dict[Partition, int] = {}
 
-    async def handle_missed(self, message: Any, handle: Callable[[Any], Awaitable[None]]) -> int:
+    async def handle_missed(self, message: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
         """Handle, in order, the records before ``message`` on its partition that were
-        never handed to this agent; how many there were. Call before handling
-        ``message`` itself."""
+        never handed to this agent. Call before handling ``message`` itself."""
         where = (message.topic, message.partition)
         expected = self.expected.get(where)
         self.expected[where] = max(expected or 0, message.offset + 1)
         if expected is not None and message.offset <= expected:
-            return 0  # the common case: no question for the broker
+            return  # the common case: no question for the broker
         committed = await asyncio.to_thread(self.committed, message.topic, message.partition)
         start = unhandled_before(message.offset, expected, committed)
         if start is None:
-            return 0
+            return
         missed, position = 0, start
         while position < message.offset:
             records = await asyncio.to_thread(
@@ -141,15 +134,11 @@ class ContinuityGuard:
         # Faust's commit waits for these offsets to be acknowledged, and it never
         # handed them over to be: tell it they are done.
         await self.mark_handled(message.tp, start, message.offset)
-        return missed
 
     def _read_log(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
         records = scan(self.settings, LogRange(topic, {partition: (start, end)}))
         try:
-            return [
-                MissedRecord(topic, partition, r.offset, r.timestamp, r.key, r.value, r.headers)
-                for r in islice(records, HOLE_CHUNK)
-            ]
+            return [MissedRecord(topic=topic, **vars(r)) for r in islice(records, HOLE_CHUNK)]
         finally:
             records.close()
 
@@ -176,7 +165,6 @@ def faust_mark_handled(app: Any) -> MarkHandled:
     acknowledged. Without it the commit of the partition would stop at the hole."""
 
     async def mark(tp: Any, start: int, end: int) -> None:
-        if end > start:
-            await app.consumer._add_gap(tp, start, end - 1)
+        await app.consumer._add_gap(tp, start, end - 1)
 
     return mark

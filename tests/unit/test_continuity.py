@@ -62,7 +62,12 @@ class Log:
     def read(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
         self.reads.append((start, end))
         held = [o for o in self.offsets if start <= o < end][: self.chunk]
-        return [MissedRecord(topic, partition, o, None, None, b"v", ()) for o in held]
+        return [
+            MissedRecord(
+                topic=topic, partition=partition, offset=o, timestamp=None, key=None, value=b"v"
+            )
+            for o in held
+        ]
 
 
 class Agent:
