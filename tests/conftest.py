@@ -70,15 +70,21 @@ def test_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture
-def settings(kafka: str, test_id: str, tmp_path: Path) -> Settings:
+def isolated_settings(kafka: str, test_id: str, directory: Path) -> Settings:
     """Settings of an isolated pipeline: its own topic prefix, app id and data dir."""
     return Settings(
         env="test",
         kafka_bootstrap_servers=kafka,
         topic_prefix=f"t{test_id}.",
-        data_dir=tmp_path / "data",
+        data_dir=directory / "data",
+        # A restart after a kill -9 waits this long for the dead member to leave.
+        consumer_session_timeout_seconds=10,
     )
+
+
+@pytest.fixture
+def settings(kafka: str, test_id: str, tmp_path: Path) -> Settings:
+    return isolated_settings(kafka, test_id, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -192,7 +192,12 @@ case "$command" in
     wait_ready
     echo "$(bootstrap)"
     ;;
-  down) for ((n = 1; n <= nodes; n++)); do stop_node "$n"; done ;;
+  down)
+    # All at once: stopped one by one, the last nodes of a cluster that lost one wait
+    # out the 30 s for a controller quorum that is gone.
+    for ((n = 1; n <= nodes; n++)); do stop_node "$n" & done
+    wait
+    ;;
   status)
     for ((n = 1; n <= nodes; n++)); do
       if alive "$n"; then state="running (pid $(pid_of "$n"))"; else state="stopped"; fi

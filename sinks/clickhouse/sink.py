@@ -138,9 +138,10 @@ class ClickHouseSink:
         self.settings = settings
         self.group_id = sink_group_id(settings)
         self.consumer = kafka.consumer(settings, group_id=self.group_id)
-        self.consumer.subscribe(
-            list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
+        #: Whether the consumer has joined the group: at the first cycle, not here. A
+        #: member that joins and then does not poll holds up every rebalance of its
+        #: group (seen: another member's join waited past 60 s).
+        self._subscribed = False
         #: The partitions assigned to this sink now (kept by the rebalance callbacks).
         self._owned: set[tuple[str, int]] = set()
         #: True while a batch waits for ClickHouse (the assignment is paused).
@@ -177,6 +178,11 @@ class ClickHouseSink:
     # -- one cycle ----------------------------------------------------------------------
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Consume up to one batch, write it per topic-partition, commit. Returns rows."""
+        if not self._subscribed:
+            self.consumer.subscribe(
+                list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
+            self._subscribed = True
         messages = [
             m
             for m in self.consumer.consume(self.batch_size, timeout=self.batch_seconds)

@@ -46,6 +46,9 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
         ),
         "COUNTERSIGN_OPS_TOKEN": settings.ops_token.get_secret_value(),
         "COUNTERSIGN_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "COUNTERSIGN_CONSUMER_SESSION_TIMEOUT_SECONDS": str(
+            settings.consumer_session_timeout_seconds
+        ),
     }
     if settings.clickhouse_dsn:
         spelled["COUNTERSIGN_CLICKHOUSE_DSN"] = settings.clickhouse_dsn

@@ -58,6 +58,7 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
             settings,
             **{
                 "group.id": group_id,
+                "session.timeout.ms": int(settings.consumer_session_timeout_seconds * 1000),
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     #: The worker's event loop. uvloop is measured in docs/benchmarks.md; it stays
     #: opt-in until a CI hang seen once with it (on a fresh broker) is ruled out.
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    #: How long a consumer group waits for a member that stopped heartbeating before
+    #: it gives the member's partitions to others. After a ``kill -9`` the restarted
+    #: worker (or mailer, or sink) waits this long to join its group. Kafka's default;
+    #: the tests set 10 s. Heartbeats run on the consumer's own thread, so a busy
+    #: event loop does not miss them.
+    consumer_session_timeout_seconds: float = Field(default=45.0, ge=6, le=300)
     #: How often the worker commits its transactions (offsets, tables, outputs): the
     #: latency of counts versus the overhead of a commit.
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=60)

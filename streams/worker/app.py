@@ -17,6 +17,7 @@ from aiohttp import web
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
+from streams.worker.continuity import rewind_uncommitted
 from streams.worker.health import build_worker_health
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,18 @@ class CountersignApp(faust.App):
         # of the event loop, so it is not kept.
         self.sensors.remove(self.monitor)
         return dependencies
+
+    def _new_consumer(self) -> Any:
+        """Faust's consumer, made to read partitions nobody committed from their start
+        after a rebalance, as it reads the others from their commit (why:
+        ``streams.worker.continuity.rewind_uncommitted``)."""
+        consumer = super()._new_consumer()
+        rewind_uncommitted(consumer, self._is_stream_topic)
+        return consumer
+
+    def _is_stream_topic(self, topic: str) -> bool:
+        """A topic some agent reads (a table's changelog is read by Faust's recovery)."""
+        return any(topic in getattr(a.channel, "topics", ()) for a in self.agents.values())
 
     async def on_first_start(self) -> None:
         """Create any missing pipeline topic before the consumer subscribes to them:
@@ -118,6 +131,7 @@ def create_app(settings: Settings, petitions: PetitionLookup) -> CountersignApp:
         # The audit log takes events up to 2 MiB so that oversized ones reach validate.
         consumer_max_fetch_size=4 * 1024 * 1024,
         broker_commit_interval=settings.commit_interval_seconds,
+        broker_session_timeout=settings.consumer_session_timeout_seconds,
         producer_linger=settings.producer_linger_seconds,
         producer_max_batch_size=256 * 1024,
         autodiscover=False,

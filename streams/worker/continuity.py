@@ -158,6 +158,37 @@ def broker_committed(settings: Settings, group: str) -> Callable[[str, int], int
     return committed
 
 
+def rewind_uncommitted(consumer: Any, is_stream: Callable[[str], bool]) -> None:
+    """Make ``consumer`` (Faust's) seek stream partitions that have no committed offset
+    back to their first record whenever it seeks to the committed offsets.
+
+    Faust seeks every partition to its committed offset after a rebalance, to take
+    back what it fetched and dropped meanwhile; aiokafka's ``seek_to_committed`` skips
+    a partition whose committed offset is none (or 0), so there the drop stands. Seen:
+    after a SIGKILL, two partitions of signatures.valid that nobody had committed yet
+    were fetched to their end during the restart and never handed over; with no later
+    record, the guard above never saw the hole (706 verdicts missing for good)."""
+    seek_to_committed = consumer.seek_to_committed
+
+    async def seek_to_committed_or_start() -> Any:
+        committed = await seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if not offset and is_stream(tp.topic)]
+        if uncommitted:
+            earliest = await consumer.earliest_offsets(*uncommitted)
+            # On the consumer's own thread, as Faust's seek to the committed offsets.
+            await consumer.seek_wait({tp: earliest[tp] for tp in uncommitted})
+            by_topic: dict[str, list[int]] = {}
+            for tp in sorted(uncommitted):
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            log.info(
+                "read from their start, as no offset of theirs is committed: %s",
+                ", ".join(f"{t}{partitions}" for t, partitions in by_topic.items()),
+            )
+        return committed
+
+    consumer.seek_to_committed = seek_to_committed_or_start
+
+
 def faust_mark_handled(app: Any) -> MarkHandled:
     """Record offsets ``[start, end)`` as a gap in Faust's acknowledgements, the way
     Faust records offsets it knows hold nothing to handle (``Consumer._add_gap``, used

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import ServeProcess, free_port, prepare
+from tests.conftest import isolated_settings
 from tests.intake_client import Answer, request
 
 
-@pytest.fixture
-def serve(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The base URL of a running serve that knows the demo petitions."""
+@pytest.fixture(scope="module")
+def serve(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a running serve that knows the demo petitions: one for the
+    module, as every test here only reads."""
+    directory = tmp_path_factory.mktemp("serve-edges")
+    settings = isolated_settings(kafka, uuid.uuid4().hex[:10], directory)
     prepare(settings, default_petitions(datetime.now(UTC)))
-    process = ServeProcess(settings, tmp_path / "serve.log", free_port())
+    process = ServeProcess(settings, directory / "serve.log", free_port())
     with process:
         yield process.start_serving({})
 

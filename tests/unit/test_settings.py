@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from streams.core.catalogue_follower import PetitionLookup
+from streams.core.children import environment
 from streams.core.errors import ConfigurationError
 from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
+from streams.worker.app import create_app
 
 #: A hash key of one's own: 32 bytes, the least accepted outside development.
 OWN_HASH_KEY = "5f0c2a9e7b1d43e8a6c4f2b0d9e7a5c3"
@@ -217,3 +220,26 @@ def test_a_previous_key_with_the_current_id_is_refused() -> None:
 def test_a_garbled_list_of_previous_keys_is_refused() -> None:
     with pytest.raises(ValidationError, match="id=key,id=key"):
         Settings(email_hash_previous_keys="just-a-key")
+
+
+def test_a_child_process_reads_the_settings_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = Settings(topic_prefix="child.", consumer_session_timeout_seconds=10)
+    for name, value in environment(given).items():
+        if name.startswith("COUNTERSIGN_") or name == "KAFKA_BOOTSTRAP_SERVERS":
+            monkeypatch.setenv(name, value)
+    read = Settings()
+    assert read.topic_prefix == "child."
+    assert read.consumer_session_timeout_seconds == 10
+
+
+def test_the_worker_hands_its_session_timeout_to_faust() -> None:
+    settings = Settings(consumer_session_timeout_seconds=12)
+    app = create_app(settings, PetitionLookup(settings))
+    assert app.conf.broker_session_timeout == 12
+
+
+def test_a_session_timeout_below_the_brokers_least_is_refused() -> None:
+    # Kafka refuses a member whose session is shorter than group.min.session.timeout.ms
+    # (6 s by default): better refused at start than by every join.
+    with pytest.raises(ValidationError):
+        Settings(consumer_session_timeout_seconds=5)
