@@ -5,8 +5,10 @@ chDB. The other member reads records but never writes or commits any."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 
@@ -26,10 +28,22 @@ from tests.integration.test_clickhouse_sink import COUNTRIES, accepted, counts
 EXPECTED = Counter(("p", r, c) for c, r in (COUNTRIES[n % 3] for n in range(300)))
 
 
+def sink_threads() -> str:
+    """Where each sink thread is now: a timeout says what the sink was doing (a CI run
+    once timed out here with the sink silent after its first refused write)."""
+    frames = sys._current_frames()
+    return "\n".join(
+        f"--- {thread.name}:\n" + "".join(traceback.format_stack(frames[thread.ident]))
+        for thread in threading.enumerate()
+        if thread.name == "clickhouse-sink" and thread.ident in frames
+    )
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{sink_threads()}")
         time.sleep(0.2)
 
 
