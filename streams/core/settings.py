@@ -8,6 +8,7 @@ with its own topic prefix) makes one with ``settings.model_copy(update=...)``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -17,18 +18,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.core.errors import ConfigurationError
 
-#: Good enough to hash emails on a laptop; refused when ``env`` is ``production``.
+#: The development secrets: public (they are in this file), so they are refused by a
+#: process that listens beyond loopback or runs with ``env=production``.
+#: Hashes emails on a laptop.
 DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-production"
-#: The shortest email-hash key outside development: an HMAC-SHA256 key shorter than
-#: the hash (32 bytes) is weaker than the hash, and an empty one hides nothing (every
-#: email's hash could be recomputed from a list of addresses).
-MIN_EMAIL_HASH_KEY_BYTES = 32
-#: Signs the confirmation links mailed to signers on a laptop; refused when ``env`` is
-#: ``production`` (anyone could forge a confirmation with it).
+#: Signs the confirmation links mailed to signers and the sign form's token.
 DEVELOPMENT_SIGNING_KEY = "countersign-development-signing-key-do-not-use-in-production"
-#: The audit tools' token for ``countersign serve``'s /ops endpoints on a laptop;
-#: refused when ``env`` is ``production``.
+#: The audit tools' token for ``countersign serve``'s /ops endpoints.
 DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
+#: The shortest secret (each key and the ops token), in any environment: an
+#: HMAC-SHA256 key shorter than the hash (32 bytes) is weaker than the hash, an empty
+#: email-hash key hides nothing (every hash could be recomputed from a list of
+#: addresses), and a short token can be guessed.
+MIN_SECRET_BYTES = 32
+#: How to make a secret, as every refusal says.
+MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 #: One window of ``intake_rate_limits``: ``count/seconds``.
 RATE_WINDOW = re.compile(r"([0-9]+)/([0-9]+)")
 #: What a browser sends as Origin: a scheme and a host, no path.
@@ -53,6 +57,14 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
             )
         windows.append((int(window[1]), float(window[2])))
     return windows
+
+
+def _check_length(name: str, secret: bytes) -> None:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{name} has {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed "
+            f"(make one with: {MAKE_A_SECRET})"
+        )
 
 
 def parse_previous_keys(spec: str) -> list[tuple[str, bytes]]:
@@ -156,6 +168,17 @@ class Settings(BaseSettings):
     #: event loop that the API and the sink's health answer from
     #: (bench/README.md: 1,000 viewers measured).
     sse_max_connections: int = Field(default=2000, ge=1, le=1_000_000)
+    #: Of those, one client may hold this many (a client is its network, counted as the
+    #: intake counts it: ``intake_ipv4_prefix``/``intake_ipv6_prefix``, behind
+    #: ``intake_trusted_proxies``); its next is answered 429 with Retry-After, so one
+    #: host cannot take every stream and lock the other viewers out.
+    sse_max_per_client: int = Field(default=20, ge=1, le=1_000_000)
+    #: Connections ``countersign serve`` serves at once, the streams above among them;
+    #: past it a new one is answered 503 and closed, as the intake's are ...
+    serve_max_connections: int = Field(default=4096, ge=1, le=1_000_000)
+    #: ... and a connection that idles, or sends no complete request head, is closed
+    #: after this (aiohttp's default keeps an idle one for an hour).
+    serve_keepalive_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: The bearer token of serve's /ops endpoints (audit data: names and hashes).
     ops_token: SecretStr = SecretStr(DEVELOPMENT_OPS_TOKEN)
     #: ``countersign worker``: its health and the agents' metrics.
@@ -227,9 +250,12 @@ class Settings(BaseSettings):
     #: server answers each mail after several round trips, which one connection waits
     #: out one mail at a time. (More mailer processes share ``mail.outbox``'s partitions.)
     mailer_connections: int = Field(default=4, ge=1, le=64)
-    #: A signer who signs again while pending gets the mail again, at most once in
-    #: this long (re-signing must not be a way to bomb someone's inbox).
-    mail_resend_pause_seconds: float = Field(default=60.0, ge=0)
+    #: A signer (email hash) who signs again while pending gets the mail again only
+    #: this long after their last mail (re-signing must not be a way to bomb someone's
+    #: inbox; kept on ``mail.history``, so across restarts) ...
+    mail_resend_pause_seconds: float = Field(default=6 * 3600.0, ge=0)
+    #: ... and gets at most this many resends in 24 hours (first mails always go).
+    mail_resends_per_day: int = Field(default=3, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("intake_rate_limits")
@@ -250,49 +276,48 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_development_key_in_production(self) -> Settings:
-        if (
-            self.env == "production"
-            and self.email_hash_key.get_secret_value() == DEVELOPMENT_EMAIL_HASH_KEY
-        ):
-            raise ConfigurationError(
-                "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own when "
-                "COUNTERSIGN_ENV=production (the development key is public)"
-            )
-        key_bytes = len(self.email_hash_key.get_secret_value().encode())
-        if self.env != "development" and key_bytes < MIN_EMAIL_HASH_KEY_BYTES:
-            raise ConfigurationError(
-                f"COUNTERSIGN_EMAIL_HASH_KEY has {key_bytes} bytes; at least "
-                f"{MIN_EMAIL_HASH_KEY_BYTES} are needed when COUNTERSIGN_ENV={self.env} "
-                "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
-        previous_ids = [key_id for key_id, _ in self.previous_hash_keys]
+    def _secrets_fail_closed(self) -> Settings:
+        """Every secret is long enough, and a public one never serves beyond this
+        machine: refused at start, naming the setting and how to make one."""
+        exposed = not self.binds_loopback_only or self.env == "production"
+        where = (
+            f"COUNTERSIGN_BIND_HOST={self.bind_host} listens beyond this machine"
+            if not self.binds_loopback_only
+            else "COUNTERSIGN_ENV=production"
+        )
+        secrets = [
+            ("COUNTERSIGN_EMAIL_HASH_KEY", self.email_hash_key, DEVELOPMENT_EMAIL_HASH_KEY),
+            ("COUNTERSIGN_SIGNING_KEY", self.signing_key, DEVELOPMENT_SIGNING_KEY),
+            ("COUNTERSIGN_OPS_TOKEN", self.ops_token, DEVELOPMENT_OPS_TOKEN),
+        ]
+        for name, secret, development in secrets:
+            value = secret.get_secret_value()
+            if exposed and value == development:
+                raise ConfigurationError(
+                    f"{name} must be set to a secret of your own: {where}, and the "
+                    f"development value is public (make one with: {MAKE_A_SECRET})"
+                )
+            _check_length(name, value.encode())
+        previous = self.previous_hash_keys
+        for key_id, key in previous:
+            _check_length(f"COUNTERSIGN_EMAIL_HASH_PREVIOUS_KEYS (key {key_id})", key)
+        previous_ids = [key_id for key_id, _ in previous]
         if self.email_hash_key_id in previous_ids or len(set(previous_ids)) < len(previous_ids):
             raise ConfigurationError(
                 "COUNTERSIGN_EMAIL_HASH_PREVIOUS_KEYS: every key needs an id of its own, "
                 f"other than the current COUNTERSIGN_EMAIL_HASH_KEY_ID ({self.email_hash_key_id})"
             )
-        if (
-            self.env == "production"
-            and self.signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY
-        ):
-            raise ConfigurationError(
-                "COUNTERSIGN_SIGNING_KEY must be set to a secret of your own when "
-                "COUNTERSIGN_ENV=production (with the public development key anyone "
-                "could confirm signatures)"
-            )
-        public_token = self.ops_token.get_secret_value() == DEVELOPMENT_OPS_TOKEN
-        if public_token and self.bind_host not in ("127.0.0.1", "::1", "localhost"):
-            raise ConfigurationError(
-                f"COUNTERSIGN_BIND_HOST={self.bind_host} opens the /ops routes beyond this "
-                "machine: set COUNTERSIGN_OPS_TOKEN to a secret of your own"
-            )
-        if self.env == "production" and public_token:
-            raise ConfigurationError(
-                "COUNTERSIGN_OPS_TOKEN must be set to a secret of your own when "
-                "COUNTERSIGN_ENV=production (the development token is public)"
-            )
         return self
+
+    @property
+    def binds_loopback_only(self) -> bool:
+        """Whether the processes listen on this machine only (``bind_host``)."""
+        if self.bind_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.bind_host).is_loopback
+        except ValueError:  # a host name other than localhost: it may resolve anywhere
+            return False
 
     @property
     def hash_key(self) -> bytes:

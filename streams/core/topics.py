@@ -92,6 +92,10 @@ MODERATIONS = TopicSpec(
 )
 #: Confirmation mails to send; bounded, as each holds a clear address.
 OUTBOX = TopicSpec("mail.outbox", "dedupe key", "ConfirmationMail", Retention.BOUNDED)
+#: Mail requests the mailer skipped, with the reason (its dead letters; no address).
+MAIL_FAILED = TopicSpec("mail.failed", "dedupe key", "MailFailure", Retention.FOREVER)
+#: When each signer was last mailed: the resend pause and daily cap survive restarts.
+MAIL_HISTORY = TopicSpec("mail.history", "email_hash", "MailHistory", Retention.COMPACTED)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PETITIONS,
@@ -104,6 +108,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONFIRMATIONS,
     MODERATIONS,
     OUTBOX,
+    MAIL_FAILED,
+    MAIL_HISTORY,
 )
 
 

@@ -12,8 +12,14 @@
   skipped. The mailer remembers what it sent, and on taking a partition it first
   reads back the ``LOOKBACK`` requests before the committed offset (sent, since
   committed), so a repeat is recognised across its own restarts too.
-* **A re-sign cannot be used to bomb an inbox**: a ``resend`` for a signer who was
-  mailed less than ``mail_resend_pause_seconds`` ago is skipped.
+* **A re-sign cannot be used to bomb an inbox**: a ``resend`` goes out only after
+  ``mail_resend_pause_seconds`` since the signer's last mail, and at most
+  ``mail_resends_per_day`` a day; the history is kept on ``mail.history``, so it
+  holds across restarts and mailers (``streams.mailer.history``).
+* **No request stops the mail**: a request that cannot become a mail (unreadable,
+  an address the email rule refuses, a mail the server refuses for good, an error
+  nobody expected) is counted, written to ``mail.failed`` with its reason (the hash,
+  never the address), its offset is stored like any other, and the mailer goes on.
 """
 
 from __future__ import annotations
@@ -22,23 +28,26 @@ import logging
 import signal
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import partial
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.catalogue_follower import PetitionLookup
-from streams.core.errors import MailFailed, MailRefused, MalformedMessage
+from streams.core.errors import MailFailed, MailRefused, MalformedMessage, PublishFailed
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
-from streams.core.topics import OUTBOX
-from streams.mailer.compose import compose
+from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
+from streams.mailer.compose import Unmailable, compose
+from streams.mailer.history import MailHistory, resend_refusal
 from streams.mailer.smtp import SenderPool, SmtpSender
 
 log = logging.getLogger(__name__)
@@ -57,9 +66,30 @@ class MailerStats:
     sent: int = 0
     repeats_skipped: int = 0
     resends_paused: int = 0
-    unreadable: int = 0
-    failures: int = 0
-    undeliverable: int = 0
+    #: Requests skipped and written to ``mail.failed``, by reason.
+    failed: Counter[str] = field(default_factory=Counter)
+    #: Tries the server did not take (each retried).
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A request that is not mailed, and why: written to ``mail.failed``."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One outbox record and what becomes of it."""
+
+    message: Message
+    request: dict[str, Any] | None
+    #: The mail to send; None when nothing goes out (a repeat, a paused resend, or
+    #: ``skipped``).
+    delivery: Future[Skipped | bool] | None = None
+    skipped: Skipped | None = None
 
 
 class Mailer:
@@ -71,6 +101,9 @@ class Mailer:
         self.senders = senders
         self._stats_lock = threading.Lock()
         self.stats = MailerStats()
+        self.producer = kafka.producer(settings)
+        self.history = MailHistory(settings, self.producer)
+        self.history.load()
         # Offsets are stored by hand, one per mail sent: a commit then covers exactly
         # the mails that went out, never one fetched but not sent (a stop mid-batch).
         self.consumer = kafka.consumer(
@@ -78,8 +111,8 @@ class Mailer:
         )
         self.consumer.subscribe([settings.topic(OUTBOX.name)], on_assign=self._read_back)
         self._requests: OrderedDict[str, None] = OrderedDict()
-        self._mailed_at: dict[str, float] = {}
         self._codec = codec("ConfirmationMail")
+        self._failure_codec = codec("MailFailure")
 
     def run(self, stop: threading.Event) -> None:
         log.info(
@@ -93,6 +126,8 @@ class Mailer:
         finally:
             self.senders.close()
             self.consumer.close()
+            self.history.close()
+            self.producer.flush(10)
             log.info("stopped after %s", self.stats)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
@@ -100,84 +135,144 @@ class Mailer:
         commit the batch's longest prefix that went out; returns how many were sent."""
         stop = stop or threading.Event()
         messages = self.consumer.consume(self.settings.mailer_batch, timeout=0.5)
-        deliveries: list[tuple[Message, Future[bool] | None]] = []
+        self.history.refresh()
+        plans = []
         for message in messages:
             if message.error():
                 log.warning("outbox: %s", message.error())
                 continue
-            mail = self._mail_for(message)
-            if mail is None:
-                deliveries.append((message, None))
-            else:
-                deliveries.append(
-                    (message, self.senders.submit(partial(self._deliver, mail, stop)))
-                )
+            plans.append(self._plan(message, stop))
         sent_before = self.stats.sent
         done = 0
-        for message, delivery in deliveries:
-            if delivery is not None:
-                if not delivery.result():
+        for plan in plans:
+            outcome: Skipped | bool | None = plan.skipped
+            if plan.delivery is not None:
+                outcome = plan.delivery.result()
+                if outcome is False:
                     break  # stopping: nothing after an unsent mail is committed
-                self.stats.sent += 1
-                if self.stats.sent % 1000 == 0:
-                    log.info("%d confirmation mails sent", self.stats.sent)
-            self.consumer.store_offsets(message)
+            self._settle(plan, outcome)
+            self.consumer.store_offsets(plan.message)
             done += 1
-        for _, unstored in deliveries[done:]:  # sent, but not committed: sent again later
-            if unstored is not None and unstored.result():
+        for plan in plans[done:]:  # sent, but not committed: sent again later
+            if plan.delivery is not None and plan.delivery.result() is True:
                 self.stats.sent += 1
         if done:
-            try:
-                self.consumer.commit(asynchronous=False)
-            except KafkaException as exc:  # a rebalance took the partitions: sent again
-                log.warning("could not commit the mails just sent: %s", exc)
+            self._commit()
         return self.stats.sent - sent_before
 
-    def _mail_for(self, message: Message) -> EmailMessage | None:
-        """The mail one request asks for, or None when it is not to be sent: unreadable,
-        sent already, or a resend inside the pause. The request counts as sent from here
-        on, so a resend later in the same batch is paused too."""
+    def _plan(self, message: Message, stop: threading.Event) -> Planned:
+        """What to do with one request. Nothing in its content may raise out of here:
+        what cannot be mailed becomes a ``Skipped``."""
         try:
             request = self._codec.decode(message.value() or b"")
         except MalformedMessage as exc:
-            self.stats.unreadable += 1
-            log.error("unreadable mail request at offset %s: %s", message.offset(), exc.detail)
-            return None
+            return Planned(message, None, skipped=Skipped("unreadable", exc.detail))
+        try:
+            mail = self._mail_for(request)
+        except Exception as exc:  # a request we did not foresee: recorded, never fatal
+            log.exception("mail request at offset %s could not be composed", message.offset())
+            return Planned(message, request, skipped=Skipped("failed", type(exc).__name__))
+        if isinstance(mail, Unmailable):
+            return Planned(message, request, skipped=Skipped(mail.reason, mail.detail))
+        if mail is None:
+            return Planned(message, request)
+        work = partial(self._deliver, mail, stop)
+        return Planned(message, request, delivery=self.senders.submit(work))
+
+    def _mail_for(self, request: dict[str, Any]) -> EmailMessage | Unmailable | None:
+        """The mail one request asks for, or None when it is not to be sent: sent
+        already, or a resend inside the pause or past the day's cap. The request
+        counts as sent from here on, so a resend later in the batch is judged on it."""
         if request["request_id"] in self._requests:
             self.stats.repeats_skipped += 1
             return None
-        signer = f"{request['petition_id']}:{request['email_hash']}"
-        now = time.monotonic()
-        pause_left = self.settings.mail_resend_pause_seconds - (
-            now - self._mailed_at.get(signer, -1e9)
-        )
-        if request["kind"] == "resend" and pause_left > 0:
-            self.stats.resends_paused += 1
-            return None
+        now = time.time()
+        if request["kind"] == "resend":
+            refusal = resend_refusal(
+                self.history.get(request["email_hash"]),
+                now,
+                pause_seconds=self.settings.mail_resend_pause_seconds,
+                per_day=self.settings.mail_resends_per_day,
+            )
+            if refusal is not None:
+                self.stats.resends_paused += 1
+                return None
         title = self.titles(request["petition_id"]) or request["petition_id"]
-        self._remember(request["request_id"], signer, now)
-        return compose(self.settings, request, title)
+        mail = compose(self.settings, request, title)
+        if not isinstance(mail, Unmailable):
+            self._remember(request["request_id"])
+            self.history.note(request["email_hash"], request["kind"], now)
+        return mail
 
-    def _deliver(self, mail: EmailMessage, stop: threading.Event, sender: SmtpSender) -> bool:
+    def _deliver(
+        self, mail: EmailMessage, stop: threading.Event, sender: SmtpSender
+    ) -> Skipped | bool:
         """Hand one mail to the server, trying again until it takes it (on a thread of
-        the pool); False only when stopped before it went out."""
+        the pool): True once sent, a ``Skipped`` when it can never go, False only when
+        stopped before it went out."""
         pause = 1.0
         while True:
             try:
                 sender.send(mail)
                 return True
             except MailRefused as exc:  # for good: retrying would stall every mail after it
-                with self._stats_lock:
-                    self.stats.undeliverable += 1
-                log.error("%s; request %s skipped", exc, mail["X-Countersign-Request"])
-                return True
+                return Skipped("refused", str(exc))
             except MailFailed as exc:
                 with self._stats_lock:
-                    self.stats.failures += 1
+                    self.stats.retries += 1
                 log.warning("%s; trying again in %.0f s", exc, pause)
                 if stop.wait(pause):
                     return False
                 pause = min(pause * 2, MAX_RETRY_PAUSE_SECONDS)
+            except Exception as exc:  # smtplib or the email package on a mail we built
+                log.exception("mail %s could not be sent", mail["X-Countersign-Request"])
+                return Skipped("failed", type(exc).__name__)
+
+    def _settle(self, plan: Planned, outcome: Skipped | bool | None) -> None:
+        """Count what became of one request; a skipped one goes to ``mail.failed``."""
+        if outcome is True:
+            self.stats.sent += 1
+            if self.stats.sent % 1000 == 0:
+                log.info("%d confirmation mails sent", self.stats.sent)
+        elif isinstance(outcome, Skipped):
+            self.stats.failed[outcome.reason] += 1
+            self._record_failure(plan, outcome)
+
+    def _record_failure(self, plan: Planned, skipped: Skipped) -> None:
+        request = plan.request or {}
+        log.error(
+            "mail request at %s/%s skipped (%s): %s",
+            plan.message.partition(),
+            plan.message.offset(),
+            skipped.reason,
+            skipped.detail,
+        )
+        value = self._failure_codec.encode(
+            {
+                "reason": skipped.reason,
+                "detail": skipped.detail,
+                "request_id": request.get("request_id"),
+                "kind": request.get("kind"),
+                "petition_id": request.get("petition_id"),
+                "email_hash": request.get("email_hash"),
+                "outbox_partition": plan.message.partition(),
+                "outbox_offset": plan.message.offset(),
+                "failed_at": datetime.now(UTC),
+            }
+        )
+        kafka.produce_waiting(
+            self.producer, self.settings.topic(MAIL_FAILED.name), value, plan.message.key()
+        )
+
+    def _commit(self) -> None:
+        """The history and the failures written, then the outbox committed: nothing
+        committed may be missing from either."""
+        if self.producer.flush(30) != 0:
+            raise PublishFailed("mail.history / mail.failed were not acknowledged in 30 s")
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:  # a rebalance took the partitions: sent again
+            log.warning("could not commit the mails just sent: %s", exc)
 
     def _read_back(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Remember the requests just before the committed offsets: they were sent."""
@@ -201,14 +296,10 @@ class Mailer:
             len(self._requests) - before,
         )
 
-    def _remember(self, request_id: str, signer: str, now: float) -> None:
+    def _remember(self, request_id: str) -> None:
         self._requests[request_id] = None
         if len(self._requests) > REMEMBERED_REQUESTS:
             self._requests.popitem(last=False)
-        self._mailed_at[signer] = now
-        if len(self._mailed_at) > REMEMBERED_REQUESTS:
-            cutoff = now - self.settings.mail_resend_pause_seconds
-            self._mailed_at = {k: t for k, t in self._mailed_at.items() if t > cutoff}
 
 
 def run_mailer(settings: Settings) -> None:
@@ -216,6 +307,7 @@ def run_mailer(settings: Settings) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    create_topics(settings)  # mail.failed and mail.history, on a cluster older than them
     petitions = PetitionLookup(settings)
     petitions.start()
     try:

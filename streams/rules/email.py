@@ -4,6 +4,11 @@ Normalization follows docs/architecture.md step by step, in its order, so that e
 spelling of one mailbox (case, +tags, Gmail dots, googlemail.com) gives one key:
 trim, Unicode NFC, lower-case, IDNA-encode the domain, drop a ``+tag``, and for Gmail
 drop dots and fold googlemail.com into gmail.com.
+
+An address is refused before any of that if it holds a character that no mailbox
+name has and that a mail header cannot carry (``unmailable_character``): the address
+as typed is what a confirmation mail goes to, so a line break hidden in a ``+tag``
+must not survive the tag's removal and reach the header (``mail_address``).
 """
 
 from __future__ import annotations
@@ -24,13 +29,28 @@ GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 NOT_IN_LOCAL_PART = frozenset('()<>[]:;\\,"')
 
 
+#: Unicode categories no part of an address may hold: controls (CR, LF, NUL, U+0085,
+#: ...), lone surrogates (which UTF-8 cannot encode), and every separator: spaces
+#: (Zs), the line separator U+2028 (Zl) and the paragraph separator U+2029 (Zp).
+UNMAILABLE_CATEGORIES = frozenset({"Cc", "Cs", "Zs", "Zl", "Zp"})
+
+
 def _invalid(detail: str) -> RuleViolation:
     return RuleViolation(Reason.INVALID_EMAIL, detail)
 
 
+def unmailable_character(text: str) -> bool:
+    """Whether ``text`` holds whitespace, a control or a line or paragraph separator
+    anywhere: the one check that keeps header injection out of every address."""
+    return any(ch.isspace() or unicodedata.category(ch) in UNMAILABLE_CATEGORIES for ch in text)
+
+
 def normalize_email(raw: str) -> str:
     """The canonical form of an address, or ``RuleViolation(invalid_email)``."""
-    address = unicodedata.normalize("NFC", raw.strip()).lower()
+    trimmed = raw.strip()
+    if unmailable_character(trimmed):
+        raise _invalid("the address contains spaces, line breaks or control characters")
+    address = unicodedata.normalize("NFC", trimmed).lower()
     if address.count("@") != 1:
         raise _invalid("an email address has exactly one @")
     local, domain = address.split("@")
@@ -44,11 +64,18 @@ def normalize_email(raw: str) -> str:
         local, domain = local.replace(".", ""), "gmail.com"
     if not local:
         raise _invalid("the part before @ is empty")
-    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in local):
-        raise _invalid("the part before @ contains spaces or control characters")
     if "." not in domain:
         raise _invalid("the domain has no dot")
     return f"{local}@{domain}"
+
+
+def mail_address(raw: str) -> tuple[str, str]:
+    """``(local part, ASCII domain)`` to write a mail to, or ``RuleViolation``: only an
+    address ``normalize_email`` accepts is mailed. The local part stays as typed (tag
+    and case included: it is the signer's mailbox), the domain is its IDNA form."""
+    normalize_email(raw)
+    local, _, domain = raw.strip().rpartition("@")
+    return local, _ascii_domain(unicodedata.normalize("NFC", domain).lower())
 
 
 #: What each IDNA failure means, in words that do not repeat the domain (idna's own

@@ -61,9 +61,11 @@ def decode(raw: bytes) -> dict[str, Any] | None:
 
 
 def normalized_email(raw: str) -> str | None:
+    # Spaces, controls, surrogates and line/paragraph separators anywhere, tag included.
+    unmailable = {"Cc", "Cs", "Zs", "Zl", "Zp"}
     text = unicodedata.normalize("NFC", raw.strip()).lower()
     parts = text.split("@")
-    if len(parts) != 2:
+    if len(parts) != 2 or any(c.isspace() or unicodedata.category(c) in unmailable for c in text):
         return None
     local, domain = parts
     if any(c in '()<>[]:;\\,"' for c in local):  # comments, lists, quotes

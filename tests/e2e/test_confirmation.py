@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from schemas.codec import codec
+from streams.core import kafka
 from streams.core.catalogue import new_petition, publish_petition
 from streams.core.links import CONFIRM_SALT
+from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import create_topics
+from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
 from tests.intake_client import post_json, request
@@ -37,13 +40,23 @@ def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
 
 
 @pytest.fixture
+def mailer(
+    settings: Settings, intake: IntakeProcess, mailpit: MailpitServer, tmp_path: Path
+) -> Iterator[MailerProcess]:
+    """The mailer, started by ``pipeline`` once the intake is up."""
+    process = MailerProcess(settings, tmp_path / "mailer.log", mailpit.smtp_url, intake.url)
+    process.extra_env["COUNTERSIGN_MAIL_RESEND_PAUSE_SECONDS"] = "0"
+    with process:
+        yield process
+
+
+@pytest.fixture
 def pipeline(
     settings: Settings,
     worker: WorkerProcess,
     intake: IntakeProcess,
-    mailpit: MailpitServer,
-    tmp_path: Path,
-) -> Iterator[tuple[WorkerProcess, IntakeProcess]]:
+    mailer: MailerProcess,
+) -> tuple[WorkerProcess, IntakeProcess]:
     create_topics(settings)
     now = datetime.now(UTC)
     publish_petition(
@@ -54,11 +67,8 @@ def pipeline(
     worker.wait_until_serving()
     intake.extra_env["COUNTERSIGN_API_PORT"] = str(worker.web_port)
     intake.start(wait_for_petition=PETITION)
-    mailer = MailerProcess(settings, tmp_path / "mailer.log", mailpit.smtp_url, intake.url)
-    mailer.extra_env["COUNTERSIGN_MAIL_RESEND_PAUSE_SECONDS"] = "0"
-    with mailer:
-        mailer.start()
-        yield worker, intake
+    mailer.start()
+    return worker, intake
 
 
 def sign(intake: IntakeProcess, email: str, **fields: Any) -> None:
@@ -174,3 +184,70 @@ def test_an_expired_link_says_so_and_counts_nothing(
     assert status == 400 and "This link does not work" in page
     time.sleep(2)
     assert wait_for_counts(worker, total=0, pending=1)["total"] == 0
+
+
+#: Addresses with a line break, a control or a separator hidden in the tag or the
+#: local part: each once passed the email rule and crashed the mailer at ``To``.
+POISON_ADDRESSES = [
+    "evil+\u2028x@example.org",
+    "evil+\u2029x@example.org",
+    "evil+\nBcc: victim@example.org",
+    "evil+\rx@example.org",
+    "evil+\x0bx@example.org",
+    "evil+\x1cx@example.org",
+    "ev\x85il@example.org",
+]
+
+
+def test_a_poison_address_is_refused_and_a_poison_mail_request_is_skipped(
+    pipeline: tuple[WorkerProcess, IntakeProcess],
+    settings: Settings,
+    mailer: MailerProcess,
+    mailpit: MailpitServer,
+) -> None:
+    worker, intake = pipeline
+    for address in POISON_ADDRESSES:
+        answer = post_json(
+            intake.url,
+            PETITION,
+            {"full_name": "Eve", "email": address, "country": "FR"},
+            ip=f"198.51.100.{uuid.uuid4().int % 250 + 1}",
+        )
+        assert answer.status == 400, (address, answer.body)
+        assert "email" in answer.body["errors"], answer.body
+
+    # Records no intake would take, written straight into the outbox: one the email
+    # rule refuses, one that is not a ConfirmationMail at all.
+    outbox = settings.topic(OUTBOX.name)
+    poison = codec("ConfirmationMail").encode(
+        {
+            "request_id": "first:poison/0/0#0",
+            "kind": "first",
+            "petition_id": PETITION,
+            "email_hash": "ee" * 32,
+            "home_partition": 0,
+            "signature_id": "poison-1",
+            "email": "evil+\u2028x@example.org",
+            "full_name": "Eve",
+            "locale": None,
+            "requested_at": datetime.now(UTC),
+        }
+    )
+    producer = kafka.producer(settings)
+    for value in (poison, b"not a mail request"):
+        producer.produce(outbox, value, f"{PETITION}:{'ee' * 32}".encode(), partition=0)
+    assert producer.flush(30) == 0
+
+    sign(intake, "next.signer@example.org")
+    [mail] = mailpit.wait_for_mail("next.signer@example.org")
+    assert mail.link
+
+    failures = [
+        codec("MailFailure").decode(record.value or b"")
+        for record in scan(settings, whole_log(settings, MAIL_FAILED.name))
+    ]
+    assert sorted(f["reason"] for f in failures) == ["invalid_email", "unreadable"]
+    assert all("evil" not in str(failure) for failure in failures)
+    assert "evil" not in mailer.log_tail(500)
+    assert mailer.alive() and worker.alive() and intake.alive()
+    assert request(f"{intake.url}/healthz", method="GET").status == 200

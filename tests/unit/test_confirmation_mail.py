@@ -56,7 +56,7 @@ def test_a_changed_link_is_invalid() -> None:
 
 
 def test_a_link_signed_under_another_key_is_invalid() -> None:
-    other = Settings(signing_key="another-key")
+    other = Settings(signing_key="another-signing-key-of-32-bytes!")
     with pytest.raises(LinkInvalid):
         read_confirmation(SETTINGS, confirmation_token(other, CLAIM))
 

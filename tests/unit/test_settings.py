@@ -14,8 +14,15 @@ from streams.core.errors import ConfigurationError
 from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings
 from streams.worker.app import create_app
 
-#: A hash key of one's own: 32 bytes, the least accepted outside development.
+#: Secrets of one's own: 32 bytes each, the least accepted.
 OWN_HASH_KEY = "5f0c2a9e7b1d43e8a6c4f2b0d9e7a5c3"
+OWN_SIGNING_KEY = "signing-key-of-our-own-32-bytes!"
+OWN_OPS_TOKEN = "ops-token-of-our-own-of-32-bytes"
+SECRETS = {
+    "COUNTERSIGN_EMAIL_HASH_KEY": OWN_HASH_KEY,
+    "COUNTERSIGN_SIGNING_KEY": OWN_SIGNING_KEY,
+    "COUNTERSIGN_OPS_TOKEN": OWN_OPS_TOKEN,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -65,35 +72,67 @@ def test_the_hash_key_is_secret_in_repr() -> None:
     assert DEVELOPMENT_EMAIL_HASH_KEY not in repr(Settings())
 
 
-def test_production_refuses_the_development_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def own_secrets_but(monkeypatch: pytest.MonkeyPatch, *unset: str) -> None:
+    """Every secret set to one of our own, except those named (left at their default)."""
+    for name, value in SECRETS.items():
+        if name not in unset:
+            monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("secret", list(SECRETS))
+def test_production_refuses_each_development_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    with pytest.raises(ValidationError, match="COUNTERSIGN_EMAIL_HASH_KEY must be set"):
+    own_secrets_but(monkeypatch, secret)
+    with pytest.raises(ValidationError, match=f"{secret} must be set") as refused:
+        Settings()
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
+
+
+@pytest.mark.parametrize("secret", list(SECRETS))
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7", "::", "sign.example.org"])
+def test_a_bind_beyond_loopback_refuses_each_development_secret_in_any_env(
+    monkeypatch: pytest.MonkeyPatch, secret: str, host: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_BIND_HOST", host)
+    own_secrets_but(monkeypatch, secret)
+    with pytest.raises(ValidationError, match=f"{secret} must be set.*listens beyond"):
         Settings()
 
 
-def test_production_refuses_the_development_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
-    with pytest.raises(ValidationError, match="COUNTERSIGN_SIGNING_KEY must be set"):
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_runs_on_the_development_secrets(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_BIND_HOST", host)
+    assert Settings().bind_host == host
+
+
+@pytest.mark.parametrize("secret", list(SECRETS))
+@pytest.mark.parametrize("env", ["development", "test", "production"])
+def test_a_secret_under_32_bytes_is_refused_in_every_env(
+    monkeypatch: pytest.MonkeyPatch, secret: str, env: str
+) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", env)
+    own_secrets_but(monkeypatch)
+    monkeypatch.setenv(secret, "a")
+    with pytest.raises(ValidationError, match=f"{secret} has 1 bytes; at least 32"):
         Settings()
 
 
-def test_production_refuses_the_development_ops_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
-    monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
-    with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN must be set"):
-        Settings()
+def test_a_previous_hash_key_under_32_bytes_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"PREVIOUS_KEYS \(key k0\) has 5 bytes"):
+        Settings(email_hash_previous_keys="k0=short")
 
 
-def test_production_runs_with_its_own_key_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_runs_with_its_own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_ENV", "production")
-    monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY)
-    monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "another-secret")
-    monkeypatch.setenv("COUNTERSIGN_SIGNING_KEY", "a-signing-secret")
+    monkeypatch.setenv("COUNTERSIGN_BIND_HOST", "0.0.0.0")
+    own_secrets_but(monkeypatch)
     settings = Settings()
     assert settings.email_hash_key.get_secret_value() == OWN_HASH_KEY
-    assert settings.ops_token.get_secret_value() == "another-secret"
+    assert settings.ops_token.get_secret_value() == OWN_OPS_TOKEN
 
 
 def test_a_non_numeric_partition_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,16 +151,6 @@ def test_every_consumer_group_lives_under_the_topic_prefix() -> None:
     settings = Settings(topic_prefix="run7.", app_id="countersign")
     assert settings.group_id() == "run7.countersign"
     assert settings.group_id("catalogue-reader") == "run7.countersign-catalogue-reader"
-
-
-def test_listening_beyond_loopback_needs_an_ops_token_of_ones_own(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("COUNTERSIGN_BIND_HOST", "0.0.0.0")
-    with pytest.raises(ValidationError, match="COUNTERSIGN_OPS_TOKEN"):
-        Settings()
-    monkeypatch.setenv("COUNTERSIGN_OPS_TOKEN", "a-secret")
-    assert Settings().bind_host == "0.0.0.0"
 
 
 @pytest.mark.parametrize("limits", ["0/60", "5/0", "1/60,0/300", "5", "1/60/2", "a/60"])
@@ -172,21 +201,13 @@ def test_a_cors_origin_that_is_no_origin_is_refused(
         Settings()
 
 
-@pytest.mark.parametrize("env", ["test", "production"])
-def test_outside_development_an_empty_hash_key_is_refused(
-    monkeypatch: pytest.MonkeyPatch, env: str
-) -> None:
-    monkeypatch.setenv("COUNTERSIGN_ENV", env)
+def test_an_empty_hash_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", "")
     with pytest.raises(ValidationError, match="COUNTERSIGN_EMAIL_HASH_KEY has 0 bytes"):
         Settings()
 
 
-@pytest.mark.parametrize("env", ["test", "production"])
-def test_outside_development_a_hash_key_under_32_bytes_is_refused(
-    monkeypatch: pytest.MonkeyPatch, env: str
-) -> None:
-    monkeypatch.setenv("COUNTERSIGN_ENV", env)
+def test_a_hash_key_of_31_bytes_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_EMAIL_HASH_KEY", OWN_HASH_KEY[:31])
     with pytest.raises(ValidationError, match="has 31 bytes; at least 32 are needed"):
         Settings()
@@ -198,23 +219,20 @@ def test_the_hash_key_is_measured_in_bytes_not_characters() -> None:
     assert len(settings.email_hash_key.get_secret_value().encode()) == 32
 
 
-def test_development_takes_any_hash_key() -> None:
-    assert Settings(env="development", email_hash_key="").email_hash_key.get_secret_value() == ""
-
-
 def test_the_clickhouse_password_is_not_in_repr() -> None:
     settings = Settings(clickhouse_dsn="https://default:hunter2-s3cret@ch.example:8443/")
     assert "hunter2-s3cret" not in repr(settings)
 
 
 def test_previous_email_hash_keys_read_as_ids_and_keys() -> None:
-    settings = Settings(email_hash_key_id="k3", email_hash_previous_keys="k1=first,k2=second")
-    assert settings.previous_hash_keys == [("k1", b"first"), ("k2", b"second")]
+    first, second = "first-" + OWN_HASH_KEY, "second-" + OWN_HASH_KEY
+    settings = Settings(email_hash_key_id="k3", email_hash_previous_keys=f"k1={first},k2={second}")
+    assert settings.previous_hash_keys == [("k1", first.encode()), ("k2", second.encode())]
 
 
 def test_a_previous_key_with_the_current_id_is_refused() -> None:
     with pytest.raises(ValidationError, match="an id of its own"):
-        Settings(email_hash_key_id="k1", email_hash_previous_keys="k1=first")
+        Settings(email_hash_key_id="k1", email_hash_previous_keys=f"k1={OWN_HASH_KEY}")
 
 
 def test_a_garbled_list_of_previous_keys_is_refused() -> None:

@@ -17,6 +17,8 @@ EXPECTED = {
     "signatures.confirmations": ("delete", "-1"),
     "signatures.moderations": ("delete", "-1"),
     "mail.outbox": ("delete", str(7 * 24 * 3600 * 1000)),
+    "mail.failed": ("delete", "-1"),
+    "mail.history": ("compact", "-"),
 }
 
 
