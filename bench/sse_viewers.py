@@ -364,7 +364,8 @@ def main() -> None:
         settings = fresh_settings(workdir, "sse")
         pipeline = Pipeline(settings, workdir)
         with pipeline.serve, pipeline.worker:
-            pipeline.serve.start({})
+            # Every viewer is this machine: one client, past sse_max_per_client's default.
+            pipeline.serve.start({"COUNTERSIGN_SSE_MAX_PER_CLIENT": str(max(args.viewers, 1))})
             pipeline.serve.wait_for_health("serve", pipeline.serve.port, time.monotonic() + 120)
             measured = asyncio.run(run(pipeline, args.signatures, args.viewers))
     report = {

@@ -32,7 +32,7 @@ def tool(command: Callable[..., Any]) -> Callable[..., None]:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
         settings: Settings = click.get_current_context().find_root().obj
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.secret_values)
         try:
             result = command(settings, *args, **kwargs)
             if inspect.isawaitable(result):

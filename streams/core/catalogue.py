@@ -198,8 +198,9 @@ class CatalogueReader:
         return changed
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if value is None:  # a tombstone deletes the petition
-            self.petitions.pop((key or b"").decode(), None)
+        if value is None:  # a tombstone deletes the petition (a key that is no UTF-8
+            # names no petition we hold: "replace" makes it one no petition has)
+            self.petitions.pop((key or b"").decode("utf-8", "replace"), None)
             return
         try:
             petition = codec("Petition").decode(value)

@@ -7,15 +7,18 @@ covers a definite range of the log (``LogRange``) and says so.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Records asked of librdkafka per call: large batches keep the per-call cost low.
 BATCH = 10_000
@@ -50,6 +53,19 @@ class LogRecord:
     value: bytes | None
     #: Its Kafka headers, ``(name, value)`` in order.
     headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
+def _headers_of(message: Message) -> tuple[tuple[str, bytes | None], ...]:
+    """A record's headers; none when confluent-kafka cannot read them (a header name
+    that is no UTF-8 raises SystemError there): one bad record must not end a scan."""
+    try:
+        raw = message.headers()
+    except (SystemError, UnicodeDecodeError):
+        log.warning(
+            "headers of %s/%s unreadable: read without them", message.partition(), message.offset()
+        )
+        return ()
+    return _headers(raw)
 
 
 def _headers(raw: object) -> tuple[tuple[str, bytes | None], ...]:
@@ -129,7 +145,7 @@ def scan(
                     stamp / 1000 if kind and stamp > 0 else None,
                     message.key(),
                     message.value(),
-                    _headers(message.headers()),
+                    _headers_of(message),
                 )
             # An end behind a transaction marker or a compacted record is never read:
             # the position (local, no round trip) says when it is passed.

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,7 +40,9 @@ RATE_WINDOW = re.compile(r"([0-9]+)/([0-9]+)")
 ORIGIN = re.compile(r"https?://[^/?#\s]+")
 
 
-def parse_rate_limits(text: str) -> list[tuple[int, float]]:
+def parse_rate_limits(
+    text: str, name: str = "COUNTERSIGN_INTAKE_RATE_LIMITS"
+) -> list[tuple[int, float]]:
     """``"1/60,5/300"`` as ``[(1, 60.0), (5, 300.0)]`` (empty: no limit).
 
     A window of 0 signatures or 0 seconds cannot be enforced (every request would
@@ -52,7 +55,7 @@ def parse_rate_limits(text: str) -> list[tuple[int, float]]:
         window = RATE_WINDOW.fullmatch(part)
         if window is None or int(window[1]) < 1 or int(window[2]) < 1:
             raise ConfigurationError(
-                f"COUNTERSIGN_INTAKE_RATE_LIMITS={text!r}: each window is count/seconds, "
+                f"{name}={text!r}: each window is count/seconds, "
                 f"both whole numbers of at least 1 (e.g. 1/60,5/300); {part!r} is not"
             )
         windows.append((int(window[1]), float(window[2])))
@@ -190,6 +193,9 @@ class Settings(BaseSettings):
     #: Signatures per client (see the prefixes below) and petition: ``count/seconds``
     #: windows, all enforced.
     intake_rate_limits: str = "1/60,5/300"
+    #: Confirmation links a client may follow (``count/seconds`` windows, all enforced):
+    #: each new claim costs serve a query and Kafka a record kept forever.
+    intake_confirm_rate_limits: str = "10/60,100/3600"
     #: The rate limits count a client by its network: an IPv4 address is one client
     #: (/32), an IPv6 client by its /64, the smallest network a site is given (one
     #: host may use all of its 2^64 addresses).
@@ -264,6 +270,12 @@ class Settings(BaseSettings):
         parse_rate_limits(value)
         return value
 
+    @field_validator("intake_confirm_rate_limits")
+    @classmethod
+    def _confirm_rate_limits_can_be_enforced(cls, value: str) -> str:
+        parse_rate_limits(value, "COUNTERSIGN_INTAKE_CONFIRM_RATE_LIMITS")
+        return value
+
     @field_validator("intake_cors_origins")
     @classmethod
     def _cors_origins_are_origins(cls, value: str) -> str:
@@ -310,6 +322,21 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, as text: what its logs must never show."""
+        values = [
+            self.email_hash_key.get_secret_value(),
+            self.signing_key.get_secret_value(),
+            self.ops_token.get_secret_value(),
+        ]
+        values += [key.decode() for _, key in self.previous_hash_keys]
+        for url in (self.smtp_url.get_secret_value(), self.clickhouse_dsn or ""):
+            password = urlsplit(url).password
+            if password:
+                values += [password, unquote(password)]
+        return values
+
+    @property
     def binds_loopback_only(self) -> bool:
         """Whether the processes listen on this machine only (``bind_host``)."""
         if self.bind_host == "localhost":
@@ -347,6 +374,11 @@ class Settings(BaseSettings):
     def rate_limits(self) -> list[tuple[int, float]]:
         """``intake_rate_limits`` as ``[(count, seconds), ...]``."""
         return parse_rate_limits(self.intake_rate_limits)
+
+    @property
+    def confirm_rate_limits(self) -> list[tuple[int, float]]:
+        """``intake_confirm_rate_limits`` as ``[(count, seconds), ...]``."""
+        return parse_rate_limits(self.intake_confirm_rate_limits)
 
     @property
     def trusted_proxies(self) -> list[str]:

@@ -27,7 +27,9 @@ import aiohttp_cors
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from streams.core.capped_site import CappedSite
 from streams.core.catalogue_follower import PetitionLookup
+from streams.core.clientip import client_ip, networks, rate_bucket
 from streams.core.errors import (
     Backpressure,
     CrossSiteRefused,
@@ -41,13 +43,12 @@ from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
 from streams.intake import pages
-from streams.intake.clientip import client_ip, networks, rate_bucket
-from streams.intake.confirm import confirm
-from streams.intake.connections import CappedSite
+from streams.intake.confirm import Confirmations, confirm
 from streams.intake.crosssite import claimed_origin, is_own_or_allowed
 from streams.intake.formtoken import FORM_TOKEN, FormTokens
 from streams.intake.metrics import (
     BODIES_TIMED_OUT,
+    CONNECTIONS_REFUSED,
     INTAKE_REGISTRY,
     LATENCY,
     REQUESTS,
@@ -84,6 +85,7 @@ class Intake:
         self.petitions = petitions
         self.publisher = publisher
         self.limiter = RateLimiter(settings.rate_limits)
+        self.confirmations = Confirmations(settings, publisher)
         self.recent: RecentSubmissions[Receipt] = RecentSubmissions(
             settings.intake_resend_window_seconds, settings.intake_resend_max_entries
         )
@@ -100,6 +102,14 @@ class Intake:
 
     def client(self, request: web.Request) -> str | None:
         return client_ip(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
+
+    def bucket(self, ip: str | None) -> str | None:
+        """The network a client is rate-limited as (signatures and confirm links)."""
+        return rate_bucket(
+            ip,
+            ipv4_prefix=self.settings.intake_ipv4_prefix,
+            ipv6_prefix=self.settings.intake_ipv6_prefix,
+        )
 
     def check_origin(self, request: web.Request) -> None:
         """``CrossSiteRefused`` when a browser says the post comes from a site that is
@@ -139,13 +149,7 @@ class Intake:
             RESENDS.inc()
             await asyncio.shield(first)
             return True
-        settings = self.settings
-        client = rate_bucket(
-            signature.client_ip,
-            ipv4_prefix=settings.intake_ipv4_prefix,
-            ipv6_prefix=settings.intake_ipv6_prefix,
-        )
-        key = (client, signature.petition_id)
+        key = (self.bucket(signature.client_ip), signature.petition_id)
         stamp = self.limiter.acquire(key, now, token)
         publishing = asyncio.ensure_future(self.publisher.publish(signature))
         if stamp is not None:
@@ -354,6 +358,12 @@ async def metrics(request: web.Request) -> web.Response:
     return metrics_response(request, request.app[INTAKE].settings, INTAKE_REGISTRY)
 
 
+def route_name(request: web.Request) -> str:
+    """``/confirm/{token}``, never the token: what logs and metrics name a request by."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
     """Count and time every request; turn a bug into a logged 500, never a dropped
@@ -385,11 +395,11 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
         status = 499
         raise
     except Exception:
-        log.exception("bug: %s %s", request.method, request.path)
+        # The route, not the path: a path may hold a confirmation token.
+        log.exception("bug: %s %s", request.method, route_name(request))
         return json_error(500, "internal error (logged)")
     finally:
-        route = request.match_info.route.resource
-        name = route.canonical if route is not None else "unmatched"
+        name = route_name(request)
         REQUESTS.labels(request.method, name, str(status)).inc()
         LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
 
@@ -401,7 +411,8 @@ async def confirm_link(request: web.Request) -> web.Response:
         petition = intake.petitions.get(petition_id)
         return petition_id if petition is None else str(petition["title"])
 
-    return await confirm(request, intake.settings, intake.publisher, title_of)
+    client = intake.bucket(intake.client(request))
+    return await confirm(request, intake.confirmations, client, title_of)
 
 
 def build(intake: Intake) -> web.Application:
@@ -451,9 +462,11 @@ async def serve(settings: Settings) -> None:
         coalesce_seconds=settings.intake_coalesce_ms / 1000,
         coalesce_max=settings.intake_coalesce_max,
     )
-    app = build(Intake(settings, petitions, publisher))
+    intake = Intake(settings, petitions, publisher)
+    app = build(intake)
 
     async def close(_: web.Application) -> None:
+        await intake.confirmations.close()
         remaining = await publisher.close()
         petitions.stop()
         log.info("intake stopped; %d events were not delivered", remaining)
@@ -477,6 +490,7 @@ async def serve(settings: Settings) -> None:
         settings.bind_host,
         settings.intake_port,
         max_connections=settings.intake_max_connections,
+        on_refused=CONNECTIONS_REFUSED.inc,
         backlog=1024,
     )
     await site.start()

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
@@ -57,6 +58,10 @@ REMEMBERED_REQUESTS = 100_000
 #: Requests read back per partition when the mailer takes it: as far back as a
 #: worker's redelivery can repeat one (its records since its last commit).
 LOOKBACK = 10_000
+#: What an email hash is (hex HMAC-SHA256).
+EMAIL_HASH = re.compile(r"[0-9a-f]{64}")
+#: The longest string a ``mail.failed`` record repeats of a request (ids, hashes).
+MAX_FAILURE_FIELD = 200
 #: The longest pause between two tries of a mail the server did not take.
 MAX_RETRY_PAUSE_SECONDS = 30.0
 
@@ -90,6 +95,11 @@ class Planned:
     #: ``skipped``).
     delivery: Future[Skipped | bool] | None = None
     skipped: Skipped | None = None
+
+
+def _clipped(value: Any) -> Any:
+    """A string of a hostile request cut to a size ``mail.failed`` always takes."""
+    return value[:MAX_FAILURE_FIELD] if isinstance(value, str) else value
 
 
 class Mailer:
@@ -167,6 +177,8 @@ class Mailer:
             request = self._codec.decode(message.value() or b"")
         except MalformedMessage as exc:
             return Planned(message, None, skipped=Skipped("unreadable", exc.detail))
+        if not EMAIL_HASH.fullmatch(request["email_hash"]):  # it keys mail.history
+            return Planned(message, None, skipped=Skipped("unreadable", "no email hash"))
         try:
             mail = self._mail_for(request)
         except Exception as exc:  # a request we did not foresee: recorded, never fatal
@@ -239,7 +251,7 @@ class Mailer:
             self._record_failure(plan, outcome)
 
     def _record_failure(self, plan: Planned, skipped: Skipped) -> None:
-        request = plan.request or {}
+        request = {name: _clipped(value) for name, value in (plan.request or {}).items()}
         log.error(
             "mail request at %s/%s skipped (%s): %s",
             plan.message.partition(),
@@ -250,7 +262,7 @@ class Mailer:
         value = self._failure_codec.encode(
             {
                 "reason": skipped.reason,
-                "detail": skipped.detail,
+                "detail": _clipped(skipped.detail),
                 "request_id": request.get("request_id"),
                 "kind": request.get("kind"),
                 "petition_id": request.get("petition_id"),
@@ -260,9 +272,11 @@ class Mailer:
                 "failed_at": datetime.now(UTC),
             }
         )
-        kafka.produce_waiting(
-            self.producer, self.settings.topic(MAIL_FAILED.name), value, plan.message.key()
-        )
+        key = (plan.message.key() or b"")[:MAX_FAILURE_FIELD]
+        try:
+            kafka.produce_waiting(self.producer, self.settings.topic(MAIL_FAILED.name), value, key)
+        except KafkaException as exc:  # counted above; the record is not worth a stop
+            log.error("could not record the skipped request on mail.failed: %s", exc)
 
     def _commit(self) -> None:
         """The history and the failures written, then the outbox committed: nothing

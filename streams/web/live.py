@@ -6,8 +6,12 @@ follows the petitions watched, not the viewers: a petition's ``Feed`` starts wit
 first viewer, reads the counts once per ``SSE_INTERVAL_SECONDS`` and the timeline on a
 schedule (``TIMELINE_EVERY_SECONDS``, and once at its start), and hands what changed to
 every viewer's own bounded queue. It stops ``LINGER_SECONDS`` after its last viewer
-left, so a page reload does not restart it. ClickHouse calls block, so they run in a
-thread, as the API's do.
+left, so a page reload does not restart it. The readings are the API's own (ClickHouse
+in a thread; the timeline through the API's short-lived cache, streams/web/cache.py).
+
+Viewers are capped twice: ``max_viewers`` in all (503: the process's sockets and loop)
+and ``max_per_client`` per client network (429: one host cannot take every stream
+and lock the others out).
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.core.errors import Backpressure
+from streams.core.errors import Backpressure, RateLimited
 from streams.core.metrics import SSE_COUNT_POLLS, SSE_REFUSED, SSE_TIMELINE_POLLS, SSE_VIEWERS
+from streams.web.metrics import SSE_REFUSED_PER_CLIENT
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 SSE_INTERVAL_SECONDS = 1.0
 #: How often its timeline is read: a minute's bar moves little within a few seconds.
 TIMELINE_EVERY_SECONDS = 15.0
+#: A timeline answer (the API's or the feed's) is reused this long: under the feed's
+#: schedule, so each of its reads is news, and a burst of requests is one query.
+TIMELINE_FRESH_SECONDS = 10.0
 #: How long a feed outlives its last viewer (a reload, a reconnect).
 LINGER_SECONDS = 10.0
 #: Events a viewer may have waiting; a viewer slower than that gets the newest state.
@@ -48,8 +57,8 @@ class Schedule:
 
 
 Kind = Literal["counts", "timeline"]
-#: A blocking read of one petition's counts or timeline (the JSON the API answers).
-Reading = Callable[[str], dict[str, Any]]
+#: A read of one petition's counts or timeline (the JSON the API answers).
+Reading = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ class Feed:
         """A reading, or None when ClickHouse failed (logged once per outage: the
         viewers keep the last state and the feed tries again next time)."""
         try:
-            answer = await asyncio.to_thread(reading, self.petition_id)
+            answer = await reading(self.petition_id)
         except Exception:
             if not self.failing:
                 log.exception("the live feed of %s cannot read ClickHouse", self.petition_id)
@@ -179,25 +188,43 @@ class Feed:
 
 
 class LiveFeeds:
-    """Every feed of a serve process, and the cap on viewers across them."""
+    """Every feed of a serve process, and the caps on viewers across them: in all,
+    and per client (``max_per_client``; None: no cap per client)."""
 
     def __init__(
-        self, counts: Reading, timeline: Reading, max_viewers: int, schedule: Schedule = Schedule()
+        self,
+        counts: Reading,
+        timeline: Reading,
+        max_viewers: int,
+        schedule: Schedule = Schedule(),
+        max_per_client: int | None = None,
     ) -> None:
         self.read_counts = counts
         self.schedule = schedule
         self.read_timeline = timeline
         self.max_viewers = max_viewers
+        self.max_per_client = max_per_client
         self.feeds: dict[str, Feed] = {}
         self.viewers = 0
+        #: Open streams per client (its network); clients with none are not kept.
+        self.by_client: Counter[str | None] = Counter()
         #: Set when serve stops: the streams end instead of waiting for a cancel.
         self.closed = False
         SSE_VIEWERS.set(0)
 
     @contextlib.contextmanager
-    def watching(self, petition_id: str) -> Iterator[Subscription]:
-        """A viewer of ``petition_id`` for the ``with`` block; ``Backpressure`` when
-        ``max_viewers`` are watching already."""
+    def watching(self, petition_id: str, client: str | None = None) -> Iterator[Subscription]:
+        """A viewer of ``petition_id`` for the ``with`` block; ``RateLimited`` when
+        ``client`` (its network) holds ``max_per_client`` streams already,
+        ``Backpressure`` when ``max_viewers`` are watching."""
+        if self.max_per_client is not None and self.by_client[client] >= self.max_per_client:
+            SSE_REFUSED_PER_CLIENT.inc()
+            raise RateLimited(
+                f"your network already has {self.max_per_client} live streams open here, "
+                f"its limit (sse_max_per_client); close one or try again in "
+                f"{RETRY_AFTER_SECONDS:.0f} s",
+                RETRY_AFTER_SECONDS,
+            )
         if self.viewers >= self.max_viewers:
             SSE_REFUSED.inc()
             raise Backpressure(
@@ -214,16 +241,19 @@ class LiveFeeds:
             feed.task = asyncio.create_task(feed.run(), name=f"live feed {petition_id}")
             feed.task.add_done_callback(functools.partial(self._ended, feed))
         subscription = feed.join()
-        self._count(+1)
+        self._count(client, +1)
         try:
             yield subscription
         finally:
             feed.viewers.discard(subscription)
-            self._count(-1)
+            self._count(client, -1)
 
-    def _count(self, change: int) -> None:
+    def _count(self, client: str | None, change: int) -> None:
         self.viewers += change
         SSE_VIEWERS.set(self.viewers)
+        self.by_client[client] += change
+        if self.by_client[client] <= 0:
+            del self.by_client[client]
 
     def _stopped(self, feed: Feed) -> None:
         if self.feeds.get(feed.petition_id) is feed:

@@ -5,6 +5,11 @@ topics into it and the API reads the counts back. It runs beside the Faust worke
 not inside it, so the worker's event loop spends no time on inserts and queries
 (docs/benchmarks.md: 17 % more signatures/s once the sink left the worker).
 No Faust here: a plain aiohttp server, a confluent-kafka consumer and a thread.
+
+It listens as the intake does (``streams.core.capped_site``): at most
+``serve_max_connections`` served at once (503 past it) and an idle connection closed
+after ``serve_keepalive_timeout_seconds``, so idle or slow clients cannot hold the
+file descriptors the live streams, the API and /healthz need.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
+from streams.core.capped_site import CappedSite
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.redact import redact_dsn
@@ -27,6 +33,7 @@ from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
 from streams.web import server as web_server
+from streams.web.metrics import CONNECTIONS_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +72,18 @@ async def serve(settings: Settings) -> None:
         AuditQueries(client, settings.clickhouse_database),
         rebuild,
     )
-    runner = web.AppRunner(web_server.build(api))
+    runner = web.AppRunner(
+        web_server.build(api), keepalive_timeout=settings.serve_keepalive_timeout_seconds
+    )
     await runner.setup()
-    await web.TCPSite(runner, settings.bind_host, settings.api_port).start()
+    site = CappedSite(
+        runner,
+        settings.bind_host,
+        settings.api_port,
+        max_connections=settings.serve_max_connections,
+        on_refused=CONNECTIONS_REFUSED.inc,
+    )
+    await site.start()
     log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.api_port)
     await until_terminated()
     log.info("stopping: the API, then the sink (its last batch is written first)")

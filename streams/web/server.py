@@ -2,7 +2,9 @@
 JSON API, health and metrics.
 
 The serve process owns the embedded ClickHouse (the sink writes it, the API reads it);
-ClickHouse calls block, so they run in a thread.
+ClickHouse calls block, so they run in a thread. Timelines are read through a cache
+of a few seconds (streams/web/cache.py) that the live feed shares: a timeline may
+scan a year of rows, and anyone may ask for one.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from sinks.clickhouse.queries import BUCKETS, Bucket, CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
 from streams.core.catalogue_follower import PetitionLookup
-from streams.core.errors import Backpressure
+from streams.core.clientip import Network, client_ip, networks, rate_bucket
+from streams.core.errors import Backpressure, RateLimited
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
 from streams.web import ops
-from streams.web.live import LiveFeeds
+from streams.web.cache import Shared
+from streams.web.live import TIMELINE_FRESH_SECONDS, LiveFeeds
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +71,35 @@ class Api:
     rebuild: Rebuild | None
 
 
+#: A timeline's question: petition, minutes, bucket.
+TimelineKey = tuple[str, int, Bucket]
+Timelines = Shared[TimelineKey, dict[str, Any]]
+
 API: web.AppKey[Api] = web.AppKey("api", Api)
 FEEDS: web.AppKey[LiveFeeds] = web.AppKey("feeds", LiveFeeds)
+TIMELINES: web.AppKey[Timelines] = web.AppKey("timelines", Shared)
+#: The proxies whose X-Forwarded-For names the client (as the intake believes them).
+TRUSTED: web.AppKey[list[Network]] = web.AppKey("trusted", list)
 
 
 def build(api: Api) -> web.Application:
     app = web.Application()
     app[API] = api
+    app[TRUSTED] = networks(api.settings.trusted_proxies)
+
+    async def read_timeline(key: TimelineKey) -> dict[str, Any]:
+        petition_id, minutes, bucket = key
+        return await asyncio.to_thread(api.reader.timeline, petition_id, minutes, bucket)
+
+    async def read_counts(petition_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(api.reader.counts, petition_id)
+
+    timelines = app[TIMELINES] = Shared(read_timeline, TIMELINE_FRESH_SECONDS)
     app[FEEDS] = LiveFeeds(
-        api.reader.counts,
-        lambda petition_id: api.reader.timeline(
-            petition_id, DEFAULT_TIMELINE_MINUTES, DEFAULT_BUCKET
-        ),
+        read_counts,
+        lambda petition_id: timelines.get((petition_id, DEFAULT_TIMELINE_MINUTES, DEFAULT_BUCKET)),
         api.settings.sse_max_connections,
+        max_per_client=api.settings.sse_max_per_client,
     )
     # On shutdown, before aiohttp waits for the handlers: the streams then end at once.
     app.on_shutdown.append(stop_feeds)
@@ -183,16 +203,26 @@ async def petition_timeline(request: web.Request) -> web.Response:
     petition_id = _petition_or_404(request)
     minutes = _minutes_or_400(request)
     bucket = _bucket_or_400(request)
-    reader = request.app[API].reader
-    return web.json_response(await asyncio.to_thread(reader.timeline, petition_id, minutes, bucket))
+    return web.json_response(await request.app[TIMELINES].get((petition_id, minutes, bucket)))
+
+
+def _client(request: web.Request) -> str | None:
+    """The network the request comes from, as the intake counts a client."""
+    settings = request.app[API].settings
+    trusted = request.app[TRUSTED]
+    address = client_ip(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+    return rate_bucket(
+        address, ipv4_prefix=settings.intake_ipv4_prefix, ipv6_prefix=settings.intake_ipv6_prefix
+    )
 
 
 async def petition_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events from the petition's live feed (streams/web/live.py): its
-    counts and timeline at once, then whenever they change."""
+    counts and timeline at once, then whenever they change. 429 past the client's
+    cap of streams, 503 past the process's."""
     petition_id = _petition_or_404(request)
     try:
-        with request.app[FEEDS].watching(petition_id) as subscription:
+        with request.app[FEEDS].watching(petition_id, _client(request)) as subscription:
             response = web.StreamResponse(
                 headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
             )
@@ -209,7 +239,10 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
                     await response.write(b": keep-alive\n\n")
                     quiet = 0.0
     except Backpressure as exc:
-        raise web.HTTPServiceUnavailable(
+        kind = (
+            web.HTTPTooManyRequests if isinstance(exc, RateLimited) else web.HTTPServiceUnavailable
+        )
+        raise kind(
             text=json.dumps({"error": exc.detail, "retry_after": exc.retry_after}),
             content_type="application/json",
             headers={"Retry-After": str(math.ceil(exc.retry_after))},

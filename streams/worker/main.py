@@ -11,12 +11,14 @@ from typing import NoReturn
 
 import mode.loop
 
+from streams.core.logs import install_redaction
 from streams.core.settings import Settings
 from streams.worker import build_worker
 
 
 def run_worker(settings: Settings, args: list[str]) -> NoReturn:
     """Run Faust's ``worker`` command with ``args`` (Faust's own options)."""
+    install_redaction(settings.secret_values)  # before Faust sets up its handlers
     if not {"--with-web", "--without-web"} & set(args):
         # Faust's `worker` turns its own web server on by default; ours serves the port.
         args = ["--without-web", *args]

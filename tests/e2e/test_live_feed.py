@@ -39,6 +39,8 @@ def test_every_viewer_receives_counts_equal_to_the_truth(
 ) -> None:
     events, petitions, truth = dataset_with_truth(41, 3_000, settings)
     prepare(settings, petitions)
+    # Every viewer is this machine: one client, whose streams sse_max_per_client caps.
+    worker.extra_env["COUNTERSIGN_SSE_MAX_PER_CLIENT"] = str(2 * VIEWERS)
     worker.start()
     worker.wait_until_serving()
     base = f"http://127.0.0.1:{worker.web_port}"

@@ -101,7 +101,8 @@ def test_a_viewer_gets_the_counts_and_the_timeline_as_soon_as_it_connects(
 def test_fifty_viewers_of_a_petition_share_one_poller_of_its_counts(
     start_serve: Serve, settings: Settings
 ) -> None:
-    base = start_serve({})
+    # Every viewer is this machine: one client, which sse_max_per_client would stop at 20.
+    base = start_serve({"COUNTERSIGN_SSE_MAX_PER_CLIENT": "50"})
 
     async def watch() -> tuple[float, float, float]:
         async with viewers(base, 50):

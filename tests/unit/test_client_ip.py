@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.intake.clientip import client_ip, networks, rate_bucket
+from streams.core.clientip import client_ip, networks, rate_bucket
 
 PROXIES = networks(["127.0.0.1", "10.0.0.0/8"])
 

@@ -27,6 +27,8 @@ V1_RECORD = {
 # log name their writer by it. A new version is a new file, never an edit.
 RELEASED_FINGERPRINTS = {
     ("ConfirmationMail", 1): "a6606697917c6c42",
+    ("MailFailure", 1): "058ec1df5cda6baa",
+    ("MailHistory", 1): "ff4f94eea635615e",
     ("PartialCount", 1): "12914f2dea1156f0",
     ("PartialCount", 2): "7d1cde75b4e3bf4e",
     ("Petition", 1): "01a77d4c6ca62c56",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.intake.connections import Busy, ConnectionCap, Counted
+from streams.core.capped_site import Busy, ConnectionCap, Counted
 
 
 class Handler(asyncio.Protocol):
@@ -43,3 +43,10 @@ def test_a_closed_connection_frees_its_place_once() -> None:
     served.connection_lost(None)
     assert cap.open == 0
     assert isinstance(cap(), Counted)
+
+
+def test_each_refused_connection_is_reported_to_the_process() -> None:
+    refused: list[None] = []
+    cap = ConnectionCap(Handler, limit=1, on_refused=lambda: refused.append(None))
+    cap(), cap(), cap()
+    assert len(refused) == 2

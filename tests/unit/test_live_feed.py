@@ -7,7 +7,8 @@ import asyncio
 import json
 from collections.abc import Callable
 
-from streams.core.errors import Backpressure
+from streams.core.errors import Backpressure, RateLimited
+from streams.web.cache import Shared
 from streams.web.live import Event, Kind, LiveFeeds, Schedule, Subscription, counts_changed
 
 
@@ -78,11 +79,11 @@ class Readings:
         self.counts: list[str] = []
         self.timelines: list[str] = []
 
-    def read_counts(self, petition_id: str) -> dict[str, object]:
+    async def read_counts(self, petition_id: str) -> dict[str, object]:
         self.counts.append(petition_id)
         return counts(7, petition_id=petition_id)
 
-    def read_timeline(self, petition_id: str) -> dict[str, object]:
+    async def read_timeline(self, petition_id: str) -> dict[str, object]:
         self.timelines.append(petition_id)
         return {"petition_id": petition_id, "points": []}
 
@@ -149,3 +150,42 @@ def test_a_viewer_past_the_cap_is_refused_with_when_to_come_back() -> None:
     refused = asyncio.run(watch())
     assert refused.retry_after > 0
     assert "2 viewers" in refused.detail and "sse_max_connections" in refused.detail
+
+
+def test_a_client_past_its_cap_is_told_429_while_another_client_still_watches() -> None:
+    readings = Readings()
+
+    async def watch() -> tuple[RateLimited, int]:
+        feeds = LiveFeeds(readings.read_counts, readings.read_timeline, 10, FAST, max_per_client=2)
+        one, other = "203.0.113.0/24", "198.51.100.0/24"
+        with feeds.watching("p", one), feeds.watching("q", one):
+            try:
+                with feeds.watching("p", one):
+                    raise AssertionError("a third stream of one client was let in")
+            except RateLimited as exc:
+                refused = exc
+            with feeds.watching("p", other):
+                watching = feeds.viewers
+        assert not feeds.by_client  # every place given back
+        with feeds.watching("p", one):  # so the first client may come back
+            pass
+        return refused, watching
+
+    refused, watching = asyncio.run(watch())
+    assert watching == 3
+    assert refused.retry_after > 0 and "sse_max_per_client" in refused.detail
+
+
+def test_the_feed_reads_its_timeline_through_the_api_cache() -> None:
+    readings = Readings()
+
+    async def feed_and_api() -> None:
+        timelines: Shared[str, dict[str, object]] = Shared(readings.read_timeline, ttl=60)
+        feeds = LiveFeeds(readings.read_counts, timelines.get, 10, FAST)
+        with feeds.watching("p") as viewer:
+            while (event := await viewer.next(5)) is not None and event.kind != "timeline":
+                pass
+            await timelines.get("p")  # the API's request for the same timeline
+
+    asyncio.run(feed_and_api())
+    assert readings.timelines == ["p"]

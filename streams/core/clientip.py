@@ -1,5 +1,8 @@
 """Who is the client? ``X-Forwarded-For`` is believed only from trusted proxies.
 
+Shared by the intake (its rate limits) and ``serve`` (its cap on live streams per
+client), so both see the same client behind the same proxies.
+
 Anyone can send the header, so a rate limit keyed on its first entry is worthless.
 The standard walk: start at the TCP peer; while the current hop is a trusted proxy,
 step one entry left in ``X-Forwarded-For``. The first untrusted hop is the client.

@@ -1,12 +1,15 @@
 """At most so many open connections: past the cap, a new one hears 503 and is closed.
 
-A slow client (slowloris) holds a connection with one byte every few seconds; aiohttp
-closes such connections after its keep-alive timeout (no complete request head) and
-the intake after its body timeout, but many of them at once would still hold a file
-descriptor and a handler each until then. aiohttp has no cap on connections, so this
-is one: ``CappedSite`` listens like aiohttp's ``TCPSite`` (its extension point,
-``BaseSite``), with a protocol factory that counts the connections aiohttp's handlers
-serve and answers the rest itself, without a handler.
+Shared by the intake and ``serve`` (one rule, one home: they are in the same layer
+and may not import each other). A slow client (slowloris) holds a connection with one
+byte every few seconds; aiohttp closes such connections after its keep-alive timeout
+(no complete request head) and the intake after its body timeout, but many of them at
+once would still hold a file descriptor and a handler each until then. aiohttp has no
+cap on connections, so this is one: ``CappedSite`` listens like aiohttp's ``TCPSite``
+(its extension point, ``BaseSite``), with a protocol factory that counts the
+connections aiohttp's handlers serve and answers the rest itself, without a handler.
+Each process counts its refusals in its own metric, so the cap takes an
+``on_refused`` callback.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ import json
 from collections.abc import Callable
 
 from aiohttp import web
-
-from streams.intake.metrics import CONNECTIONS_REFUSED
 
 #: What a connection past the cap is told.
 BUSY_BODY = json.dumps({"error": "too many connections; try again in a moment"}).encode()
@@ -32,18 +33,29 @@ BUSY = (
 BUSY_WAIT_SECONDS = 2.0
 
 
+def _ignore() -> None:
+    pass
+
+
 class ConnectionCap:
     """A protocol factory: aiohttp's handlers while fewer than ``limit`` connections
-    are open, a ``Busy`` answer past it. ``open`` counts the served ones."""
+    are open, a ``Busy`` answer past it (``on_refused`` is called for each). ``open``
+    counts the served ones."""
 
-    def __init__(self, factory: Callable[[], asyncio.Protocol], limit: int) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], asyncio.Protocol],
+        limit: int,
+        on_refused: Callable[[], None] = _ignore,
+    ) -> None:
         self.factory = factory
         self.limit = limit
+        self.on_refused = on_refused
         self.open = 0
 
     def __call__(self) -> asyncio.Protocol:
         if self.open >= self.limit:
-            CONNECTIONS_REFUSED.inc()
+            self.on_refused()
             return Busy()
         self.open += 1
         return Counted(self.factory(), self._closed)
@@ -100,9 +112,10 @@ class Busy(asyncio.Protocol):
 
 
 class CappedSite(web.BaseSite):
-    """aiohttp's ``TCPSite`` with at most ``max_connections`` served at once."""
+    """aiohttp's ``TCPSite`` with at most ``max_connections`` served at once;
+    ``on_refused`` counts the connections turned away (a process's metric)."""
 
-    __slots__ = ("_host", "_port", "cap", "max_connections")
+    __slots__ = ("_host", "_port", "cap", "max_connections", "on_refused")
 
     def __init__(
         self,
@@ -111,12 +124,14 @@ class CappedSite(web.BaseSite):
         port: int,
         *,
         max_connections: int,
+        on_refused: Callable[[], None] = _ignore,
         backlog: int = 128,
     ) -> None:
         super().__init__(runner, backlog=backlog)
         self._host = host
         self._port = port
         self.max_connections = max_connections
+        self.on_refused = on_refused
         self.cap: ConnectionCap | None = None
 
     @property
@@ -127,7 +142,7 @@ class CappedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        self.cap = ConnectionCap(server, self.max_connections)
+        self.cap = ConnectionCap(server, self.max_connections, self.on_refused)
         self._server = await asyncio.get_running_loop().create_server(
             self.cap, self._host, self._port, backlog=self._backlog
         )
