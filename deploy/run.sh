@@ -53,7 +53,11 @@ echo "worker and API starting (logs: .data/worker.log, .data/serve.log)…"
 wait_for Mailpit "${pids[0]}" "http://$mail_ui/api/v1/messages?limit=1" .data/mailpit.log
 wait_for worker "${pids[1]}" "http://127.0.0.1:$worker_port/healthz" .data/worker.log
 wait_for "API process" "${pids[2]}" "http://127.0.0.1:$port/healthz" .data/serve.log
-"$bin/countersign" intake >.data/intake.log 2>&1 &
+# The demo's signers follow their links through loopback, each saying its own network
+# (X-Forwarded-For), which the intake believes of 127.0.0.1 only: it limits how many
+# links one client may follow (COUNTERSIGN_INTAKE_CONFIRM_RATE_LIMITS).
+COUNTERSIGN_INTAKE_TRUSTED_PROXIES="${COUNTERSIGN_INTAKE_TRUSTED_PROXIES:-127.0.0.1}" \
+  "$bin/countersign" intake >.data/intake.log 2>&1 &
 pids+=($!)
 wait_for intake "${pids[3]}" "http://127.0.0.1:$intake_port/healthz" .data/intake.log
 COUNTERSIGN_SMTP_URL="smtp://$mail_smtp" "$bin/countersign" mailer >.data/mailer.log 2>&1 &

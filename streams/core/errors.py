@@ -164,3 +164,8 @@ class MailFailed(CountersignError, ConnectionError):
 class MailRefused(MailFailed):
     """The SMTP server refused a mail for good (a 5xx answer, a recipient it will not
     take, an address it cannot carry): trying again would not help."""
+
+
+class MailInsecure(MailFailed):
+    """The SMTP server would take the mailer's credentials in clear (no STARTTLS on
+    ``smtp://``): nothing is sent until it offers TLS or ``smtps://`` is used."""

@@ -1,6 +1,10 @@
 """Kept SMTP connections from ``smtp_url``: ``smtp://`` (STARTTLS when offered),
 ``smtps://`` (TLS from the start), optional ``user:password@``.
 
+Credentials never cross the wire in clear: with a user set, a ``smtp://`` server
+must offer STARTTLS and the TLS handshake must succeed (certificate checked) before
+the login, else the mail fails with ``MailInsecure`` and nothing is sent.
+
 The standard library's smtplib, one connection per thread of a ``SenderPool``: a
 server answers each mail only after several round trips (MAIL, RCPT, DATA), which a
 single connection waits out one mail at a time; a few connections wait them out
@@ -20,7 +24,7 @@ from email.message import EmailMessage
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from streams.core.errors import ConfigurationError, MailFailed, MailRefused
+from streams.core.errors import ConfigurationError, MailFailed, MailInsecure, MailRefused
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,9 @@ class SmtpSender:
             try:
                 self._connect().send_message(message)
                 return
+            except MailInsecure:  # an OSError too, but no retry makes the server safer
+                self.close()
+                raise
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = sorted({code for code, _ in exc.recipients.values()})
                 raise MailRefused(f"{self} refused the recipient (answers {codes})") from exc
@@ -84,6 +91,12 @@ class SmtpSender:
             if connection.has_extn("starttls"):
                 connection.starttls(context=context)
                 connection.ehlo()
+            elif self.user:
+                connection.close()
+                raise MailInsecure(
+                    f"{self} offers no STARTTLS, and the mailer logs in only over TLS: "
+                    "use a server that offers it, or smtps://"
+                )
         if self.user:
             connection.login(self.user, self.password or "")
         self._connection = connection

@@ -43,14 +43,19 @@ class MailpitServer(MailpitApi):
         self.smtp_url = f"smtp://127.0.0.1:{self.smtp_port}"
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        #: More of Mailpit's options (e.g. ``--smtp-auth-accept-any``), set before start.
+        self.options: list[str] = []
 
     def start(self, timeout: float = 30) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = (self.workdir / "mailpit.log").open("ab")
-        command = mailpit_command(
-            f"127.0.0.1:{self.smtp_port}",
-            f"127.0.0.1:{self.http_port}",
-            self.workdir / "mailpit.db",
+        command = (
+            mailpit_command(
+                f"127.0.0.1:{self.smtp_port}",
+                f"127.0.0.1:{self.http_port}",
+                self.workdir / "mailpit.db",
+            )
+            + self.options
         )
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.core.errors import ConfigurationError
-from streams.mailer.smtp import SenderPool
+from streams.core.errors import ConfigurationError, MailInsecure
+from streams.mailer.smtp import SenderPool, SmtpSender
 from streams.testing.mail import MailpitServer
 
 
@@ -48,3 +48,24 @@ def test_the_server_is_named_in_logs_without_its_password() -> None:
         assert str(pool) == "smtps://mail.example:2465 (2 connections)"
     finally:
         pool.close()
+
+
+def test_credentials_are_never_sent_to_a_server_without_tls(tmp_path: Path) -> None:
+    # Mailpit would take any login in clear here; the sender must refuse to give one.
+    server = MailpitServer(tmp_path)
+    server.options = ["--smtp-auth-accept-any", "--smtp-auth-allow-insecure"]
+    with server.start() as mailpit:
+        address = mailpit.smtp_url.replace("smtp://", "smtp://user:s3cret@")
+        sender = SmtpSender(address)
+        with pytest.raises(MailInsecure, match="offers no STARTTLS") as refused:
+            sender.send(mail(1))
+        assert "s3cret" not in str(refused.value)
+        assert mailpit.count() == 0
+
+
+def test_without_credentials_a_server_without_tls_still_gets_the_mail(tmp_path: Path) -> None:
+    server = MailpitServer(tmp_path)
+    server.options = ["--smtp-auth-accept-any", "--smtp-auth-allow-insecure"]
+    with server.start() as mailpit:
+        SmtpSender(mailpit.smtp_url).send(mail(2))
+        assert mailpit.count() == 1
