@@ -142,8 +142,10 @@ class AvroCodec:
         fastavro.schemaless_writer(buffer, writer.parsed, record)
         return buffer.getvalue()
 
-    def decode(self, data: bytes) -> Record:
-        """The record in the reader's version; ``MalformedMessage`` for anything else."""
+    def decode(self, data: bytes | None) -> Record:
+        """The record in the reader's version; ``MalformedMessage`` for anything else
+        (a record with no value, a tombstone, included)."""
+        data = data or b""
         if len(data) < HEADER_SIZE:
             if not MARKER.startswith(data[:2]):
                 raise BadMarker(f"starts with {data[:2].hex()}, not the Avro marker c301")

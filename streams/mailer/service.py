@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -50,6 +49,7 @@ from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
 from streams.mailer.compose import Unmailable, compose
 from streams.mailer.history import MailHistory, resend_refusal
 from streams.mailer.smtp import SenderPool, SmtpSender
+from streams.rules.keys import is_email_hash
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ REMEMBERED_REQUESTS = 100_000
 #: Requests read back per partition when the mailer takes it: as far back as a
 #: worker's redelivery can repeat one (its records since its last commit).
 LOOKBACK = 10_000
-#: What an email hash is (hex HMAC-SHA256).
-EMAIL_HASH = re.compile(r"[0-9a-f]{64}")
 #: The longest string a ``mail.failed`` record repeats of a request (ids, hashes).
 MAX_FAILURE_FIELD = 200
 #: The longest pause between two tries of a mail the server did not take.
@@ -177,7 +175,7 @@ class Mailer:
             request = self._codec.decode(message.value() or b"")
         except MalformedMessage as exc:
             return Planned(message, None, skipped=Skipped("unreadable", exc.detail))
-        if not EMAIL_HASH.fullmatch(request["email_hash"]):  # it keys mail.history
+        if not is_email_hash(request["email_hash"]):  # it keys mail.history
             return Planned(message, None, skipped=Skipped("unreadable", "no email hash"))
         try:
             mail = self._mail_for(request)

@@ -14,13 +14,29 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from streams.rules.countries import region_of
+from streams.rules.countries import has_region, region_of
 
 #: Of one petition (Faust's JSON, so partitions are strings):
 #: ``{"versions": {partition: version}, "counted": {country: {partition: n}},
 #: "pending": {country: {partition: n}}}``.
 Partials = Mapping[str, Any]
 KINDS = ("counted", "pending")
+#: The largest number a report may carry: sums of these stay within Avro's long.
+MAX_REPORTED = 2**53
+
+
+def report_problem(report: Mapping[str, Any]) -> str | None:
+    """Why a PartialCount cannot be folded (None: it can). The dedupe stage writes
+    only good ones; anything else on the topic must not stop the totals."""
+    numbers = [report["partition"], report["version"]]
+    for kind in ("countries", "pending"):
+        for country, number in report[kind].items():
+            if not has_region(country):
+                return f"a {kind} number for {country[:8]!r}, which no region holds"
+            numbers.append(number)
+    if any(not 0 <= n <= MAX_REPORTED for n in numbers):
+        return f"a number outside 0..{MAX_REPORTED}"
+    return None
 
 
 def fold(

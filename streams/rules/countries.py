@@ -54,3 +54,8 @@ def region_scheme(scheme: str = DEFAULT_SCHEME) -> Mapping[str, str]:
 
 def region_of(code: str, scheme: str = DEFAULT_SCHEME) -> str:
     return region_scheme(scheme)[code]
+
+
+def has_region(code: str, scheme: str = DEFAULT_SCHEME) -> bool:
+    """Whether ``code`` is a country the scheme places (what a count may be kept of)."""
+    return code in region_scheme(scheme)

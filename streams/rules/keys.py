@@ -20,6 +20,7 @@ these functions, so a key is never built or parsed a second way.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -82,6 +83,14 @@ class DedupeKey:
     @staticmethod
     def petition_of_table_key(key: bytes) -> str:
         return key[: -_DIGEST_BYTES - 1].decode()
+
+
+def is_email_hash(text: str) -> bool:
+    """Whether ``text`` is an email hash as the rules make it: hex HMAC-SHA256."""
+    return _EMAIL_HASH.fullmatch(text) is not None
+
+
+_EMAIL_HASH = re.compile(f"[0-9a-f]{{{_DIGEST_BYTES * 2}}}")
 
 
 def count_key(petition_id: str, country: str) -> str:

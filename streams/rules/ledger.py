@@ -13,6 +13,7 @@ from typing import Any
 
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
+from streams.rules.countries import has_region
 from streams.rules.dedupe import (
     WINNER_HEADER,
     Outcome,
@@ -23,7 +24,7 @@ from streams.rules.dedupe import (
     duplicate_detail,
     moderate,
 )
-from streams.rules.keys import DedupeKey
+from streams.rules.keys import DedupeKey, is_email_hash
 from streams.rules.outputs import Output, Route, malformed
 from streams.rules.reasons import Reason
 from streams.rules.verdict import SourcePosition, rejection
@@ -41,10 +42,11 @@ def encode_previous(previous: tuple[tuple[str, str], ...]) -> bytes:
 
 
 def decode_previous(raw: bytes | None) -> tuple[tuple[str, str], ...]:
+    """The header's ``(key id, hash)`` pairs; a pair that is not one is left out."""
     if not raw:
         return ()
-    pairs = (part.partition(":") for part in raw.decode().split(","))
-    return tuple((key_id, digest) for key_id, _, digest in pairs if digest)
+    pairs = (part.partition(":") for part in raw.decode("utf-8", "replace").split(","))
+    return tuple((key_id, digest) for key_id, _, digest in pairs if is_email_hash(digest))
 
 
 class DedupeLedger:
@@ -91,7 +93,14 @@ class DedupeLedger:
             return [self._duplicate(key, value, stored, read_at, record=record, now=now)]
         if outcome is Outcome.RESENT:
             return self._mail(
-                key, value, record=record, mail_to=mail_to, entry=entry, kind="resend", now=now
+                key,
+                value,
+                read_at,
+                record=record,
+                mail_to=mail_to,
+                entry=entry,
+                kind="resend",
+                now=now,
             )
         # Written again on a replay too, so the changelog surely has it.
         self.winners[table_key] = entry.encode()
@@ -102,7 +111,7 @@ class DedupeLedger:
             return [accepted]
         # A replay asks again with the same request id: the mailer sends it once.
         mail = self._mail(
-            key, value, record=record, mail_to=mail_to, entry=entry, kind="first", now=now
+            key, value, read_at, record=record, mail_to=mail_to, entry=entry, kind="first", now=now
         )
         return [accepted, *mail]
 
@@ -207,6 +216,7 @@ class DedupeLedger:
         self,
         key: DedupeKey,
         value: bytes,
+        read_at: SourcePosition,
         *,
         record: dict[str, Any] | None,
         mail_to: str | None,
@@ -219,7 +229,11 @@ class DedupeLedger:
         if mail_to is None:
             return []
         if record is None:
-            record = codec("SignatureAccepted").decode(value)
+            try:
+                record = codec("SignatureAccepted").decode(value)
+            except MalformedMessage as exc:
+                detail = f"no mail for an unreadable record: {exc.detail}"
+                return [malformed(value, key.petition_id, detail, read_at, now)]
         position = (
             f"{record['source_topic']}/{record['source_partition']}/"
             f"{record['source_offset']}#{record.get('source_index') or 0}"
@@ -301,15 +315,32 @@ def _signer_event(
 
 
 def _candidate_of(
-    key: bytes | None, value: bytes, header: bytes | None, partition: int
+    key: bytes | None, value: bytes | None, header: bytes | None, partition: int
 ) -> tuple[DedupeKey, Winner]:
+    """The signer and the entry a record of signatures.valid asks for; what the table
+    would keep is checked first (a hash that is a hash, a country with a region), so
+    a record no validate wrote cannot put an entry there that breaks a later read."""
     if header is not None and key:
         try:
             sent = Winner.decode(header)
-            return DedupeKey.parse(key), Winner(
-                sent.country, sent.partition, sent.offset, partition, sent.index, sent.status
+            dedupe_key, candidate = (
+                DedupeKey.parse(key),
+                Winner(
+                    sent.country, sent.partition, sent.offset, partition, sent.index, sent.status
+                ),
             )
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             pass  # not ours after all: read the record itself
+        else:
+            return _checked(dedupe_key, candidate)
     record = codec("SignatureAccepted").decode(value)
-    return DedupeKey(record["petition_id"], record["email_hash"]), Winner.of(record, partition)
+    dedupe_key = DedupeKey(record["petition_id"], record["email_hash"])
+    return _checked(dedupe_key, Winner.of(record, partition))
+
+
+def _checked(dedupe_key: DedupeKey, candidate: Winner) -> tuple[DedupeKey, Winner]:
+    if not is_email_hash(dedupe_key.email_hash):
+        raise MalformedMessage("its email_hash is not a hex HMAC-SHA256")
+    if not has_region(candidate.country):
+        raise MalformedMessage("its country is not one the regions know")
+    return dedupe_key, candidate

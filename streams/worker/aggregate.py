@@ -17,7 +17,7 @@ from typing import Any
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.metrics import EVENTS_IN
-from streams.rules.aggregate import fold, regional_count
+from streams.rules.aggregate import fold, regional_count, report_problem
 from streams.rules.keys import count_key
 from streams.worker.app import CountersignApp
 from streams.worker.policy import handle_each
@@ -45,6 +45,12 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             report = partial_codec.decode(message.value)
         except MalformedMessage as exc:  # written by our own dedupe stage only
             log.error("unreadable partial count on %s: %s", message.topic, exc.detail)
+            return
+        problem = report_problem(report)
+        if problem is not None:  # written by something other than our dedupe stage
+            log.error(
+                "partial count at %s/%s skipped: %s", message.partition, message.offset, problem
+            )
             return
         petition_id = report["petition_id"]
         folded, publish, newer = fold(
