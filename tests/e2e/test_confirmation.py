@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from streams.core.catalogue import new_petition, publish_petition
 from streams.core.links import CONFIRM_SALT
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
+from streams.core.topics import CONFIRMATIONS, MAIL_FAILED, OUTBOX, create_topics
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
 from tests.intake_client import post_json, request
@@ -145,6 +146,23 @@ def test_the_same_link_again_says_it_was_confirmed_already_and_counts_nothing(
         time.sleep(0.5)
     assert "You have already confirmed" in page
     assert wait_for_counts(worker, total=1, pending=0)["total"] == 1
+
+
+def test_a_link_followed_many_times_at_once_is_published_once(
+    pipeline: tuple[WorkerProcess, IntakeProcess], settings: Settings, mailpit: MailpitServer
+) -> None:
+    worker, intake = pipeline
+    sign(intake, "eager@example.org")
+    [mail] = mailpit.wait_for_mail("eager@example.org")
+    # One signer clicking away: 9 follows stay within the per-client limit (10/60).
+    with ThreadPoolExecutor(6) as clicks:
+        statuses = list(clicks.map(lambda _: follow(mail.link)[0], range(6)))
+    assert statuses == [200] * 6
+    wait_for_counts(worker, total=1, pending=0)
+    for _ in range(3):  # and again, one by one: answered from memory
+        assert follow(mail.link)[0] == 200
+    confirmations = list(scan(settings, whole_log(settings, CONFIRMATIONS.name)))
+    assert len(confirmations) == 1
 
 
 def test_signing_again_while_pending_sends_the_mail_again_instead_of_a_duplicate(

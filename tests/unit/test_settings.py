@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,22 @@ def test_a_session_timeout_below_the_brokers_least_is_refused() -> None:
     # (6 s by default): better refused at start than by every join.
     with pytest.raises(ValidationError):
         Settings(consumer_session_timeout_seconds=5)
+
+
+def test_serve_bound_beyond_loopback_with_only_its_own_ops_token_refuses_to_start() -> None:
+    # The issue's own try: a public bind that forgets the keys must not serve at all.
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COUNTERSIGN_")},
+        "COUNTERSIGN_BIND_HOST": "0.0.0.0",
+        "COUNTERSIGN_OPS_TOKEN": OWN_OPS_TOKEN,
+    }
+    started = subprocess.run(
+        [sys.executable, "-m", "streams", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 2
+    assert "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own" in started.stderr
