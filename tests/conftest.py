@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from streams.core.settings import Settings
+from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, Results, WorkerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +114,13 @@ def intake(settings: Settings, tmp_path: Path) -> Iterator[IntakeProcess]:
     """A `countersign intake` process with the test's settings (started by the test)."""
     with IntakeProcess(settings, tmp_path / "intake.log", free_port()) as process:
         yield process
+
+
+@pytest.fixture
+def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
+    """A Mailpit of the test's own (``make install`` builds it)."""
+    with MailpitServer(tmp_path / "mailpit").start() as server:
+        yield server
 
 
 @pytest.fixture

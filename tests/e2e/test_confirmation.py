@@ -35,12 +35,6 @@ PETITION = "confirm-me"
 
 
 @pytest.fixture
-def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
-    with MailpitServer(tmp_path / "mailpit").start() as server:
-        yield server
-
-
-@pytest.fixture
 def mailer(
     settings: Settings, intake: IntakeProcess, mailpit: MailpitServer, tmp_path: Path
 ) -> Iterator[MailerProcess]:

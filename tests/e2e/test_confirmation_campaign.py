@@ -14,7 +14,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SIGNERS = 3_000
 SHARE = 0.8
 MAILER_BATCH = 20
-
-
-@pytest.fixture
-def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
-    with MailpitServer(tmp_path / "mailpit").start() as server:
-        yield server
 
 
 def counts(worker: WorkerProcess) -> dict[str, Any]:

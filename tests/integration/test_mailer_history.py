@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +21,6 @@ from streams.mailer.smtp import SenderPool
 from streams.testing.mail import MailpitServer
 
 PETITION = "free-press"
-
-
-@pytest.fixture
-def mailpit(tmp_path: Path) -> Iterator[MailpitServer]:
-    with MailpitServer(tmp_path / "mailpit").start() as server:
-        yield server
 
 
 @pytest.fixture
