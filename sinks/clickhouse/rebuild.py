@@ -180,16 +180,22 @@ class Rebuild:
         rows = []
         for record in batch:
             try:
-                rows.append(route.to_row(decoder.decode(record.value or b""), record.partition))
+                row = route.to_row(decoder.decode(record.value or b""), record.partition)
             except MalformedMessage as exc:
+                problem: str | None = f"unreadable: {exc.detail}"
+            else:
+                problem = self.sink.misfit(route, row)
+            if problem is not None:  # skipped as the live sink skips it
                 self.status.skipped_unreadable += 1
                 log.error(
-                    "rebuild: unreadable record %s/%d/%d skipped: %s",
+                    "rebuild: record %s/%d/%d skipped: %s",
                     topic,
                     record.partition,
                     record.offset,
-                    exc.detail,
+                    problem,
                 )
+                continue
+            rows.append(row)
         if rows:
             first, last = batch[0], batch[-1]
             self.client.insert(

@@ -41,6 +41,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
+from sinks.clickhouse.columns import row_problem
 from sinks.clickhouse.rows import (
     CONFIRMATION_COLUMNS,
     MODERATION_COLUMNS,
@@ -153,6 +154,8 @@ class ClickHouseSink:
         #: two cycles, when the tables hold exactly the committed records.
         self._cycle_lock = threading.Lock()
         self._hold = threading.Event()
+        #: Each table's column types, read from ClickHouse at its first batch.
+        self._types: dict[str, list[str]] = {}
 
     @property
     def partitions(self) -> int:
@@ -245,21 +248,51 @@ class ClickHouseSink:
 
     # -- writing ------------------------------------------------------------------------
     def _rows(self, route: Route, batch: list[Message]) -> list[list[Any]]:
+        """The batch's rows; a record that cannot be read, or whose values its table's
+        columns cannot hold, is skipped and counted (retrying it would stall the sink
+        for good). The same records are skipped on every delivery of the batch, so
+        its rows, and its deduplication token, stay the same."""
         rows = []
         for message in batch:
             try:
                 record = codec(route.record_type).decode(message.value() or b"")
-                rows.append(route.to_row(record, message.partition() or 0))
+                row = route.to_row(record, message.partition() or 0)
             except MalformedMessage as exc:
-                self.stats.skipped_unreadable += 1
-                log.error(
-                    "unreadable record %s/%s/%s skipped: %s",
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                    exc.detail,
-                )
+                self._skip(message, f"unreadable: {exc.detail}")
+                continue
+            problem = self.misfit(route, row)
+            if problem is not None:
+                self._skip(message, f"a value its table cannot hold ({problem})")
+                continue
+            rows.append(row)
         return rows
+
+    def _skip(self, message: Message, why: str) -> None:
+        self.stats.skipped_unreadable += 1
+        log.error(
+            "record %s/%s/%s skipped: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            why,
+        )
+
+    def misfit(self, route: Route, row: list[Any]) -> str | None:
+        """What in ``row`` its table's columns cannot hold (None: it fits)."""
+        return row_problem(self._column_types(route), route.columns, row)
+
+    def _column_types(self, route: Route) -> list[str]:
+        """The types of the route's columns, as ClickHouse reports them (asked once)."""
+        if route.table not in self._types:
+            try:
+                described = self.client.query(f"DESCRIBE TABLE {route.table}").result_rows
+            except Exception as exc:  # any failure of the store: back off and retry
+                raise SinkUnavailable(
+                    f"ClickHouse did not describe {route.table}: {exc}", 1.0
+                ) from exc
+            by_name = {str(name): str(column_type) for name, column_type, *_ in described}
+            self._types[route.table] = [by_name[column] for column in route.columns]
+        return self._types[route.table]
 
     def write(self, topic: str, partition: int, batch: list[Message]) -> int:
         """One insert for one topic-partition's batch, or ``SinkUnavailable``."""

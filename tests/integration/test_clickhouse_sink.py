@@ -164,3 +164,30 @@ def test_nothing_is_lost_while_clickhouse_refuses_writes(sink_settings: Settings
     runner.join(30)
     assert sum(counts(client, database).values()) == 120
     assert sink.stats.stalled_seconds > 0
+
+
+def test_a_record_its_columns_cannot_hold_is_skipped_and_the_rest_lands(
+    sink_settings: Settings,
+) -> None:
+    client = connect(sink_settings.clickhouse_target)
+    database = sink_settings.clickhouse_database
+    migrate(client, database)
+    create_topics(sink_settings)
+    records = [accepted(n, offset=n) for n in range(20)]
+    hostile = [
+        {**accepted(100, offset=100), "source_partition": 70_000},  # a UInt16
+        {**accepted(101, offset=101), "email_hash": "f" * 300},  # a FixedString(64)
+    ]
+    # Kafka's own partitioner may spread them; each partition's batch holds good ones.
+    publish(
+        sink_settings, ACCEPTED.name, records[:10] + hostile + records[10:], "SignatureAccepted"
+    )
+    sink = ClickHouseSink(sink_settings, client)
+    drain(sink, expected_rows=20)
+    sink.run_once()  # a further cycle: nothing left to write, nothing retried
+    assert counts(client, database) == Counter(
+        ("p", r, c) for c, r in (COUNTRIES[n % 3] for n in range(20))
+    )
+    assert sink.stats.skipped_unreadable == 2
+    assert sink.stats.failures == 0
+    assert sink.lag() == 0

@@ -1,0 +1,53 @@
+"""Whether a row fits its table's columns, judged on the types ClickHouse reports.
+
+A record can decode as valid Avro and still hold a value that its column cannot:
+a partition of 70,000 for a ``UInt16``, a negative offset for a ``UInt64``, a hash
+of 300 characters for a ``FixedString(64)``, a null where the column is not
+``Nullable``. clickhouse-connect refuses the whole insert then, and a sink that
+retries the batch would retry it forever. The types come from the table itself
+(``DESCRIBE TABLE``), so the migrations stay the one home of every limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+_INTEGER = re.compile(r"(U?)Int(8|16|32|64|128|256)")
+_FIXED = re.compile(r"FixedString\((\d+)\)")
+_WRAPPERS = re.compile(r"^(?:LowCardinality|Nullable)\((.*)\)$")
+
+
+def _unwrapped(column_type: str) -> tuple[str, bool]:
+    """The inner type, and whether NULL is allowed."""
+    nullable = False
+    while (inner := _WRAPPERS.match(column_type)) is not None:
+        nullable = nullable or column_type.startswith("Nullable(")
+        column_type = inner[1]
+    return column_type, nullable
+
+
+def value_problem(column_type: str, value: Any) -> str | None:
+    """Why ``value`` cannot go into a column of ``column_type`` (None: it can)."""
+    inner, nullable = _unwrapped(column_type)
+    if value is None:
+        return None if nullable else "null where the column takes none"
+    if (integer := _INTEGER.fullmatch(inner)) is not None and isinstance(value, int):
+        bits = int(integer[2])
+        low, high = (0, 2**bits) if integer[1] else (-(2 ** (bits - 1)), 2 ** (bits - 1))
+        return None if low <= value < high else f"a number outside {inner}"
+    if (fixed := _FIXED.fullmatch(inner)) is not None and isinstance(value, str | bytes):
+        size = len(value.encode() if isinstance(value, str) else value)
+        return None if size <= int(fixed[1]) else f"{size} bytes for {inner}"
+    return None
+
+
+def row_problem(types: Sequence[str], columns: Sequence[str], row: Sequence[Any]) -> str | None:
+    """The first column of ``row`` its table cannot hold, said without its value
+    (it may be personal data); None when the row fits."""
+    for name, column_type, value in zip(columns, types, row, strict=True):
+        problem = value_problem(column_type, value)
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
