@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import threading
 import time
@@ -91,22 +92,39 @@ def build(
         return jsonable(verdict.record)  # a rejection: the only records with a "reason"
 
     def first_wins(signature: Value, state: State) -> Value:
-        """Our dedupe rule on Quix's per-key RocksDB state: the first in stream order."""
+        """Our dedupe rule on Quix's per-key RocksDB state: the first in stream order.
+        ``decide`` answers (outcome, entry): a peer that read only the outcome once
+        stored nothing and forwarded every duplicate as a winner (never exact)."""
         # Quix's group_by repartitions by dedupe key: no home partition to remember.
         candidate = Winner(
-            signature["country"], signature["source_partition"], signature["source_offset"], 0
+            signature["country"],
+            signature["source_partition"],
+            signature["source_offset"],
+            0,
+            signature.get("source_index") or 0,
         )
         stored = state.get("winner")
-        outcome = decide(candidate, None if stored is None else Winner(*stored, 0))
+        previous = None if stored is None else Winner(*stored[:3], 0, stored[3])
+        outcome, _ = decide(candidate, previous)
         if outcome is Outcome.ACCEPTED:
-            state.set("winner", [candidate.country, candidate.partition, candidate.offset])
+            state.set(
+                "winner",
+                [candidate.country, candidate.partition, candidate.offset, candidate.index],
+            )
         if outcome is not Outcome.DUPLICATE:  # a replayed winner is forwarded again
             return signature
+        assert previous is not None
         verdict = {k: signature[k] for k in (*DUPLICATE_FIELDS, *POSITION_FIELDS)}
-        detail = duplicate_detail(signature["petition_id"], Winner(*stored, 0))
+        detail = duplicate_detail(signature["petition_id"], previous)
         return verdict | {"reason": "duplicate", "detail": detail}
 
-    def count(winner: Value, state: State) -> Value:
+    def count(winner: Value, state: State) -> Value | None:
+        """A running count of first winners only: a winner forwarded again (a replay
+        after a crash, at-least-once) is remembered by its dedupe key and not counted
+        twice, so the count can never overshoot."""
+        if state.get(winner["dedupe_key"]) is not None:
+            return None
+        state.set(winner["dedupe_key"], 1)
         signatures: int = state.get("signatures", 0) + 1
         state.set("signatures", signatures)
         total = {k: winner[k] for k in ("petition_id", "region", "country")}
@@ -125,7 +143,7 @@ def build(
     valid.filter(lambda v: "reason" in v).to_topic(rejected, key=position_key)
     valid.filter(lambda v: "reason" not in v).to_topic(winners, key=petition_country)
     tally = app.dataframe(winners).apply(count, stateful=True)
-    tally.to_topic(counts, key=petition_country)
+    tally.filter(lambda v: v is not None).to_topic(counts, key=petition_country)
     return counts.name, rejected.name
 
 
@@ -159,6 +177,23 @@ class Watcher:
         reasons = Counter(self.verdicts.values())
         return Counter(self.latest) == self.expected_counts and reasons == self.expected_reasons
 
+    def differences(self) -> str:
+        """What the peer showed against what it should have, when it gave up: the
+        totals, and the first few keys that differ (seen, expected)."""
+        shown = {"counts": Counter(self.latest), "verdicts": Counter(self.verdicts.values())}
+        wanted = {"counts": self.expected_counts, "verdicts": self.expected_reasons}
+        lines = ["gave up:"]
+        for kind in ("counts", "verdicts"):
+            got, want = shown[kind], wanted[kind]
+            wrong = [
+                (k, got[k], want[k]) for k in sorted(set(got) | set(want)) if got[k] != want[k]
+            ]
+            lines.append(
+                f"  {kind}: {sum(got.values())} seen, {sum(want.values())} expected; "
+                f"{len(wrong)} keys differ {wrong[:5]}"
+            )
+        return "\n".join(lines)
+
     def poll(self, started: float) -> None:
         for message in self.consumer.consume(10_000, timeout=0.2):
             if message.error():
@@ -182,6 +217,7 @@ class Watcher:
                     result["seconds"], result["counts_exact"] = time.perf_counter() - started, True
                     return
             result["seconds"], result["counts_exact"] = time.perf_counter() - started, False
+            print(self.differences(), file=sys.stderr, flush=True)
         finally:
             self.consumer.close()
             app.stop()
@@ -211,7 +247,7 @@ def main() -> None:
     parser.add_argument("--hash-key", required=True)
     parser.add_argument("--now", type=datetime.fromisoformat, required=True)
     parser.add_argument("--expect", type=Path, required=True, help="{counts: .., reasons: ..}")
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--timeout", type=float, default=300.0, help="give up after (s)")
     parser.add_argument("--keep-topics", action="store_true")
     parser.add_argument("--loglevel", default="WARNING", help="Quix's, on stderr")
     args = parser.parse_args()
@@ -222,6 +258,14 @@ def main() -> None:
         )
         for pid, (opens, closes) in json.loads(args.petitions.read_text()).items()
     }
+    source = f"{args.prefix}signatures.submitted"
+    expect = json.loads(args.expect.read_text())
+    expected_events = sum(row[3] for row in expect["counts"]) + sum(
+        row[2] for row in expect["reasons"]
+    )
+    events = source_events(args.bootstrap, source)
+    if events != expected_events:  # every record is one verdict: anything else is no run
+        sys.exit(f"{source} holds {events} records; the expectation is of {expected_events}")
     run = f"{args.prefix}quix-{uuid.uuid4().hex[:6]}"  # the group, and its topics' stem
     result: Value = {}
     with tempfile.TemporaryDirectory(prefix="quix-peer-") as state_dir:
@@ -233,11 +277,10 @@ def main() -> None:
             state_dir=state_dir,
             loglevel=args.loglevel,
         )
-        source = f"{args.prefix}signatures.submitted"
         outputs = build(
             app, source, run, windows=windows, now=args.now, hash_key=args.hash_key.encode()
         )
-        watcher = Watcher(args.bootstrap, outputs, json.loads(args.expect.read_text()))
+        watcher = Watcher(args.bootstrap, outputs, expect)
         started = time.perf_counter()
         thread = threading.Thread(
             target=watcher.run, args=(app, started, args.timeout, result), daemon=True
@@ -248,7 +291,6 @@ def main() -> None:
         finally:
             result["app_stopped"] = True
             thread.join()
-    events = source_events(args.bootstrap, source)
     if not args.keep_topics:
         delete_run_topics(args.bootstrap, run)
     seconds = result["seconds"]
