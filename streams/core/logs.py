@@ -45,11 +45,10 @@ def install_redaction(secrets: Iterable[str] = ()) -> None:
 
     def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: logging reports it when it emits
-            return record
-        record.msg, record.args = redact(message), None
+        # The message is redacted when a handler asks for it; msg and args stay as
+        # they are (Faust's handlers format some records themselves from them).
+        plain = record.getMessage
+        record.getMessage = lambda: redact(plain())  # type: ignore[method-assign]
         if record.exc_info and record.exc_info[0] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record

@@ -80,3 +80,20 @@ def test_the_intakes_unexpected_error_log_names_the_route_not_the_token(
     assert asyncio.run(follow()) == 500
     assert "bug: GET /confirm/{token}" in log_text.getvalue()
     assert TOKEN not in log_text.getvalue()
+
+
+def test_a_record_keeps_its_template_and_arguments(log_text: io.StringIO) -> None:
+    # Faust's handlers format some records from msg and args themselves: replacing
+    # them with the formatted text once made every such line a logging error.
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("any.module")
+    logger.addHandler(handler)
+    try:
+        logger.warning("created topic %s for %s", "t.signatures", "ana@example.org")
+    finally:
+        logger.removeHandler(handler)
+    [record] = records
+    assert record.msg % record.args == "created topic t.signatures for ana@example.org"
+    assert record.getMessage() == "created topic t.signatures for <address>"
