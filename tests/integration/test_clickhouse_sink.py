@@ -76,6 +76,14 @@ def counts(client: Client, database: str) -> Counter[tuple[str, str, str]]:
     return Counter({(p, r, c): int(n) for p, r, c, n in rows})
 
 
+def ready_store(settings: Settings) -> tuple[Client, str]:
+    """The test's ClickHouse database, migrated, and its Kafka topics, created."""
+    client = connect(settings.clickhouse_target)
+    migrate(client, settings.clickhouse_database)
+    create_topics(settings)
+    return client, settings.clickhouse_database
+
+
 def drain(sink: ClickHouseSink, expected_rows: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while sink.stats.rows < expected_rows and time.monotonic() < deadline:
@@ -94,10 +102,7 @@ def test_migrations_apply_once_in_order(sink_settings: Settings) -> None:
 def test_counts_equal_the_distinct_signatures_even_when_delivered_twice(
     sink_settings: Settings,
 ) -> None:
-    client = connect(sink_settings.clickhouse_target)
-    database = sink_settings.clickhouse_database
-    migrate(client, database)
-    create_topics(sink_settings)
+    client, database = ready_store(sink_settings)
     records = [accepted(n, offset=n) for n in range(300)]
     # A replay after a crash: the same signatures again, later in the topic.
     publish(sink_settings, ACCEPTED.name, records + records[:100], "SignatureAccepted")
@@ -123,10 +128,7 @@ def test_counts_equal_the_distinct_signatures_even_when_delivered_twice(
 
 
 def test_nothing_is_lost_while_clickhouse_refuses_writes(sink_settings: Settings) -> None:
-    client = connect(sink_settings.clickhouse_target)
-    database = sink_settings.clickhouse_database
-    migrate(client, database)
-    create_topics(sink_settings)
+    client, database = ready_store(sink_settings)
     sink = ClickHouseSink(sink_settings, client)
     publish(
         sink_settings,
@@ -169,10 +171,7 @@ def test_nothing_is_lost_while_clickhouse_refuses_writes(sink_settings: Settings
 def test_a_record_its_columns_cannot_hold_is_skipped_and_the_rest_lands(
     sink_settings: Settings,
 ) -> None:
-    client = connect(sink_settings.clickhouse_target)
-    database = sink_settings.clickhouse_database
-    migrate(client, database)
-    create_topics(sink_settings)
+    client, database = ready_store(sink_settings)
     records = [accepted(n, offset=n) for n in range(20)]
     hostile = [
         {**accepted(100, offset=100), "source_partition": 70_000},  # a UInt16
