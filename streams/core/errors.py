@@ -100,6 +100,13 @@ class RateLimited(Backpressure):
     """A client sent more signatures than the configured rates allow."""
 
 
+class ShuttingDown(Backpressure):
+    """The intake began to stop while a request's body was still arriving: the rest
+    of it will not be read (aiohttp drops a closing connection's data), so the client
+    is told to send it again, to a running intake, at once rather than after the
+    body timeout."""
+
+
 class KafkaBusy(Backpressure, BufferError):
     """Kafka cannot take the event now: no broker is up, or the producer queue is full."""
 

@@ -36,6 +36,7 @@ from streams.core.errors import (
     InvalidSignature,
     PublishFailed,
     RateLimited,
+    ShuttingDown,
 )
 from streams.core.health import metrics_response
 from streams.core.redact import redact_dsn
@@ -93,6 +94,8 @@ class Intake:
         self.tokens = FormTokens(
             settings.signing_key.get_secret_value(), settings.intake_form_token_max_age_seconds
         )
+        # Set when the intake begins to stop (see ``within``).
+        self.stopping = asyncio.Event()
         self.surges = SurgeDetector(
             window_seconds=settings.intake_surge_window_seconds,
             baseline_seconds=settings.intake_surge_baseline_seconds,
@@ -201,22 +204,45 @@ def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status, headers=headers)
 
 
-async def within(seconds: float, reading: Awaitable[T]) -> T:
-    """``reading`` (of a request body), or 408 if it takes more than ``seconds``: a
-    client that trickles its body (slowloris) holds a handler no longer than that."""
+async def within(
+    request: web.Request, seconds: float, stopping: asyncio.Event, reading: Awaitable[T]
+) -> T:
+    """``reading`` (of ``request``'s body), or 408 if it takes more than ``seconds``:
+    a client that trickles its body (slowloris) holds a handler no longer than that.
+
+    ``ShuttingDown`` when the intake begins to stop before the body is all here:
+    a closing aiohttp connection drops the bytes that are still to come, so waiting
+    for them would only turn a shutdown into a misleading 408.
+    """
+    if request.content.is_eof():  # the usual case: the body came with the head
+        return await reading
+    read = asyncio.ensure_future(reading)
+    stop = asyncio.ensure_future(stopping.wait())
     try:
-        async with asyncio.timeout(seconds):
-            return await reading
-    except TimeoutError:
-        raise web.HTTPRequestTimeout() from None
+        done, _ = await asyncio.wait(
+            (read, stop), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stop.cancel()
+    if read in done:
+        return read.result()
+    read.cancel()
+    if stop in done:
+        raise ShuttingDown(
+            "the intake is restarting and did not receive the whole request; send it again",
+            RETRY_AFTER_SECONDS,
+        )
+    raise web.HTTPRequestTimeout()
 
 
-async def read_fields(request: web.Request, timeout: float) -> dict[str, Any]:
-    """The submitted fields, from JSON or a form, read within ``timeout`` seconds;
-    ``InvalidSignature`` when the body cannot be read as either (aiohttp raises 413
-    itself past ``client_max_size``)."""
+async def read_fields(
+    request: web.Request, timeout: float, stopping: asyncio.Event
+) -> dict[str, Any]:
+    """The submitted fields, from JSON or a form, read within ``timeout`` seconds (see
+    ``within``); ``InvalidSignature`` when the body cannot be read as either (aiohttp
+    raises 413 itself past ``client_max_size``)."""
     if request.content_type == "application/json":
-        raw = await within(timeout, request.read())
+        raw = await within(request, timeout, stopping, request.read())
         try:
             data = json.loads(raw)
         except RecursionError:  # "[[[[..." deeper than the interpreter's stack
@@ -228,7 +254,7 @@ async def read_fields(request: web.Request, timeout: float) -> dict[str, Any]:
         return data
     if request.content_type in FORM_TYPES:
         try:
-            form: MultiDictProxy[Any] = await within(timeout, request.post())
+            form: MultiDictProxy[Any] = await within(request, timeout, stopping, request.post())
         except web.HTTPException:
             raise
         except Exception as exc:  # bad charset, bad multipart framing, ...: any garbage
@@ -290,9 +316,12 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
         return json_error(problem.status, problem.message)
     assert petition is not None
     fields: dict[str, Any] = {}
+    signature: Signature | None = None
     try:
         intake.check_origin(request)
-        fields = await read_fields(request, intake.settings.intake_body_timeout_seconds)
+        fields = await read_fields(
+            request, intake.settings.intake_body_timeout_seconds, intake.stopping
+        )
         if request.content_type in FORM_TYPES:
             intake.tokens.check(fields.get(FORM_TOKEN), petition_id)
         signature = Signature.from_fields(
@@ -320,6 +349,8 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
                 status, petition_id, detail)  # fmt: skip
         if html:
             return pages.render_busy(status, detail, retry_after, embed=embed)
+        if signature is None:  # refused before the body was read
+            return json_error(status, detail, retry_after=retry_after)
         # The id a resend must repeat (the intake mints one when the client sent none).
         return json_error(
             status, detail, retry_after=retry_after, signature_id=signature.signature_id
@@ -503,4 +534,5 @@ async def serve(settings: Settings) -> None:
     )
     await until_terminated()
     log.info("stopping: finishing requests in flight and flushing Kafka")
+    intake.stopping.set()
     await runner.cleanup()

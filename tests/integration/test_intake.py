@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -194,3 +197,32 @@ def test_sigterm_finishes_requests_in_flight_and_every_202_is_in_kafka(
     on_kafka = {r["signature_id"] for r in submitted(settings, expect=len(accepted))}
     assert accepted <= on_kafka
     assert on_kafka - accepted <= maybe_taken
+
+
+def test_a_body_still_arriving_at_sigterm_is_answered_503_at_once_not_408_later(
+    settings: Settings, intake: IntakeProcess
+) -> None:
+    # A stopping aiohttp connection drops the bytes still to come: without an answer
+    # of its own, the request would wait out the (here long) body timeout for nothing.
+    intake.extra_env["COUNTERSIGN_INTAKE_BODY_TIMEOUT_SECONDS"] = "60"
+    prepare(settings, default_petitions(datetime.now(UTC)))
+    intake.start(wait_for_petition="syria-icc")
+    body = json.dumps(GOOD).encode()
+    head = (
+        "POST /petitions/syria-icc/signatures HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", intake.port), timeout=45) as connection:
+        connection.sendall(head + body[:10])
+        time.sleep(1)  # the head is parsed; the handler waits for the rest of the body
+        asked = time.monotonic()
+        intake.process.send_signal(signal.SIGTERM)
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+        waited = time.monotonic() - asked
+    assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+    assert b"\r\nRetry-After: " in answer
+    assert b"send it again" in answer
+    assert waited < 10, f"answered after {waited:.1f} s"
+    assert intake.stop() == 0
