@@ -17,11 +17,10 @@ from typing import Any
 from schemas.codec import codec
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import EVENTS_IN, VERDICTS
-from streams.rules.keys import petition_of_key
 from streams.rules.petitions import judged_at
 from streams.rules.reasons import Reason
 from streams.rules.stages import validate_record
-from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge, rejection
+from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
 from streams.worker.app import CountersignApp
 from streams.worker.dedupe import DedupeStage
 from streams.worker.policy import handle_each
@@ -58,33 +57,26 @@ def register(
     def verdict_on(
         key: bytes | None, value: bytes | None, position: SourcePosition, at: datetime
     ) -> Accepted | Rejected:
+        """The verdict, judged again against a fresher catalogue when the petition is
+        unknown. No catch-all: ``judge`` answers any input with a verdict (its property
+        tests), so an exception is a bug, and ``handle_each`` stops the worker on it
+        without a commit; dead-lettering it as ``malformed`` would reject valid
+        signatures for good, silently."""
         events_in.inc()
-        try:
+        verdict = judge_here(value, key, position, now=at)
+        if (
+            isinstance(verdict, Rejected)
+            and verdict.reason is Reason.UNKNOWN_PETITION
+            and petitions.fresh_as_of < at.timestamp()
+            and time.monotonic() - waited_at[0] > 1.0
+        ):
+            waited_at[0] = time.monotonic()
+            # Maybe published a moment before: judge against a catalogue that has
+            # everything logged before the submission was. Blocks the loop for at
+            # most one follower cycle (~0.1 s), and only until it is fresh again.
+            petitions.ensure_fresh(at.timestamp(), timeout=2.0)
             verdict = judge_here(value, key, position, now=at)
-            if (
-                isinstance(verdict, Rejected)
-                and verdict.reason is Reason.UNKNOWN_PETITION
-                and petitions.fresh_as_of < at.timestamp()
-                and time.monotonic() - waited_at[0] > 1.0
-            ):
-                waited_at[0] = time.monotonic()
-                # Maybe published a moment before: judge against a catalogue that has
-                # everything logged before the submission was. Blocks the loop for at
-                # most one follower cycle (~0.1 s), and only until it is fresh again.
-                petitions.ensure_fresh(at.timestamp(), timeout=2.0)
-                verdict = judge_here(value, key, position, now=at)
-            return verdict
-        except Exception as exc:  # a bug must not stop the pipeline: dead-letter it
-            log.exception("validate failed on %s; dead-lettering it", position)
-            return rejection(
-                petition_id=petition_of_key(key),
-                reason=Reason.MALFORMED,
-                # The exception's text may quote the event; it is in the log above.
-                detail=f"validator error: {type(exc).__name__} (see the worker's log)",
-                position=position,
-                received_at=at,
-                original=value,
-            )
+        return verdict
 
     async def handle(message: Any) -> None:
         position = SourcePosition(message.topic, message.partition, message.offset)
