@@ -42,7 +42,7 @@ from streams.core.catalogue import (
     publish_petition,
     read_catalogue,
 )
-from streams.core.errors import CatalogueError
+from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.topics import Retention, create_topics, describe_topics
@@ -87,7 +87,11 @@ def worker(settings: Settings, faust_args: tuple[str, ...]) -> None:
     """
     from streams.worker.main import run_worker  # noqa: PLC0415  (only this command loads Faust)
 
-    run_worker(settings, list(faust_args))
+    try:
+        run_worker(settings, list(faust_args))
+    except CountersignError as exc:  # refused before it started (Faust has its own)
+        errors.print(f"[red]countersign: {exc}[/]")
+        sys.exit(2)
 
 
 def _retention_label(retention: Retention, retention_ms: str | None) -> str:

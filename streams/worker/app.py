@@ -11,20 +11,19 @@ import asyncio
 import logging
 from typing import Any
 
-import faust
 from aiohttp import web
 
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
-from streams.worker.continuity import rewind_uncommitted
+from streams.worker.engine import EngineApp
 from streams.worker.health import build_worker_health
 
 log = logging.getLogger(__name__)
 
 
-class CountersignApp(faust.App):
-    """A Faust app that carries the settings it was built from."""
+class CountersignApp(EngineApp):
+    """A Faust app (through the engine seam) that carries the settings it was built from."""
 
     def __init__(
         self, settings: Settings, petitions: PetitionLookup, *args: Any, **kwargs: Any
@@ -35,26 +34,6 @@ class CountersignApp(faust.App):
         #: catalogue still loading) and followed while the worker runs.
         self.petitions = petitions
         self._web_runner: web.AppRunner | None = None
-
-    def on_init_dependencies(self) -> Any:
-        dependencies = super().on_init_dependencies()
-        # Faust's Monitor keeps statistics of every event for Faust's own web views,
-        # which are off (our Prometheus metrics are served instead); measured at ~10 %
-        # of the event loop, so it is not kept.
-        self.sensors.remove(self.monitor)
-        return dependencies
-
-    def _new_consumer(self) -> Any:
-        """Faust's consumer, made to read partitions nobody committed from their start
-        after a rebalance, as it reads the others from their commit (why:
-        ``streams.worker.continuity.rewind_uncommitted``)."""
-        consumer = super()._new_consumer()
-        rewind_uncommitted(consumer, self._is_stream_topic)
-        return consumer
-
-    def _is_stream_topic(self, topic: str) -> bool:
-        """A topic some agent reads (a table's changelog is read by Faust's recovery)."""
-        return any(topic in getattr(a.channel, "topics", ()) for a in self.agents.values())
 
     async def on_first_start(self) -> None:
         """Create any missing pipeline topic before the consumer subscribes to them:

@@ -9,20 +9,20 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-import mode.loop
-
 from streams.core.logs import install_redaction
 from streams.core.settings import Settings
 from streams.worker import build_worker
+from streams.worker.engine import check_versions, use_event_loop
 
 
 def run_worker(settings: Settings, args: list[str]) -> NoReturn:
     """Run Faust's ``worker`` command with ``args`` (Faust's own options)."""
     install_redaction(settings.secret_values)  # before Faust sets up its handlers
+    check_versions()  # before anything leans on the engine's internals
     if not {"--with-web", "--without-web"} & set(args):
         # Faust's `worker` turns its own web server on by default; ours serves the port.
         args = ["--without-web", *args]
     if settings.event_loop == "uvloop":
-        mode.loop.use("uvloop")  # before the loop exists
+        use_event_loop("uvloop")  # before the loop exists
     sys.argv = [sys.argv[0], "worker", *args]
     build_worker(settings).main()

@@ -24,7 +24,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from streams.worker.continuity import ContinuityGuard, broker_committed, faust_mark_handled
+from streams.worker.continuity import ContinuityGuard, broker_committed
+from streams.worker.engine import inbound_times, mark_handled
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,8 @@ async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     from the log (``streams.worker.continuity``)."""
     app = stream.app
     settings = app.countersign_settings
-    guard = ContinuityGuard(
-        settings, broker_committed(settings, app.conf.id), faust_mark_handled(app)
-    )
-    # Faust's consumer reports a partition whose stream takes no event for a while
-    # (``stream_processing_timeout``) from this map; the Monitor that would keep it
-    # is off (``CountersignApp``), so it is kept here, or every backlog is reported.
-    inbound = app.monitor.stream_inbound_time
+    guard = ContinuityGuard(settings, broker_committed(settings, app.conf.id), mark_handled(app))
+    inbound = inbound_times(app)
     manual = stream.noack()
     async for event in manual.events():
         inbound[event.message.tp] = time.monotonic()

@@ -23,7 +23,9 @@ from streams.core.topics import (
     VALID,
 )
 from streams.rules.outputs import Output, Route
+from streams.rules.placement import home_partition
 from streams.worker.app import CountersignApp
+from streams.worker.engine import produce
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,13 @@ class Topology:
         partition: int | None,
         headers: list[tuple[str, bytes]] | None,
     ) -> None:
-        """Hand a record to Faust's producer, skipping ``Topic.send``'s per-message
-        machinery (half the cost per record, docs/benchmarks.md). As safe: Faust
-        flushes the producer before every offset commit either way, and an event is
-        acknowledged only after its handler returned (``streams.worker.policy``)."""
-        await self.app.producer.send(name, key, value, partition, None, headers)
+        if partition is None and key is not None:
+            # Kafka's default partitioner, as the client would apply it, but with the
+            # key's partition remembered (keys repeat: petitions, count keys): every
+            # record goes out with its partition, none through aiokafka's pure-Python
+            # murmur2.
+            partition = home_partition(key, self.app.countersign_settings.topic_partitions)
+        await produce(self.app, name, key, value, partition=partition, headers=headers)
 
 
 def topology(app: CountersignApp) -> Topology:

@@ -9,7 +9,7 @@ import asyncio
 import faust
 from faust.types import TP
 
-from streams.worker.continuity import faust_mark_handled
+from streams.worker.engine import mark_handled
 
 HOLE = TP("signatures.confirmations", 1)
 
@@ -23,7 +23,7 @@ def commit_after(committed: int, hole: tuple[int, int] | None, acked: int) -> in
         consumer = app.consumer
         consumer._committed_offset[HOLE] = committed
         if hole is not None:
-            await faust_mark_handled(app)(HOLE, *hole)
+            await mark_handled(app)(HOLE, *hole)
         consumer._acked[HOLE].append(acked)
         consumer._acked_index[HOLE].add(acked)
         return consumer._new_offset(HOLE)

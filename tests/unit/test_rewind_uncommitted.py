@@ -1,13 +1,13 @@
 """After a rebalance Faust seeks every partition to its committed offset; one with no
 committed offset (or 0) must go back to its first record too, or what Faust fetched
-and dropped there is lost (``streams.worker.continuity.rewind_uncommitted``)."""
+and dropped there is lost (``streams.worker.engine.rewind_uncommitted``)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import NamedTuple
 
-from streams.worker.continuity import rewind_uncommitted
+from streams.worker.engine import rewind_uncommitted
 
 
 class TP(NamedTuple):

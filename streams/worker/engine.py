@@ -1,0 +1,189 @@
+"""The one seam around the stream engine: every use of a Faust, mode or aiokafka
+internal lives here, and nowhere else in the worker (an import-linter contract keeps
+the other worker modules off those packages).
+
+Exactness leans on what these hooks do, so the worker refuses to start on versions
+they were not tested with (``check_versions``), ``pyproject.toml`` pins the same
+ranges (a unit test compares them), and each hook has a test that fails when the
+engine changes under it (``tests/unit/test_engine_seam.py``,
+``test_continuity_faust.py``, ``test_rewind_uncommitted.py``).
+
+The hooks, and why each exists:
+
+* ``EngineApp.on_init_dependencies`` drops Faust's Monitor (~10 % of the event loop
+  for web views that are off); ``inbound_times`` then keeps the one map of it that
+  Faust's consumer still reads.
+* ``EngineApp._new_consumer`` makes a stream partition nobody committed read from its
+  start after a rebalance (``rewind_uncommitted``).
+* ``mark_handled`` records offsets the continuity guard handled from the log as done
+  (``Consumer._add_gap``), so Faust's commit passes them.
+* ``produce`` hands a record straight to Faust's producer, skipping ``Topic.send``'s
+  per-message machinery (half the cost per record, docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import faust
+import mode.loop
+
+from streams.core.errors import CountersignError
+
+log = logging.getLogger(__name__)
+
+#: The versions the hooks below were written and tested against; ``pyproject.toml``
+#: pins the same ranges. A new version is added here after the seam's tests and the
+#: kill tests pass on it.
+TESTED_WITH: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    # distribution: (lowest tested, first untested)
+    "faust-streaming": ((0, 15, 3), (0, 16)),
+    "mode-streaming": ((0, 7, 1), (0, 8)),
+    "aiokafka": ((0, 14, 0), (0, 15)),
+}
+
+
+class UnsupportedEngine(CountersignError, RuntimeError):
+    """An installed Faust, mode or aiokafka that the worker's hooks were not tested with."""
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``0.15.3`` as (0, 15, 3); a pre-release or local tail (``rc1``, ``+x``) is cut."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(n) for n in numbers.group().split(".")) if numbers else ()
+
+
+def _spelled(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+def pin(distribution: str) -> str:
+    """The requirement ``pyproject.toml`` spells for ``distribution``: ``>=a,<b``."""
+    lowest, untested = TESTED_WITH[distribution]
+    return f">={_spelled(lowest)},<{_spelled(untested)}"
+
+
+def check_versions(version: Callable[[str], str] = importlib.metadata.version) -> dict[str, str]:
+    """The installed versions of the engine's packages, or ``UnsupportedEngine`` naming
+    each one outside its tested range and how to install a tested one."""
+    installed: dict[str, str] = {}
+    wrong = []
+    for distribution, (lowest, untested) in TESTED_WITH.items():
+        try:
+            installed[distribution] = version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            wrong.append(f"{distribution} is not installed (the worker needs {pin(distribution)})")
+            continue
+        if not lowest <= _release(installed[distribution]) < untested:
+            wrong.append(
+                f"{distribution} {installed[distribution]} is installed; the worker's hooks "
+                f"into it were tested with {pin(distribution)}"
+            )
+    if wrong:
+        raise UnsupportedEngine(
+            "; ".join(wrong) + ". The worker relies on internals of these packages to "
+            "count exactly (streams/worker/engine.py), so it does not start. Install the "
+            "tested versions (make install, or pip install -c constraints.txt -e .), or "
+            "test the hooks on the new ones and widen TESTED_WITH there."
+        )
+    return installed
+
+
+def use_event_loop(name: str) -> None:
+    """Make mode (Faust's service runner) use ``name``'s loop; before the loop exists."""
+    mode.loop.use(name)
+
+
+class EngineApp(faust.App):
+    """``faust.App`` with the seam's two overrides."""
+
+    def on_init_dependencies(self) -> Any:
+        dependencies = super().on_init_dependencies()
+        # Faust's Monitor keeps statistics of every event for Faust's own web views,
+        # which are off (our Prometheus metrics are served instead); measured at ~10 %
+        # of the event loop, so it is not kept.
+        self.sensors.remove(self.monitor)
+        return dependencies
+
+    def _new_consumer(self) -> Any:
+        """Faust's consumer, made to read partitions nobody committed from their start
+        after a rebalance, as it reads the others from their commit."""
+        consumer = super()._new_consumer()
+        rewind_uncommitted(consumer, self.is_stream_topic)
+        return consumer
+
+    def is_stream_topic(self, topic: str) -> bool:
+        """A topic some agent reads (a table's changelog is read by Faust's recovery)."""
+        return any(topic in getattr(a.channel, "topics", ()) for a in self.agents.values())
+
+
+def inbound_times(app: faust.App) -> MutableMapping[Any, float]:
+    """The map from which Faust's consumer reports a partition whose stream took no
+    event for a while (``stream_processing_timeout``). The Monitor that would keep it
+    is off (``EngineApp``), so the agents keep it, or every backlog is reported."""
+    times: MutableMapping[Any, float] = app.monitor.stream_inbound_time
+    return times
+
+
+def rewind_uncommitted(consumer: Any, is_stream: Callable[[str], bool]) -> None:
+    """Make ``consumer`` (Faust's) seek stream partitions that have no committed offset
+    back to their first record whenever it seeks to the committed offsets.
+
+    Faust seeks every partition to its committed offset after a rebalance, to take
+    back what it fetched and dropped meanwhile; aiokafka's ``seek_to_committed`` skips
+    a partition whose committed offset is none (or 0), so there the drop stands. Seen:
+    after a SIGKILL, two partitions of signatures.valid that nobody had committed yet
+    were fetched to their end during the restart and never handed over; with no later
+    record, the continuity guard never saw the hole (706 verdicts missing for good)."""
+    seek_to_committed = consumer.seek_to_committed
+
+    async def seek_to_committed_or_start() -> Any:
+        committed = await seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if not offset and is_stream(tp.topic)]
+        if uncommitted:
+            earliest = await consumer.earliest_offsets(*uncommitted)
+            # On the consumer's own thread, as Faust's seek to the committed offsets.
+            await consumer.seek_wait({tp: earliest[tp] for tp in uncommitted})
+            by_topic: dict[str, list[int]] = {}
+            for tp in sorted(uncommitted):
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            log.info(
+                "read from their start, as no offset of theirs is committed: %s",
+                ", ".join(f"{t}{partitions}" for t, partitions in by_topic.items()),
+            )
+        return committed
+
+    consumer.seek_to_committed = seek_to_committed_or_start
+
+
+def mark_handled(app: faust.App) -> Callable[[Any, int, int], Awaitable[None]]:
+    """Record offsets ``[start, end)`` as a gap in Faust's acknowledgements, the way
+    Faust records offsets it knows hold nothing to handle (``Consumer._add_gap``, used
+    by its fetcher): its commit then passes them once the records around them are
+    acknowledged. Without it the commit of the partition would stop at the hole."""
+
+    async def mark(tp: Any, start: int, end: int) -> None:
+        consumer: Any = app.consumer  # ConsumerT does not declare the private method
+        await consumer._add_gap(tp, start, end - 1)
+
+    return mark
+
+
+async def produce(
+    app: faust.App,
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    *,
+    partition: int | None,
+    headers: list[tuple[str, bytes]] | None,
+) -> None:
+    """Hand a record to Faust's producer, skipping ``Topic.send``'s per-message
+    machinery. As safe: Faust flushes the producer before every offset commit either
+    way, and an event is acknowledged only after its handler returned
+    (``streams.worker.policy``)."""
+    await app.producer.send(topic, key, value, partition, None, headers)

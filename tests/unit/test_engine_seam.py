@@ -1,0 +1,130 @@
+"""The engine seam (``streams.worker.engine``): the version check, the pins, and one
+test per hook that fails when Faust, mode or aiokafka change under it. The gap and
+the rewind have behaviour tests of their own (``test_continuity_faust.py``,
+``test_rewind_uncommitted.py``)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import faust
+import pytest
+from faust.sensors.monitor import Monitor
+from faust.transport.consumer import Consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.worker import engine
+from streams.worker.engine import TESTED_WITH, UnsupportedEngine, check_versions, pin
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def installed_but(distribution: str, version: str) -> object:
+    def version_of(name: str) -> str:
+        return version if name == distribution else importlib.metadata.version(name)
+
+    return version_of
+
+
+def test_the_installed_engine_is_one_the_hooks_were_tested_with() -> None:
+    assert set(check_versions()) == set(TESTED_WITH)
+
+
+@pytest.mark.parametrize(
+    ("distribution", "version"),
+    [("faust-streaming", "0.16.0"), ("faust-streaming", "0.11.3"), ("aiokafka", "0.15.0")],
+)
+def test_an_untested_version_is_refused_by_name(distribution: str, version: str) -> None:
+    with pytest.raises(UnsupportedEngine) as refused:
+        check_versions(installed_but(distribution, version))  # type: ignore[arg-type]
+    assert f"{distribution} {version} is installed" in str(refused.value)
+    assert pin(distribution) in str(refused.value)
+    assert isinstance(refused.value, RuntimeError)
+
+
+def test_a_patch_release_and_a_local_build_inside_the_range_are_accepted() -> None:
+    check_versions(installed_but("faust-streaming", "0.15.9+local"))  # type: ignore[arg-type]
+    check_versions(installed_but("aiokafka", "0.14.1"))  # type: ignore[arg-type]
+
+
+def test_a_missing_package_is_named() -> None:
+    def version_of(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    with pytest.raises(UnsupportedEngine, match="mode-streaming is not installed"):
+        check_versions(version_of)
+
+
+def test_pyproject_pins_exactly_the_tested_ranges() -> None:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for distribution in TESTED_WITH:
+        [spelled] = [d for d in dependencies if d.split("[")[0].split(">")[0] == distribution]
+        assert spelled.endswith(pin(distribution)), spelled
+
+
+def test_the_worker_command_refuses_a_faked_unknown_faust_and_says_why(tmp_path: Path) -> None:
+    # A distribution whose metadata says 0.99.0, found before the real one.
+    fake = tmp_path / "faust_streaming-0.99.0.dist-info"
+    fake.mkdir()
+    metadata = "Metadata-Version: 2.1\nName: faust-streaming\nVersion: 0.99.0\n"
+    (fake / "METADATA").write_text(metadata)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "COUNTERSIGN_ENV": "test"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from streams.cli import main; main()", "worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "faust-streaming 0.99.0 is installed" in done.stderr + done.stdout
+
+
+# -- one test per hook ----------------------------------------------------------------
+
+
+def test_faust_still_keeps_its_monitor_as_a_sensor_and_the_map_the_consumer_reads() -> None:
+    app = faust.App("seam-test", broker="kafka://127.0.0.1:9")
+    app.on_init_dependencies()
+    assert app.monitor in app.sensors  # what EngineApp removes
+    assert "monitor.stream_inbound_time" in inspect.getsource(faust_aiokafka)
+    assert "stream_inbound_time" in inspect.getsource(Monitor.__init__)
+
+
+def test_the_engine_app_drops_the_monitor_and_keeps_its_inbound_map() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    app.on_init_dependencies()
+    assert app.monitor not in app.sensors
+    engine.inbound_times(app)["tp"] = 1.0
+    assert app.monitor.stream_inbound_time == {"tp": 1.0}
+
+
+def test_the_engine_app_wraps_the_consumers_seek_to_committed() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    consumer = app.consumer
+    assert isinstance(consumer, faust_aiokafka.Consumer)
+    assert consumer.seek_to_committed.__name__ == "seek_to_committed_or_start"
+
+
+@pytest.mark.parametrize("method", ["seek_to_committed", "earliest_offsets", "seek_wait"])
+def test_the_consumer_calls_the_rewind_makes_are_still_coroutines(method: str) -> None:
+    assert inspect.iscoroutinefunction(getattr(faust_aiokafka.Consumer, method))
+
+
+def test_the_gap_faust_records_still_takes_a_partition_and_an_inclusive_range() -> None:
+    parameters = list(inspect.signature(Consumer._add_gap).parameters)
+    assert parameters == ["self", "tp", "offset_from", "offset_to"]
+    assert inspect.iscoroutinefunction(Consumer._add_gap)
+
+
+def test_faust_producer_send_still_takes_its_arguments_in_this_order() -> None:
+    parameters = list(inspect.signature(faust_aiokafka.Producer.send).parameters)
+    assert parameters[:7] == ["self", "topic", "key", "value", "partition", "timestamp", "headers"]
