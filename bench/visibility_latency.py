@@ -88,6 +88,12 @@ def main() -> None:
         default=Settings().intake_coalesce_ms,
         help="the intake's COUNTERSIGN_INTAKE_COALESCE_MS (0: a record per signature)",
     )
+    parser.add_argument(
+        "--coalesce-target",
+        type=int,
+        default=Settings().intake_coalesce_target,
+        help="the intake's COUNTERSIGN_INTAKE_COALESCE_TARGET (signatures a record aims at)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
@@ -102,6 +108,7 @@ def main() -> None:
     intake = IntakeProcess(settings, workdir / "intake.log", free_port())
     intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
     intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_MS"] = str(args.coalesce_ms)
+    intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_TARGET"] = str(args.coalesce_target)
     with worker, intake:
         worker.start()
         worker.wait_until_serving()
@@ -132,6 +139,7 @@ def main() -> None:
         "method": __doc__.split("\n\n")[2].replace("\n", " "),
         "offered_per_s": args.rate,
         "intake_coalesce_ms": args.coalesce_ms,
+        "intake_coalesce_target": args.coalesce_target,
         "seconds": args.duration,
         "accepted": len(scheduled),
         "visible_in_api": poller.totals[-1] if poller.totals else 0,

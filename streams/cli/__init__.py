@@ -149,9 +149,10 @@ async def intake(settings: Settings, port: int | None) -> None:
     Kafka cannot take or confirm it. An identical resend within
     COUNTERSIGN_INTAKE_RESEND_WINDOW_SECONDS is answered without publishing again.
     X-Forwarded-For is believed only from COUNTERSIGN_INTAKE_TRUSTED_PROXIES.
-    Submissions that arrive within COUNTERSIGN_INTAKE_COALESCE_MS for one partition
-    share a record. SIGTERM or Ctrl-C finish the requests in flight and flush Kafka
-    before exiting.
+    Under load, submissions for one partition share a record (about
+    COUNTERSIGN_INTAKE_COALESCE_TARGET of them, waiting at most
+    COUNTERSIGN_INTAKE_COALESCE_MS); a quiet one goes out at once. SIGTERM or Ctrl-C
+    finish the requests in flight and flush Kafka before exiting.
     """
     from streams.intake.server import serve as serve_intake  # noqa: PLC0415
 

@@ -229,9 +229,12 @@ class Settings(BaseSettings):
     intake_surge_baseline_seconds: float = Field(default=3600.0, ge=60, le=7 * 86_400)
     intake_surge_factor: float = Field(default=10.0, gt=1)
     intake_surge_min_signatures: int = Field(default=100, ge=1)
-    #: How long the intake holds a submission for others of the same partition to
+    #: The longest the intake holds a submission for others of the same partition to
     #: share one record with (``schemas.batch``); 0 sends each as a record of its own.
-    intake_coalesce_ms: float = Field(default=5.0, ge=0, le=1000)
+    intake_coalesce_ms: float = Field(default=100.0, ge=0, le=1000)
+    #: Signatures a record aims at under load: the wait follows the partition's rate
+    #: (``streams.publish.coalescing``), none when it is quiet; 1 never waits.
+    intake_coalesce_target: int = Field(default=50, ge=1, le=1000)
     #: At most this many submissions share one record.
     intake_coalesce_max: int = Field(default=100, ge=1, le=1000)
     #: How long a request waits for Kafka's acknowledgement before it gives up.

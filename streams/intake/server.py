@@ -492,6 +492,7 @@ async def serve(settings: Settings) -> None:
         delivery_timeout=settings.intake_delivery_timeout_seconds,
         coalesce_seconds=settings.intake_coalesce_ms / 1000,
         coalesce_max=settings.intake_coalesce_max,
+        coalesce_target=settings.intake_coalesce_target,
     )
     intake = Intake(settings, petitions, publisher)
     app = build(intake)

@@ -42,6 +42,7 @@ from streams.core import kafka
 from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED
+from streams.publish.coalescing import AdaptiveWait
 from streams.publish.signature import Signature
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
@@ -222,7 +223,7 @@ class _OpenBatch:
 
     items: list[tuple[bytes, bytes, Signature, asyncio.Future[Receipt]]]
     size: int
-    timer: asyncio.TimerHandle
+    timer: asyncio.TimerHandle | None  # None: shipped as soon as it is opened
 
 
 class AsyncPublisher(_Publisher):
@@ -243,7 +244,10 @@ class AsyncPublisher(_Publisher):
     ``coalesce_seconds`` > 0: a submission waits at most that long for others of the
     same partition (at most ``coalesce_max`` per record) and they are sent as one
     record; the partition is the one Kafka's partitioner would give the submission on
-    its own (``rules.placement``), so every signer's order is kept.
+    its own (``rules.placement``), so every signer's order is kept. With
+    ``coalesce_target`` the wait adapts to the partition's rate (``AdaptiveWait``):
+    none when it is quiet, about ``coalesce_target`` signatures' worth at a surge;
+    without, every record waits ``coalesce_seconds``.
     """
 
     def __init__(
@@ -252,6 +256,7 @@ class AsyncPublisher(_Publisher):
         *,
         coalesce_seconds: float = 0.0,
         coalesce_max: int = 100,
+        coalesce_target: int | None = None,
         **options: Any,
     ) -> None:
         if coalesce_seconds > 0:
@@ -261,6 +266,11 @@ class AsyncPublisher(_Publisher):
         self.partitions = settings.topic_partitions
         self.coalesce_seconds = coalesce_seconds
         self.coalesce_max = coalesce_max
+        self.waits = (
+            None
+            if coalesce_target is None or coalesce_seconds <= 0
+            else AdaptiveWait(target=coalesce_target, max_wait=coalesce_seconds)
+        )
         self._open: dict[int, _OpenBatch] = {}
         #: Futures of events handed to the producer, until their report settles them.
         self._handed: set[asyncio.Future[Receipt]] = set()
@@ -364,12 +374,21 @@ class AsyncPublisher(_Publisher):
         key = submission_key_for(signature.petition_id, signature.email)
         value = self.codec.encode(signature.to_record())
         partition = home_partition(key, self.partitions)
+        wait = (
+            self.coalesce_seconds
+            if self.waits is None
+            else self.waits.arrival(partition, loop.time())
+        )
         batch = self._open.get(partition)
         if batch is not None and batch.size + len(value) > MAX_BATCH_BYTES:
             self._ship(partition)
             batch = None
         if batch is None:
-            timer = loop.call_later(self.coalesce_seconds, self._ship, partition)
+            if wait <= 0:  # a quiet partition: nobody to wait for, out at once
+                self._open[partition] = _OpenBatch([(key, value, signature, future)], 0, None)
+                self._ship(partition)
+                return
+            timer = loop.call_later(wait, self._ship, partition)
             batch = self._open[partition] = _OpenBatch([], 0, timer)
         batch.items.append((key, value, signature, future))
         batch.size += len(value)
@@ -382,7 +401,8 @@ class AsyncPublisher(_Publisher):
         batch = self._open.pop(partition, None)
         if batch is None:
             return
-        batch.timer.cancel()
+        if batch.timer is not None:
+            batch.timer.cancel()
         items = batch.items
         if self.failure is not None:  # nobody would hear Kafka's answer: not sent
             for *_, future in items:

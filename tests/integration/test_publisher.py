@@ -113,3 +113,37 @@ def test_coalesced_submissions_share_records_and_each_gets_its_own_place(
         assert receipt.partition == home_partition(key, settings.topic_partitions)
     on_kafka = submitted(settings, expect=300)
     assert sorted(r["signature_id"] for r in on_kafka) == sorted(s.signature_id for s in signatures)
+
+
+def test_a_quiet_submission_is_not_held_for_company(settings: Settings) -> None:
+    create_topics(settings)
+
+    async def publish_one() -> float:
+        # Up to 5 s of waiting allowed, but nobody else is signing: out at once.
+        publisher = AsyncPublisher(settings, coalesce_seconds=5, coalesce_target=50)
+        try:
+            started = time.monotonic()
+            await publisher.publish(signature())
+            return time.monotonic() - started
+        finally:
+            await publisher.close()
+
+    assert asyncio.run(publish_one()) < 2.5
+
+
+def test_a_surge_batches_itself_and_each_signature_keeps_its_place(settings: Settings) -> None:
+    create_topics(settings)
+    signatures = [signature(email=f"s{n}@example.org") for n in range(1200)]
+
+    async def publish_all() -> list[Receipt]:
+        publisher = AsyncPublisher(settings, coalesce_seconds=0.1, coalesce_target=50)
+        try:
+            return await asyncio.gather(*(publisher.publish(s) for s in signatures))
+        finally:
+            await publisher.close()
+
+    receipts = asyncio.run(publish_all())
+    assert len({(r.partition, r.offset, r.index) for r in receipts}) == 1200
+    assert len({(r.partition, r.offset) for r in receipts}) <= 1200 / 5  # many to a record
+    on_kafka = submitted(settings, expect=1200)
+    assert sorted(r["signature_id"] for r in on_kafka) == sorted(s.signature_id for s in signatures)
