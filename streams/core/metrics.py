@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,13 @@ VERDICTS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+
+
+@functools.cache
+def verdict_counter(reason: str) -> Any:
+    """``VERDICTS`` for ``reason``, its child looked up once (the agents count every
+    output; ``labels`` takes a lock and builds a key each time)."""
+    return VERDICTS.labels(reason)
 
 
 class SinkCollector(Collector):

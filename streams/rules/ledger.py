@@ -62,7 +62,7 @@ class DedupeLedger:
         self,
         key: DedupeKey,
         candidate: Winner,
-        value: bytes,
+        value: bytes | None,
         read_at: SourcePosition,
         *,
         now: datetime,
@@ -73,7 +73,9 @@ class DedupeLedger:
         """Accept, forward again, resend the confirmation of, or reject as a duplicate
         one valid signature, read at ``read_at`` on its home partition
         ``candidate.home``. ``value`` is its SignatureAccepted bytes (``record`` the
-        same, decoded, when the caller has it); ``mail_to`` the address to confirm;
+        same, decoded, when the caller has it; with ``record``, ``value`` may be None:
+        it is then encoded only if an accepted record goes out, never for a
+        duplicate); ``mail_to`` the address to confirm;
         ``previous`` its email's ``(key id, hash)`` under keys used before a rotation.
 
         Idempotent under redelivery (docs/exactly-once.md): the very same submission
@@ -106,6 +108,9 @@ class DedupeLedger:
         self.winners[table_key] = entry.encode()
         if outcome is Outcome.ACCEPTED:
             self.partial.apply(key.petition_id, stored, entry)
+        if value is None:
+            assert record is not None, "settle needs the record's bytes or the record"
+            value = codec("SignatureAccepted").encode(record)
         accepted = Output(Route.ACCEPTED, key.encode(), value, outcome.value, entry.home)
         if not entry.pending:
             return [accepted]
@@ -119,7 +124,7 @@ class DedupeLedger:
         self,
         key: DedupeKey,
         previous: tuple[tuple[str, str], ...],
-        value: bytes,
+        value: bytes | None,
         record: dict[str, Any] | None,
     ) -> tuple[DedupeKey, bytes, dict[str, Any]] | None:
         """When the signer has an entry under a key used before a rotation: that
@@ -128,7 +133,7 @@ class DedupeLedger:
         for key_id, digest in previous:
             before = DedupeKey(key.petition_id, digest)
             if self.winners.get(before.table_key()) is not None:
-                record = dict(record or codec("SignatureAccepted").decode(value))
+                record = dict(record or codec("SignatureAccepted").decode(value or b""))
                 record |= {"email_hash": digest, "email_hash_key_id": key_id}
                 return before, codec("SignatureAccepted").encode(record), record
         return None
@@ -215,7 +220,7 @@ class DedupeLedger:
     def _mail(
         self,
         key: DedupeKey,
-        value: bytes,
+        value: bytes | None,
         read_at: SourcePosition,
         *,
         record: dict[str, Any] | None,
@@ -230,7 +235,7 @@ class DedupeLedger:
             return []
         if record is None:
             try:
-                record = codec("SignatureAccepted").decode(value)
+                record = codec("SignatureAccepted").decode(value or b"")
             except MalformedMessage as exc:
                 detail = f"no mail for an unreadable record: {exc.detail}"
                 return [malformed(value, key.petition_id, detail, read_at, now)]
@@ -256,7 +261,7 @@ class DedupeLedger:
     def _duplicate(
         self,
         key: DedupeKey,
-        value: bytes,
+        value: bytes | None,
         winner: Winner,
         read_at: SourcePosition,
         *,
@@ -265,7 +270,7 @@ class DedupeLedger:
     ) -> Output:
         if record is None:
             try:
-                record = codec("SignatureAccepted").decode(value)
+                record = codec("SignatureAccepted").decode(value or b"")
             except MalformedMessage as exc:
                 detail = f"unreadable record on {read_at.topic}: {exc.detail}"
                 return malformed(value, key.petition_id, detail, read_at, now)

@@ -12,14 +12,22 @@ IPV6_PREFIX = 64
 
 
 def network_of(address: str | None) -> str | None:
-    """``203.0.113.0/24`` for ``203.0.113.7``; None for no or a garbled address."""
+    """``203.0.113.0/24`` for ``203.0.113.7``; None for no or a garbled address.
+
+    Runs on every signature, so the network is cut from the address's integer
+    rather than built by ``ip_network`` (which parses a string again: ~40 µs)."""
     if not address:
         return None
     try:
         ip = ipaddress.ip_address(address.strip().strip("[]"))
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is None:
+            host_bits = 128 - IPV6_PREFIX
+            first = ipaddress.IPv6Address(int(ip) >> host_bits << host_bits)
+            return f"{first}/{IPV6_PREFIX}"
+        ip = mapped
+    host_bits = 32 - IPV4_PREFIX
+    return f"{ipaddress.IPv4Address(int(ip) >> host_bits << host_bits)}/{IPV4_PREFIX}"

@@ -62,12 +62,11 @@ def validate_record(
         record = verdict.record
         home = home_partition(verdict.submission_key, partitions)
         candidate = Winner.of(record, home)
-        encoded = accepted_codec.encode(record)
         if home == position.partition:
             yield from ledger.settle(
                 verdict.dedupe_key,
                 candidate,
-                encoded,
+                None,  # encoded only if it is accepted: a duplicate never needs it
                 at,
                 now=now(),
                 record=record,
@@ -80,4 +79,5 @@ def validate_record(
                 headers.append((MAIL_TO_HEADER, verdict.mail_to.encode()))
             if verdict.previous_hashes:
                 headers.append((PREVIOUS_HASHES_HEADER, encode_previous(verdict.previous_hashes)))
+            encoded = accepted_codec.encode(record)
             yield Output(Route.VALID, verdict.dedupe_key.encode(), encoded, "valid", home, headers)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
-from streams.core.metrics import EVENTS_IN, VERDICTS
+from streams.core.metrics import EVENTS_IN, verdict_counter
 from streams.rules.dedupe import PartialCounts
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output
@@ -112,7 +112,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             message.key, message.value, message.headers, read_at, datetime.now(UTC)
         )
         for output in outputs:
-            VERDICTS.labels(output.verdict).inc()
+            verdict_counter(output.verdict).inc()
             await topics.send_output(output)
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
@@ -129,7 +129,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             read_at = SourcePosition(message.topic, message.partition, message.offset)
             output = apply(message.key, message.value, read_at, datetime.now(UTC))
             if output is not None:
-                VERDICTS.labels(output.verdict).inc()
+                verdict_counter(output.verdict).inc()
                 await topics.send_output(output)
 
         return handle

@@ -16,7 +16,7 @@ from typing import Any
 
 from schemas.codec import codec
 from streams.core.catalogue_follower import PetitionLookup
-from streams.core.metrics import EVENTS_IN, VERDICTS
+from streams.core.metrics import EVENTS_IN, verdict_counter
 from streams.rules.petitions import judged_at
 from streams.rules.reasons import Reason
 from streams.rules.stages import validate_record
@@ -91,7 +91,7 @@ def register(
             now=lambda: logged_at,
         )
         for index, output in enumerate(outputs):
-            VERDICTS.labels(output.verdict).inc()
+            verdict_counter(output.verdict).inc()
             await topics.send_output(output)
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(pause)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pycountry
@@ -170,3 +171,16 @@ def test_an_invalid_country_is_described_not_repeated(raw: str, detail: str) -> 
     with pytest.raises(RuleViolation) as caught:
         normalize_country(raw)
     assert caught.value.detail == detail
+
+
+def test_every_control_character_and_only_those_refuse_a_name() -> None:
+    for code in range(0x110000):
+        character = chr(code)
+        if unicodedata.category(character) == "Cs":
+            continue  # not text: no str from the wire holds one
+        refused = False
+        try:
+            clean_name(f"Ana{character}Silva")
+        except RuleViolation:
+            refused = True
+        assert refused == (unicodedata.category(character) == "Cc"), hex(code)
