@@ -36,6 +36,7 @@ from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.catalogue import (
     Petition,
+    confirmation_of,
     new_petition,
     parse_time,
     petition_from_file,
@@ -46,6 +47,7 @@ from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.topics import Retention, create_topics, describe_topics
+from streams.rules.petitions import Confirmation
 
 HELP = """Countersign: exact, live, auditable petition signature counts.
 
@@ -236,6 +238,12 @@ def migrate(settings: Settings) -> None:
     multiple=True,
     help="add: a signature count worth celebrating (repeatable).",
 )
+@click.option(
+    "--confirmation",
+    type=click.Choice([c.value for c in Confirmation]),
+    help="add: `email` (the default): a signature counts once its signer follows the "
+    "link mailed to them; `none`: it counts when accepted. Overrides the file's.",
+)
 @tool
 def petitions(  # noqa: PLR0917  (click passes options positionally)
     settings: Settings,
@@ -246,6 +254,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
     opens_at: str | None,
     closes_at: str | None,
     thresholds: tuple[int, ...],
+    confirmation: str | None,
 ) -> None:
     """Add, list or close petitions in the catalogue.
 
@@ -254,6 +263,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
     \b
     countersign petitions add --file deploy/petitions/syria-icc.json
     countersign petitions add my-petition --title "Free them" --closes-at 2027-01-01T00:00:00Z
+    countersign petitions add open-letter --title "Sign it" --confirmation none
     countersign petitions list
     countersign petitions close my-petition [--closes-at 2026-12-31T23:59:59Z]
     """
@@ -263,7 +273,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
         return
     if action == "add":
         if file is not None:
-            petition = petition_from_file(Path(file), now=now)
+            petition = petition_from_file(Path(file), now=now, confirmation=confirmation)
         elif petition_id and title:
             petition = new_petition(
                 petition_id,
@@ -271,12 +281,16 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
                 opens_at=opens_at or now,
                 closes_at=closes_at,
                 thresholds=list(thresholds),
+                confirmation=confirmation or Confirmation.EMAIL,
                 now=now,
             )
         else:
             raise CatalogueError("add needs --file, or a petition id and --title")
         publish_petition(settings, petition)
-        console.print(f"added petition [bold]{petition['petition_id']}[/]: {petition['title']}")
+        console.print(
+            f"added petition [bold]{petition['petition_id']}[/]: {petition['title']} "
+            f"(confirmation: {confirmation_of(petition)})"
+        )
         return
     if not petition_id:
         raise CatalogueError("close needs the petition id")

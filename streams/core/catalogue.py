@@ -75,7 +75,10 @@ def new_petition(
     }
 
 
-def petition_from_file(path: Path, *, now: datetime) -> Petition:
+def petition_from_file(path: Path, *, now: datetime, confirmation: str | None = None) -> Petition:
+    """The petition a JSON file describes, with the defaults of ``petitions add``'s
+    flags for what it leaves out (``opens_at``: now; ``confirmation``: email);
+    ``confirmation`` overrides the file's."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -84,11 +87,11 @@ def petition_from_file(path: Path, *, now: datetime) -> Petition:
         return new_petition(
             data["petition_id"],
             data["title"],
-            opens_at=data["opens_at"],
+            opens_at=data.get("opens_at") or now,
             closes_at=data.get("closes_at"),
             description=data.get("description"),
             thresholds=data.get("thresholds"),
-            confirmation=data.get("confirmation", Confirmation.EMAIL),
+            confirmation=confirmation or data.get("confirmation", Confirmation.EMAIL),
             now=now,
         )
     except KeyError as exc:

@@ -76,7 +76,7 @@ def test_the_worker_command_refuses_a_faked_unknown_faust_and_says_why(tmp_path:
     (fake / "METADATA").write_text(metadata)
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "COUNTERSIGN_ENV": "test"}
     done = subprocess.run(
-        [sys.executable, "-c", "from streams.cli import main; main()", "worker"],
+        [sys.executable, "-m", "streams", "worker"],
         cwd=ROOT,
         env=env,
         capture_output=True,
