@@ -16,6 +16,7 @@ signatures never rejects them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -27,6 +28,9 @@ from streams.core.settings import Settings
 from streams.rules.petitions import PetitionWindow
 
 log = logging.getLogger(__name__)
+
+#: How often ``known`` looks whether the copy caught up (the follower polls every 0.1 s).
+FRESHNESS_CHECK_SECONDS = 0.02
 
 
 class PetitionLookup:
@@ -51,6 +55,22 @@ class PetitionLookup:
 
     def all(self) -> dict[str, Petition]:
         return self._petitions
+
+    async def known(self, petition_id: str, timeout: float = 2.0) -> Petition | None:
+        """The petition, or None once the copy holds everything logged before the
+        call and still has no such petition: a petition added a moment ago is found,
+        not answered 404. Waits on the event loop (up to ``timeout``), holding no
+        thread, so a flood of made-up ids cannot starve the API's queries."""
+        petition = self._petitions.get(petition_id)
+        if petition is not None:
+            return petition
+        asked_at = time.time()
+        deadline = time.monotonic() + timeout
+        while self.fresh_as_of < asked_at and time.monotonic() < deadline:
+            if self._thread is None or not self._thread.is_alive():
+                break
+            await asyncio.sleep(FRESHNESS_CHECK_SECONDS)
+        return self._petitions.get(petition_id)
 
     def ensure_fresh(self, logged_at: float, timeout: float = 5.0) -> bool:
         """Wait (up to ``timeout``) until the copy holds everything logged by

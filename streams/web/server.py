@@ -137,9 +137,10 @@ def _json_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
     return kind(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def _petition_or_404(request: web.Request) -> str:
+async def _petition_or_404(request: web.Request) -> str:
+    """The petition id of the path, or 404 once the catalogue is fresh and lacks it."""
     petition_id = request.match_info["petition_id"]
-    if request.app[API].petitions.get(petition_id) is None:
+    if await request.app[API].petitions.known(petition_id) is None:
         raise _json_error(web.HTTPNotFound, f"no petition {petition_id!r}")
     return petition_id
 
@@ -173,7 +174,7 @@ async def list_petitions(request: web.Request) -> web.Response:
 
 
 async def petition_counts(request: web.Request) -> web.Response:
-    petition_id = _petition_or_404(request)
+    petition_id = await _petition_or_404(request)
     return web.json_response(await asyncio.to_thread(request.app[API].reader.counts, petition_id))
 
 
@@ -200,7 +201,7 @@ def _bucket_or_400(request: web.Request) -> Bucket:
 
 
 async def petition_timeline(request: web.Request) -> web.Response:
-    petition_id = _petition_or_404(request)
+    petition_id = await _petition_or_404(request)
     minutes = _minutes_or_400(request)
     bucket = _bucket_or_400(request)
     return web.json_response(await request.app[TIMELINES].get((petition_id, minutes, bucket)))
@@ -220,7 +221,7 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events from the petition's live feed (streams/web/live.py): its
     counts and timeline at once, then whenever they change. 429 past the client's
     cap of streams, 503 past the process's."""
-    petition_id = _petition_or_404(request)
+    petition_id = await _petition_or_404(request)
     try:
         with request.app[FEEDS].watching(petition_id, _client(request)) as subscription:
             response = web.StreamResponse(

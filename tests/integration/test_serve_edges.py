@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from streams.core.catalogue import new_petition, publish_petition
+from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import ServeProcess, free_port, prepare
 from tests.conftest import isolated_settings
@@ -18,15 +20,41 @@ from tests.intake_client import Answer, request
 
 
 @pytest.fixture(scope="module")
-def serve(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a running serve that knows the demo petitions: one for the
-    module, as every test here only reads."""
+def running(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
+    """A running serve that knows the demo petitions, with its settings: one for the
+    module, as every test here only reads (or adds a petition of its own)."""
     directory = tmp_path_factory.mktemp("serve-edges")
     settings = isolated_settings(kafka, uuid.uuid4().hex[:10], directory)
     prepare(settings, default_petitions(datetime.now(UTC)))
     process = ServeProcess(settings, directory / "serve.log", free_port())
     with process:
-        yield process.start_serving({})
+        yield settings, process.start_serving({})
+
+
+@pytest.fixture
+def serve(running: tuple[Settings, str]) -> str:
+    """The base URL of the module's serve."""
+    return running[1]
+
+
+def test_a_petition_added_a_moment_ago_is_answered_not_404(running: tuple[Settings, str]) -> None:
+    settings, url = running
+    for n in range(5):  # each asked right after Kafka took it
+        petition_id = f"just-added-{n}"
+        publish_petition(
+            settings,
+            new_petition(
+                petition_id, "Just added", opens_at=datetime.now(UTC), now=datetime.now(UTC)
+            ),
+        )
+        answer = request(f"{url}/api/petitions/{petition_id}/counts", method="GET")
+        assert answer.status == 200, (petition_id, answer.body)
+        assert answer.body["total"] == 0
+
+
+def test_a_petition_nobody_added_is_404_after_the_catalogue_caught_up(serve: str) -> None:
+    answer = request(f"{serve}/api/petitions/never-added/counts", method="GET")
+    assert (answer.status, answer.body) == (404, {"error": "no petition 'never-added'"})
 
 
 def test_the_dashboard_runs_only_its_own_script_and_style_and_is_framed_by_nobody(
