@@ -273,7 +273,7 @@ class AsyncPublisher(_Publisher):
         )
         self._open: dict[int, _OpenBatch] = {}
         #: Futures of events handed to the producer, until their report settles them.
-        self._handed: set[asyncio.Future[Receipt]] = set()
+        self._handed: set[asyncio.Future[Any]] = set()
         #: The loop the futures belong to (set by ``publish``), for the supervisor.
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Why the delivery thread died; None while it serves (or was stopped by close).
@@ -330,7 +330,7 @@ class AsyncPublisher(_Publisher):
             return KafkaBusy("no Kafka broker is reachable", RETRY_AFTER_SECONDS)
         return None
 
-    def _handed_over(self, future: asyncio.Future[Receipt]) -> None:
+    def _handed_over(self, future: asyncio.Future[Any]) -> None:
         self._handed.add(future)
         future.add_done_callback(self._handed.discard)
 
@@ -458,6 +458,8 @@ class AsyncPublisher(_Publisher):
             raise KafkaBusy("the producer queue is full", RETRY_AFTER_SECONDS) from None
         except KafkaException as exc:
             raise PublishFailed(f"Kafka refused the record: {exc}") from exc
+        # Answered by the supervisor too, should the delivery thread die meanwhile.
+        self._handed_over(future)
         await future
 
     async def close(self, timeout: float = 30.0) -> int:

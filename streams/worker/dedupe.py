@@ -1,6 +1,6 @@
 """dedupe: the first accepted signature per dedupe key wins; the stage's partial counts.
 
-The decision is ``streams.rules.stages.DedupeLedger``'s; here are its RocksDB table,
+The decision is ``streams.rules.ledger.DedupeLedger``'s; here are its RocksDB table,
 the agent on signatures.valid and the timer that publishes the partial counts. One
 table of winners, one entry per (petition, email hash) holding the
 winner's country, source position and home partition. Each entry lives in its

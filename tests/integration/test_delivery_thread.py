@@ -179,3 +179,28 @@ def test_a_signature_waiting_to_be_coalesced_is_refused_when_the_thread_dies(
     failure, took = asyncio.run(outcome())
     assert isinstance(failure, KafkaBusy)  # never handed to Kafka: 503, not in doubt
     assert took < ANSWER_BOUND_SECONDS
+
+
+def test_a_record_of_our_own_handed_to_kafka_is_answered_in_doubt_when_the_thread_dies(
+    settings: Settings,
+) -> None:
+    """``send_record`` (the intake's confirmations) is supervised like ``publish``."""
+    fuse = Fuse()
+    topic = settings.topic("signatures.confirmations")  # not created: no report yet
+
+    async def outcome() -> tuple[BaseException | None, float]:
+        publisher = AsyncPublisher(settings, delivery_timeout=300, producer_config=fuse.config())
+        try:
+            pending = asyncio.ensure_future(publisher.send_record(topic, b"k", b"v", 0))
+            await asyncio.sleep(0.5)
+            assert not pending.done()  # handed over, waiting for a report
+            started = time.monotonic()
+            fuse.lit.set()
+            await asyncio.wait({pending}, timeout=4 * ANSWER_BOUND_SECONDS)
+            return (pending.exception() if pending.done() else None), time.monotonic() - started
+        finally:
+            await publisher.close(timeout=1)
+
+    failure, took = asyncio.run(outcome())
+    assert isinstance(failure, PublishFailed) and failure.possibly_persisted
+    assert took < ANSWER_BOUND_SECONDS
