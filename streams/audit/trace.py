@@ -140,6 +140,8 @@ def find(
                 now=logged_at,
                 hash_key=hash_key,
                 submitted_codec=decoder,
+                hash_key_id=settings.email_hash_key_id,
+                previous_keys=settings.previous_hash_keys,
             )
             step = Step(
                 position,
