@@ -14,7 +14,26 @@ mail_ui="${MAILPIT_UI:-127.0.0.1:8025}"
 mail_smtp="${MAILPIT_SMTP:-127.0.0.1:1025}"
 mkdir -p .data
 pids=()
+names=()
+logs=()
 kafka_started=0
+
+# port_taken PORT WHAT SETTING: say who holds PORT (when `ss` can tell) and stop,
+# before anything starts: a process that cannot bind dies quietly in its log.
+port_taken() {
+  if "$bin/python" -c "import socket, sys; socket.create_server(('127.0.0.1', int(sys.argv[1]))).close()" "$1" 2>/dev/null; then
+    return 0
+  fi
+  holder=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*))' | head -1 || true)
+  echo "make run: port $1 ($2) is already in use${holder:+ by $holder}." >&2
+  echo "  Stop that process, or choose another port with $3=<port>." >&2
+  exit 1
+}
+port_taken "$port" "the API and dashboard" COUNTERSIGN_API_PORT
+port_taken "$worker_port" "the worker's health and metrics" COUNTERSIGN_WORKER_PORT
+port_taken "$intake_port" "the intake and sign form" COUNTERSIGN_INTAKE_PORT
+port_taken "${mail_ui##*:}" "Mailpit's web UI" MAILPIT_UI
+port_taken "${mail_smtp##*:}" "Mailpit's SMTP" MAILPIT_SMTP
 
 cleanup() {
   trap - INT TERM EXIT
@@ -27,6 +46,16 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# start NAME LOG COMMAND...: run COMMAND in the background, logging to LOG.
+start() {
+  local name=$1 log=$2
+  shift 2
+  "$@" >"$log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+  logs+=("$log")
+}
+
 if ! deploy/kafka/kafka.sh status | grep -q running; then kafka_started=1; fi
 PYTHON="$bin/python" deploy/kafka/kafka.sh up >/dev/null
 "$bin/countersign" topics create >/dev/null
@@ -35,20 +64,17 @@ PYTHON="$bin/python" deploy/kafka/kafka.sh up >/dev/null
 # wait_for NAME PID URL LOG: until URL answers, or say why NAME exited.
 wait_for() {
   until curl -fs "$3" >/dev/null 2>&1; do
-    kill -0 "$2" 2>/dev/null || { echo "the $1 exited:"; tail -20 "$4"; exit 1; }
+    kill -0 "$2" 2>/dev/null || { echo "make run: the $1 exited before it answered; the last lines of $4:" >&2; tail -20 "$4" | sed "s/^/  | /" >&2; exit 1; }
     sleep 0.5
   done
 }
 
 started=$SECONDS
 # Mailpit keeps the last 5,000 mails (the demo's signers delete theirs once read).
-.cache/bin/mailpit --smtp "$mail_smtp" --listen "$mail_ui" --database .data/mailpit.db \
-  --max 5000 --disable-version-check --quiet >.data/mailpit.log 2>&1 &
-pids+=($!)
-"$bin/countersign" worker --loglevel info >.data/worker.log 2>&1 &
-pids+=($!)
-"$bin/countersign" serve >.data/serve.log 2>&1 &
-pids+=($!)
+start Mailpit .data/mailpit.log .cache/bin/mailpit --smtp "$mail_smtp" --listen "$mail_ui" \
+  --database .data/mailpit.db --max 5000 --disable-version-check --quiet
+start worker .data/worker.log "$bin/countersign" worker --loglevel info
+start "API process" .data/serve.log "$bin/countersign" serve
 echo "worker and API starting (logs: .data/worker.log, .data/serve.log)…"
 wait_for Mailpit "${pids[0]}" "http://$mail_ui/api/v1/messages?limit=1" .data/mailpit.log
 wait_for worker "${pids[1]}" "http://127.0.0.1:$worker_port/healthz" .data/worker.log
@@ -56,15 +82,14 @@ wait_for "API process" "${pids[2]}" "http://127.0.0.1:$port/healthz" .data/serve
 # The demo's signers follow their links through loopback, each saying its own network
 # (X-Forwarded-For), which the intake believes of 127.0.0.1 only: it limits how many
 # links one client may follow (COUNTERSIGN_INTAKE_CONFIRM_RATE_LIMITS).
-COUNTERSIGN_INTAKE_TRUSTED_PROXIES="${COUNTERSIGN_INTAKE_TRUSTED_PROXIES:-127.0.0.1}" \
-  "$bin/countersign" intake >.data/intake.log 2>&1 &
-pids+=($!)
+start intake .data/intake.log env \
+  COUNTERSIGN_INTAKE_TRUSTED_PROXIES="${COUNTERSIGN_INTAKE_TRUSTED_PROXIES:-127.0.0.1}" \
+  "$bin/countersign" intake
 wait_for intake "${pids[3]}" "http://127.0.0.1:$intake_port/healthz" .data/intake.log
-COUNTERSIGN_SMTP_URL="smtp://$mail_smtp" "$bin/countersign" mailer >.data/mailer.log 2>&1 &
-pids+=($!)
-"$bin/countersign" simulate --count 0 --rate "$rate" --follow-links 0.8 \
-  --mailpit-api "http://$mail_ui" >.data/simulate.log 2>&1 &
-pids+=($!)
+start mailer .data/mailer.log env COUNTERSIGN_SMTP_URL="smtp://$mail_smtp" \
+  "$bin/countersign" mailer
+start "demo feed" .data/simulate.log "$bin/countersign" simulate --count 0 --rate "$rate" \
+  --follow-links 0.8 --mailpit-api "http://$mail_ui"
 echo
 echo "  Dashboard:  http://127.0.0.1:$port/?petition=syria-icc   (ready after $((SECONDS - started)) s)"
 echo "  Sign form:  http://127.0.0.1:$intake_port/petitions/syria-icc/sign   (log: .data/intake.log)"
@@ -73,4 +98,13 @@ echo "  Mail:       http://$mail_ui/   (Mailpit: your confirmation mail lands he
 echo "  Demo feed:  $rate signatures/s, 80 % of its signers confirm (log: .data/simulate.log)."
 echo "  Ctrl-C stops everything."
 echo
-wait -n "${pids[@]}"
+status=0
+wait -n "${pids[@]}" || status=$?
+# Name what stopped, and why, here rather than only in its log.
+for i in "${!pids[@]}"; do
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    echo "make run: the ${names[$i]} stopped (exit status $status); the last lines of ${logs[$i]}:" >&2
+    tail -20 "${logs[$i]}" | sed 's/^/  | /' >&2
+  fi
+done
+exit 1
