@@ -44,3 +44,15 @@ def decode_batch(raw: bytes) -> list[Item]:
     if not items:
         raise MalformedMessage("a SignatureBatch with no items")
     return [(item["key"], item["value"]) for item in items]
+
+
+def items_of(key: bytes | None, value: bytes | None) -> list[tuple[bytes | None, bytes | None]]:
+    """The submissions a record of signatures.submitted carries, each as the (key,
+    value) it would have been on its own: a batch's items, or the record itself.
+
+    ``MalformedMessage`` for a batch that cannot be read. The one home of that rule:
+    the worker rejects such a record as one ``malformed`` submission at index 0, and
+    the recount and trace read it the same way."""
+    if value is None or not is_batch(value):
+        return [(key, value)]
+    return list(decode_batch(value))

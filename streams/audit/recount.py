@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from schemas.batch import decode_batch, is_batch
+from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.logscan import LogRecord
@@ -93,15 +93,12 @@ class Recount:
     def add(self, record: LogRecord) -> None:
         logged_at = judged_at(record.timestamp, datetime.now(UTC))
         stamp = logged_at.timestamp()
-        items: list[tuple[bytes | None, bytes | None]] = [(record.key, record.value)]
-        if is_batch(record.value):
-            assert record.value is not None
-            try:
-                items = list(decode_batch(record.value))
-            except MalformedMessage:
-                self.events += 1
-                self.rejected[(petition_of_key(record.key), Reason.MALFORMED.value)] += 1
-                return
+        try:
+            items = items_of(record.key, record.value)
+        except MalformedMessage:  # one malformed submission, as the worker rejects it
+            self.events += 1
+            self.rejected[(petition_of_key(record.key), Reason.MALFORMED.value)] += 1
+            return
         for index, (key, value) in enumerate(items):
             self.events += 1
             at = SourcePosition(self.topic, record.partition, record.offset, index)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.batch import decode_batch, is_batch
+from schemas.batch import items_of
 from schemas.codec import codec
 from streams.audit.reconcile import petition_windows
 from streams.audit.serve_client import ServeClient
@@ -24,8 +24,9 @@ from streams.core.logscan import LogRange, LogRecord, scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED
 from streams.rules.email import email_hash, normalize_email
+from streams.rules.keys import petition_of_key
 from streams.rules.petitions import PetitionWindow, judged_at
-from streams.rules.reasons import RuleViolation
+from streams.rules.reasons import Reason, RuleViolation
 from streams.rules.verdict import Accepted, SourcePosition, judge
 
 
@@ -121,7 +122,12 @@ def find(
     for record in scan(settings, log, on_progress):
         if record.value is None or needle not in record.value:
             continue
-        for index, (key, value) in enumerate(_items(record)):
+        try:
+            items = items_of(record.key, record.value)
+        except MalformedMessage as exc:  # rejected whole, as one malformed submission
+            steps.append(_unreadable_batch(wanted, record, log.topic, exc))
+            continue
+        for index, (key, value) in enumerate(items):
             if value is None or needle not in value:
                 continue
             try:
@@ -158,14 +164,19 @@ def find(
     return steps
 
 
-def _items(record: LogRecord) -> list[tuple[bytes | None, bytes | None]]:
-    if is_batch(record.value):
-        assert record.value is not None
-        try:
-            return list(decode_batch(record.value))
-        except MalformedMessage:
-            return []
-    return [(record.key, record.value)]
+def _unreadable_batch(
+    wanted: Wanted, record: LogRecord, topic: str, problem: MalformedMessage
+) -> Step:
+    """A batch that holds the wanted bytes but cannot be read: the worker rejected it
+    whole, as one malformed submission at index 0 (``schemas.batch.items_of``)."""
+    return Step(
+        SourcePosition(topic, record.partition, record.offset),
+        judged_at(record.timestamp, datetime.now(UTC)),
+        wanted.signature_id or "?",
+        petition_of_key(record.key),
+        Reason.MALFORMED.value,
+        detail=f"unreadable batch: {problem.detail}",
+    )
 
 
 def _matches(wanted: Wanted, event: dict[str, Any], hash_key: bytes) -> bool:

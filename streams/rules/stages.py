@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from schemas.batch import decode_batch, is_batch
+from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.rules.dedupe import WINNER_HEADER, Winner
@@ -42,16 +42,13 @@ def validate_record(
     """The outputs of one record of signatures.submitted, one per submission it carries
     (several when it is a ``SignatureBatch``), in order. A valid signature read on its
     home partition is settled here by ``ledger``; any other is sent home."""
-    items: list[tuple[bytes | None, bytes | None]] = [(key, value)]
-    if is_batch(value):
-        assert value is not None
-        try:
-            items = list(decode_batch(value))
-        except MalformedMessage as exc:
-            yield malformed(
-                value, petition_of_key(key), f"unreadable batch: {exc.detail}", position, now()
-            )
-            return
+    try:
+        items = items_of(key, value)
+    except MalformedMessage as exc:
+        yield malformed(
+            value, petition_of_key(key), f"unreadable batch: {exc.detail}", position, now()
+        )
+        return
     accepted_codec = codec("SignatureAccepted")
     for index, (item_key, item_value) in enumerate(items):
         at = SourcePosition(position.topic, position.partition, position.offset, index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.batch import decode_batch, encode_batch, is_batch
+from schemas.batch import decode_batch, encode_batch, is_batch, items_of
 from schemas.codec import AvroCodec, default_registry
 from streams.core.errors import MalformedMessage
 from tests.unit.test_codec_golden import RECORD, rabin_fingerprint_64, zigzag_varint
@@ -55,3 +55,15 @@ def test_a_cut_batch_is_malformed() -> None:
     raw = encode_batch([(b"p/001", ONE)])
     with pytest.raises(MalformedMessage):
         decode_batch(raw[:-5])
+
+
+def test_a_record_carries_itself_or_its_batch_items() -> None:
+    items = [(b"p/001", ONE), (b"p/002", ONE)]
+    assert items_of(b"p/009", ONE) == [(b"p/009", ONE)]
+    assert items_of(b"p/009", None) == [(b"p/009", None)]
+    assert items_of(None, encode_batch(items)) == items
+
+
+def test_an_unreadable_batch_is_malformed_wherever_it_is_read() -> None:
+    with pytest.raises(MalformedMessage):
+        items_of(b"p/001", encode_batch([(b"p/001", ONE)])[:-5])
