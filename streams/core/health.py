@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streams.core import kafka
+from streams.core.answers import JsonRefusal
 from streams.core.settings import Settings
 
 
@@ -44,10 +44,7 @@ def ops_authorized(request: web.Request, settings: Settings) -> bool:
 def require_ops(request: web.Request, settings: Settings) -> None:
     """401 unless the request carries the ops token."""
     if not ops_authorized(request, settings):
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "this route needs Authorization: Bearer <ops token>"}),
-            content_type="application/json",
-        )
+        raise JsonRefusal(401, "this route needs Authorization: Bearer <ops token>")
 
 
 def metrics_response(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ import aiohttp_cors
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from streams.core.answers import JsonRefusal, json_error
 from streams.core.capped_site import CappedSite
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.clientip import client_ip, networks, rate_bucket
@@ -196,14 +196,6 @@ def wants_html(request: web.Request) -> bool:
     return request.content_type in FORM_TYPES and "text/html" in accept.split(",")[0]
 
 
-def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    headers = {}
-    if "retry_after" in extra:
-        headers["Retry-After"] = str(max(1, math.ceil(extra["retry_after"])))
-        extra["retry_after"] = round(extra["retry_after"], 1)
-    return web.json_response({"error": message, **extra}, status=status, headers=headers)
-
-
 async def within(
     request: web.Request, seconds: float, stopping: asyncio.Event, reading: Awaitable[T]
 ) -> T:
@@ -264,10 +256,7 @@ async def read_fields(
             value = form.getone(name)
             fields[name] = value if isinstance(value, str) else object()  # a file upload
         return fields
-    raise web.HTTPUnsupportedMediaType(
-        text=json.dumps({"error": "send application/json or a form (x-www-form-urlencoded)"}),
-        content_type="application/json",
-    )
+    raise JsonRefusal(415, "send application/json or a form (x-www-form-urlencoded)")
 
 
 def accept_language(request: web.Request) -> str | None:

@@ -8,7 +8,6 @@ hashes, which the public API never shows.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from aiohttp import web
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
+from streams.core.answers import JsonRefusal, json_error
 from streams.core.health import require_ops
 from streams.core.settings import Settings
 from streams.publish.moderation import new_batch_id, publish_moderations
@@ -120,10 +120,7 @@ def _number(request: web.Request, name: str, default: float, most: float) -> flo
     except ValueError:
         value = -1
     if not 0 < value <= most:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name} must be a number above 0 and at most {most:g}"}),
-            content_type="application/json",
-        )
+        raise JsonRefusal(400, f"{name} must be a number above 0 and at most {most:g}")
     return value
 
 
@@ -151,9 +148,7 @@ async def targets(request: web.Request) -> web.Response:
             signature_ids=body.get("signature_ids"),
         )
     except ValueError as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": str(exc)}), content_type="application/json"
-        ) from exc
+        raise JsonRefusal(400, str(exc)) from exc
     return web.json_response(rows)
 
 
@@ -167,10 +162,7 @@ async def moderation_batch(request: web.Request) -> web.Response:
 def _said(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name} is needed (the audit trail keeps it)"}),
-            content_type="application/json",
-        )
+        raise JsonRefusal(400, f"{name} is needed (the audit trail keeps it)")
     return value.strip()
 
 
@@ -190,9 +182,7 @@ async def invalidate(request: web.Request) -> web.Response:
             signature_ids=body.get("signature_ids"),
         )
     except ValueError as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": str(exc)}), content_type="application/json"
-        ) from exc
+        raise JsonRefusal(400, str(exc)) from exc
     batch_id = new_batch_id()
     sent = await _moderate(request, petition_id, targets, "invalidate", batch_id, reason, actor)
     return web.json_response({"batch_id": batch_id if sent else None, "signatures": sent})
@@ -205,10 +195,7 @@ async def reinstate(request: web.Request) -> web.Response:
     batch_id = request.match_info["batch_id"]
     targets = await asyncio.to_thread(request.app[OPS_MODERATION].batch, batch_id)
     if not targets:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": f"no invalidation batch {batch_id!r}"}),
-            content_type="application/json",
-        )
+        raise JsonRefusal(404, f"no invalidation batch {batch_id!r}")
     petition_id = targets[0]["petition_id"]
     sent = await _moderate(request, petition_id, targets, "reinstate", batch_id, reason, actor)
     return web.json_response({"batch_id": batch_id, "petition_id": petition_id, "signatures": sent})
@@ -255,12 +242,7 @@ async def rejections(request: web.Request) -> web.Response:
 def _rebuild_of(request: web.Request) -> Rebuild:
     rebuild = request.app[OPS_REBUILD]
     if rebuild is None:
-        raise web.HTTPConflict(
-            text=json.dumps(
-                {"error": "this serve process runs no sink; rebuild where the sink runs"}
-            ),
-            content_type="application/json",
-        )
+        raise JsonRefusal(409, "this serve process runs no sink; rebuild where the sink runs")
     return rebuild
 
 
@@ -269,7 +251,7 @@ async def start_rebuild(request: web.Request) -> web.Response:
     try:
         status = rebuild.start()
     except RebuildRunning as exc:
-        return web.json_response({"error": str(exc), **rebuild.status.as_json()}, status=409)
+        return json_error(409, str(exc), **rebuild.status.as_json())
     return web.json_response(status.as_json(), status=202)
 
 

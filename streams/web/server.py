@@ -10,9 +10,7 @@ scan a year of rows, and anyone may ask for one.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.queries import BUCKETS, Bucket, CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
+from streams.core.answers import JsonRefusal
 from streams.core.catalogue_follower import PetitionLookup
 from streams.core.clientip import Network, client_ip, networks, rate_bucket
 from streams.core.errors import Backpressure, RateLimited
@@ -132,16 +131,11 @@ async def set_policy(_: web.Request, response: web.StreamResponse) -> None:
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 
-def _json_error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
-    """The API's error answer: ``{"error": message}`` as JSON."""
-    return kind(text=json.dumps({"error": message}), content_type="application/json")
-
-
 async def _petition_or_404(request: web.Request) -> str:
     """The petition id of the path, or 404 once the catalogue is fresh and lacks it."""
     petition_id = request.match_info["petition_id"]
     if await request.app[API].petitions.known(petition_id) is None:
-        raise _json_error(web.HTTPNotFound, f"no petition {petition_id!r}")
+        raise JsonRefusal(404, f"no petition {petition_id!r}")
     return petition_id
 
 
@@ -183,8 +177,8 @@ def _minutes_or_400(request: web.Request) -> int:
     given = request.query.get("minutes", str(DEFAULT_TIMELINE_MINUTES))
     whole = given.isascii() and given.isdigit() and len(given) <= 7
     if not (whole and 1 <= int(given) <= MAX_TIMELINE_MINUTES):
-        raise _json_error(
-            web.HTTPBadRequest,
+        raise JsonRefusal(
+            400,
             f"minutes must be a whole number from 1 to {MAX_TIMELINE_MINUTES} (a year), "
             f"not {given[:20]!r}",
         )
@@ -194,9 +188,7 @@ def _minutes_or_400(request: web.Request) -> int:
 def _bucket_or_400(request: web.Request) -> Bucket:
     given = request.query.get("bucket", DEFAULT_BUCKET)
     if given not in BUCKETS:
-        raise _json_error(
-            web.HTTPBadRequest, f"bucket must be one of {', '.join(BUCKETS)}, not {given[:20]!r}"
-        )
+        raise JsonRefusal(400, f"bucket must be one of {', '.join(BUCKETS)}, not {given[:20]!r}")
     return given
 
 
@@ -240,14 +232,8 @@ async def petition_events(request: web.Request) -> web.StreamResponse:
                     await response.write(b": keep-alive\n\n")
                     quiet = 0.0
     except Backpressure as exc:
-        kind = (
-            web.HTTPTooManyRequests if isinstance(exc, RateLimited) else web.HTTPServiceUnavailable
-        )
-        raise kind(
-            text=json.dumps({"error": exc.detail, "retry_after": exc.retry_after}),
-            content_type="application/json",
-            headers={"Retry-After": str(math.ceil(exc.retry_after))},
-        ) from None
+        status = 429 if isinstance(exc, RateLimited) else 503
+        raise JsonRefusal(status, exc.detail, retry_after=exc.retry_after) from None
     except ConnectionResetError:
         pass  # the viewer left while we wrote
     return response
