@@ -35,8 +35,8 @@ import aiohttp
 from confluent_kafka import TopicPartition
 
 from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
+from streams.catalogue.store import publish_petition
 from streams.core import kafka
-from streams.core.catalogue import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import ALL_TOPICS, SUBMITTED, create_topics
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition

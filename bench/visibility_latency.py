@@ -29,7 +29,7 @@ import aiohttp
 
 from bench.intake_latency import ms, percentile, run_step, signatures
 from bench.machine import RESULTS_DIR, describe, save_report
-from streams.core.catalogue import publish_petition
+from streams.catalogue.store import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition

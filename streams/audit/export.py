@@ -26,7 +26,7 @@ from pypdf import PdfReader
 
 from streams.audit.delivery import PER_PAGE, Cover, Page, Signer, chain, paginate
 from streams.audit.serve_client import ServeClient
-from streams.core.catalogue import read_catalogue
+from streams.catalogue.store import read_catalogue
 from streams.core.errors import CatalogueError
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED

@@ -23,7 +23,7 @@ from typing import Any
 
 from streams.audit.recount import Recount, confirmation_times, invalidated_keys
 from streams.audit.serve_client import ServeClient
-from streams.core.catalogue import read_catalogue, window
+from streams.catalogue.store import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topics import CONFIRMATIONS, MODERATIONS, SUBMITTED

@@ -28,8 +28,8 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from streams.audit.serve_client import ServeClient
+from streams.catalogue.store import publish_petition, read_catalogue, window
 from streams.core import kafka
-from streams.core.catalogue import publish_petition, read_catalogue, window
 from streams.core.children import ChildProcess, environment, free_port
 from streams.core.errors import ChildFailed, CountersignError
 from streams.core.logscan import LogRange, LogRecord, scan, whole_log

@@ -18,6 +18,15 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
+from streams.catalogue.store import (
+    Petition,
+    confirmation_of,
+    new_petition,
+    parse_time,
+    petition_from_file,
+    publish_petition,
+    read_catalogue,
+)
 from streams.cli.audit import (
     export_command,
     rebuild_command,
@@ -34,15 +43,6 @@ from streams.cli.moderation import (
 )
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
-from streams.core.catalogue import (
-    Petition,
-    confirmation_of,
-    new_petition,
-    parse_time,
-    petition_from_file,
-    publish_petition,
-    read_catalogue,
-)
 from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings

@@ -35,8 +35,8 @@ from streams.audit.replay import (
 )
 from streams.audit.serve_client import ServeClient
 from streams.audit.trace import Trace, Wanted, trace
+from streams.catalogue.store import read_catalogue
 from streams.cli.tools import console, errors, tool
-from streams.core.catalogue import read_catalogue
 from streams.core.errors import CountersignError, ExportInvalid
 from streams.core.logscan import LogRange
 from streams.core.settings import Settings

@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 from rich.progress import MofNCompleteColumn, Progress
 
+from streams.catalogue.store import publish_petition, read_catalogue
 from streams.cli.tools import console, tool
 from streams.core import kafka
-from streams.core.catalogue import publish_petition, read_catalogue
 from streams.core.errors import CountersignError, KafkaUnavailable
 from streams.core.settings import Settings
 from streams.core.topics import SUBMITTED

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.core.catalogue import Petition, new_petition
+from streams.catalogue.store import Petition, new_petition
 from streams.demo.mailbox import mailbox_of
 from streams.demo.people import JUNK, Crowd, Person
 from streams.rules.countries import region_of

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.codec import AvroCodec
-from streams.core.catalogue import new_petition
+from streams.catalogue.store import new_petition
 from streams.demo.people import Crowd, Person
 from streams.rules.keys import submission_key_for
 

@@ -19,7 +19,7 @@ import jinja2
 import pycountry
 from aiohttp import web
 
-from streams.core.catalogue import window
+from streams.catalogue.store import window
 from streams.intake.formtoken import FORM_TOKEN
 from streams.rules.countries import assigned_codes
 from streams.rules.petitions import WindowState, window_state

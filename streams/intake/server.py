@@ -26,9 +26,9 @@ import aiohttp_cors
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from streams.catalogue.follower import PetitionLookup
 from streams.core.answers import JsonRefusal, json_error
 from streams.core.capped_site import CappedSite
-from streams.core.catalogue_follower import PetitionLookup
 from streams.core.clientip import client_ip, networks, rate_bucket
 from streams.core.errors import (
     Backpressure,

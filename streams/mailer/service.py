@@ -40,8 +40,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
+from streams.catalogue.follower import PetitionLookup
 from streams.core import kafka
-from streams.core.catalogue_follower import PetitionLookup
 from streams.core.errors import MailFailed, MailRefused, MalformedMessage, PublishFailed
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings

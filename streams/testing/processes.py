@@ -15,8 +15,8 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from schemas.batch import encode_batch
 from schemas.codec import codec
+from streams.catalogue.store import publish_petition
 from streams.core import kafka
-from streams.core.catalogue import publish_petition
 from streams.core.children import ChildProcess, environment, free_port
 from streams.core.settings import Settings
 from streams.core.topics import (

@@ -25,8 +25,8 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
+from streams.catalogue.follower import PetitionLookup
 from streams.core.capped_site import CappedSite
-from streams.core.catalogue_follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings

@@ -21,8 +21,8 @@ from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.queries import BUCKETS, Bucket, CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
+from streams.catalogue.follower import PetitionLookup
 from streams.core.answers import JsonRefusal
-from streams.core.catalogue_follower import PetitionLookup
 from streams.core.clientip import Network, client_ip, networks, rate_bucket
 from streams.core.errors import Backpressure, RateLimited
 from streams.core.health import health_response, kafka_check, metrics_response

@@ -13,7 +13,7 @@ Every agent runs with concurrency 1, so a partition's events are processed in or
 
 from __future__ import annotations
 
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.worker import aggregate, dedupe, validate
 from streams.worker.app import CountersignApp, create_app

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
 from streams.worker.engine import EngineApp

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.metrics import EVENTS_IN, verdict_counter
 from streams.rules.petitions import judged_at
 from streams.rules.reasons import Reason

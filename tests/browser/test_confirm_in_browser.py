@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from streams.core.catalogue import publish_petition
+from streams.catalogue.store import publish_petition
 from streams.core.links import CONFIRM_SALT
 from streams.core.settings import Settings
 from streams.core.topics import create_topics

@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from streams.core.catalogue import new_petition, publish_petition
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.testing.processes import WorkerProcess, produce

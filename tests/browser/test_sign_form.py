@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from streams.core.catalogue import publish_petition
+from streams.catalogue.store import publish_petition
 from streams.core.settings import Settings
 from streams.demo.campaign import seed_petition
 from streams.demo.simulator import default_petitions

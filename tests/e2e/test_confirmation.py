@@ -19,8 +19,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from schemas.codec import codec
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core import kafka
-from streams.core.catalogue import new_petition, publish_petition
 from streams.core.links import CONFIRM_SALT
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from schemas.codec import codec
-from streams.core.catalogue import new_petition, publish_petition
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core.children import free_port
 from streams.core.settings import Settings
 from streams.core.topics import create_topics

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from schemas.codec import codec
-from streams.core.catalogue import new_petition, publish_petition
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.rules.keys import submission_key_for

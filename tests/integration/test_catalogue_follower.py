@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from streams.core.catalogue import new_petition, publish_petition
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 

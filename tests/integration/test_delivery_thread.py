@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from streams.core.catalogue import Petition, confirmation_of, read_catalogue
+from streams.catalogue.store import Petition, confirmation_of, read_catalogue
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.rules.petitions import Confirmation

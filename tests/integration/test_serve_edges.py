@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.core.catalogue import new_petition, publish_petition
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import ServeProcess, free_port, prepare

@@ -19,7 +19,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.service import SinkService
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.settings import Settings
 from streams.core.topics import ACCEPTED, create_topics

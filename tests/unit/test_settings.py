@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from streams.core.catalogue_follower import PetitionLookup
+from streams.catalogue.follower import PetitionLookup
 from streams.core.children import environment
 from streams.core.errors import ConfigurationError
 from streams.core.settings import DEVELOPMENT_EMAIL_HASH_KEY, Settings

@@ -23,7 +23,7 @@ import time
 
 from confluent_kafka import KafkaException
 
-from streams.core.catalogue import CatalogueReader, Petition, window
+from streams.catalogue.store import CatalogueReader, Petition, window
 from streams.core.settings import Settings
 from streams.rules.petitions import PetitionWindow
 

@@ -1,7 +1,7 @@
 """The petition catalogue: Petition records on the compacted ``petitions`` topic.
 
 The CLI writes it with confluent-kafka; every process follows it with a plain consumer
-(``catalogue_follower.PetitionLookup``).
+(``follower.PetitionLookup``).
 Reading it back here (``read_catalogue``) scans the compacted topic from the start
 to the high-water mark, which is cheap: one record per petition survives compaction.
 """
