@@ -156,7 +156,7 @@ async def intake(settings: Settings, port: int | None) -> None:
     COUNTERSIGN_INTAKE_COALESCE_MS); a quiet one goes out at once. SIGTERM or Ctrl-C
     finish the requests in flight and flush Kafka before exiting.
     """
-    from streams.intake.server import serve as serve_intake  # noqa: PLC0415
+    from streams.intake.app import serve as serve_intake  # noqa: PLC0415
 
     if port is not None:
         settings = settings.model_copy(update={"intake_port": port})

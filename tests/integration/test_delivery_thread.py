@@ -23,7 +23,8 @@ from streams.catalogue.follower import PetitionLookup
 from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
-from streams.intake.server import Intake, build
+from streams.intake.server import build
+from streams.intake.service import Intake
 from streams.publish import AsyncPublisher, Signature
 from streams.testing.processes import prepare
 
