@@ -28,7 +28,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import TopicPartition
 
 from schemas.codec import codec
-from sinks.clickhouse.sink import ClickHouseSink, Route
+from sinks.clickhouse.sink import ClickHouseSink, TableFeed
 from streams.core import kafka
 from streams.core.errors import CountersignError, MalformedMessage
 from streams.core.logscan import LogRange, LogRecord, scan, whole_log
@@ -175,7 +175,7 @@ class Rebuild:
             if batch:
                 self._insert(log_range.topic, route, batch)
 
-    def _insert(self, topic: str, route: Route, batch: list[LogRecord]) -> None:
+    def _insert(self, topic: str, route: TableFeed, batch: list[LogRecord]) -> None:
         decoder = codec(route.record_type)
         rows = []
         for record in batch:

@@ -86,7 +86,10 @@ class SinkStats:
 
 
 @dataclass(frozen=True)
-class Route:
+class TableFeed:
+    """How one topic's records become rows of one table: the record type to decode
+    them as, and the row builder (``sinks.clickhouse.rows``)."""
+
     table: str
     columns: list[str]
     record_type: str
@@ -104,28 +107,28 @@ class ClickHouseSink:
         self.batch_seconds = settings.sink_batch_seconds
         self.stats = SinkStats()
         database = settings.clickhouse_database
-        signatures = Route(
+        signatures = TableFeed(
             f"{database}.signatures",
             [*SIGNATURE_COLUMNS, "home_partition"],
             "SignatureAccepted",
             signature_row,
         )
-        rejections = Route(
+        rejections = TableFeed(
             f"{database}.rejections", REJECTION_COLUMNS, "SignatureRejected", rejection_row
         )
-        counts = Route(
+        counts = TableFeed(
             f"{database}.regional_counts",
             REGIONAL_COUNT_COLUMNS,
             "RegionalCount",
             regional_count_row,
         )
-        confirmations = Route(
+        confirmations = TableFeed(
             f"{database}.confirmations",
             CONFIRMATION_COLUMNS,
             "SignatureConfirmed",
             confirmation_row,
         )
-        moderations = Route(
+        moderations = TableFeed(
             f"{database}.moderations", MODERATION_COLUMNS, "SignatureModerated", moderation_row
         )
         self.routes = {
@@ -247,7 +250,7 @@ class ClickHouseSink:
             self._hold.clear()
 
     # -- writing ------------------------------------------------------------------------
-    def _rows(self, route: Route, batch: list[Message]) -> list[list[Any]]:
+    def _rows(self, route: TableFeed, batch: list[Message]) -> list[list[Any]]:
         """The batch's rows; a record that cannot be read, or whose values its table's
         columns cannot hold, is skipped and counted (retrying it would stall the sink
         for good). The same records are skipped on every delivery of the batch, so
@@ -277,11 +280,11 @@ class ClickHouseSink:
             why,
         )
 
-    def misfit(self, route: Route, row: list[Any]) -> str | None:
+    def misfit(self, route: TableFeed, row: list[Any]) -> str | None:
         """What in ``row`` its table's columns cannot hold (None: it fits)."""
         return row_problem(self._column_types(route), route.columns, row)
 
-    def _column_types(self, route: Route) -> list[str]:
+    def _column_types(self, route: TableFeed) -> list[str]:
         """The types of the route's columns, as ClickHouse reports them (asked once)."""
         if route.table not in self._types:
             try:
