@@ -17,6 +17,8 @@ from streams.catalogue.follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.worker import aggregate, dedupe, validate
 from streams.worker.app import CountersignApp, create_app
+from streams.worker.outputs import OutputProducer
+from streams.worker.policy import halt_worker
 from streams.worker.topology import topology
 
 
@@ -25,6 +27,7 @@ def build_worker(settings: Settings) -> CountersignApp:
     tables and agents, each part handed to what uses it."""
     petitions = PetitionLookup(settings)
     app = create_app(settings, petitions)
+    app.use_outputs(OutputProducer(settings, on_failure=halt_worker))
     topics = topology(app)
     stage = dedupe.register(app, topics)
     validate.register(app, topics, petitions, stage)

@@ -18,6 +18,7 @@ from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
 from streams.worker.engine import EngineApp
 from streams.worker.health import build_worker_health
+from streams.worker.outputs import OutputProducer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ class CountersignApp(EngineApp):
         #: The catalogue, loaded before consuming begins (no event is judged against a
         #: catalogue still loading) and followed while the worker runs.
         self.petitions = petitions
+        #: Where the agents' outputs go (``streams.worker.outputs``); set by
+        #: ``build_worker``, flushed before every commit.
+        self.outputs: OutputProducer | None = None
         self._web_runner: web.AppRunner | None = None
 
     async def on_first_start(self) -> None:
@@ -81,7 +85,14 @@ class CountersignApp(EngineApp):
         await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
         log.info("health and metrics on http://%s:%d/", settings.bind_host, settings.worker_port)
 
+    def use_outputs(self, outputs: OutputProducer) -> None:
+        """Send the agents' outputs through ``outputs``, flushed before every commit."""
+        self.outputs = outputs
+        self.before_commit.append(outputs.flush)
+
     async def on_stop(self) -> None:
+        if self.outputs is not None:
+            await self.outputs.close()
         if self._web_runner is not None:
             await self._web_runner.cleanup()
         await asyncio.to_thread(self.petitions.stop)

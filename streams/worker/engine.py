@@ -17,8 +17,9 @@ The hooks, and why each exists:
   start after a rebalance (``rewind_uncommitted``).
 * ``mark_handled`` records offsets the continuity guard handled from the log as done
   (``Consumer._add_gap``), so Faust's commit passes them.
-* ``produce`` hands a record straight to Faust's producer, skipping ``Topic.send``'s
-  per-message machinery (half the cost per record, docs/benchmarks.md).
+* ``EngineApp._new_producer`` makes the flush Faust runs before every offset commit
+  run ``before_commit`` too: the worker's own output producer is flushed there
+  (``streams.worker.outputs``), so no offset is committed past an undelivered output.
 """
 
 from __future__ import annotations
@@ -99,7 +100,12 @@ def use_event_loop(name: str) -> None:
 
 
 class EngineApp(faust.App):
-    """``faust.App`` with the seam's two overrides."""
+    """``faust.App`` with the seam's three overrides."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Awaited after Faust flushed its producer, before it commits offsets.
+        self.before_commit: list[Callable[[], Awaitable[None]]] = []
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()
@@ -115,6 +121,20 @@ class EngineApp(faust.App):
         consumer = super()._new_consumer()
         rewind_uncommitted(consumer, self.is_stream_topic)
         return consumer
+
+    def _new_producer(self) -> Any:
+        """Faust's producer, whose ``flush`` (which Faust awaits right before it
+        commits offsets: ``Consumer._commit_offsets``) also awaits ``before_commit``."""
+        producer: Any = super()._new_producer()
+        faust_flush = producer.flush
+
+        async def flush_then_before_commit() -> None:
+            await faust_flush()
+            for flush in self.before_commit:
+                await flush()
+
+        producer.flush = flush_then_before_commit
+        return producer
 
     def is_stream_topic(self, topic: str) -> bool:
         """A topic some agent reads (a table's changelog is read by Faust's recovery)."""
@@ -171,19 +191,3 @@ def mark_handled(app: faust.App) -> Callable[[Any, int, int], Awaitable[None]]:
         await consumer._add_gap(tp, start, end - 1)
 
     return mark
-
-
-async def produce(
-    app: faust.App,
-    topic: str,
-    key: bytes | None,
-    value: bytes,
-    *,
-    partition: int | None,
-    headers: list[tuple[str, bytes]] | None,
-) -> None:
-    """Hand a record to Faust's producer, skipping ``Topic.send``'s per-message
-    machinery. As safe: Faust flushes the producer before every offset commit either
-    way, and an event is acknowledged only after its handler returned
-    (``streams.worker.policy``)."""
-    await app.producer.send(topic, key, value, partition, None, headers)

@@ -50,6 +50,14 @@ def halt(agent: str, message: Any, exc: BaseException) -> NoReturn:
     os._exit(HALT_EXIT_STATUS)
 
 
+def halt_worker(reason: str) -> NoReturn:
+    """Stop the worker now, committing nothing more: for a failure that is not about
+    one input record (Kafka did not take an output, ``streams.worker.outputs``)."""
+    log.critical("%s; stopping the worker without committing", reason)
+    logging.shutdown()
+    os._exit(HALT_EXIT_STATUS)
+
+
 async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     """Run ``handle`` on each message of ``stream`` in order; ack it when it returned.
     Records of its partition that were never handed over are handled before it,

@@ -25,7 +25,6 @@ from streams.core.topics import (
 from streams.rules.outputs import Output, Route
 from streams.rules.placement import home_partition
 from streams.worker.app import CountersignApp
-from streams.worker.engine import produce
 
 
 @dataclass(frozen=True)
@@ -73,12 +72,13 @@ class Topology:
         headers: list[tuple[str, bytes]] | None,
     ) -> None:
         if partition is None and key is not None:
-            # Kafka's default partitioner, as the client would apply it, but with the
-            # key's partition remembered (keys repeat: petitions, count keys): every
-            # record goes out with its partition, none through aiokafka's pure-Python
-            # murmur2.
+            # Kafka's default partitioner (murmur2), as any client would apply it, with
+            # the key's partition remembered (keys repeat: petitions, count keys).
             partition = home_partition(key, self.app.countersign_settings.topic_partitions)
-        await produce(self.app, name, key, value, partition=partition, headers=headers)
+        outputs = self.app.outputs
+        if outputs is None:
+            raise RuntimeError("the worker has no output producer (build it with build_worker)")
+        outputs.produce(name, key, value, -1 if partition is None else partition, headers)
 
 
 def topology(app: CountersignApp) -> Topology:

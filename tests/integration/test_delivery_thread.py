@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -131,19 +131,17 @@ def test_signatures_are_refused_with_503_once_the_delivery_thread_is_dead(
     assert took < ANSWER_BOUND_SECONDS
 
 
-def test_a_signature_handed_to_kafka_is_answered_in_doubt_when_the_thread_dies(
-    settings: Settings,
-) -> None:
-    """Kafka cannot deliver it yet (its topic is not created, and the broker creates
-    none by itself), so its report is pending when the thread dies: the caller hears
-    "Kafka may hold it", not nothing. (With no broker at all, the publisher would
-    refuse the event before handing it over, as soon as librdkafka says so.)"""
+def outcome_when_the_thread_dies(
+    settings: Settings, send: Callable[[AsyncPublisher], Awaitable[object]]
+) -> tuple[BaseException | None, float]:
+    """What ``send`` raises when the delivery thread dies while Kafka's report of its
+    record is pending, and how long after the death it took."""
     fuse = Fuse()
 
     async def outcome() -> tuple[BaseException | None, float]:
         publisher = AsyncPublisher(settings, delivery_timeout=300, producer_config=fuse.config())
         try:
-            pending = asyncio.ensure_future(publisher.publish(signature(1)))
+            pending = asyncio.ensure_future(send(publisher))
             await asyncio.sleep(0.5)
             assert not pending.done()  # handed over, waiting for a report
             started = time.monotonic()
@@ -153,7 +151,17 @@ def test_a_signature_handed_to_kafka_is_answered_in_doubt_when_the_thread_dies(
         finally:
             await publisher.close(timeout=1)
 
-    failure, took = asyncio.run(outcome())
+    return asyncio.run(outcome())
+
+
+def test_a_signature_handed_to_kafka_is_answered_in_doubt_when_the_thread_dies(
+    settings: Settings,
+) -> None:
+    """Kafka cannot deliver it yet (its topic is not created, and the broker creates
+    none by itself), so its report is pending when the thread dies: the caller hears
+    "Kafka may hold it", not nothing. (With no broker at all, the publisher would
+    refuse the event before handing it over, as soon as librdkafka says so.)"""
+    failure, took = outcome_when_the_thread_dies(settings, lambda p: p.publish(signature(1)))
     assert isinstance(failure, PublishFailed) and failure.possibly_persisted
     assert took < ANSWER_BOUND_SECONDS
 
@@ -186,22 +194,9 @@ def test_a_record_of_our_own_handed_to_kafka_is_answered_in_doubt_when_the_threa
     settings: Settings,
 ) -> None:
     """``send_record`` (the intake's confirmations) is supervised like ``publish``."""
-    fuse = Fuse()
     topic = settings.topic("signatures.confirmations")  # not created: no report yet
-
-    async def outcome() -> tuple[BaseException | None, float]:
-        publisher = AsyncPublisher(settings, delivery_timeout=300, producer_config=fuse.config())
-        try:
-            pending = asyncio.ensure_future(publisher.send_record(topic, b"k", b"v", 0))
-            await asyncio.sleep(0.5)
-            assert not pending.done()  # handed over, waiting for a report
-            started = time.monotonic()
-            fuse.lit.set()
-            await asyncio.wait({pending}, timeout=4 * ANSWER_BOUND_SECONDS)
-            return (pending.exception() if pending.done() else None), time.monotonic() - started
-        finally:
-            await publisher.close(timeout=1)
-
-    failure, took = asyncio.run(outcome())
+    failure, took = outcome_when_the_thread_dies(
+        settings, lambda p: p.send_record(topic, b"k", b"v", 0)
+    )
     assert isinstance(failure, PublishFailed) and failure.possibly_persisted
     assert took < ANSWER_BOUND_SECONDS

@@ -5,6 +5,7 @@ the rewind have behaviour tests of their own (``test_continuity_faust.py``,
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import inspect
 import os
@@ -125,6 +126,23 @@ def test_the_gap_faust_records_still_takes_a_partition_and_an_inclusive_range() 
     assert inspect.iscoroutinefunction(Consumer._add_gap)
 
 
-def test_faust_producer_send_still_takes_its_arguments_in_this_order() -> None:
-    parameters = list(inspect.signature(faust_aiokafka.Producer.send).parameters)
-    assert parameters[:7] == ["self", "topic", "key", "value", "partition", "timestamp", "headers"]
+def test_faust_still_flushes_its_producer_right_before_it_commits_offsets() -> None:
+    source = inspect.getsource(Consumer._commit_offsets)
+    flush = source.index("await self.app.producer.flush()")
+    assert flush < source.index("await self._commit(committable_offsets)")
+
+
+def test_flushing_the_engine_apps_producer_runs_before_commit() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    flushed: list[str] = []
+
+    async def ours() -> None:
+        flushed.append("outputs")
+
+    app.before_commit.append(ours)
+
+    async def flush_faust_producer() -> None:
+        await app.producer.flush()  # what Consumer._commit_offsets awaits
+
+    asyncio.run(flush_faust_producer())
+    assert flushed == ["outputs"]

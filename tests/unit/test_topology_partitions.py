@@ -1,6 +1,6 @@
 """Every record the worker produces goes out with its partition: the one a stage chose
 (a signer's home), else the one Kafka's default partitioner gives its key, worked out
-here rather than by aiokafka's pure-Python murmur2 on every send."""
+here (remembered per key) and handed to the output producer with the record."""
 
 from __future__ import annotations
 
@@ -17,21 +17,21 @@ from streams.worker.topology import Topology
 PARTITIONS = 7
 
 
-class FaustProducerDouble:
-    """Records what reaches Faust's producer (``streams.worker.engine.produce``)."""
+class OutputsDouble:
+    """Records what reaches the output producer (``streams.worker.outputs``)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, int | None]] = []
 
-    async def send(self, topic: str, key: bytes | None, *args: Any) -> None:
-        _value, partition, _timestamp, _headers = args  # Faust's positional order
+    def produce(self, topic: str, key: bytes | None, *args: Any) -> None:
+        _value, partition, _headers = args
         self.sent.append((topic, key, partition))
 
 
 def sent(*outputs: Output) -> list[tuple[str, bytes | None, int | None]]:
-    producer = FaustProducerDouble()
+    producer = OutputsDouble()
     settings = Settings(topic_partitions=PARTITIONS, topic_prefix="t.")
-    app = SimpleNamespace(countersign_settings=settings, producer=producer)
+    app = SimpleNamespace(countersign_settings=settings, outputs=producer)
     topology = Topology(app, *([None] * 10))  # type: ignore[arg-type]
 
     async def send_all() -> None:
