@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -91,20 +92,27 @@ def test_a_full_producer_queue_is_busy_not_a_loss(settings: Settings) -> None:
     assert len(submitted(settings, expect=len(taken))) == len(taken)  # busy ones never sent
 
 
-def test_coalesced_submissions_share_records_and_each_gets_its_own_place(
-    settings: Settings,
-) -> None:
-    create_topics(settings)
-    signatures = [signature(email=f"c{n}@example.org") for n in range(300)]
+def publish_at_once(
+    settings: Settings, signatures: list[Signature], **options: Any
+) -> list[Receipt]:
+    """Publish ``signatures`` all at once through one AsyncPublisher(``options``)."""
 
     async def publish_all() -> list[Receipt]:
-        publisher = AsyncPublisher(settings, coalesce_seconds=0.05, coalesce_max=40)
+        publisher = AsyncPublisher(settings, **options)
         try:
             return await asyncio.gather(*(publisher.publish(s) for s in signatures))
         finally:
             await publisher.close()
 
-    receipts = asyncio.run(publish_all())
+    return asyncio.run(publish_all())
+
+
+def test_coalesced_submissions_share_records_and_each_gets_its_own_place(
+    settings: Settings,
+) -> None:
+    create_topics(settings)
+    signatures = [signature(email=f"c{n}@example.org") for n in range(300)]
+    receipts = publish_at_once(settings, signatures, coalesce_seconds=0.05, coalesce_max=40)
     assert len({(r.partition, r.offset, r.index) for r in receipts}) == 300  # all distinct
     assert len({(r.partition, r.offset) for r in receipts}) <= 300 / 5  # many to a record
     for sent, receipt in zip(signatures, receipts, strict=True):
@@ -134,15 +142,7 @@ def test_a_quiet_submission_is_not_held_for_company(settings: Settings) -> None:
 def test_a_surge_batches_itself_and_each_signature_keeps_its_place(settings: Settings) -> None:
     create_topics(settings)
     signatures = [signature(email=f"s{n}@example.org") for n in range(1200)]
-
-    async def publish_all() -> list[Receipt]:
-        publisher = AsyncPublisher(settings, coalesce_seconds=0.1, coalesce_target=50)
-        try:
-            return await asyncio.gather(*(publisher.publish(s) for s in signatures))
-        finally:
-            await publisher.close()
-
-    receipts = asyncio.run(publish_all())
+    receipts = publish_at_once(settings, signatures, coalesce_seconds=0.1, coalesce_target=50)
     assert len({(r.partition, r.offset, r.index) for r in receipts}) == 1200
     assert len({(r.partition, r.offset) for r in receipts}) <= 1200 / 5  # many to a record
     on_kafka = submitted(settings, expect=1200)
