@@ -56,7 +56,7 @@ class PetitionLookup:
     def all(self) -> dict[str, Petition]:
         return self._petitions
 
-    async def known(self, petition_id: str, timeout: float = 2.0) -> Petition | None:
+    async def known(self, petition_id: str, timeout: float = 5.0) -> Petition | None:
         """The petition, or None once the copy holds everything logged before the
         call and still has no such petition: a petition added a moment ago is found,
         not answered 404. Waits on the event loop (up to ``timeout``), holding no
