@@ -38,7 +38,8 @@ from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
 from streams.catalogue.store import publish_petition
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import ALL_TOPICS, SUBMITTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ALL_TOPICS, SUBMITTED
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
 from streams.testing.processes import IntakeProcess, free_port
 

@@ -32,7 +32,7 @@ from bench.pipeline import fresh_settings
 from streams.audit.reconcile import petition_windows, recount_log
 from streams.core.logscan import whole_log
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.demo.simulator import DatasetGenerator, default_petitions
 from streams.testing.processes import REPO, ServeProcess, free_port, prepare, produce
 

@@ -22,7 +22,8 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.sink import ClickHouseSink
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ACCEPTED
 
 RESULTS = RESULTS_DIR / "sink_throughput.json"
 BATCH_SIZES = (500, 2000, 5000, 20000)

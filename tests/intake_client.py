@@ -18,7 +18,7 @@ from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 
 
 @dataclass

@@ -57,7 +57,7 @@ from sinks.clickhouse.rows import (
 from streams.core import kafka
 from streams.core.errors import MalformedMessage, SinkUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import (
+from streams.core.topicspecs import (
     ACCEPTED,
     CONFIRMATIONS,
     COUNTS,

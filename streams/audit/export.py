@@ -29,7 +29,7 @@ from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue
 from streams.core.errors import CatalogueError
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 
 FOOTER = re.compile(r"page (\d+) of (\d+)\s+chain ([0-9a-f]{32})")
 SIGNERS_PAGE = 50_000

@@ -26,7 +26,7 @@ from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import CONFIRMATIONS, MODERATIONS, SUBMITTED
+from streams.core.topicspecs import CONFIRMATIONS, MODERATIONS, SUBMITTED
 from streams.rules.countries import region_of
 from streams.rules.petitions import PetitionWindow
 

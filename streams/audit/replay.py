@@ -34,14 +34,8 @@ from streams.core.children import ChildProcess, environment, free_port
 from streams.core.errors import ChildFailed, CountersignError
 from streams.core.logscan import LogRange, LogRecord, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import (
-    CONFIRMATIONS,
-    MODERATIONS,
-    SUBMITTED,
-    VALID,
-    create_topics,
-    describe_topics,
-)
+from streams.core.topics import create_topics, describe_topics
+from streams.core.topicspecs import CONFIRMATIONS, MODERATIONS, SUBMITTED, VALID
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from streams.audit.serve_client import ServeClient
 from streams.core.errors import MalformedMessage
 from streams.core.logscan import LogRange, LogRecord, scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.rules.email import email_hash, normalize_email
 from streams.rules.keys import petition_of_key
 from streams.rules.petitions import PetitionWindow, judged_at

@@ -21,7 +21,7 @@ from schemas.codec import codec
 from streams.core import kafka
 from streams.core.errors import CatalogueError, MalformedMessage
 from streams.core.settings import Settings
-from streams.core.topics import PETITIONS
+from streams.core.topicspecs import PETITIONS
 from streams.rules.petitions import Confirmation, PetitionWindow
 
 Petition = dict[str, Any]

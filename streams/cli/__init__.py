@@ -46,7 +46,8 @@ from streams.cli.tools import console, errors, tool
 from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
-from streams.core.topics import Retention, create_topics, describe_topics
+from streams.core.topics import create_topics, describe_topics
+from streams.core.topicspecs import Retention
 from streams.rules.petitions import Confirmation
 
 HELP = """Countersign: exact, live, auditable petition signature counts.

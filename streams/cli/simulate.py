@@ -18,7 +18,7 @@ from streams.cli.tools import console, tool
 from streams.core import kafka
 from streams.core.errors import CountersignError, KafkaUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.demo.campaign import (
     SEED_PETITION,
     SEED_SIGNATURES,

@@ -21,7 +21,7 @@ from schemas.codec import AvroCodec
 from streams.core import kafka
 from streams.core.errors import IntakeUnavailable, KafkaUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.demo.campaign import GroundTruth, Submission
 from streams.publish import Signature
 from streams.publish.signature import RESEND_HEADER

@@ -40,7 +40,7 @@ from streams.core.errors import (
 )
 from streams.core.links import ConfirmationClaim, read_confirmation
 from streams.core.settings import Settings
-from streams.core.topics import CONFIRMATIONS
+from streams.core.topicspecs import CONFIRMATIONS
 from streams.intake import pages
 from streams.intake.ratelimit import RateLimiter
 from streams.publish import AsyncPublisher

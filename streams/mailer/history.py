@@ -24,7 +24,7 @@ from schemas.codec import codec
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable, MalformedMessage
 from streams.core.settings import Settings
-from streams.core.topics import MAIL_HISTORY
+from streams.core.topicspecs import MAIL_HISTORY
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,8 @@ from streams.core import kafka
 from streams.core.errors import MailFailed, MailRefused, MalformedMessage, PublishFailed
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
-from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import MAIL_FAILED, OUTBOX
 from streams.mailer.compose import Unmailable, compose
 from streams.mailer.history import MailHistory, resend_refusal
 from streams.mailer.smtp import SenderPool, SmtpSender

@@ -17,7 +17,7 @@ from schemas.codec import codec
 from streams.core import kafka
 from streams.core.errors import CountersignError, KafkaUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import MODERATIONS
+from streams.core.topicspecs import MODERATIONS
 from streams.rules.keys import DedupeKey
 
 ACTIONS = ("invalidate", "reinstate")

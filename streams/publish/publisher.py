@@ -41,7 +41,7 @@ from schemas.codec import AvroCodec
 from streams.core import kafka
 from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
-from streams.core.topics import SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.publish.coalescing import AdaptiveWait
 from streams.publish.signature import Signature
 from streams.rules.keys import submission_key_for

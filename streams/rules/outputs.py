@@ -12,18 +12,20 @@ from datetime import datetime
 from enum import StrEnum
 
 from schemas.codec import codec
+from streams.core import topicspecs
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Rejected, SourcePosition, rejection
 
 
 class Route(StrEnum):
-    """Where an output goes: a topic of the contract, without the prefix."""
+    """Where an output goes: a topic of the contract, without the prefix (the names'
+    one home is ``streams.core.topicspecs``)."""
 
-    REJECTED = "signatures.rejected"
-    VALID = "signatures.valid"
-    ACCEPTED = "signatures.accepted"
-    DUPLICATES = "signatures.duplicates"
-    OUTBOX = "mail.outbox"
+    REJECTED = topicspecs.REJECTED.name
+    VALID = topicspecs.VALID.name
+    ACCEPTED = topicspecs.ACCEPTED.name
+    DUPLICATES = topicspecs.DUPLICATES.name
+    OUTBOX = topicspecs.OUTBOX.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,8 @@ from streams.catalogue.store import publish_petition
 from streams.core import kafka
 from streams.core.children import ChildProcess, environment, free_port
 from streams.core.settings import Settings
-from streams.core.topics import (
-    ACCEPTED,
-    COUNTS,
-    DUPLICATES,
-    REJECTED,
-    SUBMITTED,
-    VALID,
-    create_topics,
-)
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ACCEPTED, COUNTS, DUPLICATES, REJECTED, SUBMITTED, VALID
 from streams.rules.placement import home_partition
 from streams.testing.dataset import DemoPetition, Event
 from streams.testing.reference import Truth

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from streams.core.topics import (
+from streams.core.topicspecs import (
     ACCEPTED,
     CONFIRMATIONS,
     COUNTS,

@@ -13,7 +13,7 @@ from collections import Counter
 from sinks.clickhouse.sink import sink_group_id
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, COUNTS, DUPLICATES, REJECTED
+from streams.core.topicspecs import ACCEPTED, COUNTS, DUPLICATES, REJECTED
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import REPO, Results, WorkerProcess, prepare, produce
 

@@ -24,7 +24,8 @@ from streams.core import kafka
 from streams.core.links import CONFIRM_SALT
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import CONFIRMATIONS, MAIL_FAILED, OUTBOX, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import CONFIRMATIONS, MAIL_FAILED, OUTBOX
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
 from tests.intake_client import post_json, request

@@ -22,7 +22,7 @@ import pytest
 from schemas.codec import codec
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import OUTBOX
+from streams.core.topicspecs import OUTBOX
 from streams.demo.campaign import SEED_PETITION
 from streams.demo.mailbox import LinkFollower, follows, mailbox_of, request_of
 from streams.testing.mail import MailpitServer

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from streams.core.settings import Settings
-from streams.core.topics import VALID
+from streams.core.topicspecs import VALID
 from streams.rules.reasons import Reason
 from streams.testing.dataset import dataset_with_truth, intent_counts
 from streams.testing.processes import Results, WorkerProcess, prepare, produce

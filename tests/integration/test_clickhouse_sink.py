@@ -15,7 +15,8 @@ from sinks.clickhouse.migrate import migrate, migrations
 from sinks.clickhouse.sink import ClickHouseSink
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, REJECTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ACCEPTED, REJECTED
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 COUNTRIES = [

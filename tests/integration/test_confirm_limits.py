@@ -14,7 +14,8 @@ from streams.core.children import free_port
 from streams.core.links import ConfirmationClaim, confirmation_token
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import CONFIRMATIONS, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import CONFIRMATIONS
 from streams.testing.processes import IntakeProcess
 from tests.intake_client import request
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED
+from streams.core.topicspecs import ACCEPTED
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import IntakeProcess, WorkerProcess, free_port, prepare
 from tests.conftest import kafka_sh

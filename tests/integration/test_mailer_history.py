@@ -15,7 +15,8 @@ from schemas.codec import codec
 from streams.core import kafka
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import MAIL_FAILED, OUTBOX, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import MAIL_FAILED, OUTBOX
 from streams.mailer.service import Mailer
 from streams.mailer.smtp import SenderPool
 from streams.testing.mail import MailpitServer

@@ -10,7 +10,8 @@ from collections import Counter
 
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import REJECTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import REJECTED
 from streams.worker.outputs import OutputProducer
 
 

@@ -22,7 +22,8 @@ from sinks.clickhouse.service import SinkService
 from streams.catalogue.follower import PetitionLookup
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ACCEPTED
 from streams.testing.processes import free_port, ops_headers
 from streams.web.server import Api, build
 from tests.integration.test_clickhouse_sink import accepted, publish

@@ -21,7 +21,8 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.service import SinkService
 from streams.core import kafka
 from streams.core.settings import Settings
-from streams.core.topics import ACCEPTED, create_topics
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ACCEPTED
 from tests.integration.test_clickhouse_sink import COUNTRIES, accepted, counts
 
 #: The signatures 0-299 by (petition, region, country): what ClickHouse must count.

@@ -9,7 +9,8 @@ import sys
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams.core.settings import Settings
-from streams.core.topics import ALL_TOPICS, create_topics, describe_topics
+from streams.core.topics import create_topics, describe_topics
+from streams.core.topicspecs import ALL_TOPICS
 
 
 def test_create_makes_every_topic_with_its_partitions_and_policy(settings: Settings) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.core.settings import Settings
-from streams.core.topics import ALL_TOPICS
+from streams.core.topicspecs import ALL_TOPICS
 
 EXPECTED = {
     # name: (cleanup.policy, retention.ms)  -- "-" where compaction makes it moot

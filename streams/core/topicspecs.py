@@ -1,0 +1,108 @@
+"""The topics of docs/pipeline.md as data: name, key, value record and retention.
+
+The one home of every topic name. Pure (no Kafka client), so the rules can name the
+topic an output goes to; ``streams.core.topics`` creates and describes them on a
+cluster.
+
+Each topic's retention follows from its role: the audit log and its verdicts are
+kept forever (every count must be provable later), the catalogue and the running
+totals are compacted (only the latest value per key matters), and the pre-dedupe
+repartition topic is bounded (its content is re-derivable from the audit log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from streams.core.settings import Settings
+
+DAY_MS = 24 * 60 * 60 * 1000
+#: signatures.submitted must take an oversized event (up to this) so that the
+#: validate agent, not the broker, rejects it with reason ``oversized``.
+SUBMITTED_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+
+class Retention(Enum):
+    COMPACTED = "compacted"
+    FOREVER = "forever"
+    BOUNDED = "bounded"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as the contract names it (without the configured prefix)."""
+
+    name: str
+    key: str
+    value: str
+    retention: Retention
+    max_message_bytes: int | None = None
+    #: Stamp records with the broker's clock on arrival (the audit log's time, which
+    #: the rules judge against: streams.rules.petitions.judged_at).
+    log_append_time: bool = False
+
+    def config(self, settings: Settings) -> dict[str, str]:
+        """The topic-level configs we set on creation."""
+        config: dict[str, str] = {
+            "min.insync.replicas": str(min(2, settings.topic_replication_factor)),
+        }
+        if self.retention is Retention.COMPACTED:
+            config["cleanup.policy"] = "compact"
+        elif self.retention is Retention.FOREVER:
+            config |= {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+        else:
+            retention_ms = settings.bounded_retention_days * DAY_MS
+            config |= {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        if self.log_append_time:
+            config["message.timestamp.type"] = "LogAppendTime"
+        return config
+
+
+PETITIONS = TopicSpec("petitions", "petition_id", "Petition", Retention.COMPACTED)
+SUBMITTED = TopicSpec(
+    "signatures.submitted",
+    "petition_id/bucket",
+    "SignatureSubmitted",
+    Retention.FOREVER,
+    max_message_bytes=SUBMITTED_MAX_MESSAGE_BYTES,
+    log_append_time=True,
+)
+VALID = TopicSpec("signatures.valid", "dedupe key", "SignatureAccepted", Retention.BOUNDED)
+ACCEPTED = TopicSpec("signatures.accepted", "dedupe key", "SignatureAccepted", Retention.FOREVER)
+REJECTED = TopicSpec("signatures.rejected", "petition_id", "SignatureRejected", Retention.FOREVER)
+DUPLICATES = TopicSpec(
+    "signatures.duplicates", "dedupe key", "SignatureRejected", Retention.FOREVER
+)
+COUNTS = TopicSpec("counts.regional", "petition_id + country", "RegionalCount", Retention.COMPACTED)
+#: Signers who followed their confirmation link: kept, so a confirmed count is provable.
+CONFIRMATIONS = TopicSpec(
+    "signatures.confirmations", "dedupe key", "SignatureConfirmed", Retention.FOREVER
+)
+#: Ops invalidated or reinstated signatures (compensating events): the audit trail.
+MODERATIONS = TopicSpec(
+    "signatures.moderations", "dedupe key", "SignatureModerated", Retention.FOREVER
+)
+#: Confirmation mails to send; bounded, as each holds a clear address.
+OUTBOX = TopicSpec("mail.outbox", "dedupe key", "ConfirmationMail", Retention.BOUNDED)
+#: Mail requests the mailer skipped, with the reason (its dead letters; no address).
+MAIL_FAILED = TopicSpec("mail.failed", "dedupe key", "MailFailure", Retention.FOREVER)
+#: When each signer was last mailed: the resend pause and daily cap survive restarts.
+MAIL_HISTORY = TopicSpec("mail.history", "email_hash", "MailHistory", Retention.COMPACTED)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    PETITIONS,
+    SUBMITTED,
+    VALID,
+    ACCEPTED,
+    REJECTED,
+    DUPLICATES,
+    COUNTS,
+    CONFIRMATIONS,
+    MODERATIONS,
+    OUTBOX,
+    MAIL_FAILED,
+    MAIL_HISTORY,
+)
