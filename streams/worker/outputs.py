@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import cast
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from streams.core import kafka
 from streams.core.settings import Settings
@@ -101,6 +101,14 @@ class OutputProducer:
                 return
             except BufferError:  # the queue is full: let the poll thread drain it
                 self.producer.flush(0.05)
+            except KafkaException as exc:  # refused at once (e.g. no such partition):
+                # the same path as a failed delivery, so the next flush halts the worker
+                if self.failure is None:
+                    self.failure = (
+                        f"Kafka did not take an output on {topic}[{partition}]: "
+                        f"{exc.args[0].str()}"
+                    )
+                return
 
     async def flush(self) -> None:
         """Wait until Kafka took every record handed over; on a failure, ``on_failure``
