@@ -8,6 +8,7 @@ gets a fresh topic prefix and consumer group, so tests never see each other's da
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from streams.core.settings import Settings
@@ -84,8 +86,29 @@ def isolated_settings(kafka: str, test_id: str, directory: Path) -> Settings:
 
 
 @pytest.fixture
-def settings(kafka: str, test_id: str, tmp_path: Path) -> Settings:
-    return isolated_settings(kafka, test_id, tmp_path)
+def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
+    """The test's settings; its topics are deleted after it (those of the processes
+    it started are stopped first, as their fixtures depend on this one)."""
+    test_settings = isolated_settings(kafka, test_id, tmp_path)
+    yield test_settings
+    drop_topics(test_settings)
+
+
+def drop_topics(settings: Settings, timeout: float = 5.0) -> None:
+    """Delete every topic under the settings' prefix. A broker that keeps every test's
+    topics (~100 partitions each) ran out of file descriptors on the second run of the
+    suite against it: 19,906 partition directories, "Too many open files", broker dead."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    try:
+        topics = admin.list_topics(timeout=timeout).topics
+    except KafkaException:
+        return  # the test stopped the broker: nothing to tidy
+    names = [name for name in topics if name.startswith(settings.topic_prefix)]
+    if not names:
+        return
+    for future in admin.delete_topics(names, operation_timeout=timeout).values():
+        with contextlib.suppress(KafkaException):
+            future.result()
 
 
 @pytest.fixture(scope="session")
