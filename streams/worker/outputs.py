@@ -105,8 +105,7 @@ class OutputProducer:
                 # the same path as a failed delivery, so the next flush halts the worker
                 if self.failure is None:
                     self.failure = (
-                        f"Kafka did not take an output on {topic}[{partition}]: "
-                        f"{exc.args[0].str()}"
+                        f"Kafka did not take an output on {topic}[{partition}]: {exc.args[0].str()}"
                     )
                 return
 
