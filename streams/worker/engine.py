@@ -20,6 +20,11 @@ The hooks, and why each exists:
 * ``EngineApp._new_producer`` makes the flush Faust runs before every offset commit
   run ``before_commit`` too: the worker's own output producer is flushed there
   (``streams.worker.outputs``), so no offset is committed past an undelivered output.
+* ``end_batches_at_unreadable_headers`` stops aiokafka's fetcher from failing on a
+  record whose header name is no UTF-8 (its C reader decodes names strictly, before our
+  code sees the record, and the worker stopped at every restart): the batch ends there,
+  and the continuity guard reads the rest of it from the log with confluent-kafka,
+  which gives that record without headers (``streams.core.logscan``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 
 import faust
 import mode.loop
+from aiokafka.consumer.fetcher import PartitionRecords
 
 from streams.core.errors import CountersignError
 
@@ -99,11 +105,83 @@ def use_event_loop(name: str) -> None:
     mode.loop.use(name)
 
 
+class _BatchEndingAtUnreadableHeaders:
+    """One of aiokafka's record batches, ended early at a record it cannot read."""
+
+    __slots__ = ("_batch", "_tp")
+
+    def __init__(self, batch: Any, tp: Any) -> None:
+        self._batch = batch
+        self._tp = tp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._batch, name)
+
+    def __iter__(self) -> _BatchEndingAtUnreadableHeaders:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._batch)
+        except UnicodeDecodeError:
+            log.error(
+                "%s: a record in offsets %d..%d has a header name that is no UTF-8; the "
+                "rest of that batch is read from the log instead (without its headers)",
+                self._tp,
+                self._batch.base_offset,
+                self._batch.next_offset - 1,
+            )
+            raise StopIteration from None
+
+
+class _RecordsEndingAtUnreadableHeaders:
+    """aiokafka's fetched records, handing out batches that end at an unreadable record."""
+
+    __slots__ = ("_records", "_tp")
+
+    def __init__(self, records: Any, tp: Any) -> None:
+        self._records = records
+        self._tp = tp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._records, name)
+
+    def has_next(self) -> bool:
+        return bool(self._records.has_next())
+
+    def next_batch(self) -> Any:
+        batch = self._records.next_batch()
+        return None if batch is None else _BatchEndingAtUnreadableHeaders(batch, self._tp)
+
+
+def end_batches_at_unreadable_headers() -> None:
+    """Give aiokafka's ``PartitionRecords`` our wrapped records (once per process).
+
+    Its ``_unpack_records`` then moves its fetch position to the end of the cut batch,
+    as it does past an aborted one; the records after the cut are behind the agent's
+    position and are read by the continuity guard (``streams.worker.continuity``)
+    before the next record of that partition is handled, so none is skipped.
+    """
+    records_class: Any = PartitionRecords
+    if getattr(records_class, "_countersign_wrapped", False):
+        return
+    unwrapped = records_class.__init__
+
+    def init_with_wrapped_records(
+        self: Any, tp: Any, records: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        unwrapped(self, tp, _RecordsEndingAtUnreadableHeaders(records, tp), *args, **kwargs)
+
+    records_class.__init__ = init_with_wrapped_records
+    records_class._countersign_wrapped = True
+
+
 class EngineApp(faust.App):
     """``faust.App`` with the seam's three overrides."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        end_batches_at_unreadable_headers()
         #: Awaited after Faust flushed its producer, before it commits offsets.
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
 

@@ -3,11 +3,15 @@ stays up and the good events around it are counted."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from schemas.codec import AvroCodec
 from streams.core.settings import Settings
+from streams.core.topicspecs import SUBMITTED
 from streams.testing.dataset import DemoPetition, Event
 from streams.testing.processes import Results, WorkerProcess, prepare, produce
 from streams.testing.reference import Truth
@@ -65,3 +69,63 @@ def test_each_kind_of_bad_input_is_dead_lettered_with_its_reason(
     assert results.reasons == truth.reasons
     assert results.counts() == truth.counts
     assert worker.alive()
+
+
+#: Sends one record whose only header's name is the bytes FF FE: aiokafka's Python
+#: record builder encodes a name with ``name.encode("utf-8")``, which a ``str`` subclass
+#: can answer with bytes no UTF-8 reader accepts (our own clients cannot write such a
+#: record; any other producer can).
+UNREADABLE_HEADER_PRODUCER = """
+import asyncio, sys
+from aiokafka import AIOKafkaProducer
+
+class NoUtf8(str):
+    def encode(self, *args, **kwargs):
+        return b"\\xff\\xfe"
+
+async def main():
+    producer = AIOKafkaProducer(bootstrap_servers=sys.argv[1])
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            sys.argv[2], value=bytes.fromhex(sys.argv[4]), key=sys.argv[3].encode(),
+            headers=[(NoUtf8("x"), b"v")],
+        )
+    finally:
+        await producer.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_a_header_name_that_is_no_utf8_stops_nothing_and_its_signature_counts(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    codec = AvroCodec("SignatureSubmitted")
+    key = PETITION.petition_id.encode()
+    prepare(settings, [PETITION])
+    worker.start()
+    produce(settings, [Event(key, good(codec, 20), "")])
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            UNREADABLE_HEADER_PRODUCER,
+            settings.kafka_bootstrap_servers,
+            settings.topic(SUBMITTED.name),
+            key.decode(),
+            good(codec, 21).hex(),
+        ],
+        env={**os.environ, "AIOKAFKA_NO_EXTENSIONS": "1"},  # the Python record builder
+        check=True,
+        timeout=60,
+    )
+    produce(settings, [Event(key, good(codec, 22), "")])
+    truth = Truth(
+        counts=Counter({(PETITION.petition_id, "Europe and Central Asia", "PL"): 3}),
+        reasons=Counter(),
+    )
+    results.wait_for(truth, timeout=120, worker=worker)
+    assert results.counts() == truth.counts
+    assert worker.alive()
+    assert "has a header name that is no UTF-8" in worker.log_path.read_text()

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import faust
 import pytest
+from aiokafka.consumer.fetcher import PartitionRecords
+from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+from aiokafka.record.memory_records import MemoryRecords
+from aiokafka.structs import TopicPartition
 from faust.sensors.monitor import Monitor
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -146,3 +150,36 @@ def test_flushing_the_engine_apps_producer_runs_before_commit() -> None:
 
     asyncio.run(flush_faust_producer())
     assert flushed == ["outputs"]
+
+
+class NoUtf8(str):
+    """A header name that aiokafka's Python builder writes as the bytes FF FE."""
+
+    def encode(self, *args: object, **kwargs: object) -> bytes:  # type: ignore[override]
+        return b"\xff\xfe"
+
+
+def batch_with_an_unreadable_header_name_at_offset_1() -> bytes:
+    builder = _DefaultRecordBatchBuilderPy(2, 0, False, -1, -1, -1, 1 << 20)
+    for offset in range(3):
+        headers = [(NoUtf8("x") if offset == 1 else "x", b"v")]
+        builder.append(offset, 1_700_000_000_000, b"k", b"v%d" % offset, headers)
+    return bytes(builder.build())
+
+
+def test_aiokafka_still_fails_on_a_header_name_that_is_no_utf8() -> None:
+    """The premise of ``end_batches_at_unreadable_headers``: when aiokafka reads such
+    names itself, this fails and the hook can go."""
+    batch = MemoryRecords(batch_with_an_unreadable_header_name_at_offset_1()).next_batch()
+    assert batch is not None
+    with pytest.raises(UnicodeDecodeError):
+        list(batch)
+
+
+def test_a_batch_ends_at_a_record_whose_header_name_is_no_utf8_and_the_position_passes_it() -> None:
+    engine.end_batches_at_unreadable_headers()
+    engine.end_batches_at_unreadable_headers()  # a second call changes nothing
+    records = MemoryRecords(batch_with_an_unreadable_header_name_at_offset_1())
+    fetched = PartitionRecords(TopicPartition("t", 0), records, [], 0, None, None, True, 0)
+    assert [record.offset for record in fetched] == [0]
+    assert fetched.next_fetch_offset == 3  # offsets 1 and 2 are left to the continuity guard
