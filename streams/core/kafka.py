@@ -65,10 +65,10 @@ def _connect(producer: Producer) -> None:
     Measured on librdkafka 2.16: a fresh idempotent producer's first delivery took
     0.50 s, every time (a non-idempotent one's 1-54 ms; apparently the id request waits
     for a 500 ms retry when no connection is up yet); after one metadata answer
-    (60-100 ms) it took 1 ms. A short-lived
-    publisher (``petitions add``, a moderation, a test's setup) pays that on every
-    run. If no broker answers within ``CONNECT_SECONDS`` we go on: the producer
-    connects by itself, and its sends report what went wrong.
+    (60-100 ms) it took 1 ms. A short-lived publisher (``petitions add``, a
+    moderation, a test's setup) pays that on every run. If no broker answers within
+    ``CONNECT_SECONDS`` we go on: the producer connects by itself, and its sends
+    report what went wrong.
     """
     try:
         producer.list_topics(timeout=CONNECT_SECONDS)

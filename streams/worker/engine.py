@@ -146,9 +146,6 @@ class _RecordsEndingAtUnreadableHeaders:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._records, name)
 
-    def has_next(self) -> bool:
-        return bool(self._records.has_next())
-
     def next_batch(self) -> Any:
         batch = self._records.next_batch()
         return None if batch is None else _BatchEndingAtUnreadableHeaders(batch, self._tp)

@@ -39,10 +39,6 @@ Headers = list[tuple[str, bytes]] | None
 _KafkaHeaders = list[tuple[str, str | bytes | None]] | None
 
 
-class OutputsLost(RuntimeError):
-    """Kafka did not take an output: the worker must stop without committing."""
-
-
 class OutputProducer:
     """One per worker process. ``produce`` hands a record over (waiting only while
     librdkafka's queue is full); ``flush`` waits until Kafka took every record handed
@@ -78,11 +74,13 @@ class OutputProducer:
             self.producer.poll(0.1)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None and self.failure is None:
-            self.failure = (
-                f"Kafka did not take an output on {message.topic()}[{message.partition()}]: "
-                f"{error.str()}"
-            )
+        if error is not None:
+            self._fail(message.topic(), message.partition(), error)
+
+    def _fail(self, topic: str | None, partition: int | None, error: KafkaError) -> None:
+        """Keep the first failure; the next ``flush`` reports it."""
+        if self.failure is None:
+            self.failure = f"Kafka did not take an output on {topic}[{partition}]: {error.str()}"
 
     def produce(
         self, topic: str, key: bytes | None, value: bytes, partition: int, headers: Headers
@@ -102,11 +100,7 @@ class OutputProducer:
             except BufferError:  # the queue is full: let the poll thread drain it
                 self.producer.flush(0.05)
             except KafkaException as exc:  # refused at once (e.g. no such partition):
-                # the same path as a failed delivery, so the next flush halts the worker
-                if self.failure is None:
-                    self.failure = (
-                        f"Kafka did not take an output on {topic}[{partition}]: {exc.args[0].str()}"
-                    )
+                self._fail(topic, partition, exc.args[0])  # as if its delivery failed
                 return
 
     async def flush(self) -> None:

@@ -37,23 +37,15 @@ Handler = Callable[[Any], Awaitable[None]]
 
 def halt(agent: str, message: Any, exc: BaseException) -> NoReturn:
     """Stop the worker now, committing nothing more."""
-    log.critical(
-        "%s could not handle %s[%s]@%s; stopping the worker without committing, so that "
-        "it starts again from the last commit",
-        agent,
-        message.topic,
-        message.partition,
-        message.offset,
-        exc_info=exc,
-    )
-    logging.shutdown()
-    os._exit(HALT_EXIT_STATUS)
+    where = f"{message.topic}[{message.partition}]@{message.offset}"
+    halt_worker(f"{agent} could not handle {where}", exc)
 
 
-def halt_worker(reason: str) -> NoReturn:
-    """Stop the worker now, committing nothing more: for a failure that is not about
-    one input record (Kafka did not take an output, ``streams.worker.outputs``)."""
-    log.critical("%s; stopping the worker without committing", reason)
+def halt_worker(reason: str, exc: BaseException | None = None) -> NoReturn:
+    """Stop the worker now, committing nothing more, so that it starts again from the
+    last commit: for a record it could not handle (``halt``), or a failure that is not
+    about one input record (Kafka did not take an output, ``streams.worker.outputs``)."""
+    log.critical("%s; stopping the worker without committing", reason, exc_info=exc)
     logging.shutdown()
     os._exit(HALT_EXIT_STATUS)
 
