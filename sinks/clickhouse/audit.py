@@ -10,7 +10,21 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse.queries import CURRENT_PENDING, CURRENT_SIGNATURES
+from sinks.clickhouse.queries import CURRENT_CUT, CURRENT_PENDING, CURRENT_SIGNATURES
+from streams.rules.cut import Cut
+
+
+def _covered(cut: Cut, home_column: str) -> str:
+    """A SQL condition: the row's submission is covered by ``cut`` at the home partition
+    in ``home_column``. Only integers from a parsed ``Cut`` go in."""
+    terms = [
+        f"({home_column} = {int(home)} AND source_partition = {int(partition)} "
+        f"AND (source_offset, source_index) < ({int(offset)}, {int(index)}))"
+        for home, home_cut in cut.homes.items()
+        for partition, (offset, index) in home_cut.submitted.items()
+    ]
+    return " OR ".join(terms) or "0"
+
 
 #: A signature's place in the audit log, the tables' common language.
 POSITION = "source_topic, source_partition, source_offset, source_index"
@@ -30,8 +44,8 @@ class AuditQueries:
         as (petition, region, country, counted, pending), and the rejections per
         reason."""
         aggregate = self.client.query(
-            f"SELECT petition_id, region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING} "
-            f"FROM {self.db}.regional_counts GROUP BY petition_id, region, country"
+            f"SELECT petition_id, region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING}, "
+            f"{CURRENT_CUT} FROM {self.db}.regional_counts GROUP BY petition_id, region, country"
         ).result_rows
         recount = self.client.query(
             "SELECT petition_id, region, country, sum(signatures), sum(pending) "
@@ -42,8 +56,35 @@ class AuditQueries:
             "GROUP BY petition_id, reason"
         ).result_rows
         return {
-            "aggregate": [[str(p), str(r), str(c), int(n), int(w)] for p, r, c, n, w in aggregate],
+            "aggregate": [
+                [str(p), str(r), str(c), int(n), int(w), str(cut)]
+                for p, r, c, n, w, cut in aggregate
+            ],
             "recount": [[str(p), str(r), str(c), int(n), int(w)] for p, r, c, n, w in recount],
+            "rejected": [[str(p), str(r), int(n)] for p, r, n in rejected],
+        }
+
+    def counts_at(self, cut: Cut, submitted_topic: str) -> dict[str, list[list[Any]]]:
+        """What the row-level tables hold up to ``cut`` (``rules.cut``): signature rows
+        per (petition, region, country), whatever their status, and rejections per
+        (petition, reason), of the submissions the cut covers: a duplicate by its
+        signer's home partition, any other by the partition it was read from."""
+        signature_rows = self.client.query(
+            f"SELECT petition_id, region, country, count() FROM {self.db}.signatures FINAL "
+            f"WHERE source_topic = {{topic:String}} AND ({_covered(cut, 'home_partition')}) "
+            "GROUP BY petition_id, region, country",
+            parameters={"topic": submitted_topic},
+        ).result_rows
+        rejected = self.client.query(
+            f"SELECT petition_id, reason, count() FROM {self.db}.rejections FINAL "
+            "WHERE source_topic = {topic:String} AND ("
+            f"(reason = 'duplicate' AND ({_covered(cut, 'home_partition')})) OR "
+            f"(reason != 'duplicate' AND ({_covered(cut, 'source_partition')}))"
+            ") GROUP BY petition_id, reason",
+            parameters={"topic": submitted_topic},
+        ).result_rows
+        return {
+            "signatures": [[str(p), str(r), str(c), int(n)] for p, r, c, n in signature_rows],
             "rejected": [[str(p), str(r), int(n)] for p, r, n in rejected],
         }
 

@@ -8,6 +8,7 @@ once per source position (``FINAL``), so repeated deliveries never show."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from streams.rules.reasons import Reason
 #: the largest version (rows from before versions have 0: the largest number wins).
 CURRENT_SIGNATURES = "argMax(signatures, (version, signatures))"
 CURRENT_PENDING = "argMax(pending, (version, signatures))"
+#: What those numbers cover (``streams.rules.cut``, JSON; '' when not known).
+CURRENT_CUT = "argMax(cut, (version, signatures))"
 
 #: The timeline's buckets, and the ClickHouse function that starts each (in UTC).
 Bucket = Literal["minute", "hour", "day"]
@@ -45,13 +48,20 @@ class CountsReader:
     def by_country(self, petition_id: str) -> list[tuple[str, str, int, int]]:
         """``(region, country, signatures, pending)``: the aggregate's totals, in one
         read (the live feed does it every second)."""
+        return [row[:4] for row in self._current(petition_id, with_cut=False)]
+
+    def _current(self, petition_id: str, *, with_cut: bool) -> list[tuple[str, str, int, int, str]]:
+        """The current rows, with what each covers (``streams.rules.cut``, JSON, '' when
+        not known) read in the same query when asked: a later read could see newer
+        numbers than the cut."""
+        cut = f", {CURRENT_CUT}" if with_cut else ", ''"
         rows = self.client.query(
-            f"SELECT region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING} "
+            f"SELECT region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING}{cut} "
             f"FROM {self.db}.regional_counts "
             "WHERE petition_id = {petition:String} GROUP BY region, country",
             parameters={"petition": petition_id},
         ).result_rows
-        return [(str(region), str(country), int(n), int(p)) for region, country, n, p in rows]
+        return [(str(r), str(c), int(n), int(p), str(cut)) for r, c, n, p, cut in rows]
 
     def recount(self, petition_id: str) -> list[tuple[str, str, int]]:
         """``(region, country, signatures)``: ClickHouse's own count of the signature
@@ -68,13 +78,16 @@ class CountsReader:
         ).result_rows
         return [(str(region), str(country), int(n)) for region, country, n in rows]
 
-    def counts(self, petition_id: str) -> dict[str, Any]:
-        """docs/architecture.md's shape: total, by_region, by_country, rejected, as_of."""
+    def counts(self, petition_id: str, *, with_cut: bool = False) -> dict[str, Any]:
+        """docs/architecture.md's shape: total, by_region, by_country, rejected, as_of;
+        with ``with_cut``, also ``cut``: what each country's numbers cover."""
         parameters = {"petition": petition_id}
         by_region: dict[str, int] = {}
         by_country: dict[str, int] = {}
         pending: dict[str, int] = {}
-        for region, country, n, waiting in self.by_country(petition_id):
+        cuts: dict[str, Any] = {}
+        for region, country, n, waiting, cut in self._current(petition_id, with_cut=with_cut):
+            cuts[country] = json.loads(cut) if cut else None
             if waiting:
                 pending[region] = pending.get(region, 0) + waiting
             if not n:  # only pending signatures there so far
@@ -98,7 +111,7 @@ class CountsReader:
             "pending": sum(pending.values()),
             "pending_by_region": dict(sorted(pending.items(), key=lambda kv: -kv[1])),
             "as_of": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
+        } | ({"cut": cuts} if with_cut else {})
 
     def timeline(self, petition_id: str, minutes: int, bucket: Bucket = "minute") -> dict[str, Any]:
         """The rate chart's data: counted signatures (event time) of the last

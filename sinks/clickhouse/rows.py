@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.rules.cut import Cut
+
 SIGNATURE_COLUMNS = [
     "petition_id",
     "email_hash",
@@ -45,6 +47,7 @@ REGIONAL_COUNT_COLUMNS = [
     "pending",
     "version",
     "updated_at",
+    "cut",
 ]
 CONFIRMATION_COLUMNS = ["petition_id", "email_hash", "signature_id", "confirmed_at", "source"]
 MODERATION_COLUMNS = [
@@ -65,12 +68,19 @@ def signature_row(record: dict[str, Any], partition: int) -> list[Any]:
     return [*(record[column] for column in SIGNATURE_COLUMNS), partition]
 
 
-def rejection_row(record: dict[str, Any], _partition: int) -> list[Any]:
-    return [record[column] for column in REJECTION_COLUMNS]
+def rejection_row(record: dict[str, Any], partition: int) -> list[Any]:
+    """A duplicate is read from signatures.duplicates on its signer's home partition:
+    that partition goes with it (``home_partition``; -1 for any other reason)."""
+    home = partition if record["reason"] == "duplicate" else -1
+    return [*(record[column] for column in REJECTION_COLUMNS), home]
 
 
 def regional_count_row(record: dict[str, Any], _partition: int) -> list[Any]:
-    return [record[column] for column in REGIONAL_COUNT_COLUMNS]
+    """The cut goes in as compact JSON (``rules.cut.Cut.to_json``); '' when the
+    aggregate did not say."""
+    cut = record.get("cut")
+    text = "" if cut is None else Cut.of_records(cut).to_json()
+    return [*(record[column] for column in REGIONAL_COUNT_COLUMNS[:-1]), text]
 
 
 def confirmation_row(record: dict[str, Any], _partition: int) -> list[Any]:

@@ -114,7 +114,10 @@ class ClickHouseSink:
             signature_row,
         )
         rejections = TableFeed(
-            f"{database}.rejections", REJECTION_COLUMNS, "SignatureRejected", rejection_row
+            f"{database}.rejections",
+            [*REJECTION_COLUMNS, "home_partition"],
+            "SignatureRejected",
+            rejection_row,
         )
         counts = TableFeed(
             f"{database}.regional_counts",

@@ -13,48 +13,66 @@ dedupe key's submissions share a partition unless two key formats were mixed, an
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from streams.audit.recount import Recount, confirmation_times, invalidated_keys
+from streams.audit.recount import (
+    Recount,
+    confirmation_times,
+    first_confirmation_offsets,
+    invalidated_keys,
+    moderation_histories,
+)
 from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue, window
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topicspecs import CONFIRMATIONS, MODERATIONS, SUBMITTED
 from streams.rules.countries import region_of
+from streams.rules.cut import Cut, HomeCut
 from streams.rules.petitions import PetitionWindow
 
 #: The region column of a rejection row: its "country" is the reason.
 REJECTED = "(rejected)"
 #: The region column of a petition's total rows (``total``, ``pending``).
 TOTAL = "(all regions)"
-#: Where each number is shown: the aggregate's totals, ClickHouse's count of the
-#: signature rows, the public API; rejections: their table and the API.
-COUNT_SOURCES = ("regional_counts", "signatures", "api")
-REJECTION_SOURCES = ("rejections", "api")
+#: The region column of a country's pending signatures (summed into the total row).
+PENDING = "(pending)"
+#: The region column of ClickHouse's signature rows per country (any status).
+SIGNATURE_ROWS = "(signature rows)"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One number as the log gives it (``expected``) and as each source shows it."""
+    """One number as each source shows it (``found``) and as the log gives it up to
+    what that source covers (``expected``: per source, each at its own cut)."""
 
     petition: str
     region: str
     country: str
-    expected: int
+    expected_by_source: dict[str, int]
     found: dict[str, int]
     #: How far a number may lawfully be off: contested keys that may count here.
     leeway: int = 0
 
     @property
+    def expected(self) -> int:
+        """The log's number for the first source (the aggregate's, where it shows one)."""
+        return next(iter(self.expected_by_source.values()), 0)
+
+    @property
     def agrees(self) -> bool:
-        return all(abs(n - self.expected) <= self.leeway for n in self.found.values())
+        return all(
+            abs(n - self.expected_by_source[s]) <= self.leeway for s, n in self.found.items()
+        )
 
 
 @dataclass
@@ -64,6 +82,11 @@ class Report:
     contested: int
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    #: The latest cut any count showed, which the row-level tables were compared at
+    #: (None: no count said what it covers, so everything was compared with the whole
+    #: log), and when the counts were read.
+    cut: Cut | None = None
+    read_at: datetime | None = None
 
     @property
     def differences(self) -> list[Row]:
@@ -76,12 +99,15 @@ class Report:
             "contested_keys": self.contested,
             "seconds": round(self.seconds, 2),
             "agrees": not self.differences,
+            "cut": None if self.cut is None else json.loads(self.cut.to_json()),
+            "counts_read_at": None if self.read_at is None else self.read_at.isoformat(),
             "rows": [
                 {
                     "petition": r.petition,
                     "region": r.region,
                     "country": r.country,
                     "expected": r.expected,
+                    "expected_by_source": r.expected_by_source,
                     "found": r.found,
                     "agrees": r.agrees,
                 }
@@ -104,24 +130,36 @@ def _advance(n: int) -> None:
         _progress.value += n
 
 
+def new_recount(
+    settings: Settings,
+    log: LogRange,
+    windows: dict[str, PetitionWindow],
+    signers: SignerLogs | None,
+) -> Recount:
+    """An empty recount of ``log`` under these settings, with these signers' events."""
+    return Recount(
+        windows,
+        settings.hash_key,
+        log.topic,
+        confirmations=signers.confirmed_at if signers else {},
+        invalidated=signers.invalidated if signers else set(),
+        previous_keys=settings.previous_hash_keys,
+        partitions=settings.topic_partitions,
+        confirmation_offsets=signers.confirmation_offsets if signers else {},
+        moderation_history=signers.moderation_history if signers else {},
+    )
+
+
 def _recount_part(
     settings: Settings,
     log: LogRange,
     windows: dict[str, PetitionWindow],
-    confirmations: dict[bytes, float],
-    invalidated: set[bytes],
+    signers: SignerLogs | None,
 ) -> dict[str, Any]:
     """A part's findings, as plain data to send back to the parent process."""
-    records = scan(settings, log, _advance)
-    part = Recount.of(
-        records,
-        windows,
-        settings.hash_key,
-        log.topic,
-        confirmations=confirmations,
-        invalidated=invalidated,
-        previous_keys=settings.previous_hash_keys,
-    )
+    part = new_recount(settings, log, windows, signers)
+    for record in scan(settings, log, _advance):
+        part.add(record)
     return {name: getattr(part, name) for name in Recount.FINDINGS}
 
 
@@ -132,14 +170,11 @@ def recount_log(
     on_progress: Callable[[int], None],
     *,
     workers: int | None = None,
-    confirmations: dict[bytes, float] | None = None,
-    invalidated: set[bytes] | None = None,
+    signers: SignerLogs | None = None,
 ) -> Recount:
     """The recount of ``log``: its partitions dealt round-robin to ``workers``
-    processes (default: one per core), merged here. ``confirmations``: the log time
-    of each signer's first confirmation (``confirmations_in``)."""
-    confirmations = confirmations or {}
-    invalidated = invalidated or set()
+    processes (default: one per core), merged here. ``signers``: the confirmations
+    and moderations to apply (``signer_logs_in``; none when not given)."""
     partitions = sorted(log.offsets)
     workers = max(1, min(workers or os.cpu_count() or 1, len(partitions)))
     groups = [partitions[i::workers] for i in range(workers)]
@@ -147,22 +182,14 @@ def recount_log(
     counter = context.Value("q", 0)
 
     def fresh() -> Recount:
-        return Recount(
-            windows,
-            settings.hash_key,
-            log.topic,
-            confirmations=confirmations,
-            invalidated=invalidated,
-            previous_keys=settings.previous_hash_keys,
-        )
+        return new_recount(settings, log, windows, signers)
 
     total = fresh()
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_share_progress, initargs=(counter,)
     ) as pool:
         futures = [
-            pool.submit(_recount_part, settings, log.only(g), windows, confirmations, invalidated)
-            for g in groups
+            pool.submit(_recount_part, settings, log.only(g), windows, signers) for g in groups
         ]
         reported = 0
         while not all(f.done() for f in futures):
@@ -179,14 +206,32 @@ def recount_log(
     return total
 
 
-def confirmations_in(settings: Settings) -> dict[bytes, float]:
-    """Every signer's first confirmation on signatures.confirmations, as it stands."""
-    return confirmation_times(scan(settings, whole_log(settings, CONFIRMATIONS.name)))
+@dataclass
+class SignerLogs:
+    """What signatures.confirmations and .moderations hold, as a recount needs it."""
+
+    confirmations: LogRange
+    moderations: LogRange
+    confirmed_at: dict[bytes, float]
+    confirmation_offsets: dict[bytes, int]
+    invalidated: set[bytes]
+    moderation_history: dict[bytes, list[tuple[int, bool]]]
 
 
-def invalidated_in(settings: Settings) -> set[bytes]:
-    """Signers whose latest moderation on signatures.moderations took them out."""
-    return invalidated_keys(scan(settings, whole_log(settings, MODERATIONS.name)))
+def signer_logs_in(settings: Settings) -> SignerLogs:
+    """Every signer's confirmations and moderations, as the topics stand."""
+    confirmations = whole_log(settings, CONFIRMATIONS.name)
+    moderations = whole_log(settings, MODERATIONS.name)
+    confirmed = list(scan(settings, confirmations))
+    moderated = list(scan(settings, moderations))
+    return SignerLogs(
+        confirmations,
+        moderations,
+        confirmation_times(confirmed),
+        first_confirmation_offsets(confirmed),
+        invalidated_keys(moderated),
+        moderation_histories(moderated),
+    )
 
 
 def petition_windows(settings: Settings) -> dict[str, PetitionWindow]:
@@ -194,61 +239,144 @@ def petition_windows(settings: Settings) -> dict[str, PetitionWindow]:
 
 
 # -- what Countersign shows -----------------------------------------------------------
-Found = dict[tuple[str, str, str], dict[str, int]]
+RowKey = tuple[str, str, str]
+#: Each row's number per source, and the cut the number covers (None: not known).
+Found = dict[RowKey, dict[str, tuple[int, Cut | None]]]
 
 
-def found_counts(client: ServeClient, petitions: list[str]) -> Found:
-    """Every number each source shows, keyed like the recount's rows."""
+@dataclass
+class Shown:
+    """What Countersign showed: the aggregate's totals and the API's numbers, each with
+    the cut it covers, and when they were read."""
+
+    found: Found
+    read_at: datetime
+
+    def latest_cut(self) -> Cut | None:
+        """Per home partition, the latest cut any number showed (a home's cuts only
+        grow): where the row-level tables are compared."""
+        latest: dict[int, HomeCut] = {}
+        for sources in self.found.values():
+            for _, cut in sources.values():
+                for home, home_cut in (cut.homes if cut else {}).items():
+                    if home not in latest or _size(home_cut) > _size(latest[home]):
+                        latest[home] = home_cut
+        return Cut(latest) if latest else None
+
+    def petition_cuts(self) -> dict[str, Cut]:
+        """Per petition, the latest cut of its rows: a count it does not show (a
+        country not published yet) is 0 there."""
+        cuts: dict[str, Cut] = {}
+        for (petition, _, _), sources in self.found.items():
+            for _, cut in sources.values():
+                if cut is not None and (
+                    petition not in cuts or _cut_size(cut) > _cut_size(cuts[petition])
+                ):
+                    cuts[petition] = cut
+        return cuts
+
+
+def _size(cut: HomeCut) -> int:
+    return sum(offset for offset, _ in cut.submitted.values()) + cut.confirmations + cut.moderations
+
+
+def _cut_size(cut: Cut) -> int:
+    return sum(_size(home) for home in cut.homes.values())
+
+
+def _cut(raw: Any) -> Cut | None:
+    """A cut as the server gave it (JSON text or already parsed); None when unknown."""
+    if not raw:
+        return None
+    return Cut.from_json(raw if isinstance(raw, str) else json.dumps(raw))
+
+
+def read_shown(client: ServeClient, petitions: list[str]) -> Shown:
+    """The aggregate's totals and the API's counted numbers, each with its cut."""
     found: Found = {}
-
-    def put(key: tuple[str, str, str], source: str, n: int) -> None:
-        found.setdefault(key, {})[source] = n
-
-    tables = client.get("/counts")
-    for source, table in (("regional_counts", "aggregate"), ("signatures", "recount")):
-        for petition, region, country, n, waiting in tables[table]:
-            put((petition, region, country), source, n)
-            for name, number in (("total", n), ("pending", waiting)):
-                key = (petition, TOTAL, name)
-                put(key, source, found.get(key, {}).get(source, 0) + number)
-    for petition, reason, n in tables["rejected"]:
-        put((petition, REJECTED, reason), "rejections", n)
+    read_at = datetime.now(UTC)
+    for petition, region, country, n, waiting, cut_text in client.get("/counts")["aggregate"]:
+        cut = _cut(cut_text)
+        found.setdefault((petition, region, country), {})["regional_counts"] = (n, cut)
+        found.setdefault((petition, PENDING, country), {})["regional_counts"] = (waiting, cut)
     for petition in petitions:
-        api = client.get(f"/api/petitions/{petition}/counts", ops=False)
-        put((petition, TOTAL, "total"), "api", int(api["total"]))
-        put((petition, TOTAL, "pending"), "api", int(api.get("pending", 0)))
+        api = client.get(f"/api/petitions/{petition}/counts?cut=1", ops=False)
+        cuts = api.get("cut", {})
         for country, n in api["by_country"].items():
-            put((petition, region_of(country), country), "api", n)
-        for reason, n in api["rejected"].items():
-            if n:
-                put((petition, REJECTED, reason), "api", n)
-    return found
+            found.setdefault((petition, region_of(country), country), {})["api"] = (
+                n,
+                _cut(cuts.get(country)),
+            )
+    return Shown(found, read_at)
 
 
-def compare(recount: Recount, found: Found, known: Mapping[str, object]) -> list[Row]:
-    """A row for every number either side has; a missing number is 0. Rejections of
-    petitions the catalogue does not know (``unknown_petition``) are rows too."""
-    counts = recount.counts()
-    expected: dict[tuple[str, str, str], int] = dict(counts)
-    for (petition, _, _), n in counts.items():
-        total = (petition, TOTAL, "total")
-        expected[total] = expected.get(total, 0) + n
-    for petition, n in recount.pending().items():
-        expected[(petition, TOTAL, "pending")] = n
-    for (petition, reason), n in recount.rejected.items():
-        expected[(petition, REJECTED, reason)] = n
+def read_row_level(client: ServeClient, cut: Cut | None) -> dict[RowKey, int]:
+    """ClickHouse's signature rows per (petition, country) and rejections per reason:
+    those ``cut`` covers, or all of them when no count said what it covers."""
+    rows: dict[RowKey, int] = {}
+    if cut is None:
+        tables = client.get("/counts")
+        signature_rows = [(p, c, n + waiting) for p, _, c, n, waiting in tables["recount"]]
+    else:
+        tables = client.post("/counts-at", json.loads(cut.to_json()))
+        signature_rows = [(p, c, n) for p, _, c, n in tables["signatures"]]
+    for petition, country, n in signature_rows:
+        rows[(petition, SIGNATURE_ROWS, country)] = n
+    for petition, reason, n in tables["rejected"]:
+        rows[(petition, REJECTED, reason)] = n
+    return rows
+
+
+# -- the comparison --------------------------------------------------------------------
+def compare(
+    recount: Recount, shown: Shown, row_level: dict[RowKey, int], cut: Cut | None
+) -> list[Row]:
+    """A row for every number either side has (a missing number is 0). Each source's
+    number is compared with the log up to the cut that number covers, or the whole
+    log when it does not say: counts per (petition, country), and their petition's
+    total and pending; ClickHouse's signature rows and rejections at ``cut``."""
+    counted = recount.counts()
+    pending = Counter(recount.pending_by_country())
+    petition_cuts = shown.petition_cuts()
     leeway = recount.leeway()
     for (petition, reason), n in recount.close_calls.items():
         leeway[(petition, REJECTED, reason)] += n
-    rows = []
-    for key in sorted(set(expected) | set(found)):
+
+    def from_log(key: RowKey, at: Cut | None) -> int:
         petition, region, country = key
-        sources: tuple[str, ...] = COUNT_SOURCES if region != REJECTED else REJECTION_SOURCES
-        if petition not in known:
-            sources = sources[:-1]  # the API answers only for petitions it knows
-        shown = found.get(key, {})
-        numbers = {source: shown.get(source, 0) for source in sources}
-        rows.append(Row(petition, region, country, expected.get(key, 0), numbers, leeway[key]))
+        if at is None:
+            return pending[(petition, country)] if region == PENDING else counted[key]
+        return recount.row_at(petition, country, at)[1 if region == PENDING else 0]
+
+    keys = set(shown.found) | set(counted) | {(p, PENDING, c) for p, c in pending}
+    rows: list[Row] = []
+    totals: dict[RowKey, tuple[Counter[str], Counter[str]]] = {}
+    for key in sorted(keys):
+        petition, region, country = key
+        sources = shown.found.get(key) or {"regional_counts": (0, petition_cuts.get(petition))}
+        expected = {source: from_log(key, at) for source, (_, at) in sources.items()}
+        found = {source: n for source, (n, _) in sources.items()}
+        total = (petition, TOTAL, "pending" if region == PENDING else "total")
+        sums = totals.setdefault(total, (Counter(), Counter()))
+        sums[0].update(expected)
+        sums[1].update(found)
+        if region != PENDING or any(expected.values()) or any(found.values()):
+            rows.append(Row(petition, region, country, expected, found, leeway[key]))
+    rows += [Row(*key, dict(e), dict(f)) for key, (e, f) in sorted(totals.items())]
+
+    if cut is not None:  # every signature row the cut covers, whatever its status
+        winners, rejected = recount.winners_at(cut), recount.rejected_at(cut)
+    else:  # ClickHouse's count of the rows: counted and pending ones
+        winners = counted + Counter({(p, region_of(c), c): n for (p, c), n in pending.items()})
+        rejected = recount.rejected
+    expected_rows = {(p, SIGNATURE_ROWS, c): n for (p, _, c), n in winners.items()}
+    expected_rows |= {(p, REJECTED, reason): n for (p, reason), n in rejected.items()}
+    for key in sorted(set(expected_rows) | set(row_level)):
+        petition, region, country = key
+        source = "rejections" if region == REJECTED else "signatures"
+        lawful = leeway[key if region == REJECTED else (petition, region_of(country), country)]
+        expected_n, found_n = expected_rows.get(key, 0), row_level.get(key, 0)
+        rows.append(Row(*key, {source: expected_n}, {source: found_n}, lawful))
     return rows
 
 
@@ -261,30 +389,33 @@ def reconcile(
     on_progress: Callable[[int], None],
     on_waiting: Callable[[int], None],
 ) -> Report:
-    """Recount the whole log as it stands now, then compare until every number agrees
-    or ``settle_seconds`` pass (the pipeline may still be counting the log's tail)."""
+    """Read what Countersign shows, each number with the cut it covers; then recount the
+    log as it stands (so it holds every cut) and compare each number with the log up
+    to its own cut. ClickHouse's row-level tables are compared at the latest cut, read
+    again until they agree or ``settle_seconds`` pass (the sink may still be writing
+    what the cut covers). Numbers that do not say what they cover (written before
+    cuts existed) are compared with the whole log, read again while settling."""
     started = time.monotonic()
+    client = ServeClient(settings)
+    windows = petition_windows(settings)
+    shown = read_shown(client, sorted(windows))
+    cut = shown.latest_cut()
     log = whole_log(settings, SUBMITTED.name)
     on_start(log)
-    windows = petition_windows(settings)
-    recount = recount_log(
-        settings,
-        log,
-        windows,
-        on_progress,
-        confirmations=confirmations_in(settings),
-        invalidated=invalidated_in(settings),
-    )
-    client = ServeClient(settings)
+    signers = signer_logs_in(settings)
+    recount = recount_log(settings, log, windows, on_progress, signers=signers)
     deadline = time.monotonic() + settle_seconds
     while True:
-        rows = compare(recount, found_counts(client, sorted(windows)), windows)
+        rows = compare(recount, shown, read_row_level(client, cut), cut)
         if petition is not None:
             rows = [row for row in rows if row.petition == petition]
-        report = Report(log, recount.events, len(recount.contested), rows)
+        report = Report(log, recount.events, len(recount.contested), rows, cut=cut)
+        report.read_at = shown.read_at
         if not report.differences or time.monotonic() >= deadline:
             break
         on_waiting(len(report.differences))
         time.sleep(2)
+        if cut is None:  # nothing says what it covers: the pipeline may still be counting
+            shown = read_shown(client, sorted(windows))
     report.seconds = time.monotonic() - started
     return report

@@ -26,22 +26,28 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.logscan import LogRecord
+from streams.rules.cut import Cut
 from streams.rules.keys import DedupeKey, petition_of_key
 from streams.rules.petitions import PetitionWindow, judged_at
+from streams.rules.placement import home_partition
 from streams.rules.reasons import Reason
 from streams.rules.verdict import Accepted, SourcePosition, judge
 
 CountKey = tuple[str, str, str]  # petition, region, country
-#: (log time, partition, offset, index, petition, region, country, must confirm) of a
-#: winner.
-Winner = tuple[float, int, int, int, str, str, str, bool]
+#: (log time, partition, offset, index, petition, region, country, must confirm, home
+#: partition) of a winner.
+Winner = tuple[float, int, int, int, str, str, str, bool, int]
 ReasonKey = tuple[str, str]  # petition, reason
+#: (petition, reason, partition, offset, index, home partition or -1) of a rejection:
+#: where it sits, to recount it at a cut.
+Rejection = tuple[str, str, int, int, int, int]
 #: A re-sign this close to its signer's confirmation may be a duplicate or a resend.
 CLOSE_CALL_SECONDS = 60.0
 
@@ -63,6 +69,7 @@ class Recount:
         "events",
         "close_calls",
         "aliases",
+        "rejections",
     )
 
     windows: Mapping[str, PetitionWindow]
@@ -86,6 +93,14 @@ class Recount:
     aliases: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
     #: Re-signs that came within ``CLOSE_CALL_SECONDS`` of their confirmation.
     close_calls: Counter[ReasonKey] = field(default_factory=Counter)
+    #: Partitions of the log: a signer's home partition is worked out from them.
+    partitions: int = 1
+    #: Dedupe key -> the offset of its first confirmation (on its home partition).
+    confirmation_offsets: Mapping[bytes, int] = field(default_factory=dict)
+    #: Dedupe key -> its moderations in log order: (offset, whether it invalidates).
+    moderation_history: Mapping[bytes, Sequence[tuple[int, bool]]] = field(default_factory=dict)
+    #: Every rejection with its place, to recount them at a cut.
+    rejections: list[Rejection] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._codec = codec("SignatureSubmitted")
@@ -96,8 +111,8 @@ class Recount:
         try:
             items = items_of(record.key, record.value)
         except MalformedMessage:  # one malformed submission, as the worker rejects it
+            self._reject(petition_of_key(record.key), Reason.MALFORMED.value, record, 0)
             self.events += 1
-            self.rejected[(petition_of_key(record.key), Reason.MALFORMED.value)] += 1
             return
         for index, (key, value) in enumerate(items):
             self.events += 1
@@ -113,7 +128,7 @@ class Recount:
                 previous_keys=self.previous_keys,
             )
             if not isinstance(verdict, Accepted):
-                self.rejected[(verdict.petition_id, verdict.reason.value)] += 1
+                self._reject(verdict.petition_id, verdict.reason.value, record, index)
                 continue
             signature = verdict.record
             candidate: Winner = (
@@ -125,6 +140,7 @@ class Recount:
                 str(signature["region"]),
                 str(signature["country"]),
                 bool(signature["confirmation_required"]),
+                home_partition(verdict.submission_key, self.partitions),
             )
             signer = self._key_of(verdict)
             if verdict.previous_hashes and signer not in self.aliases:
@@ -133,6 +149,10 @@ class Recount:
                     DedupeKey(petition, digest).encode() for _, digest in verdict.previous_hashes
                 )
             self._settle(signer, candidate)
+
+    def _reject(self, petition: str, reason: str, record: LogRecord, index: int) -> None:
+        self.rejected[(petition, reason)] += 1
+        self.rejections.append((petition, reason, record.partition, record.offset, index, -1))
 
     def _names(self, key: bytes) -> tuple[bytes, ...]:
         """Every key a signer's confirmations and moderations may name."""
@@ -179,12 +199,16 @@ class Recount:
             if pending and not self._invalidated(key):
                 return  # a resend of the confirmation mail, not a duplicate
         self.rejected[(candidate[4], Reason.DUPLICATE.value)] += 1
+        self.rejections.append(
+            (candidate[4], Reason.DUPLICATE.value, *candidate[1:4], candidate[8])
+        )
 
     def merge(self, other: Recount) -> None:
         """Fold in the recount of other partitions."""
         self.events += other.events
         self.rejected.update(other.rejected)
         self.close_calls.update(other.close_calls)
+        self.rejections.extend(other.rejections)
         for key, names in other.aliases.items():
             self.aliases.setdefault(key, names)
         for key, rows in other.contested.items():
@@ -200,12 +224,78 @@ class Recount:
             if (not w[7] or self._confirmed_at(key) is not None) and not self._invalidated(key)
         )
 
+    def pending_by_country(self) -> Counter[tuple[str, str]]:
+        """Winners still waiting for their signer's confirmation, per (petition,
+        country)."""
+        return Counter(
+            (w[4], w[6])
+            for key, w in self.winners.items()
+            if w[7] and self._confirmed_at(key) is None and not self._invalidated(key)
+        )
+
     def pending(self) -> Counter[str]:
         """Winners still waiting for their signer's confirmation, per petition."""
         return Counter(
             w[4]
             for key, w in self.winners.items()
             if w[7] and self._confirmed_at(key) is None and not self._invalidated(key)
+        )
+
+    # -- at a cut: what a count that covered only so much of the log must show --------
+
+    @cached_property
+    def _by_row(self) -> dict[tuple[str, str], list[tuple[bytes, Winner]]]:
+        """Winners by (petition, country), worked out once, when the recount is done."""
+        rows: dict[tuple[str, str], list[tuple[bytes, Winner]]] = {}
+        for key, w in self.winners.items():
+            rows.setdefault((w[4], w[6]), []).append((key, w))
+        return rows
+
+    def _status_at(self, key: bytes, winner: Winner, cut: Cut) -> str | None:
+        """``counted``, ``pending``, ``invalidated``, or None when the winner lies
+        beyond the cut of its home partition."""
+        home = cut.home(winner[8])
+        if not home.covers_submission(*winner[1:4]):
+            return None
+        names = self._names(key)
+        moderations = [
+            (offset, invalidates)
+            for name in names
+            for offset, invalidates in self.moderation_history.get(name, ())
+            if home.covers_moderation(offset)
+        ]
+        if moderations and max(moderations)[1]:
+            return "invalidated"
+        if not winner[7]:
+            return "counted"
+        confirmed = any(
+            home.covers_confirmation(self.confirmation_offsets[name])
+            for name in names
+            if name in self.confirmation_offsets
+        )
+        return "counted" if confirmed else "pending"
+
+    def row_at(self, petition: str, country: str, cut: Cut) -> tuple[int, int]:
+        """(counted, pending) of one (petition, country) as a count at ``cut`` shows it."""
+        statuses = Counter(
+            self._status_at(key, w, cut) for key, w in self._by_row.get((petition, country), ())
+        )
+        return statuses["counted"], statuses["pending"]
+
+    def winners_at(self, cut: Cut) -> Counter[CountKey]:
+        """Winners (counted, pending or invalidated: each has its signature row) that
+        ``cut`` covers."""
+        return Counter(
+            w[4:7] for w in self.winners.values() if cut.home(w[8]).covers_submission(*w[1:4])
+        )
+
+    def rejected_at(self, cut: Cut) -> Counter[ReasonKey]:
+        """Rejections that ``cut`` covers: a duplicate is decided at its signer's home,
+        any other where it was read (which its partition's own home cut covers)."""
+        return Counter(
+            (petition, reason)
+            for petition, reason, partition, offset, index, home in self.rejections
+            if cut.home(partition if home < 0 else home).covers_submission(partition, offset, index)
         )
 
     def leeway(self) -> Counter[CountKey]:
@@ -225,6 +315,7 @@ class Recount:
         confirmations: Mapping[bytes, float] | None = None,
         invalidated: set[bytes] | None = None,
         previous_keys: Sequence[tuple[str, bytes]] = (),
+        partitions: int = 1,
     ) -> Recount:
         recount = cls(
             windows,
@@ -233,6 +324,7 @@ class Recount:
             confirmations=confirmations or {},
             invalidated=invalidated or set(),
             previous_keys=previous_keys,
+            partitions=partitions,
         )
         for record in records:
             recount.add(record)
@@ -264,6 +356,26 @@ def confirmation_times(records: Iterable[LogRecord]) -> dict[bytes, float]:
         stamp = judged_at(record.timestamp, datetime.now(UTC)).timestamp()
         first[key] = min(stamp, first.get(key, stamp))
     return first
+
+
+def first_confirmation_offsets(records: Iterable[LogRecord]) -> dict[bytes, int]:
+    """Dedupe key -> the offset of its first confirmation (each signer's confirmations
+    share their home partition)."""
+    first: dict[bytes, int] = {}
+    for record, _, key in _signer_events(records, "SignatureConfirmed"):
+        first[key] = min(record.offset, first.get(key, record.offset))
+    return first
+
+
+def moderation_histories(records: Iterable[LogRecord]) -> dict[bytes, list[tuple[int, bool]]]:
+    """Dedupe key -> its moderations in log order: (offset, whether it invalidates)."""
+    history: dict[bytes, list[tuple[int, bool]]] = {}
+    for record, value, key in _signer_events(records, "SignatureModerated"):
+        if value["action"] in ("invalidate", "reinstate"):
+            history.setdefault(key, []).append((record.offset, value["action"] == "invalidate"))
+    for moves in history.values():
+        moves.sort()
+    return history
 
 
 def invalidated_keys(records: Iterable[LogRecord]) -> set[bytes]:

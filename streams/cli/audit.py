@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from streams.audit.reconcile import TOTAL, Report, reconcile
+from streams.audit.reconcile import TOTAL, Report, Row, reconcile
 from streams.audit.replay import (
     ReplayPipeline,
     compare,
@@ -40,6 +40,7 @@ from streams.cli.tools import console, errors, tool
 from streams.core.errors import CountersignError, ExportInvalid
 from streams.core.logscan import LogRange
 from streams.core.settings import Settings
+from streams.rules.cut import Cut
 
 FORMAT = click.option(
     "--format",
@@ -137,11 +138,15 @@ def print_report(report: Report, show_all: bool) -> None:
         sources = sorted({s for row in rows for s in row.found}, key=_source_order)
         table = Table("petition", "region", "country", "expected", *sources, title=None)
         for row in rows:
-            cells = [str(row.found[s]) if s in row.found else "" for s in sources]
-            styled = [c if not c or int(c) == row.expected else f"[red]{c}[/]" for c in cells]
-            table.add_row(row.petition, row.region, row.country, str(row.expected), *styled)
+            cells = [_cell(row, s) for s in sources]
+            table.add_row(row.petition, row.region, row.country, str(row.expected), *cells)
         console.print(table)
-    counted = sum(r.expected for r in report.rows if r.region == TOTAL)
+    if report.cut is not None and report.read_at is not None:
+        console.print(
+            f"compared at the cut of the counts read at {report.read_at:%H:%M:%S} UTC "
+            f"(signatures.submitted, per home partition: {_describe(report.cut)})"
+        )
+    counted = sum(r.expected for r in report.rows if (r.region, r.country) == (TOTAL, "total"))
     console.print(
         f"{report.events:,} events in {report.log.describe()}: {counted:,} signatures, "
         f"{len(report.rows):,} numbers compared in {report.seconds:.1f} s"
@@ -158,6 +163,24 @@ def print_report(report: Report, show_all: bool) -> None:
         )
     else:
         console.print("[green]every number agrees with the log[/]")
+
+
+def _cell(row: Row, source: str) -> str:
+    """A source's number; in red with the log's number for it where they differ."""
+    if source not in row.found:
+        return ""
+    found, expected = row.found[source], row.expected_by_source[source]
+    if abs(found - expected) <= row.leeway:
+        return str(found)
+    return f"[red]{found}[/] (log: {expected})" if expected != row.expected else f"[red]{found}[/]"
+
+
+def _describe(cut: Cut) -> str:
+    """``home 0: 0@1234 1@56 …`` (partition@offset of the next submission not covered)."""
+    return "; ".join(
+        f"home {home}: " + " ".join(f"{p}@{o}" for p, (o, _) in sorted(c.submitted.items()))
+        for home, c in sorted(cut.homes.items())
+    )
 
 
 def _source_order(source: str) -> int:

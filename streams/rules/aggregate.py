@@ -18,7 +18,7 @@ from streams.rules.countries import has_region, region_of
 
 #: Of one petition (Faust's JSON, so partitions are strings):
 #: ``{"versions": {partition: version}, "counted": {country: {partition: n}},
-#: "pending": {country: {partition: n}}}``.
+#: "pending": {country: {partition: n}}, "cuts": {partition: HomeCut record}}``.
 Partials = Mapping[str, Any]
 KINDS = ("counted", "pending")
 #: The largest number a report may carry: sums of these stay within Avro's long.
@@ -34,6 +34,12 @@ def report_problem(report: Mapping[str, Any]) -> str | None:
             if not has_region(country):
                 return f"a {kind} number for {country[:8]!r}, which no region holds"
             numbers.append(number)
+    cut = report.get("cut")
+    if cut is not None:
+        if cut["home"] != report["partition"]:
+            return f"a cut of partition {cut['home']} in a report of {report['partition']}"
+        numbers += [cut["confirmations"], cut["moderations"]]
+        numbers += [n for s in cut["submitted"] for n in (s["partition"], s["offset"], s["index"])]
     if any(not 0 <= n <= MAX_REPORTED for n in numbers):
         return f"a number outside 0..{MAX_REPORTED}"
     return None
@@ -45,6 +51,8 @@ def fold(
     counted: Mapping[str, int],
     pending: Mapping[str, int],
     version: int,
+    *,
+    cut: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[str], bool]:
     """The petition's partials after one report of ``partition``; the countries whose
     totals to publish; and whether the report is newer than the one kept (the table
@@ -54,9 +62,10 @@ def fold(
     A report seen before (the same version: redelivered after a crash) publishes its
     partition's countries again: the totals may not have reached Kafka before the
     crash, and publishing them twice changes nothing. A late or stale one publishes
-    nothing."""
+    nothing. ``cut``: what the report's numbers cover (``rules.cut``), kept with them."""
     folded: dict[str, Any] = {
         "versions": dict((partials or {}).get("versions", {})),
+        "cuts": dict((partials or {}).get("cuts", {})),
         **{kind: {c: dict(p) for c, p in (partials or {}).get(kind, {}).items()} for kind in KINDS},
     }
     part = str(partition)
@@ -67,6 +76,10 @@ def fold(
         again = {c for kind in KINDS for c, p in folded[kind].items() if part in p}
         return folded, sorted(again), False
     folded["versions"][part] = version
+    if cut is None:
+        folded["cuts"].pop(part, None)
+    else:
+        folded["cuts"][part] = dict(cut)
     moved = set()
     for kind, numbers in (("counted", counted), ("pending", pending)):
         by_country = folded[kind]
@@ -82,7 +95,10 @@ def fold(
 def regional_count(
     petition_id: str, country: str, partials: Partials, now: datetime
 ) -> dict[str, Any]:
-    """The RegionalCount (v3) record of one (petition, country)."""
+    """The RegionalCount (v4) record of one (petition, country), with the cut of
+    every home partition that reported for the petition (None when one did not say)."""
+    cuts = partials.get("cuts", {})
+    known = all(part in cuts for part in partials["versions"])
     return {
         "petition_id": petition_id,
         "region": region_of(country),
@@ -91,4 +107,5 @@ def regional_count(
         "pending": sum(partials["pending"].get(country, {}).values()),
         "version": sum(partials["versions"].values()),
         "updated_at": now,
+        "cut": [cuts[part] for part in sorted(partials["versions"], key=int)] if known else None,
     }

@@ -10,9 +10,10 @@ from a duplicate.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from streams.rules.cut import HomeCut, HomeCutTracker
 from streams.rules.keys import DedupeKey
 
 #: Header of a signatures.valid record carrying its candidate ``Winner``: the dedupe
@@ -53,7 +54,10 @@ class Winner:
     (``PartialCounts``), so that version can be derived from the table alone. An
     entry with no position (``partition`` -1) is a confirmation or a moderation that
     arrived before its signature (``placeholder``). ``invalidated``: ops took the
-    signature out of the count (``countersign invalidate``); it stays the winner."""
+    signature out of the count (``countersign invalidate``); it stays the winner.
+    ``confirmed_at`` and ``moderated_at``: the offsets, on the home partition of
+    signatures.confirmations and .moderations, of the last record that changed the
+    entry (-1: none), from which the partition's cut is derived (``rules.cut``)."""
 
     country: str
     partition: int  # of signatures.submitted
@@ -63,15 +67,23 @@ class Winner:
     status: Status = Status.NOT_NEEDED
     changes: int = 0
     invalidated: bool = False
+    confirmed_at: int = -1
+    moderated_at: int = -1
 
     def encode(self) -> bytes:
-        """``country partition offset home [index [status changes [x]]]``: the shortest
-        form that says it, so entries written before batches, confirmation and
-        moderation existed read the same."""
+        """``country partition offset home [index [status changes [x] [c<offset>]
+        [m<offset>]]]``: the shortest form that says it, so entries written before
+        batches, confirmation, moderation and cuts existed read the same."""
         text = f"{self.country} {self.partition} {self.offset} {self.home}"
         if self.status is not Status.NOT_NEEDED or self.changes or self.invalidated:
             text = f"{text} {self.index} {self.status.value} {self.changes}"
-            return (f"{text} x" if self.invalidated else text).encode()
+            if self.invalidated:
+                text += " x"
+            if self.confirmed_at >= 0:
+                text += f" c{self.confirmed_at}"
+            if self.moderated_at >= 0:
+                text += f" m{self.moderated_at}"
+            return text.encode()
         return (f"{text} {self.index}" if self.index else text).encode()
 
     @classmethod
@@ -80,7 +92,13 @@ class Winner:
         index = int(rest[0]) if rest else 0
         status = Status(rest[1].decode()) if len(rest) > 1 else Status.NOT_NEEDED
         changes = int(rest[2]) if len(rest) > 2 else 0
-        invalidated = len(rest) > 3 and rest[3] == b"x"
+        marks = rest[3:]
+        confirmed_at = moderated_at = -1
+        for mark in marks:
+            if mark[:1] == b"c":
+                confirmed_at = int(mark[1:])
+            elif mark[:1] == b"m":
+                moderated_at = int(mark[1:])
         return cls(
             country.decode(),
             int(partition),
@@ -89,7 +107,9 @@ class Winner:
             index,
             status,
             changes,
-            invalidated,
+            b"x" in marks,
+            confirmed_at,
+            moderated_at,
         )
 
     @classmethod
@@ -105,12 +125,20 @@ class Winner:
         )
 
     @classmethod
-    def placeholder(cls, home: int, *, confirmed: bool, invalidated: bool = False) -> Winner:
+    def placeholder(
+        cls,
+        home: int,
+        *,
+        confirmed: bool,
+        invalidated: bool = False,
+        confirmed_at: int = -1,
+        moderated_at: int = -1,
+    ) -> Winner:
         """A confirmation or moderation whose signature has not been settled yet (only
         when the topics are read out of order, as a replay may): the signature, once
         it comes, takes it over."""
         status = Status.CONFIRMED if confirmed else Status.NOT_NEEDED
-        return cls("", -1, -1, home, 0, status, 0, invalidated)
+        return cls("", -1, -1, home, 0, status, 0, invalidated, confirmed_at, moderated_at)
 
     @property
     def is_placeholder(self) -> bool:
@@ -144,7 +172,12 @@ def decide(candidate: Winner, stored: Winner | None) -> tuple[Outcome, Winner]:
         confirmed = stored.status is Status.CONFIRMED and candidate.status is Status.PENDING
         status = Status.CONFIRMED if confirmed else candidate.status
         entry = replace(
-            candidate, status=status, changes=stored.changes + 1, invalidated=stored.invalidated
+            candidate,
+            status=status,
+            changes=stored.changes + 1,
+            invalidated=stored.invalidated,
+            confirmed_at=stored.confirmed_at,
+            moderated_at=stored.moderated_at,
         )
         return Outcome.ACCEPTED, entry
     if (stored.partition, stored.offset, stored.index) == (
@@ -158,29 +191,31 @@ def decide(candidate: Winner, stored: Winner | None) -> tuple[Outcome, Winner]:
     return Outcome.DUPLICATE, stored
 
 
-def confirm(stored: Winner | None, home: int) -> Winner | None:
-    """The entry after its signer's confirmation, or None when nothing changes (a
-    confirmation delivered again, or of a signature that needed none)."""
+def confirm(stored: Winner | None, home: int, at: int = -1) -> Winner | None:
+    """The entry after its signer's confirmation (at offset ``at`` of
+    signatures.confirmations), or None when nothing changes (a confirmation delivered
+    again, or of a signature that needed none)."""
     if stored is None:
-        return Winner.placeholder(home, confirmed=True)
-    if stored.is_placeholder and stored.status is not Status.CONFIRMED:
-        return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1)
-    if stored.status is Status.PENDING:
-        return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1)
+        return Winner.placeholder(home, confirmed=True, confirmed_at=at)
+    if stored.status is Status.PENDING or (
+        stored.is_placeholder and stored.status is not Status.CONFIRMED
+    ):
+        return replace(stored, status=Status.CONFIRMED, changes=stored.changes + 1, confirmed_at=at)
     return None
 
 
-def moderate(stored: Winner | None, home: int, *, invalidate: bool) -> Winner | None:
-    """The entry after ops invalidated (or reinstated) it, or None when nothing
-    changes (the same action again). A moderation read before its signature is kept
-    in a placeholder that the signature takes over."""
+def moderate(stored: Winner | None, home: int, *, invalidate: bool, at: int = -1) -> Winner | None:
+    """The entry after ops invalidated (or reinstated) it (at offset ``at`` of
+    signatures.moderations), or None when nothing changes (the same action again). A
+    moderation read before its signature is kept in a placeholder that the signature
+    takes over."""
     if stored is None:
         if not invalidate:
             return None
-        return Winner.placeholder(home, confirmed=False, invalidated=True)
+        return Winner.placeholder(home, confirmed=False, invalidated=True, moderated_at=at)
     if stored.invalidated == invalidate:
         return None
-    return replace(stored, invalidated=invalidate, changes=stored.changes + 1)
+    return replace(stored, invalidated=invalidate, changes=stored.changes + 1, moderated_at=at)
 
 
 def duplicate_detail(petition_id: str, winner: Winner) -> str:
@@ -203,13 +238,15 @@ class PartialCounts:
     stands for. Numbers may fall (a pending signature confirmed), so reports are
     ordered by the version: the sum over the partition's entries of 1 + their
     changes, which grows with every new entry and every status change and is the
-    same whenever the same entries are rebuilt (docs/exactly-once.md).
+    same whenever the same entries are rebuilt (docs/exactly-once.md). Each report
+    carries its home partition's cut (``rules.cut``), derived from the entries too.
     """
 
     def __init__(self) -> None:
         self.counted: dict[PartialKey, dict[str, int]] = {}
         self.pending: dict[PartialKey, dict[str, int]] = {}
         self.versions: dict[PartialKey, int] = {}
+        self.cuts: dict[int, HomeCutTracker] = {}
         self._changed: set[PartialKey] = set()
 
     def apply(self, petition_id: str, before: Winner | None, after: Winner) -> None:
@@ -220,6 +257,8 @@ class PartialCounts:
         self._move(key, after, +1)
         grown = 1 + after.changes - (0 if before is None else 1 + before.changes)
         self.versions[key] = self.versions.get(key, 0) + grown
+        cut = self.cuts.get(after.home) or self.cuts.setdefault(after.home, HomeCutTracker())
+        cut.saw(after.partition, after.offset, after.index, after.confirmed_at, after.moderated_at)
         self._changed.add(key)
 
     def _move(self, key: PartialKey, entry: Winner, step: int) -> None:
@@ -249,6 +288,7 @@ class PartialCounts:
                     dict(self.counted.get(key, {})),
                     dict(self.pending.get(key, {})),
                     self.versions[key],
+                    self.cuts[key[1]].snapshot(),
                 ),
             )
             for key in sorted(self._changed)
@@ -264,3 +304,5 @@ class PartialReport:
     counted: dict[str, int]
     pending: dict[str, int]
     version: int
+    #: What the home partition's numbers covered when they were taken.
+    cut: HomeCut = field(default_factory=HomeCut)

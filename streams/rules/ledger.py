@@ -173,7 +173,7 @@ class DedupeLedger:
         if isinstance(read, Output):
             return read
         _, dedupe_key = read
-        self.confirm(dedupe_key, read_at.partition)
+        self.confirm(dedupe_key, read_at.partition, read_at.offset)
         return None
 
     def moderation(
@@ -191,7 +191,10 @@ class DedupeLedger:
             return malformed(value, dedupe_key.petition_id, detail, read_at, now)
         invalidate = record["action"] == "invalidate"
         self._change(
-            dedupe_key, lambda stored: moderate(stored, read_at.partition, invalidate=invalidate)
+            dedupe_key,
+            lambda stored: moderate(
+                stored, read_at.partition, invalidate=invalidate, at=read_at.offset
+            ),
         )
         return None
 
@@ -213,9 +216,10 @@ class DedupeLedger:
         self.partial.apply(key.petition_id, stored, entry)
         return True
 
-    def confirm(self, key: DedupeKey, home: int) -> bool:
-        """Apply a signer's confirmation; True when it changed the entry."""
-        return self._change(key, lambda stored: confirm(stored, home))
+    def confirm(self, key: DedupeKey, home: int, at: int = -1) -> bool:
+        """Apply a signer's confirmation (at offset ``at`` of its topic); True when it
+        changed the entry."""
+        return self._change(key, lambda stored: confirm(stored, home, at))
 
     def _mail(
         self,

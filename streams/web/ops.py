@@ -8,6 +8,7 @@ hashes, which the public API never shows.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,9 @@ from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
 from streams.core.answers import JsonRefusal, json_error
 from streams.core.health import require_ops
 from streams.core.settings import Settings
+from streams.core.topicspecs import SUBMITTED
 from streams.publish.moderation import new_batch_id, publish_moderations
+from streams.rules.cut import Cut
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
@@ -42,6 +45,7 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
     app.add_routes(
         [
             web.get("/counts", counts),
+            web.post("/counts-at", counts_at),
             web.get("/petitions/{petition_id}/signers", signers),
             web.get("/petitions/{petition_id}/signatures/{email_hash}", signature),
             web.get("/petitions/{petition_id}/confirmations/{email_hash}", confirmation),
@@ -67,6 +71,16 @@ async def _require_token(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def counts(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(request.app[OPS_AUDIT].counts))
+
+
+async def counts_at(request: web.Request) -> web.Response:
+    """The row-level tables' numbers up to a cut, given as ``rules.cut.Cut`` JSON."""
+    try:
+        cut = Cut.from_json(json.dumps(await request.json()))
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise JsonRefusal(400, f"not a cut: {type(exc).__name__}") from exc
+    topic = request.app[OPS_SETTINGS].topic(SUBMITTED.name)
+    return web.json_response(await asyncio.to_thread(request.app[OPS_AUDIT].counts_at, cut, topic))
 
 
 async def signers(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ scan a year of rows, and anyone may ask for one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,8 +169,15 @@ async def list_petitions(request: web.Request) -> web.Response:
 
 
 async def petition_counts(request: web.Request) -> web.Response:
+    """``?cut=1`` adds what each country's numbers cover (``streams.rules.cut``), read
+    with them: what ``countersign reconcile`` recounts the log up to."""
     petition_id = await _petition_or_404(request)
-    return web.json_response(await asyncio.to_thread(request.app[API].reader.counts, petition_id))
+    with_cut = request.query.get("cut") == "1"
+    reader = request.app[API].reader
+    counts = await asyncio.to_thread(
+        functools.partial(reader.counts, with_cut=with_cut), petition_id
+    )
+    return web.json_response(counts)
 
 
 def _minutes_or_400(request: web.Request) -> int:

@@ -59,6 +59,7 @@ def register(app: CountersignApp, topics: Topology) -> Any:
             report["countries"],
             report["pending"],
             report["version"],
+            cut=report.get("cut"),
         )
         if newer:
             partials[petition_id] = folded

@@ -88,6 +88,7 @@ class DedupeStage:
                 "countries": report.counted,
                 "pending": report.pending,
                 "version": report.version,
+                "cut": report.cut.as_record(partition),
             }
             await self.topics.partials.send(
                 key=petition_id.encode(), value=self.partial_codec.encode(record)

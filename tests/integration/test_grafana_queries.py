@@ -343,8 +343,8 @@ def write(client: Client, database: str) -> None:
         )
         for offset, reason in enumerate(reasons)
     ]
-    insert("rejections", REJECTION_COLUMNS, rejections)
-    insert("rejections", REJECTION_COLUMNS, rejections[2:6])
+    insert("rejections", [*REJECTION_COLUMNS, "home_partition"], rejections)
+    insert("rejections", [*REJECTION_COLUMNS, "home_partition"], rejections[2:6])
 
     # The aggregate's totals per (petition, country), a batch each (ClickHouse collapses
     # repeats inside one insert): two rows from before versions (version 0, larger than

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from streams.rules.aggregate import fold, regional_count
+from streams.rules.cut import HomeCut
 from streams.rules.dedupe import (
     Outcome,
     PartialCounts,
@@ -273,7 +274,105 @@ def test_a_regional_count_carries_the_region_the_sums_and_the_version() -> None:
         "pending": 1,
         "version": 8,
         "updated_at": now,
+        "cut": None,  # the reports did not say what they cover
     }
+
+
+def test_a_regional_count_carries_the_cut_of_every_partition_that_reported() -> None:
+    cut_0 = HomeCut({0: (41, 1)}, 3, 0).as_record(0)
+    cut_3 = HomeCut({0: (7, 1), 3: (12, 1)}, 0, 2).as_record(3)
+    partials, _, _ = fold(None, 3, {"SY": 2}, {}, 2, cut=cut_3)
+    partials, _, _ = fold(partials, 0, {"SY": 5}, {}, 6, cut=cut_0)
+    count = regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))
+    assert count["cut"] == [cut_0, cut_3]
+
+
+def test_one_partition_without_a_cut_makes_the_whole_cut_unknown() -> None:
+    partials, _, _ = fold(None, 3, {"SY": 2}, {}, 2, cut=HomeCut({3: (1, 1)}).as_record(3))
+    partials, _, _ = fold(partials, 0, {"SY": 5}, {}, 6, cut=None)
+    assert regional_count("p", "SY", partials, datetime(2026, 5, 2, tzinfo=UTC))["cut"] is None
+
+
+def test_a_stale_report_does_not_replace_the_kept_cut() -> None:
+    newer = HomeCut({0: (9, 1)}).as_record(0)
+    partials, _, _ = fold(None, 0, {"SY": 5}, {}, 6, cut=newer)
+    partials, _, _ = fold(partials, 0, {"SY": 4}, {}, 5, cut=HomeCut({0: (8, 1)}).as_record(0))
+    assert partials["cuts"]["0"] == newer
+
+
+# -- the cut: what a home partition's numbers cover ------------------------------------
+
+
+def test_the_cut_is_just_after_each_source_partitions_last_winner() -> None:
+    partial = PartialCounts()
+    new(partial, "p", Winner("SY", 2, 10, home=1, index=3))
+    new(partial, "q", Winner("FR", 2, 4, home=1))
+    new(partial, "p", Winner("FR", 5, 7, home=1))
+    [(_, report), _] = partial.take_changed()
+    assert report.cut == HomeCut({2: (10, 4), 5: (7, 1)}, confirmations=0, moderations=0)
+
+
+def test_the_cut_is_of_the_whole_home_partition_not_of_one_petition() -> None:
+    partial = PartialCounts()
+    new(partial, "p", Winner("SY", 2, 10, home=1))
+    partial.take_changed()
+    new(partial, "q", Winner("SY", 2, 11, home=1))
+    new(partial, "p", Winner("SY", 2, 12, home=0))
+    reports = dict(partial.take_changed())
+    assert reports[("q", 1)].cut.submitted == {2: (11, 1)}
+    assert reports[("p", 0)].cut.submitted == {2: (12, 1)}
+
+
+def test_a_confirmation_that_changes_an_entry_moves_the_confirmations_cut() -> None:
+    partial = PartialCounts()
+    pending = Winner("SY", 2, 10, home=1, status=Status.PENDING)
+    partial.apply("p", None, pending)
+    confirmed = confirm(pending, home=1, at=33)
+    assert confirmed is not None
+    partial.apply("p", pending, confirmed)
+    [(_, report)] = partial.take_changed()
+    assert (report.cut.confirmations, report.cut.moderations) == (34, 0)
+
+
+def test_a_moderation_that_changes_an_entry_moves_the_moderations_cut() -> None:
+    partial = PartialCounts()
+    winner = Winner("SY", 2, 10, home=1)
+    partial.apply("p", None, winner)
+    invalidated = moderate(winner, home=1, invalidate=True, at=5)
+    assert invalidated is not None
+    partial.apply("p", winner, invalidated)
+    [(_, report)] = partial.take_changed()
+    assert report.cut.moderations == 6
+
+
+def test_a_rebuilt_cut_equals_the_one_kept_as_entries_were_written() -> None:
+    live = PartialCounts()
+    entries = [
+        ("p", Winner("SY", 2, 10, home=1, index=2)),
+        ("p", Winner("", -1, -1, home=1, status=Status.CONFIRMED, confirmed_at=8)),
+        ("q", Winner("FR", 4, 3, home=1, invalidated=True, changes=1, moderated_at=2)),
+    ]
+    for petition, entry in entries:
+        live.apply(petition, None, entry)
+    stored = [
+        (DedupeKey(p, f"{i:064x}").table_key(), e.encode()) for i, (p, e) in enumerate(entries)
+    ]
+    rebuilt = PartialCounts.rebuild(stored)
+    assert rebuilt.cuts[1].snapshot() == live.cuts[1].snapshot()
+    assert rebuilt.cuts[1].snapshot() == HomeCut({2: (10, 3), 4: (3, 1)}, 9, 3)
+
+
+def test_a_signature_taking_over_a_confirmed_placeholder_keeps_its_confirmation_offset() -> None:
+    placeholder = confirm(None, home=1, at=8)
+    assert placeholder is not None
+    _, entry = decide(Winner("SY", 2, 10, home=1, status=Status.PENDING), placeholder)
+    assert (entry.confirmed_at, entry.status) == (8, Status.CONFIRMED)
+
+
+def test_an_entry_with_its_change_offsets_reads_back_the_same() -> None:
+    entry = Winner("SY", 2, 10, 1, 3, Status.CONFIRMED, 2, True, 17, 4)
+    assert Winner.decode(entry.encode()) == entry
+    assert entry.encode() == b"SY 2 10 1 3 c 2 x c17 m4"
 
 
 # -- moderation ---------------------------------------------------------------------
