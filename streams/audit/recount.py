@@ -275,6 +275,10 @@ class Recount:
         )
         return "counted" if confirmed else "pending"
 
+    def rows_of(self) -> set[tuple[str, str]]:
+        """Every (petition, country) that has a winner."""
+        return set(self._by_row)
+
     def row_at(self, petition: str, country: str, cut: Cut) -> tuple[int, int]:
         """(counted, pending) of one (petition, country) as a count at ``cut`` shows it."""
         statuses = Counter(

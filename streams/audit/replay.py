@@ -27,6 +27,9 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
+from streams.audit.as_of import coverage, live_as_of
+from streams.audit.reconcile import petition_windows, recount_log, signer_logs_in
+from streams.audit.recount import Recount
 from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import publish_petition, read_catalogue, window
 from streams.core import kafka
@@ -108,9 +111,19 @@ def log_range(
     )
 
 
+@dataclass(frozen=True)
+class Copied:
+    """What a replay was given: the range, and the confirmations and moderations."""
+
+    records: int
+    submitted: LogRange
+    confirmations: LogRange
+    moderations: LogRange
+
+
 def copy_log(
     live: Settings, replay: Settings, source: LogRange, on_progress: Callable[[int], None]
-) -> int:
+) -> Copied:
     """The range into the namespace's signatures.submitted, partition for partition,
     with the records' log times (the namespace's topic keeps the producer's times),
     and with it every confirmation and moderation logged so far (the counts follow
@@ -161,11 +174,12 @@ def copy_log(
         return copied
 
     copied = copy(scan(live, source, on_progress), target)
-    for follower in (CONFIRMATIONS, MODERATIONS):
-        copy(scan(live, whole_log(live, follower.name)), replay.topic(follower.name))
+    followers = [whole_log(live, follower.name) for follower in (CONFIRMATIONS, MODERATIONS)]
+    for follower, log_range_of in zip((CONFIRMATIONS, MODERATIONS), followers, strict=True):
+        copy(scan(live, log_range_of), replay.topic(follower.name))
     if producer.flush(60) or failures:
         raise ReplayError(f"Kafka did not take the replay's copy: {failures[:3]}")
-    return copied
+    return Copied(copied, source, *followers)
 
 
 def _wait_for_create_time(replay: Settings, topic: str, timeout: float = 30) -> None:
@@ -191,6 +205,9 @@ class Comparison:
     #: replay reads the confirmations beside the signatures, in another order, so
     #: only the duplicates may differ (every count, pending included, may not).
     confirmation: bool = False
+    #: The live numbers as the API showed them (``live`` is them as of the replay's
+    #: end, where that could be worked out).
+    shown: dict[str, Any] | None = None
 
     @property
     def agrees(self) -> bool:
@@ -279,22 +296,58 @@ class ReplayPipeline:
         raise ChildFailed(f"the replay did not settle in {timeout:g} s")
 
 
-def compare(live: Settings, pipeline: ReplayPipeline, petitions: list[str]) -> list[Comparison]:
+def compare(
+    live: Settings,
+    pipeline: ReplayPipeline,
+    petitions: list[str],
+    copied: Copied,
+    on_progress: Callable[[int], None] = lambda _: None,
+) -> list[Comparison]:
+    """Each petition's replayed numbers beside the live ones. When the replay began at
+    the log's start, the live numbers are taken as of the replay's end: each live
+    number carries its cut, and the log between that cut and the replay's end is
+    recounted (``streams.audit.as_of``), so a live pipeline that counted on since
+    still agrees. A partial range is compared with the live numbers as shown."""
     live_client = ServeClient(live)
     replay_client = ServeClient(
         pipeline.settings.model_copy(update={"api_url": f"http://127.0.0.1:{pipeline.api_port}"})
     )
     catalogue = read_catalogue(live)
+    shown = {
+        petition: live_client.get(f"/api/petitions/{petition}/counts?cut=1", ops=False)
+        for petition in petitions
+    }
+    end = coverage(
+        copied.submitted, copied.confirmations, copied.moderations, live.topic_partitions
+    )
+    from_start = all(
+        copied.submitted.offsets[p][0] == low
+        for p, (low, _) in whole_log(live, SUBMITTED.name).offsets.items()
+        if p in copied.submitted.offsets
+    )
+    recount: Recount | None = None
+    rejected: dict[str, dict[str, int]] = {}
+    if from_start:
+        windows = petition_windows(live)
+        log = whole_log(live, SUBMITTED.name)  # read after the live numbers: holds their cuts
+        recount = recount_log(live, log, windows, on_progress, signers=signer_logs_in(live))
+        rows = live_client.post("/counts-at", json.loads(end.to_json()))["rejected"]
+        for petition, reason, n in rows:
+            rejected.setdefault(petition, {})[reason] = n
     comparisons = []
     for petition in petitions:
-        path = f"/api/petitions/{petition}/counts"
         asks = petition in catalogue and window(catalogue[petition]).needs_confirmation
+        numbers = shown[petition]
+        as_of = None
+        if recount is not None:
+            as_of = live_as_of(recount, petition, numbers, end, rejected.get(petition, {}))
         comparisons.append(
             Comparison(
                 petition,
-                live_client.get(path, ops=False),
-                replay_client.get(path, ops=False),
+                numbers if as_of is None else as_of,
+                replay_client.get(f"/api/petitions/{petition}/counts", ops=False),
                 confirmation=asks,
+                shown=numbers,
             )
         )
     return comparisons

@@ -129,7 +129,15 @@ class Cut:
 
     @classmethod
     def from_json(cls, text: str) -> Cut:
-        raw = json.loads(text or "{}")
+        return cls.from_object(json.loads(text or "{}"))
+
+    @classmethod
+    def from_json_object(cls, raw: Mapping[str, Any] | None) -> Cut | None:
+        """A cut as the API gives it, already parsed; None for one not known."""
+        return None if raw is None else cls.from_object(raw)
+
+    @classmethod
+    def from_object(cls, raw: Mapping[str, Any]) -> Cut:
         return cls(
             {
                 int(home): HomeCut(

@@ -3,11 +3,13 @@ Each expectation is worked out by hand from the few records of each test."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from schemas.codec import codec
+from streams.audit.as_of import coverage, live_as_of
 from streams.audit.recount import Recount, first_confirmation_offsets, moderation_histories
-from streams.core.logscan import LogRecord
+from streams.core.logscan import LogRange, LogRecord
 from streams.rules.cut import Cut, HomeCut
 from streams.rules.keys import submission_key_for
 from streams.rules.petitions import Confirmation, PetitionWindow
@@ -106,3 +108,45 @@ def test_a_winners_home_is_the_partition_kafka_gives_its_submission_key() -> Non
     log.add(signed(0, "a@x.org", 0))
     [winner] = log.winners.values()
     assert winner[8] == home_partition(submission_key_for("p", "a@x.org"), 6)
+
+
+def test_live_numbers_are_moved_back_to_the_replays_end_by_the_log_in_between() -> None:
+    log = recount([signed(i, f"s{i}@x.org", i) for i in range(5)], OPEN)
+    live = {
+        "by_country": {"SY": 5},
+        "pending": 0,
+        "rejected": {"duplicate": 0},
+        "cut": {"SY": json.loads(cut(5).to_json())},
+    }
+    moved = live_as_of(log, "p", live, cut(3), {"duplicate": 1})
+    assert moved == {
+        "total": 3,
+        "by_country": {"SY": 3},
+        "pending": 0,
+        "rejected": {"duplicate": 1},
+    }
+
+
+def test_a_live_number_altered_by_hand_stays_off_by_as_much() -> None:
+    log = recount([signed(i, f"s{i}@x.org", i) for i in range(5)], OPEN)
+    live = {
+        "by_country": {"SY": 12},
+        "pending": 0,
+        "rejected": {},
+        "cut": {"SY": json.loads(cut(5).to_json())},
+    }
+    moved = live_as_of(log, "p", live, cut(3), {})
+    assert moved is not None and moved["by_country"] == {"SY": 10}
+
+
+def test_live_numbers_that_do_not_say_what_they_cover_cannot_be_moved() -> None:
+    log = recount([signed(0, "a@x.org", 0)], OPEN)
+    live = {"by_country": {"SY": 1}, "pending": 0, "rejected": {}, "cut": {"SY": None}}
+    assert live_as_of(log, "p", live, cut(1), {}) is None
+
+
+def test_a_replay_that_was_given_everything_covers_every_record() -> None:
+    submitted = LogRange("s", {0: (0, 10), 1: (0, 4)})
+    end = coverage(submitted, LogRange("c", {0: (0, 2)}), LogRange("m", {1: (0, 7)}), homes=2)
+    assert end.home(0) == HomeCut({0: (10, 0), 1: (4, 0)}, 2, 0)
+    assert end.home(1) == HomeCut({0: (10, 0), 1: (4, 0)}, 0, 7)
