@@ -104,13 +104,25 @@ def delivery_list(
     return DeliveryList(cover, pages, chain(cover, pages), created)
 
 
+#: What a spreadsheet reads as the start of a formula in a cell (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell that Excel or LibreOffice shows as text: one that would start a formula
+    (a signer may be called ``=HYPERLINK(...)``: names in every script pass
+    validation) gets a leading apostrophe, as OWASP advises (CWE-1236). Only the CSV
+    needs it; the PDF keeps the name as signed."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
 def write_csv(delivery: DeliveryList, target: Path) -> None:
     buffer = io.StringIO()
     out = csv.writer(buffer)
     out.writerow(["number", "name", "country"])
     for page in delivery.pages:
         for signer in page.signers:
-            out.writerow([signer.number, signer.name, signer.country])
+            out.writerow([signer.number, spreadsheet_safe(signer.name), signer.country])
     target.write_text(buffer.getvalue(), encoding="utf-8")
 
 
