@@ -263,6 +263,17 @@ class Shown:
                         latest[home] = home_cut
         return Cut(latest) if latest else None
 
+    def refreshed(self, newer: Shown, within: Callable[[Cut], bool]) -> Shown:
+        """These numbers updated with ``newer`` ones wherever those lie ``within`` the
+        recounted log (or say nothing of what they cover): a number the sink had not
+        written at the first read, or a cut the log read after it holds."""
+        found: Found = {key: dict(sources) for key, sources in self.found.items()}
+        for key, sources in newer.found.items():
+            for source, (n, cut) in sources.items():
+                if cut is None or within(cut):
+                    found.setdefault(key, {})[source] = (n, cut)
+        return Shown(found, newer.read_at)
+
     def petition_cuts(self) -> dict[str, Cut]:
         """Per petition, the latest cut of its rows: a count it does not show (a
         country not published yet) is 0 there."""
@@ -274,6 +285,20 @@ class Shown:
                 ):
                     cuts[petition] = cut
         return cuts
+
+
+def covered(cut: Cut, log: LogRange, signers: SignerLogs) -> bool:
+    """Whether a recount of ``log`` with these confirmations and moderations holds
+    everything ``cut`` covers."""
+    for home, home_cut in cut.homes.items():
+        for partition, position in home_cut.submitted.items():
+            if position > (log.offsets.get(partition, (0, 0))[1], 0):
+                return False
+        if home_cut.confirmations > signers.confirmations.offsets.get(home, (0, 0))[1]:
+            return False
+        if home_cut.moderations > signers.moderations.offsets.get(home, (0, 0))[1]:
+            return False
+    return True
 
 
 def _size(cut: HomeCut) -> int:
@@ -405,6 +430,10 @@ def reconcile(
     signers = signer_logs_in(settings)
     recount = recount_log(settings, log, windows, on_progress, signers=signers)
     deadline = time.monotonic() + settle_seconds
+
+    def within(at: Cut) -> bool:
+        return covered(at, log, signers)
+
     while True:
         rows = compare(recount, shown, read_row_level(client, cut), cut)
         if petition is not None:
@@ -415,7 +444,7 @@ def reconcile(
             break
         on_waiting(len(report.differences))
         time.sleep(2)
-        if cut is None:  # nothing says what it covers: the pipeline may still be counting
-            shown = read_shown(client, sorted(windows))
+        shown = shown.refreshed(read_shown(client, sorted(windows)), within)
+        cut = shown.latest_cut()
     report.seconds = time.monotonic() - started
     return report

@@ -88,7 +88,8 @@ class LogBar:
     type=float,
     default=30.0,
     show_default=True,
-    help="Seconds to wait for the pipeline to count the log's tail before a difference counts.",
+    help="Seconds to read the counts again (the sink may still be writing up to the cut) "
+    "before a difference counts.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Print agreeing rows too.")
 @FORMAT
@@ -102,12 +103,14 @@ def reconcile_command(
     countersign reconcile                       # every petition; exit 0 if all agree
     countersign reconcile --petition syria-icc --format json
 
-    Reads signatures.submitted from its start to its end as of now, applies the
-    rules as one batch (first valid submission per email and petition wins, in log
-    order) and compares each count and each rejection reason with ClickHouse's
-    regional_counts (the dashboard's numbers), ClickHouse's own count of the
-    signature rows, and the JSON API. Needs `countersign serve` (COUNTERSIGN_API_URL,
-    COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference (printed); 2: error.
+    Reads the counts first, each with the log positions it covers (its cut), then
+    signatures.submitted from its start to its end, applies the rules as one batch
+    (first valid submission per email and petition wins, in log order) and compares
+    each count with the log up to its own cut: ClickHouse's regional_counts (the
+    dashboard's numbers) and the JSON API; ClickHouse's signature rows and rejections
+    at the latest cut. So it agrees on a live system. Needs `countersign serve`
+    (COUNTERSIGN_API_URL, COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference
+    (printed); 2: error.
     """
     with progress_bar() as progress:
         bar = LogBar(progress, "recounting the log")

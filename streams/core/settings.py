@@ -225,8 +225,10 @@ class Settings(BaseSettings):
     #: The surge detector (``streams.intake.surge``): signatures of a petition, or of
     #: one email domain for a petition, in the last window against the baseline
     #: before it; a surge is at least ``min_signatures`` and ``factor`` times the rate.
-    intake_surge_window_seconds: float = Field(default=300.0, ge=60, le=86_400)
-    intake_surge_baseline_seconds: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+    #: Counted in buckets of ``bucket_seconds`` (a minute; the tests use a second).
+    intake_surge_window_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    intake_surge_baseline_seconds: float = Field(default=3600.0, ge=1, le=7 * 86_400)
+    intake_surge_bucket_seconds: float = Field(default=60.0, ge=1, le=3600)
     intake_surge_factor: float = Field(default=10.0, gt=1)
     intake_surge_min_signatures: int = Field(default=100, ge=1)
     #: The longest the intake holds a submission for others of the same partition to

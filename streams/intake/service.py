@@ -52,6 +52,7 @@ class Intake:
             baseline_seconds=settings.intake_surge_baseline_seconds,
             factor=settings.intake_surge_factor,
             min_signatures=settings.intake_surge_min_signatures,
+            bucket_seconds=settings.intake_surge_bucket_seconds,
         )
 
     def client(self, remote: str | None, forwarded_for: str | None) -> str | None:

@@ -6,8 +6,9 @@ surge; the detector tells ops (a warning in the log, a metric, the intake's
 /healthz) so that someone looks (``countersign sources``) and, if it is an attack,
 undoes it (``countersign invalidate``). It refuses nobody.
 
-Pure bookkeeping with an injected clock: counts per minute over the recent window
-and the baseline before it, bounded in memory (least recently seen keys dropped).
+Pure bookkeeping with an injected clock: counts per bucket (a minute, unless set
+shorter, as the tests do) over the recent window and the baseline before it, bounded
+in memory (least recently seen keys dropped).
 A detector reports nothing until it has watched for a whole baseline: without a
 past, every first minute would look like a surge.
 """
@@ -47,24 +48,24 @@ class Surge:
         )
 
 
-class _Minutes:
-    """Counts per whole minute, for the last ``keep`` minutes."""
+class _Buckets:
+    """Counts per whole bucket, for the last ``keep`` buckets."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.counts: deque[tuple[int, int]] = deque()
 
-    def add(self, minute: int) -> None:
-        if self.counts and self.counts[-1][0] == minute:
-            self.counts[-1] = (minute, self.counts[-1][1] + 1)
+    def add(self, bucket: int) -> None:
+        if self.counts and self.counts[-1][0] == bucket:
+            self.counts[-1] = (bucket, self.counts[-1][1] + 1)
         else:
-            self.counts.append((minute, 1))
-        while self.counts and self.counts[0][0] <= minute - self.keep:
+            self.counts.append((bucket, 1))
+        while self.counts and self.counts[0][0] <= bucket - self.keep:
             self.counts.popleft()
 
     def between(self, first: int, last: int) -> int:
-        """Signatures in minutes ``first`` .. ``last`` (inclusive)."""
-        return sum(n for minute, n in self.counts if first <= minute <= last)
+        """Signatures in buckets ``first`` .. ``last`` (inclusive)."""
+        return sum(n for bucket, n in self.counts if first <= bucket <= last)
 
 
 class SurgeDetector:
@@ -75,12 +76,14 @@ class SurgeDetector:
         baseline_seconds: float = 3600.0,
         factor: float = 10.0,
         min_signatures: int = 100,
+        bucket_seconds: float = 60.0,
     ) -> None:
-        self.window = max(1, math.ceil(window_seconds / 60))
-        self.baseline = max(1, math.ceil(baseline_seconds / 60))
+        self.bucket_seconds = bucket_seconds
+        self.window = max(1, math.ceil(window_seconds / bucket_seconds))
+        self.baseline = max(1, math.ceil(baseline_seconds / bucket_seconds))
         self.factor = factor
         self.min_signatures = min_signatures
-        self._keys: OrderedDict[tuple[str, str | None], _Minutes] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str | None], _Buckets] = OrderedDict()
         self._reported: dict[tuple[str, str | None], float] = {}
         self._started: float | None = None
         #: The surges reported within their cooldown: what /healthz shows.
@@ -89,44 +92,45 @@ class SurgeDetector:
     def observe(self, petition_id: str, email: str, now: float) -> list[Surge]:
         """Count one signature Kafka took at ``now`` (seconds); the surges it starts."""
         domain = email.strip().rpartition("@")[2].lower() or None
-        minute = int(now // 60)
+        bucket = int(now // self.bucket_seconds)
         if self._started is None:
             self._started = now
-        warm = now - self._started >= self.baseline * 60
+        warm = now - self._started >= self.baseline * self.bucket_seconds
         found = []
         keys = [(petition_id, None)] + ([(petition_id, domain)] if domain else [])
         for key in keys:
-            minutes = self._minutes(key)
-            minutes.add(minute)
-            surge = self._check(key, minutes, minute, now) if warm else None
+            buckets = self._buckets(key)
+            buckets.add(bucket)
+            surge = self._check(key, buckets, bucket, now) if warm else None
             if surge is not None:
                 found.append(surge)
         self._expire(now)
         return found
 
-    def _minutes(self, key: tuple[str, str | None]) -> _Minutes:
-        minutes = self._keys.get(key)
-        if minutes is None:
-            minutes = self._keys[key] = _Minutes(self.window + self.baseline)
+    def _buckets(self, key: tuple[str, str | None]) -> _Buckets:
+        buckets = self._keys.get(key)
+        if buckets is None:
+            buckets = self._keys[key] = _Buckets(self.window + self.baseline)
             if len(self._keys) > MAX_KEYS:
                 self._keys.popitem(last=False)
         else:
             self._keys.move_to_end(key)
-        return minutes
+        return buckets
 
     def _check(
-        self, key: tuple[str, str | None], minutes: _Minutes, minute: int, now: float
+        self, key: tuple[str, str | None], buckets: _Buckets, bucket: int, now: float
     ) -> Surge | None:
-        recent = minutes.between(minute - self.window + 1, minute)
+        recent = buckets.between(bucket - self.window + 1, bucket)
         if recent < self.min_signatures:
             return None
-        before = minutes.between(minute - self.window - self.baseline + 1, minute - self.window)
-        per_minute_before = before / self.baseline
-        if recent / self.window < self.factor * max(per_minute_before, 1 / self.baseline):
+        before = buckets.between(bucket - self.window - self.baseline + 1, bucket - self.window)
+        per_bucket_before = before / self.baseline
+        if recent / self.window < self.factor * max(per_bucket_before, 1 / self.baseline):
             return None
         if now - self._reported.get(key, -math.inf) < COOLDOWN_SECONDS:
             return None
         self._reported[key] = now
+        per_minute_before = per_bucket_before * 60 / self.bucket_seconds
         surge = Surge(key[0], key[1], recent, per_minute_before)
         self.current[key] = surge
         return surge
