@@ -8,9 +8,10 @@ instead of a flood of connection-refused lines.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from streams.core.errors import KafkaUnavailable
@@ -122,11 +123,40 @@ def group_lag(settings: Settings, group_id: str, topics: list[str], timeout: flo
         committed = reader.committed(partitions, timeout=timeout)
         lag = 0
         for tp in committed:
-            low, high = reader.get_watermark_offsets(tp, timeout=timeout)
+            low, high = watermarks(reader, tp, timeout)
             lag += high - (tp.offset if tp.offset >= 0 else low)
         return lag
     finally:
         reader.close()
+
+
+#: What a partition answers while it has no leader yet (a topic created a moment ago).
+LEADER_MOVING = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
+def watermarks(reader: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """A partition's low and high offsets, asked again while the broker answers with a
+    retriable error (a topic created a moment ago has no leader yet: NOT_LEADER or
+    LEADER_NOT_AVAILABLE for a short while) until ``timeout`` has passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = reader.get_watermark_offsets(tp, timeout=timeout)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = isinstance(error, KafkaError) and (
+                error.retriable() or error.code() in LEADER_MOVING
+            )
+            if not retriable or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def produce_waiting(

@@ -87,7 +87,7 @@ def whole_log(settings: Settings, topic_name: str, timeout: float = 10.0) -> Log
     reader = kafka.consumer(settings, group_id=settings.group_id("log-reader"))
     try:
         offsets = {
-            p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            p: kafka.watermarks(reader, TopicPartition(topic, p), timeout)
             for p in sorted(metadata.partitions)
         }
     finally:

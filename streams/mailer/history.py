@@ -91,7 +91,7 @@ class MailHistory:
         self._reader.assign(partitions)
         ends = {}
         for tp in partitions:
-            low, high = self._reader.get_watermark_offsets(tp, timeout=timeout)
+            low, high = kafka.watermarks(self._reader, tp, timeout)
             if high > low:
                 ends[tp.partition] = high
         read = 0

@@ -293,7 +293,7 @@ class Mailer:
         ranges = {}
         for tp in committed:
             if tp.offset >= 0:
-                low, _ = consumer.get_watermark_offsets(tp, timeout=10)
+                low, _ = kafka.watermarks(consumer, tp, 10)
                 ranges[tp.partition] = (max(low, tp.offset - LOOKBACK), tp.offset)
         log_range = LogRange(self.settings.topic(OUTBOX.name), ranges)
         before = len(self._requests)
