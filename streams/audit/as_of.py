@@ -53,7 +53,7 @@ def live_as_of(
     if len(cuts) < len(known):
         return None
     # A petition with no count yet has counted nothing: the empty cut.
-    latest = max(cuts.values(), key=_size, default=Cut({}))
+    latest = max(cuts.values(), key=lambda cut: cut.extent, default=Cut({}))
     countries = set(cuts) | {c for (p, c) in recount.rows_of() if p == petition}
     by_country: dict[str, int] = {}
     pending = int(live.get("pending", 0))
@@ -71,10 +71,3 @@ def live_as_of(
         "pending": pending,
         "rejected": {reason: int(rejected_at_end.get(reason, 0)) for reason in live["rejected"]},
     }
-
-
-def _size(cut: Cut) -> int:
-    return sum(
-        sum(o for o, _ in home.submitted.values()) + home.confirmations + home.moderations
-        for home in cut.homes.values()
-    )

@@ -259,7 +259,7 @@ class Shown:
         for sources in self.found.values():
             for _, cut in sources.values():
                 for home, home_cut in (cut.homes if cut else {}).items():
-                    if home not in latest or _size(home_cut) > _size(latest[home]):
+                    if home not in latest or home_cut.extent > latest[home].extent:
                         latest[home] = home_cut
         return Cut(latest) if latest else None
 
@@ -280,9 +280,7 @@ class Shown:
         cuts: dict[str, Cut] = {}
         for (petition, _, _), sources in self.found.items():
             for _, cut in sources.values():
-                if cut is not None and (
-                    petition not in cuts or _cut_size(cut) > _cut_size(cuts[petition])
-                ):
+                if cut is not None and (petition not in cuts or cut.extent > cuts[petition].extent):
                     cuts[petition] = cut
         return cuts
 
@@ -299,14 +297,6 @@ def covered(cut: Cut, log: LogRange, signers: SignerLogs) -> bool:
         if home_cut.moderations > signers.moderations.offsets.get(home, (0, 0))[1]:
             return False
     return True
-
-
-def _size(cut: HomeCut) -> int:
-    return sum(offset for offset, _ in cut.submitted.values()) + cut.confirmations + cut.moderations
-
-
-def _cut_size(cut: Cut) -> int:
-    return sum(_size(home) for home in cut.homes.values())
 
 
 def _cut(raw: Any) -> Cut | None:
@@ -361,7 +351,7 @@ def compare(
     log when it does not say: counts per (petition, country), and their petition's
     total and pending; ClickHouse's signature rows and rejections at ``cut``."""
     counted = recount.counts()
-    pending = Counter(recount.pending_by_country())
+    pending = recount.pending_by_country()
     petition_cuts = shown.petition_cuts()
     leeway = recount.leeway()
     for (petition, reason), n in recount.close_calls.items():

@@ -235,11 +235,10 @@ class Recount:
 
     def pending(self) -> Counter[str]:
         """Winners still waiting for their signer's confirmation, per petition."""
-        return Counter(
-            w[4]
-            for key, w in self.winners.items()
-            if w[7] and self._confirmed_at(key) is None and not self._invalidated(key)
-        )
+        per_petition: Counter[str] = Counter()
+        for (petition, _), n in self.pending_by_country().items():
+            per_petition[petition] += n
+        return per_petition
 
     # -- at a cut: what a count that covered only so much of the log must show --------
 

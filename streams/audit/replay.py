@@ -320,16 +320,16 @@ def compare(
     end = coverage(
         copied.submitted, copied.confirmations, copied.moderations, live.topic_partitions
     )
+    log = whole_log(live, SUBMITTED.name)  # read after the live numbers: holds their cuts
     from_start = all(
         copied.submitted.offsets[p][0] == low
-        for p, (low, _) in whole_log(live, SUBMITTED.name).offsets.items()
+        for p, (low, _) in log.offsets.items()
         if p in copied.submitted.offsets
     )
     recount: Recount | None = None
     rejected: dict[str, dict[str, int]] = {}
     if from_start:
         windows = petition_windows(live)
-        log = whole_log(live, SUBMITTED.name)  # read after the live numbers: holds their cuts
         recount = recount_log(live, log, windows, on_progress, signers=signer_logs_in(live))
         rows = live_client.post("/counts-at", json.loads(end.to_json()))["rejected"]
         for petition, reason, n in rows:

@@ -41,6 +41,12 @@ class HomeCut:
     confirmations: int = 0
     moderations: int = 0
 
+    @property
+    def extent(self) -> int:
+        """How far the cut reaches, as one number: a home partition's cuts only grow,
+        so of two of its cuts the one with the larger extent is the later."""
+        return sum(o for o, _ in self.submitted.values()) + self.confirmations + self.moderations
+
     def covers_submission(self, partition: int, offset: int, index: int) -> bool:
         return (offset, index) < self.submitted.get(partition, (0, 0))
 
@@ -100,6 +106,10 @@ class Cut:
     """The cut of a count that sums several home partitions: one ``HomeCut`` each."""
 
     homes: Mapping[int, HomeCut] = field(default_factory=dict)
+
+    @property
+    def extent(self) -> int:
+        return sum(home.extent for home in self.homes.values())
 
     def home(self, partition: int) -> HomeCut:
         """A home partition's cut; an empty one for a home that never reported."""
