@@ -31,13 +31,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
+from schemas.writes import encode_writes, writes_key, writes_of
 from streams.core.metrics import EVENTS_IN, verdict_counter
 from streams.rules.dedupe import PartialCounts
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output
 from streams.rules.verdict import SourcePosition
 from streams.worker.app import CountersignApp
-from streams.worker.policy import Handler, handle_each
+from streams.worker.engine import WritesPerRecord, table_written_per_record
+from streams.worker.policy import Handler, halt_worker, handle_each
 from streams.worker.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -64,21 +66,32 @@ class DedupeStage:
         settings = app.countersign_settings
         self.topics = topics
         # Keys and values are our own compact bytes (DedupeKey.table_key, Winner.encode).
-        self.winners = app.Table(
+        # Its changelog gets one record per input record that wrote (TableWrites), not
+        # one per winner: a batch of 50 signatures costs one changelog send, not 50.
+        self.winners = table_written_per_record(
+            app,
             "dedupe-winners-v3",
+            writes_of=writes_of,
+            on_unreadable=halt_worker,
             default=None,
             key_type=bytes,  # bytes types make Faust store them raw
             value_type=bytes,
             partitions=settings.topic_partitions,
             options=dict(ROCKSDB_OPTIONS),
         )
-        self.ledger = DedupeLedger(self.winners)
+        self.writes = WritesPerRecord(self.winners, encode=encode_writes, new_key=writes_key)
+        self.ledger = DedupeLedger(self.writes)
         self.partial_codec = codec("PartialCount")
         self.winners.on_recover(self.rebuild_partial_counts)
 
     async def rebuild_partial_counts(self) -> None:
         self.ledger.partial = PartialCounts.rebuild(self.winners.items())
         log.info("partial counts rebuilt from %d winners", self.ledger.partial.total())
+
+    def end_record(self, read_at: SourcePosition) -> None:
+        """Send the table writes of the record read at ``read_at`` to the changelog, as
+        one record; every handler calls it before its record is acknowledged."""
+        self.writes.end_record(read_at.partition)
 
     async def publish_partial_counts(self) -> None:
         for (petition_id, partition), report in self.ledger.partial.take_changed():
@@ -115,6 +128,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
         for output in outputs:
             verdict_counter(output.verdict).inc()
             await topics.send_output(output)
+        stage.end_record(read_at)
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
     async def dedupe(stream: Any) -> None:
@@ -129,6 +143,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             events_in.inc()
             read_at = SourcePosition(message.topic, message.partition, message.offset)
             output = apply(message.key, message.value, read_at, datetime.now(UTC))
+            stage.end_record(read_at)
             if output is not None:
                 verdict_counter(output.verdict).inc()
                 await topics.send_output(output)

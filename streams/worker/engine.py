@@ -20,6 +20,9 @@ The hooks, and why each exists:
 * ``EngineApp._new_producer`` makes the flush Faust runs before every offset commit
   run ``before_commit`` too: the worker's own output producer is flushed there
   (``streams.worker.outputs``), so no offset is committed past an undelivered output.
+* ``TableWrittenPerRecord`` and ``WritesPerRecord`` write a table through its local
+  store and send its changelog one record per input record (``schemas.writes``)
+  instead of one per key; restoring expands those records back into their writes.
 * ``end_batches_at_unreadable_headers`` stops aiokafka's fetcher from failing on a
   record whose header name is no UTF-8 (its C reader decodes names strictly, before our
   code sees the record, and the worker stopped at every restart): the batch ends there,
@@ -32,12 +35,13 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from typing import Any, NoReturn
 
 import faust
 import mode.loop
 from aiokafka.consumer.fetcher import PartitionRecords
+from faust import current_event
 
 from streams.core.errors import CountersignError
 
@@ -266,3 +270,153 @@ def mark_handled(app: faust.App) -> Callable[[Any, int, int], Awaitable[None]]:
         await consumer._add_gap(tp, start, end - 1)
 
     return mark
+
+
+#: A table's key and its new value in the table's own bytes (None: deleted).
+Write = tuple[bytes, bytes | None]
+
+
+class _Written:
+    """One write of a ``TableWrites`` changelog record, shaped as the one-key changelog
+    event Faust's stores apply (``Store.apply_changelog_batch`` reads ``key``, ``value``
+    and ``message.{tp, offset, partition, key, value}``)."""
+
+    __slots__ = ("key", "message", "value")
+
+    def __init__(self, carrier: Any, key: bytes, value: bytes | None) -> None:
+        self.key = key
+        self.value = value
+        self.message = _WrittenMessage(carrier, key, value)
+
+
+class _WrittenMessage:
+    __slots__ = ("key", "offset", "partition", "tp", "value")
+
+    def __init__(self, carrier: Any, key: bytes, value: bytes | None) -> None:
+        self.tp, self.offset, self.partition = carrier.tp, carrier.offset, carrier.partition
+        self.key, self.value = key, value
+
+
+class TableWrittenPerRecord(faust.Table[bytes, bytes]):
+    """A Faust table whose changelog may hold records of several writes each
+    (``WritesPerRecord`` sends them); restoring (recovery, standbys) expands each into
+    its writes, at the record's offset, before Faust's store applies them.
+
+    ``writes_of(key, value)`` gives a changelog record's writes, or None for a plain
+    one-key record (as Faust writes them, and as older workers did). Faust's recovery
+    logs and swallows an exception from here, which would leave the table short: so an
+    unreadable record calls ``on_unreadable`` instead, which must not return."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        *,
+        writes_of: Callable[[bytes | None, bytes | None], Sequence[Write] | None],
+        on_unreadable: Callable[[str], NoReturn],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, **kwargs)
+        self.writes_of = writes_of
+        self.on_unreadable = on_unreadable
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        super().apply_changelog_batch(list(self._expanded(batch)))
+
+    def _expanded(self, batch: Iterable[Any]) -> Iterator[Any]:
+        for event in batch:
+            message = event.message
+            try:
+                writes = self.writes_of(message.key, message.value)
+            except Exception as exc:
+                self.on_unreadable(
+                    f"{self.name}: the changelog record at {message.tp}@{message.offset} "
+                    f"cannot be restored ({exc})"
+                )
+            if writes is None:
+                yield event
+            else:
+                yield from (_Written(message, key, value) for key, value in writes)
+
+
+def table_written_per_record(app: faust.App, name: str, **options: Any) -> TableWrittenPerRecord:
+    """Define a ``TableWrittenPerRecord`` on ``app``, as ``app.Table`` defines a table."""
+    table = TableWrittenPerRecord(app, name=name, beacon=app.tables.beacon, **options)
+    app.tables.add(table)
+    return table
+
+
+class WritesPerRecord(MutableMapping[bytes, bytes]):
+    """A ``TableWrittenPerRecord`` as a mapping that reads and writes its local store
+    (the partition of the event being handled, as Faust's own writes) and keeps what
+    was written; ``end_record`` sends all of it as one changelog record.
+
+    Exactness (docs/exactly-once.md): every handler calls ``end_record`` before its
+    record is acknowledged, and Faust flushes its producer (this changelog) before it
+    commits, so no offset is committed before the writes of its record are in the
+    changelog. Writes are kept per partition, and a record's ``end_record`` sends every
+    write of its partition, its own and any another agent made on that partition
+    meanwhile: a write may go out early, never late. Each record has a fresh key
+    (``new_key``), so compaction never drops one."""
+
+    def __init__(
+        self,
+        table: TableWrittenPerRecord,
+        *,
+        encode: Callable[[Sequence[Write]], bytes],
+        new_key: Callable[[], bytes],
+    ) -> None:
+        self.table = table
+        self.encode = encode
+        self.new_key = new_key
+        self._written: dict[int, dict[bytes, bytes | None]] = {}
+
+    def _partition(self) -> int:
+        event = current_event()
+        if event is None:
+            raise RuntimeError(f"{self.table.name} is written outside of an agent's event")
+        return int(event.message.partition)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self.table.data[key]  # type: ignore[no-any-return]
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        try:
+            return self.table.data[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.table.data
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.table.data[key] = value
+        self._written.setdefault(self._partition(), {})[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.table.data[key]
+        self._written.setdefault(self._partition(), {})[key] = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.table.data)
+
+    def __len__(self) -> int:
+        return len(self.table.data)
+
+    def unsent(self, partition: int) -> int:
+        """How many keys written on ``partition`` wait for an ``end_record``."""
+        return len(self._written.get(partition, ()))
+
+    def end_record(self, partition: int) -> None:
+        """Send what was written on ``partition`` as one changelog record (none if
+        nothing was). Sent through Faust's producer, like Faust's own changelog
+        records: the store's persisted offset follows its delivery."""
+        written = self._written.pop(partition, None)
+        if not written:
+            return
+        self.table.send_changelog(
+            partition,
+            self.new_key(),
+            self.encode(list(written.items())),
+            key_serializer="raw",
+            value_serializer="raw",
+        )

@@ -95,6 +95,7 @@ def register(
             await topics.send_output(output)
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(pause)
+        dedupe.end_record(position)
 
     @app.agent(topics.submitted, name="validate", concurrency=1)
     async def validate(stream: Any) -> None:

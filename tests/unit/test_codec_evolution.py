@@ -49,6 +49,7 @@ RELEASED_FINGERPRINTS = {
     ("SignatureRejected", 2): "98b8d0e30937fc36",
     ("SignatureSubmitted", 1): "f697417f694eea3f",
     ("SignatureSubmitted", 2): "bfb302424d70a685",
+    ("TableWrites", 1): "1c9efac7eff7d9a9",
 }
 
 

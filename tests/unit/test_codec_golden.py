@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from schemas.codec import AvroCodec, default_registry
+from schemas.writes import encode_writes
 
 
 def rabin_fingerprint_64(data: bytes) -> int:
@@ -122,3 +123,23 @@ def test_encoding_matches_the_pinned_golden_bytes() -> None:
 def test_golden_bytes_decode_to_the_record_with_the_new_field_defaulted() -> None:
     decoded = AvroCodec("SignatureSubmitted").decode(bytes.fromhex(GOLDEN_V1_HEX))
     assert decoded == {**RECORD, "referrer": None}
+
+
+def test_a_table_writes_record_is_pinned_byte_for_byte() -> None:
+    """The dedupe table's changelog holds these forever (a restore reads them all)."""
+    fingerprint = default_registry().version("TableWrites", 1).fingerprint
+    expected = (
+        b"\xc3\x01"
+        + fingerprint
+        + zigzag_varint(2)  # an array block of two entries
+        + zigzag_varint(3)
+        + b"k:1"  # key
+        + zigzag_varint(1)  # value: union branch 1 (bytes)
+        + zigzag_varint(2)
+        + b"FR"
+        + zigzag_varint(3)
+        + b"k:2"
+        + zigzag_varint(0)  # value: union branch 0 (null): deleted
+        + zigzag_varint(0)  # end of the array
+    )
+    assert encode_writes([(b"k:1", b"FR"), (b"k:2", None)]) == expected

@@ -43,6 +43,7 @@ def test_every_record_type_has_a_schema_file() -> None:
         "SignatureModerated",
         "SignatureRejected",
         "SignatureSubmitted",
+        "TableWrites",
     ]
 
 

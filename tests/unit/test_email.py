@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
+import unicodedata
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from streams.rules.email import email_hash, mail_address, normalize_email
+from streams.rules.email import (
+    UNMAILABLE_CATEGORIES,
+    email_hash,
+    mail_address,
+    normalize_email,
+    unmailable_character,
+)
 from streams.rules.reasons import Reason, RuleViolation
 
 KEY = b"test-key"
@@ -181,3 +188,11 @@ def test_a_mail_goes_to_the_address_as_typed_with_its_domain_in_ascii() -> None:
 def test_no_mail_goes_to_an_address_the_rule_refuses() -> None:
     with pytest.raises(RuleViolation):
         mail_address("evil+\u2028x@example.org")
+
+
+def test_every_ascii_character_is_unmailable_exactly_when_unicode_says_so() -> None:
+    """The ASCII fast path of ``unmailable_character`` against the Unicode rule itself."""
+    for code in range(128):
+        ch = chr(code)
+        by_unicode = ch.isspace() or unicodedata.category(ch) in UNMAILABLE_CATEGORIES
+        assert unmailable_character(f"a{ch}b@example.org") == by_unicode, repr(ch)

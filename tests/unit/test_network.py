@@ -44,3 +44,19 @@ def test_no_or_a_garbled_address_has_no_network(address: str | None) -> None:
 @given(st.ip_addresses().map(str) | st.ip_addresses(v=4).map(lambda ip: f"::ffff:{ip}"))
 def test_every_address_gets_the_network_ipaddress_gives(address: str) -> None:
     assert network_of(address) == by_ip_network(address)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="0123456789٣²x ", min_size=0, max_size=4), min_size=3, max_size=5
+    ).map(".".join)
+)
+def test_anything_shaped_like_a_dotted_quad_gets_what_ipaddress_says(address: str) -> None:
+    """The IPv4 fast path agrees with ``ipaddress`` on near misses too (leading zeros,
+    octets over 255, other digits, too few or many octets)."""
+    try:
+        expected: str | None = by_ip_network(address.strip())
+    except ValueError:
+        expected = None
+    assert network_of(address) == expected

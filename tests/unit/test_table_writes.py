@@ -1,0 +1,173 @@
+"""The dedupe table's changelog records of several writes (``schemas.writes``,
+``streams.worker.engine.TableWrittenPerRecord`` / ``WritesPerRecord``): what the
+writer sends, a fresh table restores to the same entries, through Faust's real
+RocksDB store; and a record that cannot be read stops the worker instead of leaving
+the table short."""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import faust
+import pytest
+from faust.streams import _current_event
+from faust.tables import recovery
+from faust.types import TP
+from faust.types.tuples import Message
+
+from schemas.writes import (
+    WRITES_KEY_PREFIX,
+    decode_writes,
+    encode_writes,
+    is_writes_key,
+    writes_key,
+    writes_of,
+)
+from streams.core.errors import MalformedMessage
+from streams.worker import engine
+
+CHANGELOG = "seam-test-winners-changelog"
+
+
+class Halted(Exception):
+    pass
+
+
+def halt(reason: str) -> NoReturn:
+    raise Halted(reason)
+
+
+def table_in(directory: Path) -> engine.TableWrittenPerRecord:
+    app = engine.EngineApp(
+        "seam-test", broker="kafka://127.0.0.1:9", store="rocksdb://", datadir=str(directory)
+    )
+    return engine.table_written_per_record(
+        app,
+        "winners",
+        writes_of=writes_of,
+        on_unreadable=halt,
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=4,
+    )
+
+
+def message(partition: int, offset: int, key: bytes | None, value: bytes | None) -> Message:
+    return Message(
+        CHANGELOG, partition, offset, 0.0, 0, [], key, value, None, tp=TP(CHANGELOG, partition)
+    )
+
+
+def changelog_event(table: Any, partition: int, offset: int, key: bytes, value: bytes) -> Any:
+    return table.app.create_event(key, value, [], message(partition, offset, key, value))
+
+
+class Handling:
+    """Makes an event of ``partition`` the one being handled, as an agent's stream does."""
+
+    def __init__(self, table: Any, partition: int) -> None:
+        self.event = changelog_event(table, partition, 0, b"in", b"in")
+
+    def __enter__(self) -> None:
+        self.token = _current_event.set(weakref.ref(self.event))
+
+    def __exit__(self, *exc: object) -> None:
+        _current_event.reset(self.token)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    records: list[tuple[int, bytes, bytes]] = []
+
+    def send_changelog(self: Any, partition: int, key: bytes, value: bytes, **_: Any) -> None:
+        records.append((partition, key, value))
+
+    monkeypatch.setattr(engine.TableWrittenPerRecord, "send_changelog", send_changelog)
+    yield records
+
+
+def test_a_writes_record_round_trips_its_entries_in_order() -> None:
+    writes = [(b"p:" + bytes(32), b"FR 0 1 0"), (b"q:" + bytes(32), None)]
+    assert decode_writes(encode_writes(writes)) == writes
+
+
+def test_a_writes_key_is_fresh_each_time_and_never_a_table_key() -> None:
+    keys = {writes_key() for _ in range(100)}
+    assert len(keys) == 100
+    assert all(is_writes_key(key) for key in keys)
+    table_key = WRITES_KEY_PREFIX + b"x:" + bytes(32)  # a petition id that mimics the prefix
+    assert not is_writes_key(table_key)
+    assert writes_of(table_key, b"FR 0 1 0") is None
+
+
+def test_a_record_of_writes_that_is_no_writes_record_is_malformed() -> None:
+    with pytest.raises(MalformedMessage):
+        writes_of(writes_key(), b"not avro")
+
+
+def test_one_record_sends_all_its_writes_as_one_changelog_record(
+    tmp_path: Path, sent: list[tuple[int, bytes, bytes]]
+) -> None:
+    table = table_in(tmp_path / "a")
+    writes = engine.WritesPerRecord(table, encode=encode_writes, new_key=writes_key)
+    with Handling(table, 2):
+        for n in range(50):
+            writes[b"pet:" + n.to_bytes(32, "big")] = f"FR 2 {n} 2".encode()
+        assert writes.unsent(2) == 50
+        writes.end_record(2)
+        writes.end_record(2)  # nothing more was written: nothing more is sent
+    [(partition, key, value)] = sent
+    assert partition == 2
+    assert is_writes_key(key)
+    assert len(decode_writes(value)) == 50
+
+
+def test_what_the_writer_sent_a_fresh_table_restores_to_the_same_entries(
+    tmp_path: Path, sent: list[tuple[int, bytes, bytes]]
+) -> None:
+    first = table_in(tmp_path / "first")
+    writes = engine.WritesPerRecord(first, encode=encode_writes, new_key=writes_key)
+    expected: dict[bytes, bytes] = {}
+    with Handling(first, 1):
+        for n in range(10):
+            key, value = b"pet:" + n.to_bytes(32, "big"), f"DE 1 {n} 1".encode()
+            writes[key] = value
+            expected[key] = value
+            if n % 4 == 3:
+                writes.end_record(1)
+        writes[b"pet:" + (0).to_bytes(32, "big")] = b"DE 1 0 1 c7"  # changed later
+        expected[b"pet:" + (0).to_bytes(32, "big")] = b"DE 1 0 1 c7"
+        writes.end_record(1)
+    assert writes.get(b"pet:" + (3).to_bytes(32, "big")) == b"DE 1 3 1"
+
+    restored = table_in(tmp_path / "restored")
+    events = [
+        changelog_event(restored, partition, offset, key, value)
+        for offset, (partition, key, value) in enumerate(sent)
+    ]
+    events.insert(1, changelog_event(restored, 1, 99, b"old:" + bytes(32), b"US 1 0 1"))
+    expected[b"old:" + bytes(32)] = b"US 1 0 1"  # a one-key record, as Faust writes them
+    restored.apply_changelog_batch(events)
+    assert {key: restored.data[key] for key in expected} == expected
+    assert restored.data.persisted_offset(TP(CHANGELOG, 1)) == 99
+
+
+def test_an_unreadable_writes_record_stops_the_worker_and_applies_nothing(tmp_path: Path) -> None:
+    table = table_in(tmp_path / "t")
+    good = changelog_event(table, 0, 0, b"a:" + bytes(32), b"FR 0 0 0")
+    bad = changelog_event(table, 0, 1, writes_key(), b"\xc3\x01 truncated")
+    with pytest.raises(Halted, match="cannot be restored"):
+        table.apply_changelog_batch([good, bad])
+    assert b"a:" + bytes(32) not in table.data
+
+
+def test_faust_still_restores_through_apply_changelog_batch_and_sends_by_send_changelog() -> None:
+    """The two methods the per-record writes hook (Faust's recovery calls the first)."""
+    assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
+    assert "send_changelog" in vars(faust.tables.base.Collection)
+    assert "table.apply_changelog_batch(" in inspect.getsource(recovery)
