@@ -38,7 +38,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
+from bench.machine import RESULTS_DIR, cpu_seconds, describe, peak_rss_mib, save_report
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
@@ -157,6 +157,7 @@ def end_to_end(  # noqa: PLR0917
         assert worker.process is not None and worker.api is not None
         assert worker.api.process is not None
         pid, api_pid = worker.process.pid, worker.api.process.pid
+        cpu_before = cpu_seconds(pid), cpu_seconds(api_pid)
         started = time.perf_counter()
         produce(settings, events, per_record=per_record)
         peak = api_peak = 0.0
@@ -171,6 +172,8 @@ def end_to_end(  # noqa: PLR0917
                 raise RuntimeError(f"the worker died:\n{worker.log_tail()}")
             time.sleep(0.5)
         seconds = time.perf_counter() - started
+        worker_cpu = cpu_seconds(pid) - cpu_before[0]
+        serve_cpu = cpu_seconds(api_pid) - cpu_before[1]
         for helper in helpers:
             helper.stop()
     state = directory_bytes(settings.data_dir / "faust", "dedupe-winners")
@@ -178,6 +181,10 @@ def end_to_end(  # noqa: PLR0917
         "events_per_s": round(len(events) / seconds),
         "seconds": round(seconds, 1),
         "counts_exact": exact,
+        # CPU per event: steadier than the rate on a shared 2-core machine, and it
+        # tells which process the time went to (helpers' CPU is not in it).
+        "worker_cpu_us_per_event": round(worker_cpu / len(events) * 1e6),
+        "serve_cpu_us_per_event": round(serve_cpu / len(events) * 1e6),
         "worker_peak_rss_mib": round(peak),
         "serve_peak_rss_mib": round(api_peak),
         "state_bytes_per_signature": round(state / max(truth.total_accepted(), 1), 1),

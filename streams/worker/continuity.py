@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 
 from streams.core import kafka
 from streams.core.logscan import LogRange, LogRecord, scan
@@ -83,11 +83,15 @@ class ContinuityGuard:
         committed: Callable[[str, int], int | None],
         mark_handled: MarkHandled,
         read_log: ReadLog | None = None,
+        log_end: Callable[[str, int], int] | None = None,
     ) -> None:
         self.settings = settings
         self.committed = committed
         self.mark_handled = mark_handled
         self.read_log = read_log or self._read_log
+        #: The offset after a partition's last record (its high watermark).
+        self.log_end = log_end or self._log_end
+        self._reader: Consumer | None = None
         #: Per partition, the offset after the last record handled.
         self.expected: dict[Partition, int] = {}
 
@@ -101,23 +105,55 @@ class ContinuityGuard:
             return  # the common case: no question for the broker
         committed = await asyncio.to_thread(self.committed, message.topic, message.partition)
         start = unhandled_before(message.offset, expected, committed)
-        if start is None:
-            return
-        missed, position = 0, start
-        while position < message.offset:
-            records = await asyncio.to_thread(
-                self.read_log, message.topic, message.partition, position, message.offset
+        if start is not None:
+            await self._handle_hole(
+                message.tp, (message.topic, message.partition), start, message.offset, handle
             )
+
+    async def handle_tail(self, tp: Any, handle: Callable[[Any], Awaitable[None]]) -> None:
+        """Handle, in order, the records at the end of a partition that were never
+        handed to this agent: no later record will show the hole to ``handle_missed``.
+        Seen: after a SIGKILL with every record already produced, the restarted worker
+        lost all of three partitions' remaining records in Faust's recovery race
+        (faust-streaming issue 596) and sat idle. For an agent that has been idle a
+        while, on a partition it owns (``streams.worker.policy``)."""
+        where = (tp.topic, tp.partition)
+        end = await asyncio.to_thread(self.log_end, tp.topic, tp.partition)
+        expected = self.expected.get(where)
+        if expected is not None and end <= expected:
+            return  # the common case: no question for the broker
+        committed = await asyncio.to_thread(self.committed, tp.topic, tp.partition)
+        start = unhandled_before(end, expected, committed)
+        self.expected[where] = max(expected or 0, committed or 0, end)
+        if start is not None:
+            await self._handle_hole(tp, where, start, end, handle, when="at the end")
+
+    async def _handle_hole(  # noqa: PLR0917
+        self,
+        tp: Any,
+        where: Partition,
+        start: int,
+        end: int,
+        handle: Callable[[Any], Awaitable[None]],
+        when: str = "first",
+    ) -> None:
+        """Handle the records of ``[start, end)`` of partition ``where`` from the log,
+        in order; then tell Faust (``tp``: its name of the partition) they are done."""
+        topic, partition = where
+        missed, position = 0, start
+        while position < end:
+            records = await asyncio.to_thread(self.read_log, topic, partition, position, end)
             if not records:
                 break
             if missed == 0:
                 log.warning(
                     "%s[%d]: the records from offset %d to %d were never handed to this "
-                    "agent, and nobody committed them; handling them from the log first",
-                    message.topic,
-                    message.partition,
+                    "agent, and nobody committed them; handling them from the log %s",
+                    topic,
+                    partition,
                     start,
-                    message.offset - 1,
+                    end - 1,
+                    when,
                 )
             for record in records:
                 await handle(record)
@@ -126,14 +162,19 @@ class ContinuityGuard:
         if missed == 0:
             log.info(
                 "%s[%d]: no record at offsets %d to %d (transaction markers or compaction)",
-                message.topic,
-                message.partition,
+                topic,
+                partition,
                 start,
-                message.offset - 1,
+                end - 1,
             )
         # Faust's commit waits for these offsets to be acknowledged, and it never
         # handed them over to be: tell it they are done.
-        await self.mark_handled(message.tp, start, message.offset)
+        await self.mark_handled(tp, start, end)
+
+    def _log_end(self, topic: str, partition: int) -> int:
+        if self._reader is None:  # a consumer that never joins its group: offsets only
+            self._reader = kafka.consumer(self.settings, self.settings.group_id("tail-check"))
+        return kafka.watermarks(self._reader, TopicPartition(topic, partition), timeout=30)[1]
 
     def _read_log(self, topic: str, partition: int, start: int, end: int) -> list[MissedRecord]:
         records = scan(self.settings, LogRange(topic, {partition: (start, end)}))

@@ -79,14 +79,35 @@ class DedupeStage:
             partitions=settings.topic_partitions,
             options=dict(ROCKSDB_OPTIONS),
         )
-        self.writes = WritesPerRecord(self.winners, encode=encode_writes, new_key=writes_key)
+        self.writes = WritesPerRecord(
+            self.winners, encode=encode_writes, new_key=writes_key, send=self._send_changelog
+        )
         self.ledger = DedupeLedger(self.writes)
+        self.app = app
+        app.before_commit.append(self.persist_changelog_offsets)
         self.partial_codec = codec("PartialCount")
         self.winners.on_recover(self.rebuild_partial_counts)
 
     async def rebuild_partial_counts(self) -> None:
         self.ledger.partial = PartialCounts.rebuild(self.winners.items())
         log.info("partial counts rebuilt from %d winners", self.ledger.partial.total())
+
+    def _send_changelog(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        """Through the outputs' producer: flushed before every commit, and one
+        idempotent producer for the whole changelog, so its records stay in order."""
+        outputs = self.app.outputs
+        if outputs is None:
+            raise RuntimeError("the worker has no output producer (build it with build_worker)")
+        outputs.produce(topic, key, value, partition, None, tracked=True)
+
+    async def persist_changelog_offsets(self) -> None:
+        """Before a commit: note in the local store how far the changelog Kafka took
+        reaches (a restart restores only what came after)."""
+        if self.app.outputs is None:
+            return
+        changelog = self.writes.changelog
+        delivered = self.app.outputs.take_delivered()
+        self.writes.persist({p: offset for (t, p), offset in delivered.items() if t == changelog})
 
     def end_record(self, read_at: SourcePosition) -> None:
         """Send the table writes of the record read at ``read_at`` to the changelog, as
@@ -103,8 +124,8 @@ class DedupeStage:
                 "version": report.version,
                 "cut": report.cut.as_record(partition),
             }
-            await self.topics.partials.send(
-                key=petition_id.encode(), value=self.partial_codec.encode(record)
+            await self.topics.send(
+                self.topics.partials, petition_id.encode(), self.partial_codec.encode(record)
             )
 
 

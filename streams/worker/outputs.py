@@ -1,7 +1,9 @@
 """The worker's outputs (verdicts, mails to send, partial and regional counts) go to
 Kafka through librdkafka (confluent-kafka, idempotent, acks=all), not through Faust's
 aiokafka producer: a few microseconds a record in C instead of ~40 µs of Python
-(docs/benchmarks.md). Faust's tables keep their own changelog producer.
+(docs/benchmarks.md). The dedupe table's changelog records go through it too
+(``streams.worker.engine.WritesPerRecord``, ``tracked``: their delivered offsets
+become the store's persisted offsets); the aggregate's small table keeps Faust's.
 
 Why it stays exact (docs/exactly-once.md): an input record is acknowledged only after
 its handler handed every output to this producer (``streams.worker.policy``); Faust
@@ -64,6 +66,10 @@ class OutputProducer:
         self.on_failure = on_failure
         #: The first delivery error, if any (set by librdkafka's callback thread).
         self.failure: str | None = None
+        #: The highest delivered offset per (topic, partition) of records produced with
+        #: ``tracked=True`` (a table's changelog), until ``take_delivered`` takes them.
+        self._delivered_offsets: dict[tuple[str, int], int] = {}
+        self._offsets_lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="outputs-poll", daemon=True)
         self._poller.start()
@@ -77,15 +83,40 @@ class OutputProducer:
         if error is not None:
             self._fail(message.topic(), message.partition(), error)
 
+    def _delivered_tracked(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._fail(message.topic(), message.partition(), error)
+            return
+        where = (cast(str, message.topic()), cast(int, message.partition()))
+        offset = cast(int, message.offset())
+        with self._offsets_lock:
+            if offset > self._delivered_offsets.get(where, -1):
+                self._delivered_offsets[where] = offset
+
+    def take_delivered(self) -> dict[tuple[str, int], int]:
+        """The highest offset Kafka acknowledged per (topic, partition) of the tracked
+        records since the last call."""
+        with self._offsets_lock:
+            taken, self._delivered_offsets = self._delivered_offsets, {}
+        return taken
+
     def _fail(self, topic: str | None, partition: int | None, error: KafkaError) -> None:
         """Keep the first failure; the next ``flush`` reports it."""
         if self.failure is None:
             self.failure = f"Kafka did not take an output on {topic}[{partition}]: {error.str()}"
 
     def produce(
-        self, topic: str, key: bytes | None, value: bytes, partition: int, headers: Headers
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        partition: int,
+        headers: Headers,
+        *,
+        tracked: bool = False,
     ) -> None:
-        """Hand one record to librdkafka (its delivery is checked by ``flush``)."""
+        """Hand one record to librdkafka (its delivery is checked by ``flush``); with
+        ``tracked``, its offset is kept for ``take_delivered`` once Kafka has it."""
         while True:
             try:
                 self.producer.produce(
@@ -94,7 +125,7 @@ class OutputProducer:
                     key,
                     partition=partition,
                     headers=cast(_KafkaHeaders, headers),
-                    on_delivery=self._delivered,
+                    on_delivery=self._delivered_tracked if tracked else self._delivered,
                 )
                 return
             except BufferError:  # the queue is full: let the poll thread drain it

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from streams.worker.continuity import ContinuityGuard, broker_committed
-from streams.worker.engine import inbound_times, mark_handled
+from streams.worker.engine import inbound_times, mark_handled, owned, settled, stream_topics
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +51,67 @@ def halt_worker(reason: str, exc: BaseException | None = None) -> NoReturn:
     os._exit(HALT_EXIT_STATUS)
 
 
+#: How long an agent must have had nothing handed over before it looks for records at
+#: the end of its partitions that were never handed over (``watch_tails``).
+IDLE_SECONDS = 10.0
+
+
 async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     """Run ``handle`` on each message of ``stream`` in order; ack it when it returned.
     Records of its partition that were never handed over are handled before it,
-    from the log (``streams.worker.continuity``)."""
+    from the log (``streams.worker.continuity``), and so are those at the end of a
+    partition once the agent has been idle a while (``watch_tails``)."""
     app = stream.app
     settings = app.countersign_settings
     guard = ContinuityGuard(settings, broker_committed(settings, app.conf.id), mark_handled(app))
     inbound = inbound_times(app)
     manual = stream.noack()
-    async for event in manual.events():
-        inbound[event.message.tp] = time.monotonic()
-        try:
-            await guard.handle_missed(event.message, handle)
-            await handle(event.message)
-        except Exception as exc:
-            halt(name, event.message, exc)
-        await manual.ack(event)
+    one_at_a_time = asyncio.Lock()  # a record from Faust or from the log, never both
+    last_handed = [time.monotonic()]
+    watcher = asyncio.ensure_future(
+        watch_tails(name, stream, guard, handle, lock=one_at_a_time, last_handed=last_handed)
+    )
+    try:
+        async for event in manual.events():
+            async with one_at_a_time:
+                last_handed[0] = inbound[event.message.tp] = time.monotonic()
+                try:
+                    await guard.handle_missed(event.message, handle)
+                    await handle(event.message)
+                except Exception as exc:
+                    halt(name, event.message, exc)
+            await manual.ack(event)
+    finally:
+        watcher.cancel()
+
+
+async def watch_tails(
+    name: str,
+    stream: Any,
+    guard: ContinuityGuard,
+    handle: Handler,
+    *,
+    lock: asyncio.Lock,
+    last_handed: list[float],
+) -> None:
+    """Every few seconds, once the agent has had nothing for ``IDLE_SECONDS`` and the
+    app is settled (no rebalance, tables restored): handle from the log whatever the
+    partitions it owns hold past what it handled (``ContinuityGuard.handle_tail``).
+    A record Faust hands over later all the same is handled again, which every stage
+    takes (docs/exactly-once.md)."""
+    app = stream.app
+    topics = stream_topics(stream)
+    while True:
+        await asyncio.sleep(IDLE_SECONDS / 2)
+        if time.monotonic() - last_handed[0] < IDLE_SECONDS or not settled(app):
+            continue
+        async with lock:
+            for tp in owned(app, topics):
+                if not settled(app):
+                    break
+                try:
+                    await guard.handle_tail(tp, handle)
+                except Exception as exc:
+                    halt_worker(
+                        f"{name} could not handle the end of {tp.topic}[{tp.partition}]", exc
+                    )

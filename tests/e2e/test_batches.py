@@ -3,6 +3,7 @@ ones, a kill in the middle of one included."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -58,5 +59,30 @@ def test_counts_equal_the_truth_after_a_kill_in_the_middle_of_a_batch(
     results.wait_for(truth, timeout=600, worker=worker)
     assert counted_at_kill < truth.total_accepted()
     assert not results.partly_handled(records)
+    assert results.reasons == truth.reasons
+    assert results.counts() == truth.counts
+
+
+@pytest.mark.timeout(900)
+def test_a_worker_that_lost_its_disk_after_a_kill_restores_every_winner_from_the_changelog(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    """The dedupe table's changelog holds one record per input record (``TableWrites``):
+    a worker whose state directory is gone must restore every winner from those, or
+    the signers who sign again after the kill would count twice."""
+    events, petitions, truth = dataset_with_truth(23, 20_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events, per_record=50)
+    while sum(results.counts().values()) < truth.total_accepted() // 2:
+        results.poll(0.2)
+    worker.kill()
+    counted_at_kill = sum(results.counts().values())
+    state = settings.data_dir / "faust"
+    assert any(state.rglob("*dedupe-winners*")), "the kill left no table on disk to lose"
+    shutil.rmtree(state)
+    worker.start()
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert counted_at_kill < truth.total_accepted()
     assert results.reasons == truth.reasons
     assert results.counts() == truth.counts

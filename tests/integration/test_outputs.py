@@ -41,3 +41,23 @@ def test_an_output_kafka_refuses_reaches_on_failure_at_the_flush(settings: Setti
     asyncio.run(outputs.close())
     assert failures, "a lost output went unnoticed"
     assert f"Kafka did not take an output on {topic}" in failures[0]
+
+
+def test_tracked_records_report_the_last_offset_kafka_gave_each_partition(
+    settings: Settings,
+) -> None:
+    """What a table's changelog records in the store as its persisted offset."""
+    create_topics(settings)
+    topic = settings.topic(REJECTED.name)
+    failures: list[str] = []
+    outputs = OutputProducer(settings, on_failure=failures.append)
+    outputs.produce(topic, b"untracked", b"v", 0, None)
+    for n in range(5):
+        outputs.produce(topic, b"k", f"v{n}".encode(), 1, None, tracked=True)
+    outputs.produce(topic, b"k", b"v", 2, None, tracked=True)
+    asyncio.run(outputs.flush())
+    delivered = outputs.take_delivered()
+    assert delivered == {(topic, 1): 4, (topic, 2): 0}  # offsets from 0 on a fresh topic
+    assert outputs.take_delivered() == {}
+    asyncio.run(outputs.close())
+    assert failures == []

@@ -183,3 +183,15 @@ def test_a_batch_ends_at_a_record_whose_header_name_is_no_utf8_and_the_position_
     fetched = PartitionRecords(TopicPartition("t", 0), records, [], 0, None, None, True, 0)
     assert [record.offset for record in fetched] == [0]
     assert fetched.next_fetch_offset == 3  # offsets 1 and 2 are left to the continuity guard
+
+
+def test_faust_still_says_when_it_rebalances_or_restores_and_what_it_owns() -> None:
+    """What the idle agents' tail check asks (``settled``, ``owned``)."""
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    assert engine.settled(app)
+    app.rebalancing = True
+    assert not engine.settled(app)
+    app.rebalancing = False
+    app.tables.recovery.in_recovery = True  # type: ignore[attr-defined]
+    assert not engine.settled(app)
+    assert callable(faust_aiokafka.Consumer.assignment)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -80,15 +79,21 @@ class Handling:
         _current_event.reset(self.token)
 
 
+class Sent(list[tuple[int, bytes, bytes]]):
+    """The changelog records a ``WritesPerRecord`` handed to its producer."""
+
+    def __call__(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        assert topic == "seam-test-winners-changelog"
+        self.append((partition, key, value))
+
+
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, bytes, bytes]]]:
-    records: list[tuple[int, bytes, bytes]] = []
+def sent() -> Sent:
+    return Sent()
 
-    def send_changelog(self: Any, partition: int, key: bytes, value: bytes, **_: Any) -> None:
-        records.append((partition, key, value))
 
-    monkeypatch.setattr(engine.TableWrittenPerRecord, "send_changelog", send_changelog)
-    yield records
+def writer(table: engine.TableWrittenPerRecord, sent: Sent) -> engine.WritesPerRecord:
+    return engine.WritesPerRecord(table, encode=encode_writes, new_key=writes_key, send=sent)
 
 
 def test_a_writes_record_round_trips_its_entries_in_order() -> None:
@@ -111,10 +116,10 @@ def test_a_record_of_writes_that_is_no_writes_record_is_malformed() -> None:
 
 
 def test_one_record_sends_all_its_writes_as_one_changelog_record(
-    tmp_path: Path, sent: list[tuple[int, bytes, bytes]]
+    tmp_path: Path, sent: Sent
 ) -> None:
     table = table_in(tmp_path / "a")
-    writes = engine.WritesPerRecord(table, encode=encode_writes, new_key=writes_key)
+    writes = writer(table, sent)
     with Handling(table, 2):
         for n in range(50):
             writes[b"pet:" + n.to_bytes(32, "big")] = f"FR 2 {n} 2".encode()
@@ -128,10 +133,10 @@ def test_one_record_sends_all_its_writes_as_one_changelog_record(
 
 
 def test_what_the_writer_sent_a_fresh_table_restores_to_the_same_entries(
-    tmp_path: Path, sent: list[tuple[int, bytes, bytes]]
+    tmp_path: Path, sent: Sent
 ) -> None:
     first = table_in(tmp_path / "first")
-    writes = engine.WritesPerRecord(first, encode=encode_writes, new_key=writes_key)
+    writes = writer(first, sent)
     expected: dict[bytes, bytes] = {}
     with Handling(first, 1):
         for n in range(10):
@@ -171,3 +176,21 @@ def test_faust_still_restores_through_apply_changelog_batch_and_sends_by_send_ch
     assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
     assert "send_changelog" in vars(faust.tables.base.Collection)
     assert "table.apply_changelog_batch(" in inspect.getsource(recovery)
+
+
+def test_persist_records_how_far_the_changelog_kafka_took_reaches(
+    tmp_path: Path, sent: Sent
+) -> None:
+    """A restart restores the changelog from after this offset (Faust's recovery)."""
+    table = table_in(tmp_path / "t")
+    writes = writer(table, sent)
+    with Handling(table, 3):
+        writes[b"a:" + bytes(32)] = b"FR 3 0 3"
+    writes.persist({3: 41})
+    assert table.data.persisted_offset(TP(CHANGELOG, 3)) == 41
+
+
+def test_faust_still_reads_the_persisted_offset_where_its_own_sends_write_it() -> None:
+    """``persist`` does what Faust's ``_on_changelog_sent`` does for its own sends."""
+    source = inspect.getsource(faust.tables.base.Collection._on_changelog_sent)
+    assert "self.data.set_persisted_offset(res.topic_partition, res.offset)" in source
