@@ -32,9 +32,11 @@ The hooks, and why each exists:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, NoReturn
 
@@ -42,7 +44,9 @@ import faust
 import mode.loop
 from aiokafka.consumer.fetcher import PartitionRecords
 from faust import current_event
+from faust.streams import _current_event
 from faust.types import TP
+from faust.types.tuples import Message
 
 from streams.core.errors import CountersignError
 
@@ -455,3 +459,21 @@ def owned(app: faust.App, topics: Iterable[str]) -> list[TP]:
 def stream_topics(stream: Any) -> tuple[str, ...]:
     """The topics an agent's stream reads."""
     return tuple(getattr(stream.channel, "topics", ()))
+
+
+@contextlib.contextmanager
+def handling_on(app: faust.App, tp: Any) -> Iterator[None]:
+    """Within it, Faust takes an event of partition ``tp`` for the one being handled.
+
+    Its RocksDB stores read and write the partition of the current event, and there
+    is none when records are handled from the log outside a stream (the tail check of
+    ``streams.worker.policy.watch_tails``): the store's ``_set`` asserts one."""
+    message = Message(
+        tp.topic, tp.partition, -1, 0.0, 0, [], None, None, None, tp=TP(tp.topic, tp.partition)
+    )
+    event = app.create_event(None, None, [], message)
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

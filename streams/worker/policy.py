@@ -26,7 +26,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from streams.worker.continuity import ContinuityGuard, broker_committed
-from streams.worker.engine import inbound_times, mark_handled, owned, settled, stream_topics
+from streams.worker.engine import (
+    handling_on,
+    inbound_times,
+    mark_handled,
+    owned,
+    settled,
+    stream_topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +117,8 @@ async def watch_tails(
                 if not settled(app):
                     break
                 try:
-                    await guard.handle_tail(tp, handle)
+                    with handling_on(app, tp):  # the stores write the partition being handled
+                        await guard.handle_tail(tp, handle)
                 except Exception as exc:
                     halt_worker(
                         f"{name} could not handle the end of {tp.topic}[{tp.partition}]", exc

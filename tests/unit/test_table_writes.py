@@ -194,3 +194,19 @@ def test_faust_still_reads_the_persisted_offset_where_its_own_sends_write_it() -
     """``persist`` does what Faust's ``_on_changelog_sent`` does for its own sends."""
     source = inspect.getsource(faust.tables.base.Collection._on_changelog_sent)
     assert "self.data.set_persisted_offset(res.topic_partition, res.offset)" in source
+
+
+def test_a_record_handled_outside_a_stream_writes_the_partition_it_is_handled_for(
+    tmp_path: Path, sent: Sent
+) -> None:
+    """The idle agents' tail check handles records from the log with no Faust event
+    around them; ``handling_on`` gives the store the partition to write."""
+    table = table_in(tmp_path / "t")
+    writes = writer(table, sent)
+    with engine.handling_on(table.app, TP("winners-input", 4)):
+        writes[b"a:" + bytes(32)] = b"FR 4 0 4"
+        writes.end_record(4)
+    assert [partition for partition, _, _ in sent] == [4]
+    assert table.data._dbs.keys() == {4}  # the RocksDB of partition 4, and no other
+    with pytest.raises(AssertionError):  # without it, Faust's store refuses the write
+        table.data[b"b:" + bytes(32)] = b"FR 4 0 4"
