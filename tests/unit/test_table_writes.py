@@ -7,13 +7,11 @@ the table short."""
 from __future__ import annotations
 
 import inspect
-import weakref
 from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
 import pytest
-from faust.streams import _current_event
 from faust.tables import recovery
 from faust.types import TP
 from faust.types.tuples import Message
@@ -66,17 +64,9 @@ def changelog_event(table: Any, partition: int, offset: int, key: bytes, value: 
     return table.app.create_event(key, value, [], message(partition, offset, key, value))
 
 
-class Handling:
-    """Makes an event of ``partition`` the one being handled, as an agent's stream does."""
-
-    def __init__(self, table: Any, partition: int) -> None:
-        self.event = changelog_event(table, partition, 0, b"in", b"in")
-
-    def __enter__(self) -> None:
-        self.token = _current_event.set(weakref.ref(self.event))
-
-    def __exit__(self, *exc: object) -> None:
-        _current_event.reset(self.token)
+def handling(table: Any, partition: int) -> Any:
+    """An event of ``partition`` is the one being handled, as in an agent's stream."""
+    return engine.handling_on(table.app, TP("winners-input", partition))
 
 
 class Sent(list[tuple[int, bytes, bytes]]):
@@ -120,7 +110,7 @@ def test_one_record_sends_all_its_writes_as_one_changelog_record(
 ) -> None:
     table = table_in(tmp_path / "a")
     writes = writer(table, sent)
-    with Handling(table, 2):
+    with handling(table, 2):
         for n in range(50):
             writes[b"pet:" + n.to_bytes(32, "big")] = f"FR 2 {n} 2".encode()
         assert writes.unsent(2) == 50
@@ -138,7 +128,7 @@ def test_what_the_writer_sent_a_fresh_table_restores_to_the_same_entries(
     first = table_in(tmp_path / "first")
     writes = writer(first, sent)
     expected: dict[bytes, bytes] = {}
-    with Handling(first, 1):
+    with handling(first, 1):
         for n in range(10):
             key, value = b"pet:" + n.to_bytes(32, "big"), f"DE 1 {n} 1".encode()
             writes[key] = value
@@ -171,10 +161,9 @@ def test_an_unreadable_writes_record_stops_the_worker_and_applies_nothing(tmp_pa
     assert b"a:" + bytes(32) not in table.data
 
 
-def test_faust_still_restores_through_apply_changelog_batch_and_sends_by_send_changelog() -> None:
-    """The two methods the per-record writes hook (Faust's recovery calls the first)."""
+def test_faust_still_restores_its_tables_through_apply_changelog_batch() -> None:
+    """The method the per-record writes hook, which Faust's recovery calls."""
     assert "apply_changelog_batch" in vars(faust.tables.base.Collection)
-    assert "send_changelog" in vars(faust.tables.base.Collection)
     assert "table.apply_changelog_batch(" in inspect.getsource(recovery)
 
 
@@ -184,7 +173,7 @@ def test_persist_records_how_far_the_changelog_kafka_took_reaches(
     """A restart restores the changelog from after this offset (Faust's recovery)."""
     table = table_in(tmp_path / "t")
     writes = writer(table, sent)
-    with Handling(table, 3):
+    with handling(table, 3):
         writes[b"a:" + bytes(32)] = b"FR 3 0 3"
     writes.persist({3: 41})
     assert table.data.persisted_offset(TP(CHANGELOG, 3)) == 41
