@@ -124,9 +124,10 @@ class ContinuityGuard:
             return  # the common case: no question for the broker
         committed = await asyncio.to_thread(self.committed, tp.topic, tp.partition)
         start = unhandled_before(end, expected, committed)
-        self.expected[where] = max(expected or 0, committed or 0, end)
         if start is not None:
             await self._handle_hole(tp, where, start, end, handle, when="at the end")
+        # Only now: a check that failed half-way is made again from where it started.
+        self.expected[where] = max(expected or 0, committed or 0, end)
 
     async def _handle_hole(  # noqa: PLR0917
         self,

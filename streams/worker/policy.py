@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
+from confluent_kafka import KafkaException
+
 from streams.worker.continuity import ContinuityGuard, broker_committed
 from streams.worker.engine import (
     handling_on,
@@ -113,13 +115,13 @@ async def watch_tails(
         if time.monotonic() - last_handed[0] < IDLE_SECONDS or not settled(app):
             continue
         async with lock:
-            for tp in owned(app, topics):
-                if not settled(app):
-                    break
-                try:
+            try:
+                for tp in owned(app, topics):
+                    if not settled(app):
+                        break
                     with handling_on(app, tp):  # the stores write the partition being handled
                         await guard.handle_tail(tp, handle)
-                except Exception as exc:
-                    halt_worker(
-                        f"{name} could not handle the end of {tp.topic}[{tp.partition}]", exc
-                    )
+            except KafkaException as exc:  # the broker away: nothing moved, check again
+                log.warning("%s: could not check the ends of its partitions: %s", name, exc)
+            except Exception as exc:  # a bug: as for any record (the module's docstring)
+                halt_worker(f"{name} could not handle the end of its partitions", exc)

@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from faust.types import TP
 
 from streams.core.settings import Settings
@@ -176,3 +177,21 @@ def test_an_agent_that_handled_everything_asks_the_broker_nothing_when_idle() ->
     asked = agent.asked
     assert agent.idle() == []
     assert agent.asked == asked
+
+
+def test_a_tail_check_that_failed_half_way_is_made_again_from_where_it_started() -> None:
+    log = Log(list(range(0, 12)), chunk=4)
+    agent = Agent(0, log)
+    reads = log.read
+
+    def fails_on_the_second_chunk(topic: str, partition: int, start: int, end: int) -> Any:
+        if start > 0:
+            raise ConnectionError("the broker went away")
+        return reads(topic, partition, start, end)
+
+    agent.guard.read_log = fails_on_the_second_chunk
+    with pytest.raises(ConnectionError):
+        agent.idle()
+    assert agent.handled == [0, 1, 2, 3]
+    agent.guard.read_log = reads
+    assert agent.idle() == list(range(0, 12))  # again, from 0: handled twice is taken
