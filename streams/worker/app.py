@@ -85,6 +85,12 @@ class CountersignApp(EngineApp):
         await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
         log.info("health and metrics on http://%s:%d/", settings.bind_host, settings.worker_port)
 
+    def output_producer(self) -> OutputProducer:
+        """The producer the agents' outputs go through (set by ``build_worker``)."""
+        if self.outputs is None:
+            raise RuntimeError("the worker has no output producer (build it with build_worker)")
+        return self.outputs
+
     def use_outputs(self, outputs: OutputProducer) -> None:
         """Send the agents' outputs through ``outputs``, flushed before every commit."""
         self.outputs = outputs

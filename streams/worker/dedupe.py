@@ -95,18 +95,13 @@ class DedupeStage:
     def _send_changelog(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         """Through the outputs' producer: flushed before every commit, and one
         idempotent producer for the whole changelog, so its records stay in order."""
-        outputs = self.app.outputs
-        if outputs is None:
-            raise RuntimeError("the worker has no output producer (build it with build_worker)")
-        outputs.produce(topic, key, value, partition, None, tracked=True)
+        self.app.output_producer().produce(topic, key, value, partition, None, tracked=True)
 
     async def persist_changelog_offsets(self) -> None:
         """Before a commit: note in the local store how far the changelog Kafka took
         reaches (a restart restores only what came after)."""
-        if self.app.outputs is None:
-            return
         changelog = self.writes.changelog
-        delivered = self.app.outputs.take_delivered()
+        delivered = self.app.output_producer().take_delivered()
         self.writes.persist({p: offset for (t, p), offset in delivered.items() if t == changelog})
 
     def end_record(self, read_at: SourcePosition) -> None:

@@ -85,7 +85,7 @@ class OutputProducer:
 
     def _delivered_tracked(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._fail(message.topic(), message.partition(), error)
+            self._delivered(error, message)
             return
         where = (cast(str, message.topic()), cast(int, message.partition()))
         offset = cast(int, message.offset())

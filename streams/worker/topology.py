@@ -75,10 +75,9 @@ class Topology:
             # Kafka's default partitioner (murmur2), as any client would apply it, with
             # the key's partition remembered (keys repeat: petitions, count keys).
             partition = home_partition(key, self.app.countersign_settings.topic_partitions)
-        outputs = self.app.outputs
-        if outputs is None:
-            raise RuntimeError("the worker has no output producer (build it with build_worker)")
-        outputs.produce(name, key, value, -1 if partition is None else partition, headers)
+        if partition is None:
+            partition = -1  # librdkafka's partitioner chooses (a record without a key)
+        self.app.output_producer().produce(name, key, value, partition, headers)
 
 
 def topology(app: CountersignApp) -> Topology:

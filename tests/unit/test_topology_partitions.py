@@ -31,7 +31,7 @@ class OutputsDouble:
 def sent(*outputs: Output) -> list[tuple[str, bytes | None, int | None]]:
     producer = OutputsDouble()
     settings = Settings(topic_partitions=PARTITIONS, topic_prefix="t.")
-    app = SimpleNamespace(countersign_settings=settings, outputs=producer)
+    app = SimpleNamespace(countersign_settings=settings, output_producer=lambda: producer)
     topology = Topology(app, *([None] * 10))  # type: ignore[arg-type]
 
     async def send_all() -> None:
