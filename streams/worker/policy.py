@@ -113,6 +113,7 @@ async def watch_tails(
     while True:
         await asyncio.sleep(IDLE_SECONDS / 2)
         if time.monotonic() - last_handed[0] < IDLE_SECONDS or not settled(app):
+            guard.ends_seen.clear()  # not idle since: what was seen may be on its way
             continue
         async with lock:
             try:
