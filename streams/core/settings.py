@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     #: How often the dedupe stage publishes its partial counts: the latency of counts
     #: versus a few small records per (petition, country) and partition.
     partials_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    #: How often the aggregate publishes the totals that moved: each once per round,
+    #: however many partitions' reports moved it (and before every commit).
+    counts_interval_seconds: float = Field(default=0.1, gt=0, le=60)
 
     #: ``chdb://<dir>`` (embedded engine, one process) or ``http(s)://user:pass@host:port``;
     #: default: embedded, under the data directory.

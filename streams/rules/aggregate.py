@@ -109,3 +109,39 @@ def regional_count(
         "updated_at": now,
         "cut": [cuts[part] for part in sorted(partials["versions"], key=int)] if known else None,
     }
+
+
+class DueCounts:
+    """The (petition, country) totals that moved and are not published yet, with the
+    newest fold of their petition.
+
+    Every dedupe partition reports a busy petition every few hundred milliseconds, and
+    most reports move most of its countries: publishing on every report sent each
+    total once per partition per round (the aggregate's largest cost, and the sink's).
+    Marked here instead, each is published once per round, from the newest fold. The
+    fold is kept, not looked up again: it is a snapshot (``fold`` builds a new one per
+    report), so publishing needs nothing that a rebalance may have taken away."""
+
+    def __init__(self) -> None:
+        self._due: dict[str, tuple[Partials, set[str]]] = {}
+
+    def mark(self, petition_id: str, folded: Partials, countries: list[str]) -> None:
+        """``countries`` of ``petition_id`` moved; ``folded`` is its newest fold."""
+        if not countries:
+            return
+        kept = self._due.get(petition_id)
+        moved = set(countries) if kept is None else kept[1] | set(countries)
+        self._due[petition_id] = (folded, moved)
+
+    def take(self, now: datetime) -> list[dict[str, Any]]:
+        """The RegionalCount records to publish (by petition, then country); none is
+        due after this."""
+        due, self._due = self._due, {}
+        return [
+            regional_count(petition_id, country, folded, now)
+            for petition_id, (folded, countries) in sorted(due.items())
+            for country in sorted(countries)
+        ]
+
+    def __len__(self) -> int:
+        return sum(len(countries) for _, countries in self._due.values())

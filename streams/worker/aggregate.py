@@ -6,6 +6,11 @@ version (``rules.aggregate.fold``); a country's totals are their sums, published
 counts.regional when they moved. A report delivered again publishes its partition's
 totals again (they may not have reached Kafka before a crash); a late or stale one,
 from a previous owner, publishes nothing.
+
+A total that moved is published from a timer (``counts_interval_seconds``), once per
+round however many reports moved it, and before every commit
+(``CountersignApp.before_flush``): no report's offset is committed before the totals
+it moved were handed to the output producer, which the commit then flushes.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.metrics import EVENTS_IN
-from streams.rules.aggregate import fold, regional_count, report_problem
+from streams.rules.aggregate import DueCounts, fold, report_problem
 from streams.rules.keys import count_key
 from streams.worker.app import CountersignApp
 from streams.worker.policy import handle_each
@@ -38,6 +43,7 @@ def register(app: CountersignApp, topics: Topology) -> Any:
     partial_codec = codec("PartialCount")
     count_codec = codec("RegionalCount")
     events_in = EVENTS_IN.labels("aggregate")
+    due = DueCounts()
 
     async def handle(message: Any) -> None:
         events_in.inc()
@@ -63,12 +69,20 @@ def register(app: CountersignApp, topics: Topology) -> Any:
         )
         if newer:
             partials[petition_id] = folded
-        now = datetime.now(UTC)
-        for country in publish:
-            count = regional_count(petition_id, country, folded, now)
-            await topics.send(
-                topics.counts, count_key(petition_id, country).encode(), count_codec.encode(count)
-            )
+        due.mark(petition_id, folded, publish)
+
+    async def publish_due() -> None:
+        for count in due.take(datetime.now(UTC)):
+            key = count_key(count["petition_id"], count["country"]).encode()
+            await topics.send(topics.counts, key, count_codec.encode(count))
+
+    app.before_flush.append(publish_due)
+
+    @app.timer(  # type: ignore[untyped-decorator]
+        app.countersign_settings.counts_interval_seconds, name="aggregate-publish-counts"
+    )
+    async def publish_counts() -> None:
+        await publish_due()
 
     @app.agent(topics.partials, name="aggregate", concurrency=1)
     async def aggregate(stream: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +38,9 @@ class CountersignApp(EngineApp):
         #: Where the agents' outputs go (``streams.worker.outputs``); set by
         #: ``build_worker``, flushed before every commit.
         self.outputs: OutputProducer | None = None
+        #: Stages that hold outputs back to send fewer (the aggregate's totals): each
+        #: hands them to the output producer here, before the flush of every commit.
+        self.before_flush: list[Callable[[], Awaitable[None]]] = []
         self._web_runner: web.AppRunner | None = None
 
     async def on_first_start(self) -> None:
@@ -92,9 +96,16 @@ class CountersignApp(EngineApp):
         return self.outputs
 
     def use_outputs(self, outputs: OutputProducer) -> None:
-        """Send the agents' outputs through ``outputs``, flushed before every commit."""
+        """Send the agents' outputs through ``outputs``, flushed before every commit,
+        right after ``before_flush`` handed it what they hold back."""
         self.outputs = outputs
-        self.before_commit.append(outputs.flush)
+
+        async def hand_over_then_flush() -> None:
+            for hand_over in self.before_flush:
+                await hand_over()
+            await outputs.flush()
+
+        self.before_commit.append(hand_over_then_flush)
 
     async def on_stop(self) -> None:
         if self.outputs is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -55,13 +56,21 @@ class OutputProducer:
         **config: object,
     ) -> None:
         linger = settings.producer_linger_seconds if linger_seconds is None else linger_seconds
+        common = {
+            "linger.ms": linger * 1000,
+            "queue.buffering.max.messages": QUEUE_RECORDS,
+            **config,
+        }
+        # Outputs report failures only: a Python callback per delivered record (on
+        # the poll thread, contending for the GIL) was ~7 % of the worker's time.
         self.producer = kafka.producer(
             settings,
-            **{
-                "linger.ms": linger * 1000,
-                "queue.buffering.max.messages": QUEUE_RECORDS,
-                **config,
-            },
+            **{"delivery.report.only.error": True, "on_delivery": self._delivered, **common},
+        )
+        # Tracked records (a table's changelog: one per input record) need the offset
+        # of each, so they have a producer of their own that reports every delivery.
+        self.tracked_producer = kafka.producer(
+            settings, **{"on_delivery": self._delivered_tracked, **common}
         )
         self.on_failure = on_failure
         #: The first delivery error, if any (set by librdkafka's callback thread).
@@ -75,9 +84,10 @@ class OutputProducer:
         self._poller.start()
 
     def _poll(self) -> None:
-        """Serve delivery reports (they only record a failure)."""
+        """Serve delivery reports (failures, and the tracked records' offsets)."""
         while not self._stop.is_set():
-            self.producer.poll(0.1)
+            self.producer.poll(0.05)
+            self.tracked_producer.poll(0.05)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -117,19 +127,15 @@ class OutputProducer:
     ) -> None:
         """Hand one record to librdkafka (its delivery is checked by ``flush``); with
         ``tracked``, its offset is kept for ``take_delivered`` once Kafka has it."""
+        producer = self.tracked_producer if tracked else self.producer
         while True:
             try:
-                self.producer.produce(
-                    topic,
-                    value,
-                    key,
-                    partition=partition,
-                    headers=cast(_KafkaHeaders, headers),
-                    on_delivery=self._delivered_tracked if tracked else self._delivered,
+                producer.produce(
+                    topic, value, key, partition=partition, headers=cast(_KafkaHeaders, headers)
                 )
                 return
             except BufferError:  # the queue is full: let the poll thread drain it
-                self.producer.flush(0.05)
+                producer.flush(0.05)
             except KafkaException as exc:  # refused at once (e.g. no such partition):
                 self._fail(topic, partition, exc.args[0])  # as if its delivery failed
                 return
@@ -137,13 +143,19 @@ class OutputProducer:
     async def flush(self) -> None:
         """Wait until Kafka took every record handed over; on a failure, ``on_failure``
         (before any commit: Faust calls this just before it commits offsets)."""
-        remaining = await asyncio.to_thread(self.producer.flush, FLUSH_TIMEOUT_SECONDS)
+        remaining = await asyncio.to_thread(self._flush_both)
         if self.failure is not None:
             self.on_failure(self.failure)
         if remaining:
             self.on_failure(
                 f"{remaining} outputs were not delivered within {FLUSH_TIMEOUT_SECONDS:.0f} s"
             )
+
+    def _flush_both(self) -> int:
+        """The records still undelivered after flushing both producers."""
+        deadline = time.monotonic() + FLUSH_TIMEOUT_SECONDS
+        remaining = self.tracked_producer.flush(FLUSH_TIMEOUT_SECONDS)
+        return remaining + self.producer.flush(max(0.0, deadline - time.monotonic()))
 
     async def close(self) -> None:
         """Flush what is left (a graceful stop commits after it), then stop polling."""

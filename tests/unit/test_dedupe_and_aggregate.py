@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.rules.aggregate import fold, regional_count
+from streams.rules.aggregate import DueCounts, fold, regional_count
 from streams.rules.cut import HomeCut
 from streams.rules.dedupe import (
     Outcome,
@@ -425,3 +425,43 @@ def test_moderations_in_any_order_with_the_signature_give_the_same_version() -> 
     out_of_order.apply("p", placeholder, entry)
     assert in_order.versions == out_of_order.versions == {("p", 3): 2}
     assert in_order.total() == out_of_order.total() == 0
+
+
+# -- the totals due for publication ---------------------------------------------------
+
+
+def test_a_total_moved_by_several_reports_is_published_once_with_the_newest_numbers() -> None:
+    due = DueCounts()
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    partials, moved, _ = fold(None, 0, {"SY": 5}, {}, 5)
+    due.mark("p", partials, moved)
+    partials, moved, _ = fold(partials, 3, {"SY": 2, "FR": 1}, {}, 7)
+    due.mark("p", partials, moved)
+    assert [(c["country"], c["signatures"], c["version"]) for c in due.take(now)] == [
+        ("FR", 1, 12),
+        ("SY", 7, 12),
+    ]
+
+
+def test_nothing_is_due_once_taken() -> None:
+    due = DueCounts()
+    due.mark("p", fold(None, 0, {"SY": 5}, {}, 5)[0], ["SY"])
+    due.take(datetime(2026, 5, 2, tzinfo=UTC))
+    assert (len(due), due.take(datetime(2026, 5, 2, tzinfo=UTC))) == (0, [])
+
+
+def test_a_report_that_moved_nothing_makes_nothing_due() -> None:
+    due = DueCounts()
+    due.mark("p", fold(None, 0, {"SY": 5}, {}, 5)[0], [])
+    assert len(due) == 0
+
+
+def test_each_petition_publishes_from_its_own_fold() -> None:
+    due = DueCounts()
+    due.mark("p", fold(None, 0, {"SY": 5}, {}, 5)[0], ["SY"])
+    due.mark("q", fold(None, 1, {"SY": 2}, {}, 9)[0], ["SY"])
+    taken = due.take(datetime(2026, 5, 2, tzinfo=UTC))
+    assert [(c["petition_id"], c["signatures"], c["version"]) for c in taken] == [
+        ("p", 5, 5),
+        ("q", 2, 9),
+    ]

@@ -24,7 +24,10 @@ from faust.sensors.monitor import Monitor
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.catalogue.follower import PetitionLookup
+from streams.core.settings import Settings
 from streams.worker import engine
+from streams.worker.app import create_app
 from streams.worker.engine import TESTED_WITH, UnsupportedEngine, check_versions, pin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +198,27 @@ def test_faust_still_says_when_it_rebalances_or_restores_and_what_it_owns() -> N
     app.tables.recovery.in_recovery = True  # type: ignore[attr-defined]
     assert not engine.settled(app)
     assert callable(faust_aiokafka.Consumer.assignment)
+
+
+def test_what_stages_hold_back_is_handed_over_before_the_outputs_are_flushed() -> None:
+    # The aggregate publishes its totals in before_flush: handed over after the flush,
+    # they could miss the commit of the reports that moved them.
+    settings = Settings()
+    app = create_app(settings, PetitionLookup(settings))
+    order: list[str] = []
+
+    class Outputs:
+        async def flush(self) -> None:
+            order.append("flush")
+
+    async def hand_over() -> None:
+        order.append("hand over")
+
+    app.use_outputs(Outputs())  # type: ignore[arg-type]
+    app.before_flush.append(hand_over)
+
+    async def flush_faust_producer() -> None:
+        await app.producer.flush()  # what Consumer._commit_offsets awaits
+
+    asyncio.run(flush_faust_producer())
+    assert order == ["hand over", "flush"]
