@@ -3,7 +3,8 @@ Kafka through librdkafka (confluent-kafka, idempotent, acks=all), not through Fa
 aiokafka producer: a few microseconds a record in C instead of ~40 µs of Python
 (docs/benchmarks.md). The dedupe table's changelog records go through it too
 (``streams.worker.engine.WritesPerRecord``, ``tracked``: their delivered offsets
-become the store's persisted offsets); the aggregate's small table keeps Faust's.
+become the store's persisted offsets), on a librdkafka producer of their own, the
+only one that reports every delivery; the aggregate's small table keeps Faust's.
 
 Why it stays exact (docs/exactly-once.md): an input record is acknowledged only after
 its handler handed every output to this producer (``streams.worker.policy``); Faust
