@@ -176,3 +176,13 @@ class MailRefused(MailFailed):
 class MailInsecure(MailFailed):
     """The SMTP server would take the mailer's credentials in clear (no STARTTLS on
     ``smtp://``): nothing is sent until it offers TLS or ``smtps://`` is used."""
+
+
+class SealBroken(CountersignError, ValueError):
+    """Sealed personal data, or a wrapped data key, that does not open under the key
+    and context given: tampered with, moved to another signature, or the wrong key."""
+
+
+class KeyErased(CountersignError, LookupError):
+    """The data key that sealed a signer's personal data is gone (erased, withdrawn or
+    past retention): what it sealed can no longer be read, by design."""

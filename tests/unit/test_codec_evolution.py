@@ -50,6 +50,8 @@ RELEASED_FINGERPRINTS = {
     ("SignatureSubmitted", 1): "f697417f694eea3f",
     ("SignatureSubmitted", 2): "bfb302424d70a685",
     ("TableWrites", 1): "1c9efac7eff7d9a9",
+    ("PersonalData", 1): "27b86fbac6735d03",
+    ("SignerKey", 1): "1c880b14a7d095a6",
 }
 
 
