@@ -45,6 +45,9 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
             settings.email_hash_previous_keys.get_secret_value()
         ),
         "COUNTERSIGN_OPS_TOKEN": settings.ops_token.get_secret_value(),
+        "COUNTERSIGN_MASTER_KEY": settings.master_key.get_secret_value(),
+        "COUNTERSIGN_MASTER_KEY_ID": settings.master_key_id,
+        "COUNTERSIGN_ERASURE_WINDOW_SECONDS": str(settings.erasure_window_seconds),
         "COUNTERSIGN_CLICKHOUSE_DATABASE": settings.clickhouse_database,
         "COUNTERSIGN_CONSUMER_SESSION_TIMEOUT_SECONDS": str(
             settings.consumer_session_timeout_seconds
@@ -52,6 +55,8 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
     }
     if settings.clickhouse_dsn:
         spelled["COUNTERSIGN_CLICKHOUSE_DSN"] = settings.clickhouse_dsn
+    if settings.master_key_file is not None:  # the child reads the file too
+        spelled["COUNTERSIGN_MASTER_KEY_FILE"] = str(settings.master_key_file)
     return {**os.environ, **spelled, **(extra or {})}
 
 

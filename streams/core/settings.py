@@ -27,6 +27,8 @@ DEVELOPMENT_EMAIL_HASH_KEY = "countersign-development-key-do-not-use-in-producti
 DEVELOPMENT_SIGNING_KEY = "countersign-development-signing-key-do-not-use-in-production"
 #: The audit tools' token for ``countersign serve``'s /ops endpoints.
 DEVELOPMENT_OPS_TOKEN = "countersign-development-ops-token"
+#: Wraps the signers' data keys on a laptop (docs/privacy.md).
+DEVELOPMENT_MASTER_KEY = "countersign-development-master-key-do-not-use-in-production"
 #: The shortest secret (each key and the ops token), in any environment: an
 #: HMAC-SHA256 key shorter than the hash (32 bytes) is weaker than the hash, an empty
 #: email-hash key hides nothing (every hash could be recomputed from a list of
@@ -119,6 +121,16 @@ class Settings(BaseSettings):
     #: Keys used before a rotation, ``id=key,id=key``: a signer who signed under one
     #: of them is still recognised (a later submission is a duplicate of theirs).
     email_hash_previous_keys: SecretStr = SecretStr("")
+    #: Wraps every signer's data key (docs/privacy.md). Never written to Kafka; give
+    #: it here or in ``master_key_file`` (a file holding only the secret).
+    master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
+    master_key_file: Path | None = None
+    #: Names ``master_key`` in every wrapped data key, so that it can be rotated.
+    master_key_id: str = Field(default="m1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    #: keys.signers rolls a segment and compacts at least this often: an erased key is
+    #: gone from the brokers' disks within twice this, plus the cleaner's pauses
+    #: (docs/privacy.md states and tests the bound).
+    erasure_window_seconds: float = Field(default=3600.0, ge=1, le=7 * 24 * 3600)
 
     #: Counts are exact under at_least_once because every agent is idempotent; Faust's
     #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).
@@ -311,6 +323,11 @@ class Settings(BaseSettings):
             ("COUNTERSIGN_EMAIL_HASH_KEY", self.email_hash_key, DEVELOPMENT_EMAIL_HASH_KEY),
             ("COUNTERSIGN_SIGNING_KEY", self.signing_key, DEVELOPMENT_SIGNING_KEY),
             ("COUNTERSIGN_OPS_TOKEN", self.ops_token, DEVELOPMENT_OPS_TOKEN),
+            (
+                "COUNTERSIGN_MASTER_KEY",
+                SecretStr(self.master_secret.decode()),
+                DEVELOPMENT_MASTER_KEY,
+            ),
         ]
         for name, secret, development in secrets:
             value = secret.get_secret_value()
@@ -332,12 +349,26 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def master_secret(self) -> bytes:
+        """The master key's secret: ``master_key_file``'s content (without its final
+        newline) when one is named, else ``master_key``."""
+        if self.master_key_file is None:
+            return self.master_key.get_secret_value().encode()
+        try:
+            return self.master_key_file.read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"COUNTERSIGN_MASTER_KEY_FILE={self.master_key_file}: {exc.strerror}"
+            ) from None
+
+    @property
     def secret_values(self) -> list[str]:
         """Every secret this process knows, as text: what its logs must never show."""
         values = [
             self.email_hash_key.get_secret_value(),
             self.signing_key.get_secret_value(),
             self.ops_token.get_secret_value(),
+            self.master_secret.decode("utf-8", "replace"),
         ]
         values += [key.decode() for _, key in self.previous_hash_keys]
         for url in (self.smtp_url.get_secret_value(), self.clickhouse_dsn or ""):

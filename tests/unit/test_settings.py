@@ -20,10 +20,12 @@ from streams.worker.app import create_app
 OWN_HASH_KEY = "5f0c2a9e7b1d43e8a6c4f2b0d9e7a5c3"
 OWN_SIGNING_KEY = "signing-key-of-our-own-32-bytes!"
 OWN_OPS_TOKEN = "ops-token-of-our-own-of-32-bytes"
+OWN_MASTER_KEY = "master-key-of-our-own-of-32-byte"
 SECRETS = {
     "COUNTERSIGN_EMAIL_HASH_KEY": OWN_HASH_KEY,
     "COUNTERSIGN_SIGNING_KEY": OWN_SIGNING_KEY,
     "COUNTERSIGN_OPS_TOKEN": OWN_OPS_TOKEN,
+    "COUNTERSIGN_MASTER_KEY": OWN_MASTER_KEY,
 }
 
 
@@ -282,3 +284,28 @@ def test_serve_bound_beyond_loopback_with_only_its_own_ops_token_refuses_to_star
     )
     assert started.returncode == 2
     assert "COUNTERSIGN_EMAIL_HASH_KEY must be set to a secret of your own" in started.stderr
+
+
+def test_the_master_key_may_come_from_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_text(OWN_MASTER_KEY + "\n")
+    assert Settings(master_key_file=key_file).master_secret == OWN_MASTER_KEY.encode()
+
+
+def test_a_master_key_file_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="COUNTERSIGN_MASTER_KEY_FILE"):
+        Settings(master_key_file=tmp_path / "missing.key")
+
+
+def test_a_short_master_key_in_a_file_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_text("short")
+    with pytest.raises(ValidationError, match="COUNTERSIGN_MASTER_KEY has 5 bytes"):
+        Settings(master_key_file=key_file)
+
+
+def test_a_child_reads_the_master_key_from_the_same_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_text(OWN_MASTER_KEY)
+    spelled = environment(Settings(master_key_file=key_file))
+    assert spelled["COUNTERSIGN_MASTER_KEY_FILE"] == str(key_file)
