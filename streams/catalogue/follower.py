@@ -16,24 +16,18 @@ signatures never rejects them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 
-from confluent_kafka import KafkaException
-
 from streams.catalogue.store import CatalogueReader, Petition, window
+from streams.core.following import Following
 from streams.core.settings import Settings
 from streams.rules.petitions import PetitionWindow
 
 log = logging.getLogger(__name__)
 
-#: How often ``known`` looks whether the copy caught up (the follower polls every 0.1 s).
-FRESHNESS_CHECK_SECONDS = 0.02
 
-
-class PetitionLookup:
+class PetitionLookup(Following):
     """``lookup(petition_id)`` -> the petition's signing window, or None; ``get`` and
     ``all`` give the whole records (for the API)."""
 
@@ -41,11 +35,12 @@ class PetitionLookup:
         self.settings = settings
         self._windows: dict[str, PetitionWindow] = {}
         self._petitions: dict[str, Petition] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        #: Seconds since the epoch: every record logged before then is applied.
-        self.fresh_as_of = 0.0
-        self._fresher = threading.Condition()
+        self._reader: CatalogueReader | None = None
+        super().__init__("catalogue", self._open_reader)
+
+    def _open_reader(self) -> CatalogueReader:
+        self._reader = CatalogueReader(self.settings)
+        return self._reader
 
     def __call__(self, petition_id: str) -> PetitionWindow | None:
         return self._windows.get(petition_id)
@@ -64,66 +59,18 @@ class PetitionLookup:
         petition = self._petitions.get(petition_id)
         if petition is not None:
             return petition
-        asked_at = time.time()
-        deadline = time.monotonic() + timeout
-        while self.fresh_as_of < asked_at and time.monotonic() < deadline:
-            if self._thread is None or not self._thread.is_alive():
-                break
-            await asyncio.sleep(FRESHNESS_CHECK_SECONDS)
+        await self.fresh_since(time.time(), timeout)
         return self._petitions.get(petition_id)
 
-    def ensure_fresh(self, logged_at: float, timeout: float = 5.0) -> bool:
-        """Wait (up to ``timeout``) until the copy holds everything logged by
-        ``logged_at``; True if it does. Returns at once in the usual case."""
-        deadline = time.monotonic() + timeout
-        with self._fresher:
-            while self.fresh_as_of < logged_at:
-                if self._thread is None or not self._thread.is_alive():
-                    return False
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._fresher.wait(left)
-        return True
-
     def start(self) -> None:
-        reader = CatalogueReader(self.settings)
-        started = time.time()
-        self._publish(reader.load())
-        self._mark_fresh(started)
+        super().start()
         log.info("catalogue loaded: %d petitions", len(self._windows))
-        self._thread = threading.Thread(
-            target=self._follow, args=(reader,), name="catalogue", daemon=True
-        )
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _publish(self, petitions: dict[str, Petition]) -> None:
+    def changed(self) -> None:
         # Swap whole mappings: readers on the event loop never see one half-built.
+        petitions = self._reader.petitions if self._reader is not None else {}
+        updated = self.following  # not the first load
         self._windows = {pid: window(p) for pid, p in petitions.items()}
         self._petitions = dict(petitions)
-
-    def _mark_fresh(self, as_of: float) -> None:
-        with self._fresher:
-            self.fresh_as_of = as_of
-            self._fresher.notify_all()
-
-    def _follow(self, reader: CatalogueReader) -> None:
-        try:
-            while not self._stop.is_set():
-                checked = time.time()
-                try:
-                    if reader.poll(0.1):
-                        self._publish(reader.petitions)
-                        log.info("catalogue updated: %d petitions", len(self._windows))
-                    if reader.caught_up():
-                        self._mark_fresh(checked)
-                except KafkaException as exc:  # a broker hiccup: try again, stay alive
-                    log.warning("catalogue follower: %s; retrying in 1 s", exc)
-                    time.sleep(1)
-        finally:
-            reader.close()
+        if updated:
+            log.info("catalogue updated: %d petitions", len(self._windows))

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
-
 from schemas.codec import codec
 from streams.core import kafka
 from streams.core.errors import CatalogueError, MalformedMessage
+from streams.core.following import CompactedReader
 from streams.core.settings import Settings
 from streams.core.topicspecs import PETITIONS
 from streams.rules.petitions import Confirmation, PetitionWindow
@@ -131,88 +129,27 @@ def publish_petition(settings: Settings, petition: Petition) -> None:
         raise CatalogueError(f"Kafka did not take petition {petition['petition_id']}: {errors}")
 
 
-#: How long the broker may hold the catalogue reader's fetch when nothing is new.
-CATALOGUE_FETCH_WAIT_MS = 100
-
-
-class CatalogueReader:
+class CatalogueReader(CompactedReader):
     """Reads the compacted ``petitions`` topic from its start and keeps the latest
-    record of every petition; ``follow`` keeps applying new records as they come."""
+    record of every petition (``streams.core.following``)."""
 
     def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
-        self.settings = settings
-        self.timeout = timeout
-        self.topic = settings.topic(PETITIONS.name)
         self.petitions: dict[str, Petition] = {}
-        # A broker's parked fetch is not woken by the first record on a partition that
-        # never held one (measured: a new petition there arrived after one to two
-        # whole 500 ms waits, 2.1 s once under load); most of this small topic's
-        # partitions are such, so its reader asks often.
-        self._consumer = kafka.consumer(
+        super().__init__(
             settings,
-            group_id=settings.group_id("catalogue-reader"),
-            **{"fetch.wait.max.ms": CATALOGUE_FETCH_WAIT_MS},
+            settings.topic(PETITIONS.name),
+            self._apply,
+            group="catalogue-reader",
+            missing=CatalogueError,
+            timeout=timeout,
         )
 
-    def load(self) -> dict[str, Petition]:
+    def load_petitions(self) -> dict[str, Petition]:
         """Everything up to the current end of the topic."""
-        admin = kafka.admin_client(self.settings)
-        metadata = kafka.cluster_metadata(admin, self.settings, self.timeout).topics.get(self.topic)
-        if metadata is None:
-            raise CatalogueError(
-                f"topic {self.topic} does not exist (run `countersign topics create`)"
-            )
-        ends: dict[int, int] = {}
-        for partition in metadata.partitions:
-            low, high = self._watermarks(partition)
-            if high > low:
-                ends[partition] = high
-        self._consumer.assign([TopicPartition(self.topic, p, 0) for p in metadata.partitions])
-        positions = dict.fromkeys(ends, 0)
-        while any(positions[p] < ends[p] for p in ends):
-            message = self._consumer.poll(self.timeout)
-            if message is None:
-                raise CatalogueError(f"timed out reading {self.topic}")
-            at, offset = message.partition(), message.offset()
-            if not message.error() and at is not None and offset is not None:
-                positions[at] = offset + 1
-                self.apply(message.key(), message.value())
+        self.load()
         return self.petitions
 
-    def _watermarks(self, partition: int) -> tuple[int, int]:
-        """Low and high offsets; a topic created a moment ago may not have a leader
-        yet, which is worth waiting for rather than failing on."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, partition), timeout=self.timeout
-                )
-                return low, high
-            except KafkaException as exc:
-                if time.monotonic() > deadline:
-                    raise CatalogueError(f"cannot read {self.topic}: {exc}") from exc
-                time.sleep(0.2)
-
-    def caught_up(self) -> bool:
-        """Whether every record on the topic now has been applied (one round trip)."""
-        assignment = self._consumer.assignment()
-        for tp in self._consumer.position(assignment):
-            low, high = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
-            if high > low and tp.offset < high:
-                return False
-        return True
-
-    def poll(self, timeout: float) -> bool:
-        """Apply what arrived within ``timeout``; True when something changed."""
-        changed = False
-        for message in self._consumer.consume(100, timeout=timeout):
-            if not message.error():
-                self.apply(message.key(), message.value())
-                changed = True
-        return changed
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:  # a tombstone deletes the petition (a key that is no UTF-8
             # names no petition we hold: "replace" makes it one no petition has)
             self.petitions.pop((key or b"").decode("utf-8", "replace"), None)
@@ -223,14 +160,11 @@ class CatalogueReader:
             return
         self.petitions[petition["petition_id"]] = petition
 
-    def close(self) -> None:
-        self._consumer.close()
-
 
 def read_catalogue(settings: Settings, *, timeout: float = 10.0) -> dict[str, Petition]:
     """The latest record of every petition, read from the start of the topic."""
     reader = CatalogueReader(settings, timeout=timeout)
     try:
-        return reader.load()
+        return reader.load_petitions()
     finally:
         reader.close()

@@ -41,6 +41,10 @@ class TopicSpec:
     #: Stamp records with the broker's clock on arrival (the audit log's time, which
     #: the rules judge against: streams.rules.petitions.judged_at).
     log_append_time: bool = False
+    #: Compacted, and rolled and cleaned at least every ``erasure_window_seconds``, so
+    #: that a record replaced by a tombstone leaves the brokers' disks within a bound
+    #: (docs/privacy.md): the signers' keys.
+    erasable: bool = False
 
     def config(self, settings: Settings) -> dict[str, str]:
         """The topic-level configs we set on creation."""
@@ -54,6 +58,21 @@ class TopicSpec:
         else:
             retention_ms = settings.bounded_retention_days * DAY_MS
             config |= {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
+        if self.erasable:
+            window_ms = round(settings.erasure_window_seconds * 1000)
+            config |= {
+                # The active segment is never cleaned: roll it (on the next append; a
+                # ticker appends every half window) ...
+                "segment.ms": str(window_ms),
+                # ... clean any record within this of its writing, however little of
+                # the log is dirty ...
+                "max.compaction.lag.ms": str(window_ms),
+                "min.cleanable.dirty.ratio": "0.01",
+                # ... and delete the replaced segment files soon after.
+                "file.delete.delay.ms": str(min(60_000, window_ms)),
+                # A tombstone holds no key; kept a day for followers that lag behind.
+                "delete.retention.ms": str(DAY_MS),
+            }
         if self.max_message_bytes is not None:
             config["max.message.bytes"] = str(self.max_message_bytes)
         if self.log_append_time:
@@ -92,6 +111,16 @@ MAIL_FAILED = TopicSpec("mail.failed", "dedupe key", "MailFailure", Retention.FO
 #: When each signer was last mailed: the resend pause and daily cap survive restarts.
 MAIL_HISTORY = TopicSpec("mail.history", "email_hash", "MailHistory", Retention.COMPACTED)
 
+#: Every signer's data key, wrapped under the master key (docs/privacy.md). Erasure is
+#: a tombstone; compaction then removes the key within the erasure bound.
+SIGNER_KEYS = TopicSpec(
+    "keys.signers",
+    "petition_id/email_hash/key_id",
+    "SignerKey",
+    Retention.COMPACTED,
+    erasable=True,
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PETITIONS,
     SUBMITTED,
@@ -105,4 +134,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     OUTBOX,
     MAIL_FAILED,
     MAIL_HISTORY,
+    SIGNER_KEYS,
 )

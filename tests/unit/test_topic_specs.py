@@ -19,6 +19,7 @@ EXPECTED = {
     "mail.outbox": ("delete", str(7 * 24 * 3600 * 1000)),
     "mail.failed": ("delete", "-1"),
     "mail.history": ("compact", "-"),
+    "keys.signers": ("compact", "-"),
 }
 
 
@@ -47,3 +48,20 @@ def test_min_insync_replicas_is_two_with_three_replicas_and_one_alone() -> None:
 def test_the_audit_log_takes_oversized_events_so_the_validator_can_reject_them() -> None:
     submitted = next(spec for spec in ALL_TOPICS if spec.name == "signatures.submitted")
     assert int(submitted.config(Settings())["max.message.bytes"]) > 1024 * 1024
+
+
+def test_the_signers_keys_roll_and_compact_within_the_erasure_window() -> None:
+    keys = next(spec for spec in ALL_TOPICS if spec.name == "keys.signers")
+    config = keys.config(Settings(erasure_window_seconds=600))
+    assert (config["segment.ms"], config["max.compaction.lag.ms"]) == ("600000", "600000")
+    assert config["file.delete.delay.ms"] == "60000"
+
+
+def test_a_short_erasure_window_deletes_replaced_files_as_soon() -> None:
+    keys = next(spec for spec in ALL_TOPICS if spec.name == "keys.signers")
+    assert keys.config(Settings(erasure_window_seconds=2))["file.delete.delay.ms"] == "2000"
+
+
+def test_no_other_topic_is_rolled_for_erasure() -> None:
+    erasable = [s.name for s in ALL_TOPICS if "max.compaction.lag.ms" in s.config(Settings())]
+    assert erasable == ["keys.signers"]
