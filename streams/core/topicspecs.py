@@ -115,7 +115,7 @@ MAIL_HISTORY = TopicSpec("mail.history", "email_hash", "MailHistory", Retention.
 #: a tombstone; compaction then removes the key within the erasure bound.
 SIGNER_KEYS = TopicSpec(
     "keys.signers",
-    "petition_id/email_hash/key_id",
+    "dedupe key/key_id",
     "SignerKey",
     Retention.COMPACTED,
     erasable=True,

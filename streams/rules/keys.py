@@ -14,6 +14,7 @@ these functions, so a key is never built or parsed a second way.
   ``signatures.valid`` (``streams.rules.placement`` computes it).
 * ``signatures.valid`` / ``accepted`` / ``duplicates``: the dedupe key
   ``petition_id:email_hash``, on the signer's home partition.
+* ``keys.signers``: the dedupe key, ``/``, the data key's id.
 * ``counts.regional``: ``petition_id:country``; the internal partial counts: the
   plain ``petition_id`` (every partition's numbers of a petition meet in one place).
 """
@@ -91,6 +92,25 @@ def is_email_hash(text: str) -> bool:
 
 
 _EMAIL_HASH = re.compile(f"[0-9a-f]{{{_DIGEST_BYTES * 2}}}")
+
+
+#: A key id: 16 hex digits (``schemas.sealed.DataKey``).
+_KEY_ID = re.compile("[0-9a-f]{16}")
+
+
+def signer_key_key(dedupe_key: DedupeKey, key_id: str) -> bytes:
+    """Key of ``keys.signers``: the dedupe key, ``/``, the data key's id. A signer
+    may hold several keys for one petition (two intakes that made one at once), and
+    compaction must keep each: every sealed record names the one it was sealed under."""
+    return f"{dedupe_key}/{key_id}".encode()
+
+
+def parse_signer_key_key(raw: bytes) -> tuple[DedupeKey, str]:
+    """The dedupe key and key id of a ``keys.signers`` key; ``ValueError`` if not one."""
+    dedupe, slash, key_id = raw.decode("utf-8", "replace").rpartition("/")
+    if not slash or _KEY_ID.fullmatch(key_id) is None:
+        raise ValueError(f"not a signer key's key: {raw[:80]!r}")
+    return DedupeKey.parse(dedupe.encode()), key_id
 
 
 def count_key(petition_id: str, country: str) -> str:

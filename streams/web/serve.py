@@ -32,6 +32,7 @@ from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
+from streams.signerkeys.writer import KeyWriter, Ticker
 from streams.web import server as web_server
 from streams.web.metrics import CONNECTIONS_REFUSED
 
@@ -59,6 +60,10 @@ async def serve(settings: Settings) -> None:
         await asyncio.to_thread(sink.lag.sample_now)
         sink.start()
         REGISTRY.register(SinkCollector(sink))
+    # Appends to keys.signers every half erasure window: an erased key then leaves
+    # the brokers' disks within the bound docs/privacy.md states, quiet topic or not.
+    ticker = Ticker(await asyncio.to_thread(KeyWriter, settings))
+    ticker.start()
     reader = CountsReader(client, settings.clickhouse_database)
     rebuild = None
     if sink is not None:
@@ -90,4 +95,5 @@ async def serve(settings: Settings) -> None:
     await runner.cleanup()
     if sink is not None:
         await asyncio.to_thread(sink.stop)
+    await asyncio.to_thread(ticker.stop)
     await asyncio.to_thread(petitions.stop)

@@ -11,7 +11,9 @@ import pytest
 from streams.rules.keys import (
     SUBMISSION_BUCKETS,
     DedupeKey,
+    parse_signer_key_key,
     petition_of_key,
+    signer_key_key,
     submission_key_for,
 )
 
@@ -68,3 +70,24 @@ def test_the_petition_of_an_unreadable_dedupe_key_is_the_part_before_the_last_co
     assert DedupeKey.petition_of(b"syria-icc:abc") == "syria-icc"
     assert DedupeKey.petition_of(b"\xff:abc") == "\ufffd"
     assert DedupeKey.petition_of(None) == ""
+
+
+def test_a_signer_keys_key_is_the_dedupe_key_and_the_key_id() -> None:
+    dedupe = DedupeKey("p-1", "ab" * 32)
+    raw = signer_key_key(dedupe, "0123456789abcdef")
+    assert raw == b"p-1:" + b"ab" * 32 + b"/0123456789abcdef"
+    assert parse_signer_key_key(raw) == (dedupe, "0123456789abcdef")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00tick",  # the ticker's record
+        b"p-1:" + b"ab" * 32,  # no key id
+        b"p-1:" + b"ab" * 32 + b"/xyz",  # not a key id
+        b"p-1:short/0123456789abcdef",  # not an email hash
+    ],
+)
+def test_anything_else_is_not_a_signer_keys_key(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_signer_key_key(raw)

@@ -1,0 +1,82 @@
+"""The wrapped keys ``keys.signers`` holds, by signer and petition, as its records
+apply: a record adds a key, a tombstone removes it, anything else is ignored."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from schemas.codec import codec
+from streams.core.errors import MalformedMessage
+from streams.rules.keys import DedupeKey, parse_signer_key_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """One data key as the topic holds it (schemas/avro/SignerKey.v1.avsc)."""
+
+    dedupe_key: DedupeKey
+    key_id: str
+    master_key_id: str
+    wrapped: bytes
+
+
+class Keyring:
+    """Every wrapped key of the topic. Records are applied by one thread; readers
+    on others see each key whole (one dict operation each)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[DedupeKey, dict[str, WrappedKey]] = {}
+        self._petitions_of_hash: dict[str, set[str]] = {}
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        try:
+            dedupe, key_id = parse_signer_key_key(key or b"")
+        except ValueError:  # the ticker's records, or not ours
+            return
+        if value is None:
+            self._remove(dedupe, key_id)
+            return
+        try:
+            record = codec("SignerKey").decode(value)
+        except MalformedMessage as exc:
+            log.warning("keys.signers: unreadable key record skipped (%s)", exc.detail)
+            return
+        if (record["petition_id"], record["email_hash"], record["key_id"]) != (
+            dedupe.petition_id,
+            dedupe.email_hash,
+            key_id,
+        ):
+            log.warning("keys.signers: a key record under another signer's key skipped")
+            return
+        wrapped = WrappedKey(dedupe, key_id, record["master_key_id"], record["wrapped"])
+        self._keys.setdefault(dedupe, {})[key_id] = wrapped
+        self._petitions_of_hash.setdefault(dedupe.email_hash, set()).add(dedupe.petition_id)
+
+    def _remove(self, dedupe: DedupeKey, key_id: str) -> None:
+        keys = self._keys.get(dedupe)
+        if keys is None:
+            return
+        keys.pop(key_id, None)
+        if not keys:
+            del self._keys[dedupe]
+            petitions = self._petitions_of_hash.get(dedupe.email_hash, set())
+            petitions.discard(dedupe.petition_id)
+            if not petitions:
+                self._petitions_of_hash.pop(dedupe.email_hash, None)
+
+    def get(self, dedupe: DedupeKey, key_id: str) -> WrappedKey | None:
+        return self._keys.get(dedupe, {}).get(key_id)
+
+    def keys_of(self, dedupe: DedupeKey) -> list[WrappedKey]:
+        """Every key the signer holds for the petition (usually one)."""
+        return list(self._keys.get(dedupe, {}).values())
+
+    def petitions_of(self, email_hash: str) -> list[str]:
+        """The petitions for which ``email_hash`` holds a key."""
+        return sorted(self._petitions_of_hash.get(email_hash, ()))
+
+    def __len__(self) -> int:
+        return sum(len(keys) for keys in self._keys.values())
