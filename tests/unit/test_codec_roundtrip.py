@@ -35,6 +35,7 @@ def test_every_record_type_has_a_schema_file() -> None:
         "MailFailure",
         "MailHistory",
         "PartialCount",
+        "PersonalData",
         "Petition",
         "RegionalCount",
         "SignatureAccepted",
@@ -43,6 +44,7 @@ def test_every_record_type_has_a_schema_file() -> None:
         "SignatureModerated",
         "SignatureRejected",
         "SignatureSubmitted",
+        "SignerKey",
         "TableWrites",
     ]
 

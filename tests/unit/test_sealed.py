@@ -28,6 +28,7 @@ PERSON: dict[str, str | None] = {
     "postal_code": "75011",
     "client_ip": "203.0.113.9",
     "user_agent": None,
+    "referrer": "https://campaign.example/sign",
 }
 DATA_KEY = DataKey("00112233aabbccdd", bytes(range(32)))
 MASTER = MasterKey.from_secret("m1", b"a master secret of our own, 32 bytes long")
@@ -99,6 +100,8 @@ def test_a_sealed_record_is_pinned_byte_for_byte() -> None:
         + b"\x02"
         + zigzag_string("203.0.113.9")
         + b"\x00"  # user_agent: union branch 0 (null)
+        + b"\x02"
+        + zigzag_string("https://campaign.example/sign")
     )
     plaintext = b"\xc3\x01" + default_registry().version("PersonalData", 1).fingerprint + body
     context = b"countersign/personal/v1\x00p1\x00sig-1\x0000112233aabbccdd"
