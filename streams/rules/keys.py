@@ -37,7 +37,14 @@ _DIGEST_BYTES = 32
 
 def submission_key(petition_id: str, normalized_email: str) -> bytes:
     """``petition_id/bucket``, the bucket a CRC32 of the normalized address."""
-    bucket = zlib.crc32(normalized_email.encode("utf-8")) % SUBMISSION_BUCKETS
+    return bucket_key(
+        petition_id, zlib.crc32(normalized_email.encode("utf-8")) % SUBMISSION_BUCKETS
+    )
+
+
+def bucket_key(petition_id: str, bucket: int) -> bytes:
+    """The submission key of a bucket (a sealed record carries its bucket, not the
+    address it comes from)."""
     return f"{petition_id}/{bucket:03d}".encode()
 
 
@@ -118,12 +125,21 @@ def count_key(petition_id: str, country: str) -> str:
     return f"{petition_id}:{country}"
 
 
-def submission_key_for(petition_id: str, email: str) -> bytes:
-    """``submission_key`` of an address as typed. One that cannot be normalized is
-    bucketed by its trimmed lower-case spelling: it will be rejected anyway, and its
-    resends still share a partition."""
+def key_spelling(email: str) -> str:
+    """An address as keys use it: normalized, or trimmed and lower-cased when it
+    cannot be (such a submission will be rejected anyway, and its resends still share
+    a partition and a key)."""
     try:
-        normalized = normalize_email(email)
+        return normalize_email(email)
     except RuleViolation:
-        normalized = email.strip().lower()
-    return submission_key(petition_id, normalized)
+        return email.strip().lower()
+
+
+def submission_bucket(email: str) -> int:
+    """The bucket of an address as typed (``submission_key``)."""
+    return zlib.crc32(key_spelling(email).encode("utf-8")) % SUBMISSION_BUCKETS
+
+
+def submission_key_for(petition_id: str, email: str) -> bytes:
+    """``submission_key`` of an address as typed."""
+    return bucket_key(petition_id, submission_bucket(email))

@@ -22,7 +22,14 @@ from schemas.codec import HEADER_SIZE, MARKER, AvroCodec, codec
 from streams.core.errors import MalformedMessage
 from streams.rules.countries import normalize_country, region_of
 from streams.rules.email import email_hash, normalize_email
-from streams.rules.keys import DedupeKey, petition_of_key, submission_key
+from streams.rules.keys import (
+    SUBMISSION_BUCKETS,
+    DedupeKey,
+    bucket_key,
+    is_email_hash,
+    petition_of_key,
+    submission_key,
+)
 from streams.rules.names import clean_name
 from streams.rules.network import network_of
 from streams.rules.petitions import PetitionWindow, check_not_future, check_size, check_window
@@ -139,41 +146,66 @@ def judge(
             **extra,
         )
 
-    if raw is None:
-        return reject(Reason.MALFORMED, "the record has no value", original=None)
     try:
+        if raw is None:
+            raise RuleViolation(Reason.MALFORMED, "the record has no value")
         check_size(len(raw))
+        event = (submitted_codec or codec("SignatureSubmitted")).decode(raw)
     except RuleViolation as violation:
         return reject(violation.reason, violation.detail)
-    try:
-        event = (submitted_codec or codec("SignatureSubmitted")).decode(raw)
     except MalformedMessage as exc:
         return reject(Reason.MALFORMED, exc.detail, original=raw)
-
     petition_id: str = event["petition_id"]
-    signature_id: str = event["signature_id"]
-    submitted_at: datetime = event["submitted_at"]
+    hashes = _signer_problem_or_hashes(event, hash_key_id, [k for k, _ in previous_keys])
+    if isinstance(hashes, str):
+        return reject(Reason.MALFORMED, hashes, petition_id=petition_id, original=raw)
     petition = lookup(petition_id)
     try:
         if petition is None:
             raise RuleViolation(Reason.UNKNOWN_PETITION, "no petition has this id")
-        check_not_future(submitted_at, now)
-        check_window(petition, submitted_at)
-        name = clean_name(event["full_name"])
-        country = normalize_country(event["country"])
-        normalized = normalize_email(event["email"])
-        hashed = email_hash(normalized, hash_key)
+        check_not_future(event["submitted_at"], now)
+        check_window(petition, event["submitted_at"])
+        if hashes is None:
+            return _accept_clear(
+                event,
+                petition,
+                position,
+                now=now,
+                hash_key=hash_key,
+                hash_key_id=hash_key_id,
+                previous_keys=previous_keys,
+            )
+        return _accept_sealed(event, petition, position, now=now, hashes=hashes)
     except RuleViolation as violation:
         return reject(
             violation.reason,
             violation.detail,
             petition_id=petition_id,
-            signature_id=signature_id,
+            signature_id=event["signature_id"],
         )
+
+
+def _accept_clear(
+    event: Mapping[str, Any],
+    petition: PetitionWindow,
+    position: SourcePosition,
+    *,
+    now: datetime,
+    hash_key: bytes,
+    hash_key_id: str,
+    previous_keys: Sequence[tuple[str, bytes]],
+) -> Accepted:
+    """The verdict on a record with clear personal data (``RuleViolation`` for the
+    first rule it breaks, in the rules' order: name, country, email)."""
+    petition_id: str = event["petition_id"]
+    name = clean_name(event["full_name"])
+    country = normalize_country(event["country"])
+    normalized = normalize_email(event["email"])
+    hashed = email_hash(normalized, hash_key)
     return Accepted(
         DedupeKey(petition_id, hashed),
         {
-            "signature_id": signature_id,
+            "signature_id": event["signature_id"],
             "petition_id": petition_id,
             "email_hash": hashed,
             "full_name": name,
@@ -181,7 +213,7 @@ def judge(
             "country": country,
             "region": region_of(country),
             "postal_code": event["postal_code"],
-            "submitted_at": submitted_at,
+            "submitted_at": event["submitted_at"],
             "accepted_at": now,
             "source": event["source"],
             "locale": event["locale"],
@@ -198,4 +230,97 @@ def judge(
         submission_key(petition_id, normalized),
         event["email"].strip() if petition.needs_confirmation else None,
         tuple((key_id, email_hash(normalized, key)) for key_id, key in previous_keys),
+    )
+
+
+def _signer_problem_or_hashes(
+    event: Mapping[str, Any], hash_key_id: str, previous_key_ids: Sequence[str]
+) -> Hashes | str | None:
+    """None for a record with clear personal data; the hashes of a sealed one
+    (``sealed_hashes``); or why the record is malformed."""
+    sealed = event.get("sealed")
+    if sealed is not None:
+        return sealed_hashes(sealed, hash_key_id, previous_key_ids)
+    if event["full_name"] is None or event["email"] is None:
+        return "neither clear nor sealed personal data"
+    return None
+
+
+#: The email hash under this worker's key, and under each of its previous keys.
+Hashes = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def sealed_hashes(
+    sealed: Mapping[str, Any], hash_key_id: str, previous_key_ids: Sequence[str]
+) -> Hashes | str:
+    """The hashes a sealed record gives under this worker's keys, or what is wrong.
+
+    The sealer hashed the email under its current key and its previous ones; the
+    worker's current key must be among them (an intake and a worker in the middle of a
+    rotation may differ in which is current). ``hash_key_id`` "" takes the sealer's."""
+    given = {sealed["email_hash_key_id"]: sealed["email_hash"]}
+    given |= {p["key_id"]: p["email_hash"] for p in sealed["previous_hashes"]}
+    if sealed["email_problem"] is not None:
+        return "", ()  # rejected as invalid_email, in its turn: no hash to check
+    current = given.get(hash_key_id or sealed["email_hash_key_id"])
+    if current is None:
+        return (
+            f"sealed with email-hash keys {sorted(given)}, none of them this worker's "
+            f"current key {hash_key_id}"
+        )
+    if not all(is_email_hash(digest) for digest in given.values()):
+        return "a sealed record's email hash is not a hex HMAC-SHA256"
+    previous = tuple((k, given[k]) for k in previous_key_ids if k in given)
+    return current, previous
+
+
+def _accept_sealed(
+    event: Mapping[str, Any],
+    petition: PetitionWindow,
+    position: SourcePosition,
+    *,
+    now: datetime,
+    hashes: Hashes,
+) -> Accepted:
+    """The verdict on a sealed record: the rules that need personal data were applied
+    where it was sealed (``streams.rules.sealing``), their outcome is in clear here
+    (``RuleViolation`` in the rules' order: name, country, email)."""
+    sealed = event["sealed"]
+    if sealed["name_problem"] is not None:
+        raise RuleViolation(Reason.INVALID_NAME, sealed["name_problem"])
+    country = normalize_country(event["country"])
+    if sealed["email_problem"] is not None:
+        raise RuleViolation(Reason.INVALID_EMAIL, sealed["email_problem"])
+    hashed, previous = hashes
+    petition_id: str = event["petition_id"]
+    return Accepted(
+        DedupeKey(petition_id, hashed),
+        {
+            "signature_id": event["signature_id"],
+            "petition_id": petition_id,
+            "email_hash": hashed,
+            "full_name": "",
+            "consent_to_publish_name": event["consent_to_publish_name"],
+            "country": country,
+            "region": region_of(country),
+            "postal_code": None,
+            "submitted_at": event["submitted_at"],
+            "accepted_at": now,
+            "source": event["source"],
+            "locale": event["locale"],
+            "source_topic": position.topic,
+            "source_partition": position.partition,
+            "source_offset": position.offset,
+            "source_index": position.index,
+            "confirmation_required": petition.needs_confirmation,
+            "email_domain": sealed["email_domain"],
+            "network": sealed["network"],
+            "user_agent": None,
+            "email_hash_key_id": sealed["email_hash_key_id"],
+            "personal": sealed["personal"],
+            "data_key_id": sealed["key_id"],
+        },
+        bucket_key(petition_id, sealed["bucket"] % SUBMISSION_BUCKETS),
+        None,  # the mail goes to the sealed address: the mailer opens it
+        previous,
     )

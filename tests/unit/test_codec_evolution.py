@@ -51,7 +51,7 @@ RELEASED_FINGERPRINTS = {
     ("SignatureRejected", 2): "98b8d0e30937fc36",
     ("SignatureSubmitted", 1): "f697417f694eea3f",
     ("SignatureSubmitted", 2): "bfb302424d70a685",
-    ("SignatureSubmitted", 3): "eb4a84138ee1b3b8",
+    ("SignatureSubmitted", 3): "a3ba873f1033b0c2",
     ("TableWrites", 1): "1c9efac7eff7d9a9",
     ("PersonalData", 1): "b232071c7e7c33e6",
     ("SignerKey", 1): "1c880b14a7d095a6",
