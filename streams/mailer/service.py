@@ -40,9 +40,17 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.codec import codec
+from schemas.sealed import open_personal
 from streams.catalogue.follower import PetitionLookup
 from streams.core import kafka
-from streams.core.errors import MailFailed, MailRefused, MalformedMessage, PublishFailed
+from streams.core.errors import (
+    KeyErased,
+    MailFailed,
+    MailRefused,
+    MalformedMessage,
+    PublishFailed,
+    SealBroken,
+)
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
@@ -50,7 +58,8 @@ from streams.core.topicspecs import MAIL_FAILED, OUTBOX
 from streams.mailer.compose import Unmailable, compose
 from streams.mailer.history import MailHistory, resend_refusal
 from streams.mailer.smtp import SenderPool, SmtpSender
-from streams.rules.keys import is_email_hash
+from streams.rules.keys import DedupeKey, is_email_hash
+from streams.signerkeys.store import SignerKeys
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +112,18 @@ def _clipped(value: Any) -> Any:
 
 class Mailer:
     def __init__(
-        self, settings: Settings, titles: Callable[[str], str | None], senders: SenderPool
+        self,
+        settings: Settings,
+        titles: Callable[[str], str | None],
+        senders: SenderPool,
+        keys: SignerKeys | None = None,
     ) -> None:
         self.settings = settings
         self.titles = titles
         self.senders = senders
+        #: Opens the address of a sealed signature (docs/privacy.md); without it, such
+        #: a request is skipped as "sealed".
+        self.keys = keys
         self._stats_lock = threading.Lock()
         self.stats = MailerStats()
         self.producer = kafka.producer(settings)
@@ -208,12 +224,40 @@ class Mailer:
             if refusal is not None:
                 self.stats.resends_paused += 1
                 return None
+        if request["email"] is None:
+            opened = self._open(request)
+            if isinstance(opened, Unmailable):
+                return opened
+            request = opened
         title = self.titles(request["petition_id"]) or request["petition_id"]
         mail = compose(self.settings, request, title)
         if not isinstance(mail, Unmailable):
             self._remember(request["request_id"])
             self.history.note(request["email_hash"], request["kind"], now)
         return mail
+
+    def _open(self, request: dict[str, Any]) -> dict[str, Any] | Unmailable:
+        """The request with the signer's sealed address and name opened, or why not:
+        no keys here, or the key is gone (the signer was erased or withdrew: no mail)."""
+        sealed, key_id = request.get("personal"), request.get("data_key_id")
+        if self.keys is None or sealed is None or key_id is None:
+            return Unmailable("sealed", "a sealed address and no key to open it")
+        signer = DedupeKey(request["petition_id"], request["email_hash"])
+        # The key was on Kafka before the signature was: wait until this copy has
+        # everything logged by the request's time before calling it erased.
+        self.keys.ensure_fresh(request["requested_at"].timestamp(), timeout=5.0)
+        try:
+            personal = open_personal(
+                self.keys.data_key(signer, key_id),
+                sealed,
+                request["petition_id"],
+                request["signature_id"],
+            )
+        except KeyErased:
+            return Unmailable("erased", "the signer's data key is erased")
+        except SealBroken as exc:
+            return Unmailable("sealed", exc.args[0])
+        return {**request, "email": personal["email"], "full_name": personal["full_name"]}
 
     def _deliver(
         self, mail: EmailMessage, stop: threading.Event, sender: SmtpSender
@@ -323,6 +367,8 @@ def run_mailer(settings: Settings) -> None:
     create_topics(settings)  # mail.failed and mail.history, on a cluster older than them
     petitions = PetitionLookup(settings)
     petitions.start()
+    keys = SignerKeys(settings)
+    keys.start()
     try:
 
         def title(petition_id: str) -> str | None:
@@ -330,6 +376,7 @@ def run_mailer(settings: Settings) -> None:
             return None if petition is None else str(petition["title"])
 
         senders = SenderPool(settings.smtp_url.get_secret_value(), settings.mailer_connections)
-        Mailer(settings, title, senders).run(stop)
+        Mailer(settings, title, senders, keys).run(stop)
     finally:
+        keys.stop()
         petitions.stop()

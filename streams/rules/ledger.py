@@ -233,16 +233,18 @@ class DedupeLedger:
         kind: str,
         now: datetime,
     ) -> list[Output]:
-        """The confirmation mail of a pending signature (none without an address: a
-        record sent home by an older worker, which mailed it itself)."""
-        if mail_to is None:
-            return []
+        """The confirmation mail of a pending signature: to ``mail_to``, or for a
+        sealed signature to its sealed address, which only the mailer opens (none
+        without either: a record sent home by an older worker, which mailed it)."""
         if record is None:
             try:
                 record = codec("SignatureAccepted").decode(value or b"")
             except MalformedMessage as exc:
                 detail = f"no mail for an unreadable record: {exc.detail}"
                 return [malformed(value, key.petition_id, detail, read_at, now)]
+        sealed = record.get("personal")
+        if mail_to is None and sealed is None:
+            return []
         position = (
             f"{record['source_topic']}/{record['source_partition']}/"
             f"{record['source_offset']}#{record.get('source_index') or 0}"
@@ -255,9 +257,11 @@ class DedupeLedger:
             "home_partition": entry.home,
             "signature_id": record["signature_id"],
             "email": mail_to,
-            "full_name": record["full_name"],
+            "full_name": record["full_name"] if sealed is None else None,
             "locale": record.get("locale"),
             "requested_at": now,
+            "personal": sealed,
+            "data_key_id": record.get("data_key_id"),
         }
         value = codec("ConfirmationMail").encode(mail)
         return [Output(Route.OUTBOX, key.encode(), value, f"mail-{kind}")]
