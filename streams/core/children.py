@@ -48,6 +48,7 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
         "COUNTERSIGN_MASTER_KEY": settings.master_key.get_secret_value(),
         "COUNTERSIGN_MASTER_KEY_ID": settings.master_key_id,
         "COUNTERSIGN_ERASURE_WINDOW_SECONDS": str(settings.erasure_window_seconds),
+        "COUNTERSIGN_SEAL_PERSONAL_DATA": str(settings.seal_personal_data).lower(),
         "COUNTERSIGN_CLICKHOUSE_DATABASE": settings.clickhouse_database,
         "COUNTERSIGN_CONSUMER_SESSION_TIMEOUT_SECONDS": str(
             settings.consumer_session_timeout_seconds

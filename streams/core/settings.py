@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     #: gone from the brokers' disks within twice this, plus the cleaner's pauses
     #: (docs/privacy.md states and tests the bound).
     erasure_window_seconds: float = Field(default=3600.0, ge=1, le=7 * 24 * 3600)
+    #: Whether the intake seals each signer's personal data before Kafka (off until
+    #: the delivery export opens sealed names: docs/privacy.md, "Status").
+    seal_personal_data: bool = False
 
     #: Counts are exact under at_least_once because every agent is idempotent; Faust's
     #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).

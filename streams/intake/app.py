@@ -18,6 +18,9 @@ from streams.intake.metrics import CONNECTIONS_REFUSED
 from streams.intake.server import build
 from streams.intake.service import Intake
 from streams.publish import AsyncPublisher
+from streams.publish.sealer import Sealer
+from streams.signerkeys.store import SignerKeys
+from streams.signerkeys.writer import KeyWriter
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +32,19 @@ async def serve(settings: Settings) -> None:
     await asyncio.to_thread(create_topics, settings)
     petitions = PetitionLookup(settings)
     await asyncio.to_thread(petitions.start)
+    sealer, keys = None, None
+    if settings.seal_personal_data:
+        keys = SignerKeys(settings)
+        await asyncio.to_thread(keys.start)
+        sealer = Sealer(settings, await asyncio.to_thread(KeyWriter, settings), keys)
+        log.info("sealing signers' personal data (docs/privacy.md)")
     publisher = AsyncPublisher(
         settings,
         delivery_timeout=settings.intake_delivery_timeout_seconds,
         coalesce_seconds=settings.intake_coalesce_ms / 1000,
         coalesce_max=settings.intake_coalesce_max,
         coalesce_target=settings.intake_coalesce_target,
+        sealer=sealer,
     )
     intake = Intake(settings, petitions, publisher)
     app = build(intake)
@@ -42,6 +52,9 @@ async def serve(settings: Settings) -> None:
     async def close(_: web.Application) -> None:
         await intake.confirmations.close()
         remaining = await publisher.close()
+        if sealer is not None and keys is not None:
+            await asyncio.to_thread(sealer.writer.close)
+            keys.stop()
         petitions.stop()
         log.info("intake stopped; %d events were not delivered", remaining)
 

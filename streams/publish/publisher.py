@@ -43,6 +43,7 @@ from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.publish.coalescing import AdaptiveWait
+from streams.publish.sealer import Sealer
 from streams.publish.signature import Signature
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
@@ -98,9 +99,13 @@ class _Publisher:
         delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         producer_config: dict[str, Any] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.topic = settings.topic(SUBMITTED.name)
         self.codec = AvroCodec("SignatureSubmitted")
+        #: Seals each signer's personal data before it is sent (docs/privacy.md);
+        #: None: sent in clear.
+        self.sealer = sealer
         self.brokers_up = True
         self.producer: Producer = kafka.producer(
             settings,
@@ -126,11 +131,9 @@ class _Publisher:
         else:
             log.info("producer: %s", error)
 
-    def _produce(self, signature: Signature, on_delivery: Any) -> None:
+    def _produce(self, signature: Signature, value: bytes, on_delivery: Any) -> None:
         self._produce_raw(
-            submission_key_for(signature.petition_id, signature.email),
-            self.codec.encode(signature.to_record()),
-            on_delivery,
+            submission_key_for(signature.petition_id, signature.email), value, on_delivery
         )
 
     def _produce_raw(
@@ -198,7 +201,10 @@ class Publisher(_Publisher):
             outcome.append(self._outcome(signature, error, message))
             done.set()
 
-        self._produce(signature, on_delivery)
+        record = signature.to_record()
+        if self.sealer is not None:
+            record = self.sealer.seal_blocking(record)
+        self._produce(signature, self.codec.encode(record), on_delivery)
         while not done.is_set():
             self.producer.poll(0.1)
         if isinstance(outcome[0], PublishFailed):
@@ -352,6 +358,13 @@ class AsyncPublisher(_Publisher):
         refusal = self._refusal()
         if refusal is not None:
             raise refusal
+        record = signature.to_record()
+        if self.sealer is not None:
+            record = await self.sealer.seal(record)
+            refusal = self._refusal()  # Kafka may have gone while the key was written
+            if refusal is not None:
+                raise refusal
+        value = self.codec.encode(record)
         future: asyncio.Future[Receipt] = loop.create_future()
         if self.coalesce_seconds <= 0:
 
@@ -359,20 +372,20 @@ class AsyncPublisher(_Publisher):
                 outcome = self._outcome(signature, error, message)
                 loop.call_soon_threadsafe(_resolve, future, outcome)
 
-            self._produce(signature, settle)
+            self._produce(signature, value, settle)
             self._handed_over(future)
         else:
-            self._coalesce(signature, future, loop)
+            self._coalesce(signature, value, future, loop)
         return await future
 
     def _coalesce(
         self,
         signature: Signature,
+        value: bytes,
         future: asyncio.Future[Receipt],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         key = submission_key_for(signature.petition_id, signature.email)
-        value = self.codec.encode(signature.to_record())
         partition = home_partition(key, self.partitions)
         wait = (
             self.coalesce_seconds

@@ -10,12 +10,15 @@ half window, and the bound holds on a quiet topic too (``erasure_bound_seconds``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from schemas.codec import codec
 from schemas.sealed import DataKey, MasterKey, wrap_key
@@ -50,19 +53,33 @@ def erasure_bound_seconds(settings: Settings) -> float:
 
 
 class KeyWriter:
-    """Writes keys.signers and waits until Kafka has each write on every in-sync
+    """Writes keys.signers and answers once Kafka has each write on every in-sync
     replica (``PublishFailed`` otherwise): a key is never used before it is durable,
-    and an erasure is never reported before it is."""
+    and an erasure is never reported before it is. Any number of threads and
+    coroutines may write at once; one thread serves the delivery reports."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topic = settings.topic(SIGNER_KEYS.name)
         self.master = MasterKey.from_secret(settings.master_key_id, settings.master_secret)
         self._producer = kafka.producer(settings)
-        self._lock = threading.Lock()  # one write and its wait at a time
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="keys-writer", daemon=True)
+        self._poller.start()
 
-    def create(self, dedupe_key: DedupeKey, *, now: datetime | None = None) -> DataKey:
-        """A new data key for this signer and petition, on Kafka before it returns."""
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._poller.join(5)
+        self._producer.flush(WRITE_TIMEOUT_SECONDS)
+
+    def new_key(
+        self, dedupe_key: DedupeKey, now: datetime | None = None
+    ) -> tuple[DataKey, bytes, bytes]:
+        """A new data key and its keys.signers record (Kafka key, value), not written."""
         data_key = DataKey.new()
         record = {
             "petition_id": dedupe_key.petition_id,
@@ -74,9 +91,34 @@ class KeyWriter:
             ),
             "created_at": now or datetime.now(UTC),
         }
-        self._write(
-            [(signer_key_key(dedupe_key, data_key.key_id), codec("SignerKey").encode(record))]
-        )
+        key = signer_key_key(dedupe_key, data_key.key_id)
+        return data_key, key, codec("SignerKey").encode(record)
+
+    def create(self, dedupe_key: DedupeKey, *, now: datetime | None = None) -> DataKey:
+        """A new data key for this signer and petition, on Kafka before it returns."""
+        data_key, key, value = self.new_key(dedupe_key, now)
+        self._write([(key, value)])
+        return data_key
+
+    async def create_async(self, dedupe_key: DedupeKey) -> DataKey:
+        """``create`` on the event loop: waits for Kafka holding no thread."""
+        data_key, key, value = self.new_key(dedupe_key)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str | None] = loop.create_future()
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            outcome = None if error is None else error.str()
+            loop.call_soon_threadsafe(_settle, done, outcome)
+
+        self._produce(key, value, -1, delivered)
+        try:
+            failure = await asyncio.wait_for(done, WRITE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            failure = "timed out"
+        if failure is not None:
+            raise PublishFailed(
+                f"Kafka did not take a key on {self.topic}: {failure}", possibly_persisted=True
+            )
         return data_key
 
     def erase(self, dedupe_key: DedupeKey, key_ids: Iterable[str]) -> int:
@@ -87,8 +129,16 @@ class KeyWriter:
 
     def tick(self) -> None:
         """One small record to every partition, so that each rolls on time."""
-        partitions = range(self.settings.topic_partitions)
-        self._write([(TICK_KEY, b"") for _ in partitions], partitions=list(partitions))
+        partitions = list(range(self.settings.topic_partitions))
+        self._write([(TICK_KEY, b"") for _ in partitions], partitions=partitions)
+
+    def _produce(self, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:
+        try:
+            kafka.produce_waiting(
+                self._producer, self.topic, value, key, partition=partition, on_delivery=on_delivery
+            )
+        except KafkaException as exc:
+            raise PublishFailed(f"Kafka refused a write to {self.topic}: {exc}") from exc
 
     def _write(
         self,
@@ -96,31 +146,35 @@ class KeyWriter:
         *,
         partitions: list[int] | None = None,
     ) -> None:
+        """Write ``records`` and wait until Kafka answered for each."""
         if not records:
             return
         errors: list[str] = []
+        answered = threading.Semaphore(0)
 
         def delivered(error: KafkaError | None, _message: Message) -> None:
             if error is not None:
                 errors.append(error.str())
+            answered.release()
 
-        with self._lock:
-            for index, (key, value) in enumerate(records):
-                kafka.produce_waiting(
-                    self._producer,
-                    self.topic,
-                    value,
-                    key,
-                    partition=-1 if partitions is None else partitions[index],
-                    on_delivery=delivered,
-                )
-            left = self._producer.flush(WRITE_TIMEOUT_SECONDS)
-        if errors or left:
+        for index, (key, value) in enumerate(records):
+            partition = -1 if partitions is None else partitions[index]
+            self._produce(key, value, partition, delivered)
+        deadline = time.monotonic() + WRITE_TIMEOUT_SECONDS
+        unanswered = sum(
+            not answered.acquire(timeout=max(0.0, deadline - time.monotonic())) for _ in records
+        )
+        if errors or unanswered:
             raise PublishFailed(
-                f"Kafka did not take {len(errors) + left} of {len(records)} writes to "
+                f"Kafka did not take {len(errors) + unanswered} of {len(records)} writes to "
                 f"{self.topic}: {'; '.join(errors[:3]) or 'timed out'}",
                 possibly_persisted=True,
             )
+
+
+def _settle(future: asyncio.Future[str | None], outcome: str | None) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
 class Ticker:

@@ -96,4 +96,5 @@ async def serve(settings: Settings) -> None:
     if sink is not None:
         await asyncio.to_thread(sink.stop)
     await asyncio.to_thread(ticker.stop)
+    await asyncio.to_thread(ticker.writer.close)
     await asyncio.to_thread(petitions.stop)

@@ -1,0 +1,155 @@
+"""Sealed personal data, end to end (docs/privacy.md): the real intake seals, the worker
+counts without opening, the mailer opens the address to ask for confirmation, and the
+signer's name and email are in no topic in clear. A clear record of the same signer
+from an older producer is a duplicate of the sealed one: same dedupe key."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas.codec import codec
+from streams.catalogue.store import new_petition, publish_petition
+from streams.core import kafka
+from streams.core.logscan import scan, whole_log
+from streams.core.settings import Settings
+from streams.core.topics import create_topics
+from streams.core.topicspecs import ALL_TOPICS, SUBMITTED
+from streams.rules.keys import submission_key_for
+from streams.testing.mail import MailpitServer
+from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
+from tests.intake_client import post_json, request
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CONFIRMED = "sealed-confirm"
+OPEN = "sealed-open"
+NAME = "Ingrid Sørensen-Qvist"
+EMAIL = "Ingrid.SQ+petitions@example.org"
+
+
+def sign(intake: IntakeProcess, petition: str, email: str, name: str = NAME) -> None:
+    answer = post_json(
+        intake.url,
+        petition,
+        {
+            "signature_id": str(uuid.uuid4()),
+            "full_name": name,
+            "email": email,
+            "country": "NO",
+            "consent_to_publish_name": True,
+        },
+        ip=f"198.51.100.{uuid.uuid4().int % 250 + 1}",
+    )
+    assert answer.status == 202, answer.body
+
+
+def counts(worker: WorkerProcess, petition: str) -> dict[str, Any]:
+    answer = request(
+        f"http://127.0.0.1:{worker.web_port}/api/petitions/{petition}/counts", method="GET"
+    )
+    assert answer.status == 200, answer.body
+    return dict(answer.body)
+
+
+def wait_for(worker: WorkerProcess, petition: str, **expected: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    seen: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        seen = counts(worker, petition)
+        if all(seen.get(k) == v for k, v in expected.items()):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"expected {expected}; last seen {seen}")
+
+
+def publish_clear(settings: Settings, petition: str, email: str) -> None:
+    """A clear submission (SignatureSubmitted v2), as an older producer writes it."""
+    record = {
+        "signature_id": str(uuid.uuid4()),
+        "petition_id": petition,
+        "full_name": "I. Sorensen",
+        "email": email,
+        "country": "NO",
+        "postal_code": None,
+        "consent_to_publish_name": True,
+        "submitted_at": datetime.now(UTC),
+        "source": "api",
+        "client_ip": None,
+        "user_agent": None,
+        "locale": None,
+        "referrer": None,
+    }
+    producer = kafka.producer(settings)
+    producer.produce(
+        settings.topic(SUBMITTED.name),
+        codec("SignatureSubmitted").encode(record, writer_version=2),
+        submission_key_for(petition, email),
+    )
+    assert producer.flush(30) == 0
+
+
+def clear_copies(settings: Settings, needles: list[bytes]) -> list[str]:
+    """Where any needle appears in any record (key, value, headers) of any topic."""
+    found = []
+    for spec in ALL_TOPICS:
+        for record in scan(settings, whole_log(settings, spec.name)):
+            blobs = [record.key or b"", record.value or b""]
+            blobs += [value or b"" for _, value in record.headers]
+            if any(needle in blob for blob in blobs for needle in needles):
+                found.append(f"{spec.name}[{record.partition}]@{record.offset}")
+    return found
+
+
+def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
+    settings: Settings,
+    worker: WorkerProcess,
+    intake: IntakeProcess,
+    mailpit: MailpitServer,
+    tmp_path: Any,
+) -> None:
+    create_topics(settings)
+    now = datetime.now(UTC)
+    for petition, confirmation in ((CONFIRMED, "email"), (OPEN, "none")):
+        publish_petition(
+            settings,
+            new_petition(
+                petition,
+                f"Petition {petition}",
+                opens_at=now - timedelta(days=1),
+                confirmation=confirmation,
+                now=now,
+            ),
+        )
+    worker.start()
+    worker.wait_until_serving()
+    intake.extra_env["COUNTERSIGN_SEAL_PERSONAL_DATA"] = "true"
+    intake.extra_env["COUNTERSIGN_API_PORT"] = str(worker.web_port)
+    intake.start(wait_for_petition=OPEN)
+    with MailerProcess(settings, tmp_path / "mailer.log", mailpit.smtp_url, intake.url) as mailer:
+        mailer.start()
+
+        sign(intake, CONFIRMED, EMAIL)
+        [mail] = mailpit.wait_for_mail(EMAIL)  # the mailer opened the sealed address
+        assert f"{NAME}" in mail.text
+        wait_for(worker, CONFIRMED, total=0, pending=1)
+        assert request(mail.link, method="GET").status == 200
+        wait_for(worker, CONFIRMED, total=1, pending=0)
+
+        sign(intake, OPEN, EMAIL)
+        sign(intake, OPEN, "ingrid.sq@EXAMPLE.org", name="I. S.-Q.")  # the same address
+        publish_clear(settings, OPEN, "ingrid.sq+older-producer@example.org")  # and again
+        sign(intake, OPEN, "someone.else@example.org")
+        seen = wait_for(worker, OPEN, total=2)
+        time.sleep(3)  # a duplicate counted late would show now
+        assert counts(worker, OPEN)["total"] == 2
+        rejected = {reason: n for reason, n in seen["rejected"].items() if n}
+        assert rejected == {"duplicate": 2}
+
+    # (The older producer's clear record spells neither the way the needles do.)
+    needles = [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode(), b"ingrid.sq@"]
+    assert clear_copies(settings, needles) == []
