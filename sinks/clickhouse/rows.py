@@ -1,6 +1,7 @@
 """Decoded Avro records -> ClickHouse rows. Pure functions of a record and the
 partition it was read from; the clear email and the client IP never reach this far
-(they are not in SignatureAccepted at all)."""
+(they are not in SignatureAccepted at all), and a sealed signature's name stays
+sealed (``personal``, docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ SIGNATURE_COLUMNS = [
     "email_domain",
     "network",
     "user_agent",
+    "personal",
+    "data_key_id",
 ]
 REJECTION_COLUMNS = [
     "petition_id",
@@ -64,8 +67,10 @@ MODERATION_COLUMNS = [
 
 def signature_row(record: dict[str, Any], partition: int) -> list[Any]:
     """Read from signatures.accepted, whose records sit on their signer's home
-    partition: where a confirmation or a moderation of it must go."""
-    return [*(record[column] for column in SIGNATURE_COLUMNS), partition]
+    partition: where a confirmation or a moderation of it must go. A clear record
+    has no sealed data: ``data_key_id`` is then ''."""
+    row = {**record, "data_key_id": record.get("data_key_id") or ""}
+    return [*(row[column] for column in SIGNATURE_COLUMNS), partition]
 
 
 def rejection_row(record: dict[str, Any], partition: int) -> list[Any]:

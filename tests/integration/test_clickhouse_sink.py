@@ -191,3 +191,27 @@ def test_a_record_its_columns_cannot_hold_is_skipped_and_the_rest_lands(
     assert sink.stats.skipped_unreadable == 2
     assert sink.stats.failures == 0
     assert sink.lag() == 0
+
+
+def test_a_sealed_signature_lands_sealed_and_a_clear_one_without_a_key(
+    sink_settings: Settings,
+) -> None:
+    client, database = ready_store(sink_settings)
+    sealed_bytes = bytes(range(256))  # any bytes: the sink never opens them
+    records = [
+        accepted(0, offset=0)
+        | {"full_name": "", "personal": sealed_bytes, "data_key_id": "0f" * 8},
+        accepted(1, offset=1),
+    ]
+    publish(sink_settings, ACCEPTED.name, records, "SignatureAccepted")
+    sink = ClickHouseSink(sink_settings, client)
+    drain(sink, 2)
+    rows = client.query(
+        f"SELECT signature_id, full_name, personal, data_key_id FROM {database}.signatures FINAL "
+        "ORDER BY signature_id",
+        column_formats={"personal": "bytes"},  # raw, not decoded as UTF-8 text
+    ).result_rows
+    assert [tuple(row) for row in rows] == [
+        ("sig-0", "", sealed_bytes, "0f" * 8),
+        ("sig-1", "Signer 1", None, ""),
+    ]
