@@ -28,8 +28,12 @@ def _covered(cut: Cut, home_column: str) -> str:
 
 #: A signature's place in the audit log, the tables' common language.
 POSITION = "source_topic, source_partition, source_offset, source_index"
-SIGNER_COLUMNS = "signature_id, full_name, country, region, submitted_at, " + POSITION.replace(
-    "source_topic, ", ""
+SIGNER_COLUMNS = (
+    "signature_id, full_name, country, region, submitted_at, email_hash, data_key_id, "
+    # A sealed name (docs/privacy.md) as text a JSON answer can carry; the export
+    # opens it with the signer's key.
+    "base64Encode(ifNull(personal, '')) AS personal, "
+    + POSITION.replace("source_topic, ", "")
 )
 
 

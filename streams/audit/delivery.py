@@ -35,13 +35,18 @@ class Cover:
     by_region: dict[str, int]
     generated_at: str
     log_range: str
+    #: Signers who agreed to publication and were erased since (docs/privacy.md):
+    #: their signatures count, their names are left out.
+    erased: int = 0
 
     def canonical(self) -> str:
         regions = "\n".join(f"{region}\t{n}" for region, n in sorted(self.by_region.items()))
+        # Said only when some were: a list without erasures keeps the chain it had.
+        erased = f"erased\t{self.erased}\n" if self.erased else ""
         return (
             f"{CHAIN_VERSION}\npetition\t{self.petition_id}\ntitle\t{self.title}\n"
             f"total\t{self.total}\n{regions}\ngenerated\t{self.generated_at}\n"
-            f"log\t{self.log_range}\n"
+            f"log\t{self.log_range}\n{erased}"
         )
 
 

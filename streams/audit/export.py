@@ -10,6 +10,7 @@ manifest (a name changed on the page itself).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -24,12 +25,16 @@ from urllib.parse import quote
 
 from pypdf import PdfReader
 
+from schemas.sealed import open_personal
 from streams.audit.delivery import PER_PAGE, Cover, Page, Signer, chain, paginate
 from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue
-from streams.core.errors import CatalogueError
+from streams.core.errors import CatalogueError, KeyErased
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
+from streams.rules.keys import DedupeKey
+from streams.rules.names import clean_name
+from streams.signerkeys.store import SignerKeys
 
 FOOTER = re.compile(r"page (\d+) of (\d+)\s+chain ([0-9a-f]{32})")
 SIGNERS_PAGE = 50_000
@@ -41,10 +46,45 @@ class Signers:
     by_region: dict[str, int]
     #: The part of the audit log they come from: per partition, the last offset.
     log_range: str
+    #: Consenting signers whose names are erased (left out).
+    erased: int = 0
+
+
+class SealedNames:
+    """Opens the sealed names of a delivery list (docs/privacy.md) with the signers'
+    keys, followed from keys.signers once the first sealed name is met. A name whose
+    key is gone (erased, withdrawn, past retention) is left out, and counted."""
+
+    def __init__(self, settings: Settings, petition_id: str) -> None:
+        self.settings = settings
+        self.petition_id = petition_id
+        self.erased = 0
+        self._keys: SignerKeys | None = None
+
+    def name_of(self, row: dict[str, Any]) -> str | None:
+        if not row.get("data_key_id"):
+            return str(row["full_name"])  # in clear: a signature from before sealing
+        if self._keys is None:
+            self._keys = SignerKeys(self.settings)
+            self._keys.start()
+        signer = DedupeKey(self.petition_id, str(row["email_hash"]))
+        try:
+            key = self._keys.data_key(signer, str(row["data_key_id"]))
+        except KeyErased:
+            self.erased += 1
+            return None
+        sealed = base64.b64decode(str(row["personal"]))
+        personal = open_personal(key, sealed, self.petition_id, str(row["signature_id"]))
+        return clean_name(personal["full_name"])
+
+    def close(self) -> None:
+        if self._keys is not None:
+            self._keys.stop()
 
 
 def fetch_signers(settings: Settings, petition_id: str, on_rows: Callable[[int], None]) -> Signers:
-    """The consenting signers in submission order, through ``countersign serve``."""
+    """The consenting signers in submission order, through ``countersign serve``; a
+    sealed name opened with its signer's key, an erased one left out."""
     client = ServeClient(settings, timeout=300)
     # Those accepted by now: signatures the sink adds meanwhile neither shift a page
     # nor slip into the middle of the list.
@@ -66,13 +106,17 @@ def fetch_signers(settings: Settings, petition_id: str, on_rows: Callable[[int],
         partition = int(row["source_partition"])
         furthest[partition] = max(furthest.get(partition, -1), int(row["source_offset"]))
     offsets = ", ".join(f"{p}:{o}" for p, o in sorted(furthest.items())) or "-"
+    names = SealedNames(settings, petition_id)
+    try:
+        named = [(row, names.name_of(row)) for row in rows]
+    finally:
+        names.close()
+    listed = [(row, name) for row, name in named if name is not None]
     return Signers(
-        [
-            Signer(number, str(row["full_name"]), str(row["country"]))
-            for number, row in enumerate(rows, 1)
-        ],
-        dict(Counter(str(row["region"]) for row in rows)),
+        [Signer(number, name, str(row["country"])) for number, (row, name) in enumerate(listed, 1)],
+        dict(Counter(str(row["region"]) for row, _ in listed)),
         f"{settings.topic(SUBMITTED.name)} up to offsets {offsets} (partition:offset)",
+        names.erased,
     )
 
 
@@ -99,6 +143,7 @@ def delivery_list(
         found.by_region,
         created.isoformat(),
         found.log_range,
+        found.erased,
     )
     pages = paginate(found.signers, PER_PAGE)
     return DeliveryList(cover, pages, chain(cover, pages), created)

@@ -125,7 +125,13 @@ class DeliveryPdf:
             f"Petition {cover.petition_id}\n"
             f"Signatures: {cover.total:,} ({pages:,} pages of up to {PER_PAGE} names, "
             "in submission order; names of signers who agreed to publication)\n"
-            f"Generated {cover.generated_at}\nFrom the audit log: {cover.log_range}",
+            + (
+                f"Left out: {cover.erased:,} names erased at their signers' request "
+                "(their signatures still count)\n"
+                if cover.erased
+                else ""
+            )
+            + f"Generated {cover.generated_at}\nFrom the audit log: {cover.log_range}",
             align="L",
             new_x="LMARGIN",
             new_y="NEXT",

@@ -5,3 +5,18 @@
 ALTER TABLE {database}.signatures
     ADD COLUMN IF NOT EXISTS personal Nullable(String),
     ADD COLUMN IF NOT EXISTS data_key_id String DEFAULT '';
+
+-- The view's `*` was expanded when it was made: made again, it has the new columns.
+CREATE OR REPLACE VIEW {database}.signature_status AS
+SELECT *,
+       (NOT confirmation_required
+        OR (petition_id, email_hash) IN (
+            SELECT petition_id, email_hash FROM {database}.confirmations
+        ))
+       AND (petition_id, email_hash) NOT IN (
+            SELECT petition_id, email_hash FROM {database}.invalidated
+       ) AS counted,
+       (petition_id, email_hash) IN (
+            SELECT petition_id, email_hash FROM {database}.invalidated
+       ) AS is_invalidated
+FROM {database}.signatures FINAL;
