@@ -41,6 +41,7 @@ from streams.cli.moderation import (
     reinstate_command,
     sources_command,
 )
+from streams.cli.privacy import erase_command
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.errors import CatalogueError, CountersignError
@@ -72,6 +73,7 @@ cli.add_command(verify_export_command, name="verify-export")
 cli.add_command(sources_command, name="sources")
 cli.add_command(invalidate_command, name="invalidate")
 cli.add_command(reinstate_command, name="reinstate")
+cli.add_command(erase_command, name="erase")
 cli.add_command(moderations_command, name="moderations")
 
 

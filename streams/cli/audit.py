@@ -345,7 +345,9 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
     submission order. The PDF has a cover (title, total, counts by region, when it
     was made, the part of the audit log it covers), numbered pages of 100 names
     in every script (Debian's Noto fonts, HarfBuzz shaping) and, in each footer, a
-    hash chained from the previous page's. Exit 0: written; 2: error.
+    hash chained from the previous page's. A sealed name (docs/privacy.md) is
+    opened with its signer's key; an erased one is left out, and the cover says
+    how many. Exit 0: written; 2: error.
     """
     from streams.audit.export import delivery_list, write_csv  # noqa: PLC0415  (pypdf)
 
@@ -374,6 +376,11 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
         + (" and a cover" if kind == "pdf" else "")
         + f", {size / 1e6:.1f} MB; chain ends in {delivery.hashes[-1]}"
     )
+    if delivery.cover.erased:
+        console.print(
+            f"left out: {delivery.cover.erased:,} names erased at their signers' request "
+            "(their signatures still count)"
+        )
 
 
 @click.command()

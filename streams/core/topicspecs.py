@@ -121,6 +121,9 @@ SIGNER_KEYS = TopicSpec(
     erasable=True,
 )
 
+#: Every erasure of signers' keys: who asked, when, why, which keys; never the address.
+ERASURES = TopicSpec("privacy.erasures", "erasure_id", "Erasure", Retention.FOREVER)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PETITIONS,
     SUBMITTED,
@@ -135,4 +138,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     MAIL_FAILED,
     MAIL_HISTORY,
     SIGNER_KEYS,
+    ERASURES,
 )

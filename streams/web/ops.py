@@ -24,23 +24,28 @@ from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.publish.moderation import new_batch_id, publish_moderations
 from streams.rules.cut import Cut
+from streams.signerkeys.erasure import Eraser
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
 OPS_REBUILD: web.AppKey[Rebuild | None] = web.AppKey("ops_rebuild")
 OPS_MODERATION: web.AppKey[ModerationQueries] = web.AppKey("ops_moderation", ModerationQueries)
+OPS_ERASER: web.AppKey[Eraser | None] = web.AppKey("ops_eraser")
 #: The most signer rows one request returns (the export pages through them).
 MAX_SIGNERS_PAGE = 50_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> web.Application:
+def build(
+    settings: Settings, audit: AuditQueries, rebuild: Rebuild | None, eraser: Eraser | None = None
+) -> web.Application:
     """The /ops sub-application (mounted by streams/web/server.py)."""
     app = web.Application(middlewares=[_require_token])
     app[OPS_AUDIT] = audit
     app[OPS_SETTINGS] = settings
     app[OPS_REBUILD] = rebuild
+    app[OPS_ERASER] = eraser
     app[OPS_MODERATION] = ModerationQueries(audit.client, audit.db)
     app.add_routes(
         [
@@ -56,6 +61,7 @@ def build(settings: Settings, audit: AuditQueries, rebuild: Rebuild | None) -> w
             web.get("/moderations/{batch_id}", moderation_batch),
             web.post("/petitions/{petition_id}/invalidations", invalidate),
             web.post("/moderations/{batch_id}/reinstate", reinstate),
+            web.post("/erasures", erase),
             web.post("/rebuild", start_rebuild),
             web.get("/rebuild", rebuild_status),
         ]
@@ -271,3 +277,37 @@ async def start_rebuild(request: web.Request) -> web.Response:
 
 async def rebuild_status(request: web.Request) -> web.Response:
     return web.json_response(_rebuild_of(request).status.as_json())
+
+
+async def erase(request: web.Request) -> web.Response:
+    """Erase a signer's data keys (docs/privacy.md): ``{"email", "petition_id"?,
+    "reason"?, "actor", "dry_run"?}`` -> ``{"erasure_id", "keys", "petitions",
+    "gone_by"}``. The counts do not change; what the keys sealed is unreadable from
+    now on, and off every broker's disk by ``gone_by``. Kafka has the tombstones and
+    the erasure's record when this answers; the address is kept nowhere."""
+    eraser = request.app[OPS_ERASER]
+    if eraser is None:
+        raise JsonRefusal(404, "this serve does not erase (it follows no keys.signers)")
+    body = await request.json()
+    email, actor = _said(body, "email"), _said(body, "actor")
+    petition_id = body.get("petition_id") or None
+    if body.get("dry_run"):
+        found = await asyncio.to_thread(eraser.find, email, petition_id)
+        petitions = sorted({key.dedupe_key.petition_id for key in found})
+        return web.json_response({"keys": len(found), "petitions": petitions})
+    erased = await asyncio.to_thread(
+        eraser.erase,
+        email,
+        petition_id=petition_id,
+        reason="request",
+        requested_by=actor,
+        detail=body.get("reason") or None,
+    )
+    return web.json_response(
+        {
+            "erasure_id": erased.erasure_id,
+            "keys": len(erased.keys),
+            "petitions": erased.petitions,
+            "gone_by": erased.gone_by.isoformat(timespec="seconds"),
+        }
+    )

@@ -32,6 +32,8 @@ from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
+from streams.signerkeys.erasure import Eraser
+from streams.signerkeys.store import SignerKeys
 from streams.signerkeys.writer import KeyWriter, Ticker
 from streams.web import server as web_server
 from streams.web.metrics import CONNECTIONS_REFUSED
@@ -62,8 +64,12 @@ async def serve(settings: Settings) -> None:
         REGISTRY.register(SinkCollector(sink))
     # Appends to keys.signers every half erasure window: an erased key then leaves
     # the brokers' disks within the bound docs/privacy.md states, quiet topic or not.
-    ticker = Ticker(await asyncio.to_thread(KeyWriter, settings))
+    key_writer = await asyncio.to_thread(KeyWriter, settings)
+    ticker = Ticker(key_writer)
     ticker.start()
+    signer_keys = SignerKeys(settings)
+    await asyncio.to_thread(signer_keys.start)
+    eraser = Eraser(settings, signer_keys, key_writer)
     reader = CountsReader(client, settings.clickhouse_database)
     rebuild = None
     if sink is not None:
@@ -76,6 +82,7 @@ async def serve(settings: Settings) -> None:
         sink,
         AuditQueries(client, settings.clickhouse_database),
         rebuild,
+        eraser,
     )
     runner = web.AppRunner(
         web_server.build(api), keepalive_timeout=settings.serve_keepalive_timeout_seconds
@@ -96,5 +103,6 @@ async def serve(settings: Settings) -> None:
     if sink is not None:
         await asyncio.to_thread(sink.stop)
     await asyncio.to_thread(ticker.stop)
-    await asyncio.to_thread(ticker.writer.close)
+    await asyncio.to_thread(key_writer.close)
+    await asyncio.to_thread(signer_keys.stop)
     await asyncio.to_thread(petitions.stop)

@@ -29,6 +29,7 @@ from streams.core.errors import Backpressure, RateLimited
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
+from streams.signerkeys.erasure import Eraser
 from streams.web import ops
 from streams.web.cache import Shared
 from streams.web.live import TIMELINE_FRESH_SECONDS, LiveFeeds
@@ -69,6 +70,8 @@ class Api:
     audit: AuditQueries
     #: ``countersign rebuild``'s job; None without a sink.
     rebuild: Rebuild | None
+    #: Erases signers' keys (``POST /ops/erasures``); None: not offered here.
+    eraser: Eraser | None = None
 
 
 #: A timeline's question: petition, minutes, bucket.
@@ -115,7 +118,7 @@ def build(api: Api) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
-    app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild))
+    app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild, api.eraser))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)
     app.on_response_prepare.append(set_policy)

@@ -153,3 +153,64 @@ def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
     # (The older producer's clear record spells neither the way the needles do.)
     needles = [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode(), b"ingrid.sq@"]
     assert clear_copies(settings, needles) == []
+
+
+def test_an_erased_signer_still_counts_and_no_list_or_topic_shows_them(
+    settings: Settings, worker: WorkerProcess, intake: IntakeProcess, tmp_path: Any
+) -> None:
+    create_topics(settings)
+    now = datetime.now(UTC)
+    petitions = ["erase-a", "erase-b", "erase-c"]
+    for petition in petitions:
+        publish_petition(
+            settings,
+            new_petition(
+                petition, petition, opens_at=now - timedelta(days=1), confirmation="none", now=now
+            ),
+        )
+    worker.start()
+    worker.wait_until_serving()
+    intake.extra_env["COUNTERSIGN_SEAL_PERSONAL_DATA"] = "true"
+    intake.extra_env["COUNTERSIGN_API_PORT"] = str(worker.web_port)
+    intake.start(wait_for_petition=petitions[-1])
+    for petition in petitions:
+        sign(intake, petition, EMAIL)
+    sign(intake, "erase-a", "amara.okafor@example.org", name="Amara Okafor")
+    for petition, total in (("erase-a", 2), ("erase-b", 1), ("erase-c", 1)):
+        wait_for(worker, petition, total=total)
+    before = {petition: counts(worker, petition) for petition in petitions}
+
+    listed = tmp_path / "before.csv"
+    worker.run(
+        ["export", "erase-a", "--format", "csv", "--output", str(listed)], tmp_path / "e1.log"
+    )
+    assert NAME in listed.read_text()  # opened with the signer's key
+
+    erased = worker.run(["erase", "--email", EMAIL, "--reason", "asked"], tmp_path / "erase.log")
+    assert "erased 3 keys of erase-a, erase-b, erase-c" in erased.stdout
+
+    time.sleep(3)  # a count that moved would show by now
+    after = {petition: counts(worker, petition) for petition in petitions}
+    for petition in petitions:
+        assert (after[petition]["total"], after[petition]["by_country"]) == (
+            before[petition]["total"],
+            before[petition]["by_country"],
+        )
+    pdf = tmp_path / "after.pdf"
+    exported = worker.run(["export", "erase-a", "--output", str(pdf)], tmp_path / "e2.log")
+    assert "left out: 1 names erased" in exported.stdout
+    again = tmp_path / "after.csv"
+    worker.run(
+        ["export", "erase-a", "--format", "csv", "--output", str(again)], tmp_path / "e3.log"
+    )
+    assert NAME not in again.read_text() and "Amara Okafor" in again.read_text()
+    worker.run(["verify-export", str(pdf)], tmp_path / "verify.log")
+    worker.run(["reconcile", "--settle", "10"], tmp_path / "reconcile.log")
+
+    assert clear_copies(settings, [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode()]) == []
+    [erasure] = [
+        codec("Erasure").decode(record.value or b"")
+        for record in scan(settings, whole_log(settings, "privacy.erasures"))
+    ]
+    assert (erasure["reason"], erasure["detail"], len(erasure["keys"])) == ("request", "asked", 3)
+    assert "ingrid" not in str(erasure).lower()  # who and which keys, never the address

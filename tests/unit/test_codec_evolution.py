@@ -55,6 +55,7 @@ RELEASED_FINGERPRINTS = {
     ("TableWrites", 1): "1c9efac7eff7d9a9",
     ("PersonalData", 1): "b232071c7e7c33e6",
     ("SignerKey", 1): "1c880b14a7d095a6",
+    ("Erasure", 1): "cb42e9793da44272",
 }
 
 

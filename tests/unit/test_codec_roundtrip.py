@@ -32,6 +32,7 @@ def test_round_trip_through_the_writer_version(path: Any) -> None:
 def test_every_record_type_has_a_schema_file() -> None:
     assert default_registry().names() == [
         "ConfirmationMail",
+        "Erasure",
         "MailFailure",
         "MailHistory",
         "PartialCount",

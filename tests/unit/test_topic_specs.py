@@ -20,6 +20,7 @@ EXPECTED = {
     "mail.failed": ("delete", "-1"),
     "mail.history": ("compact", "-"),
     "keys.signers": ("compact", "-"),
+    "privacy.erasures": ("delete", "-1"),
 }
 
 
