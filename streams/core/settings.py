@@ -128,8 +128,8 @@ class Settings(BaseSettings):
     #: Names ``master_key`` in every wrapped data key, so that it can be rotated.
     master_key_id: str = Field(default="m1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
     #: keys.signers rolls a segment and compacts at least this often: an erased key is
-    #: gone from the brokers' disks within twice this, plus the cleaner's pauses
-    #: (docs/privacy.md states and tests the bound).
+    #: off the brokers' disks within 1.5 times this plus 90 s (docs/privacy.md states
+    #: and tests the bound).
     erasure_window_seconds: float = Field(default=3600.0, ge=1, le=7 * 24 * 3600)
     #: Whether the intake seals each signer's personal data before Kafka (off until
     #: the delivery export opens sealed names: docs/privacy.md, "Status").
