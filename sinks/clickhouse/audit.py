@@ -32,8 +32,7 @@ SIGNER_COLUMNS = (
     "signature_id, full_name, country, region, submitted_at, email_hash, data_key_id, "
     # A sealed name (docs/privacy.md) as text a JSON answer can carry; the export
     # opens it with the signer's key.
-    "base64Encode(ifNull(personal, '')) AS personal, "
-    + POSITION.replace("source_topic, ", "")
+    "base64Encode(ifNull(personal, '')) AS personal, " + POSITION.replace("source_topic, ", "")
 )
 
 

@@ -69,7 +69,11 @@ def signature_row(record: dict[str, Any], partition: int) -> list[Any]:
     """Read from signatures.accepted, whose records sit on their signer's home
     partition: where a confirmation or a moderation of it must go. A clear record
     has no sealed data: ``data_key_id`` is then ''."""
-    row = {**record, "data_key_id": record.get("data_key_id") or ""}
+    row = {
+        **record,
+        "personal": record.get("personal"),
+        "data_key_id": record.get("data_key_id") or "",
+    }
     return [*(row[column] for column in SIGNATURE_COLUMNS), partition]
 
 
