@@ -31,8 +31,12 @@ class ConfirmationClaim:
     home_partition: int
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.signing_key.get_secret_value(), salt=CONFIRM_SALT)
+#: The "remove my signature" link's: a confirmation token never passes for one.
+WITHDRAW_SALT = "countersign.withdraw.v1"
+
+
+def _serializer(settings: Settings, salt: str = CONFIRM_SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key.get_secret_value(), salt=salt)
 
 
 def confirmation_token(settings: Settings, claim: ConfirmationClaim) -> str:
@@ -56,9 +60,29 @@ def read_confirmation(settings: Settings, token: str) -> tuple[ConfirmationClaim
         raise LinkExpired("this confirmation link has expired") from exc
     except BadData as exc:
         raise LinkInvalid("this is not a confirmation link of ours") from exc
+    return _claim(payload), signed_at.astimezone(UTC)
+
+
+def _claim(payload: Any) -> ConfirmationClaim:
     try:
         petition_id, email_hash, signature_id, home = payload
-        claim = ConfirmationClaim(str(petition_id), str(email_hash), str(signature_id), int(home))
+        return ConfirmationClaim(str(petition_id), str(email_hash), str(signature_id), int(home))
     except (TypeError, ValueError) as exc:
-        raise LinkInvalid("this confirmation link does not say what it confirms") from exc
-    return claim, signed_at.astimezone(UTC)
+        raise LinkInvalid("this link does not say which signature it is for") from exc
+
+
+def withdrawal_url(settings: Settings, claim: ConfirmationClaim) -> str:
+    """The "remove my signature" link of a signature (it does not expire: a signer
+    may change their mind at any time)."""
+    payload = [claim.petition_id, claim.email_hash, claim.signature_id, claim.home_partition]
+    token = _serializer(settings, WITHDRAW_SALT).dumps(payload)
+    return f"{settings.public_base_url}/withdraw/{token}"
+
+
+def read_withdrawal(settings: Settings, token: str) -> ConfirmationClaim:
+    """The signature a withdrawal link names; ``LinkInvalid`` for anything else."""
+    try:
+        payload: Any = _serializer(settings, WITHDRAW_SALT).loads(token)
+    except BadData as exc:
+        raise LinkInvalid("this is not a withdrawal link of ours") from exc
+    return _claim(payload)

@@ -28,6 +28,7 @@ from streams.rules.reasons import RuleViolation
 log = logging.getLogger(__name__)
 
 LINK = re.compile(r"https?://\S+/confirm/[A-Za-z0-9_.\-]+")
+WITHDRAW_LINK = re.compile(r"https?://\S+/withdraw/[A-Za-z0-9_.\-]+")
 #: ``email.utils.make_msgid``'s ``<time.pid.random.IDSTRING@host>``.
 _MSGID = re.compile(r"^<?\d+\.\d+\.\d+\.(?P<request>.*)@[^@]*>?$")
 
@@ -45,6 +46,14 @@ class Mail:
         match = LINK.search(self.text)
         if match is None:
             raise LookupError(f"no confirmation link in mail {self.id}")
+        return match.group(0)
+
+    @property
+    def withdraw_link(self) -> str:
+        """The "remove my signature" link in the plain-text part."""
+        match = WITHDRAW_LINK.search(self.text)
+        if match is None:
+            raise LookupError(f"no withdrawal link in mail {self.id}")
         return match.group(0)
 
 

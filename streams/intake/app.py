@@ -51,6 +51,7 @@ async def serve(settings: Settings) -> None:
 
     async def close(_: web.Application) -> None:
         await intake.confirmations.close()
+        await intake.withdrawals.close()
         remaining = await publisher.close()
         if sealer is not None and keys is not None:
             await asyncio.to_thread(sealer.writer.close)

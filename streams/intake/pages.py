@@ -150,6 +150,11 @@ def render_confirmed(title: str, when: datetime, *, again: bool) -> web.Response
     return render("confirmed.html", embed=False, title=title, when=_day(when), again=again)
 
 
+def render_withdraw(title: str, *, done: bool) -> web.Response:
+    """A withdrawal link's page: what the button does, or that it was done."""
+    return render("withdraw.html", embed=False, title=title, done=done)
+
+
 def render_problem(problem: Problem, *, embed: bool) -> web.Response:
     return render("problem.html", status=problem.status, embed=embed, problem=problem)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp_cors
@@ -42,6 +43,7 @@ from streams.intake.confirm import confirm
 from streams.intake.formtoken import FORM_TOKEN
 from streams.intake.metrics import BODIES_TIMED_OUT, INTAKE_REGISTRY, LATENCY, REQUESTS
 from streams.intake.service import Intake, refusal
+from streams.intake.withdraw import withdraw, withdraw_page
 from streams.publish import Signature
 from streams.publish.signature import RESEND_HEADER
 
@@ -234,13 +236,27 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
 
 async def confirm_link(request: web.Request) -> web.Response:
     intake = request.app[INTAKE]
+    client = intake.bucket(client_of(request))
+    return await confirm(request, intake.confirmations, client, _title_of(intake))
 
+
+def _title_of(intake: Intake) -> Callable[[str], str]:
     def title_of(petition_id: str) -> str:
         petition = intake.petitions.get(petition_id)
         return petition_id if petition is None else str(petition["title"])
 
+    return title_of
+
+
+async def withdraw_link(request: web.Request) -> web.Response:
+    intake = request.app[INTAKE]
+    return await withdraw_page(request, intake.withdrawals, _title_of(intake))
+
+
+async def withdraw_post(request: web.Request) -> web.Response:
+    intake = request.app[INTAKE]
     client = intake.bucket(client_of(request))
-    return await confirm(request, intake.confirmations, client, title_of)
+    return await withdraw(request, intake.withdrawals, client, _title_of(intake))
 
 
 def build(intake: Intake) -> web.Application:
@@ -250,6 +266,8 @@ def build(intake: Intake) -> web.Application:
     app.router.add_get("/petitions/{petition_id}/thanks", thanks)
     signatures = app.router.add_post("/petitions/{petition_id}/signatures", submit)
     app.router.add_get("/confirm/{token}", confirm_link)
+    app.router.add_get("/withdraw/{token}", withdraw_link)
+    app.router.add_post("/withdraw/{token}", withdraw_post)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static/", pages.STATIC)

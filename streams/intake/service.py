@@ -20,6 +20,7 @@ from streams.intake.metrics import RESENDS, SURGES
 from streams.intake.ratelimit import RateLimiter
 from streams.intake.resends import RecentSubmissions, same_submission
 from streams.intake.surge import SurgeDetector
+from streams.intake.withdraw import Withdrawals
 from streams.publish import AsyncPublisher, Receipt, Signature
 from streams.publish.publisher import RETRY_AFTER_SECONDS
 
@@ -38,6 +39,7 @@ class Intake:
         self.publisher = publisher
         self.limiter = RateLimiter(settings.rate_limits)
         self.confirmations = Confirmations(settings, publisher)
+        self.withdrawals = Withdrawals(settings, publisher)
         self.recent: RecentSubmissions[Receipt] = RecentSubmissions(
             settings.intake_resend_window_seconds, settings.intake_resend_max_entries
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from streams.core.links import ConfirmationClaim, confirmation_url
+from streams.core.links import ConfirmationClaim, confirmation_url, withdrawal_url
 from streams.core.settings import Settings
 from streams.mailer.texts import texts_for
 from streams.rules.email import mail_address
@@ -73,6 +73,7 @@ def compose(settings: Settings, request: dict[str, Any], title: str) -> EmailMes
         return Unmailable(str(refused.reason), refused.detail)
     language, words = texts_for(request.get("locale"))
     link = confirmation_url(settings, claim_of(request))
+    withdraw_link = withdrawal_url(settings, claim_of(request))
     values = {
         "name": request["full_name"],
         "title": title,
@@ -82,9 +83,10 @@ def compose(settings: Settings, request: dict[str, Any], title: str) -> EmailMes
         "lang": language,
         "dir": "rtl" if words.rtl else "ltr",
         "link": link,
+        "withdraw_link": withdraw_link,
         **{
             field: getattr(words, field).format(**values)
-            for field in ("greeting", "body", "button", "expiry", "ignore")
+            for field in ("greeting", "body", "button", "expiry", "ignore", "withdraw")
         },
     }
     message = EmailMessage()

@@ -16,6 +16,8 @@ class Texts:
     button: str
     expiry: str
     ignore: str
+    #: Before the "remove my signature" link (docs/privacy.md).
+    withdraw: str
     #: Written right to left (the HTML part says so).
     rtl: bool = False
 
@@ -29,6 +31,7 @@ TEXTS: dict[str, Texts] = {
         button="Confirm my signature",
         expiry="The link works for {hours} hours.",
         ignore="If you did not sign, ignore this mail: nothing will be counted.",
+        withdraw="Changed your mind? Remove your signature, and your name and address with it:",
     ),
     "fr": Texts(
         subject="Confirmez votre signature : {title}",
@@ -38,6 +41,8 @@ TEXTS: dict[str, Texts] = {
         button="Confirmer ma signature",
         expiry="Le lien est valable {hours} heures.",
         ignore="Si vous n’avez pas signé, ignorez ce message : rien ne sera compté.",
+        withdraw="Vous avez changé d’avis ? Retirez votre signature, et avec elle votre nom et "
+        "votre adresse :",
     ),
     "es": Texts(
         subject="Confirma tu firma: {title}",
@@ -47,6 +52,7 @@ TEXTS: dict[str, Texts] = {
         button="Confirmar mi firma",
         expiry="El enlace es válido durante {hours} horas.",
         ignore="Si no firmaste, ignora este correo: no se contará nada.",
+        withdraw="¿Cambiaste de opinión? Retira tu firma, y con ella tu nombre y tu dirección:",
     ),
     "de": Texts(
         subject="Bestätigen Sie Ihre Unterschrift: {title}",
@@ -57,6 +63,8 @@ TEXTS: dict[str, Texts] = {
         expiry="Der Link gilt {hours} Stunden.",
         ignore="Wenn Sie nicht unterschrieben haben, ignorieren Sie diese Mail: es wird "
         "nichts gezählt.",
+        withdraw="Sie haben es sich anders überlegt? Ziehen Sie Ihre Unterschrift zurück, und "
+        "mit ihr Ihren Namen und Ihre Adresse:",
     ),
     "ar": Texts(
         subject="أكّد توقيعك: {title}",
@@ -65,6 +73,7 @@ TEXTS: dict[str, Texts] = {
         button="تأكيد توقيعي",
         expiry="الرابط صالح لمدة {hours} ساعة.",
         ignore="إن لم توقّع، فتجاهل هذه الرسالة: لن يُحتسب شيء.",
+        withdraw="غيّرت رأيك؟ اسحب توقيعك، ومعه اسمك وعنوانك:",
         rtl=True,
     ),
 }

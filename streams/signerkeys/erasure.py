@@ -101,6 +101,20 @@ class Eraser:
             detail=detail,
         )
 
+    def erase_signer(
+        self, signer: DedupeKey, *, reason: Reason, requested_by: str, detail: str | None = None
+    ) -> Erased:
+        """Erase the keys of one signer of one petition, named by its dedupe key (a
+        withdrawal link names the signer so: it carries no address)."""
+        self.keys.ensure_fresh(datetime.now(UTC).timestamp(), FRESHNESS_TIMEOUT_SECONDS)
+        return self.erase_keys(
+            self.keys.keyring.keys_of(signer),
+            petition_id=signer.petition_id,
+            reason=reason,
+            requested_by=requested_by,
+            detail=detail,
+        )
+
     def erase_keys(
         self,
         found: list[WrappedKey],

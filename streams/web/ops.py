@@ -24,7 +24,8 @@ from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.publish.moderation import new_batch_id, publish_moderations
 from streams.rules.cut import Cut
-from streams.signerkeys.erasure import Eraser
+from streams.rules.keys import DedupeKey, is_email_hash
+from streams.signerkeys.erasure import Erased, Eraser
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
@@ -281,15 +282,28 @@ async def rebuild_status(request: web.Request) -> web.Response:
 
 async def erase(request: web.Request) -> web.Response:
     """Erase a signer's data keys (docs/privacy.md): ``{"email", "petition_id"?,
-    "reason"?, "actor", "dry_run"?}`` -> ``{"erasure_id", "keys", "petitions",
-    "gone_by"}``. The counts do not change; what the keys sealed is unreadable from
+    "reason"?, "actor", "dry_run"?}``, or for a withdrawal ``{"petition_id",
+    "email_hash", "actor", "withdrawal": true}`` -> ``{"erasure_id", "keys",
+    "petitions", "gone_by"}``. The counts do not change; what the keys sealed is unreadable from
     now on, and off every broker's disk by ``gone_by``. Kafka has the tombstones and
     the erasure's record when this answers; the address is kept nowhere."""
     eraser = request.app[OPS_ERASER]
     if eraser is None:
         raise JsonRefusal(404, "this serve does not erase (it follows no keys.signers)")
     body = await request.json()
-    email, actor = _said(body, "email"), _said(body, "actor")
+    actor = _said(body, "actor")
+    if "email_hash" in body:  # a withdrawal: the signer named by hash, for one petition
+        signer = DedupeKey(_said(body, "petition_id"), _said(body, "email_hash"))
+        if not is_email_hash(signer.email_hash):
+            raise JsonRefusal(400, "email_hash is not an email hash")
+        erased = await asyncio.to_thread(
+            eraser.erase_signer,
+            signer,
+            reason="withdrawal" if body.get("withdrawal") else "request",
+            requested_by=actor,
+        )
+        return _erased(erased)
+    email = _said(body, "email")
     petition_id = body.get("petition_id") or None
     if body.get("dry_run"):
         found = await asyncio.to_thread(eraser.find, email, petition_id)
@@ -303,6 +317,10 @@ async def erase(request: web.Request) -> web.Response:
         requested_by=actor,
         detail=body.get("reason") or None,
     )
+    return _erased(erased)
+
+
+def _erased(erased: Erased) -> web.Response:
     return web.json_response(
         {
             "erasure_id": erased.erasure_id,
