@@ -171,15 +171,7 @@ async def confirm(
             embed=False,
         )
     except LinkInvalid:
-        return pages.render_problem(
-            pages.Problem(
-                400,
-                "This link does not work",
-                "It may have been cut short by your mail program: copy the whole link from "
-                "the mail into your browser's address bar.",
-            ),
-            embed=False,
-        )
+        return pages.render_broken_link()
     try:
         at, again = await confirmations.confirm(claim)
     except ServeUnavailable as exc:

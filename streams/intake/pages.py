@@ -159,6 +159,19 @@ def render_problem(problem: Problem, *, embed: bool) -> web.Response:
     return render("problem.html", status=problem.status, embed=embed, problem=problem)
 
 
+def render_broken_link() -> web.Response:
+    """A mailed link (confirm, withdraw) that is not one of ours, often cut short."""
+    return render_problem(
+        Problem(
+            400,
+            "This link does not work",
+            "It may have been cut short by your mail program: copy the whole link from "
+            "the mail into your browser's address bar.",
+        ),
+        embed=False,
+    )
+
+
 def render_busy(status: int, detail: str, retry_after: float, *, embed: bool) -> web.Response:
     seconds = max(1, math.ceil(retry_after))
     response = render(

@@ -107,15 +107,7 @@ def _claim_or_problem(settings: Settings, token: str) -> ConfirmationClaim | web
     try:
         return read_withdrawal(settings, token)
     except LinkInvalid:
-        return pages.render_problem(
-            pages.Problem(
-                400,
-                "This link does not work",
-                "It may have been cut short by your mail program: copy the whole link from "
-                "the mail into your browser's address bar.",
-            ),
-            embed=False,
-        )
+        return pages.render_broken_link()
 
 
 async def withdraw_page(

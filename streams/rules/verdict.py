@@ -204,24 +204,11 @@ def _accept_clear(
     hashed = email_hash(normalized, hash_key)
     return Accepted(
         DedupeKey(petition_id, hashed),
-        {
-            "signature_id": event["signature_id"],
-            "petition_id": petition_id,
+        _accepted_record(event, country, petition, position, now)
+        | {
             "email_hash": hashed,
             "full_name": name,
-            "consent_to_publish_name": event["consent_to_publish_name"],
-            "country": country,
-            "region": region_of(country),
             "postal_code": event["postal_code"],
-            "submitted_at": event["submitted_at"],
-            "accepted_at": now,
-            "source": event["source"],
-            "locale": event["locale"],
-            "source_topic": position.topic,
-            "source_partition": position.partition,
-            "source_offset": position.offset,
-            "source_index": position.index,
-            "confirmation_required": petition.needs_confirmation,
             "email_domain": normalized.rpartition("@")[2],
             "network": network_of(event["client_ip"]),
             "user_agent": (event["user_agent"] or "")[:MAX_USER_AGENT] or None,
@@ -295,24 +282,11 @@ def _accept_sealed(
     petition_id: str = event["petition_id"]
     return Accepted(
         DedupeKey(petition_id, hashed),
-        {
-            "signature_id": event["signature_id"],
-            "petition_id": petition_id,
+        _accepted_record(event, country, petition, position, now)
+        | {
             "email_hash": hashed,
             "full_name": "",
-            "consent_to_publish_name": event["consent_to_publish_name"],
-            "country": country,
-            "region": region_of(country),
             "postal_code": None,
-            "submitted_at": event["submitted_at"],
-            "accepted_at": now,
-            "source": event["source"],
-            "locale": event["locale"],
-            "source_topic": position.topic,
-            "source_partition": position.partition,
-            "source_offset": position.offset,
-            "source_index": position.index,
-            "confirmation_required": petition.needs_confirmation,
             "email_domain": sealed["email_domain"],
             "network": sealed["network"],
             "user_agent": None,
@@ -324,3 +298,29 @@ def _accept_sealed(
         None,  # the mail goes to the sealed address: the mailer opens it
         previous,
     )
+
+
+def _accepted_record(
+    event: Mapping[str, Any],
+    country: str,
+    petition: PetitionWindow,
+    position: SourcePosition,
+    now: datetime,
+) -> Record:
+    """What a SignatureAccepted says of any accepted submission, clear or sealed."""
+    return {
+        "signature_id": event["signature_id"],
+        "petition_id": event["petition_id"],
+        "consent_to_publish_name": event["consent_to_publish_name"],
+        "country": country,
+        "region": region_of(country),
+        "submitted_at": event["submitted_at"],
+        "accepted_at": now,
+        "source": event["source"],
+        "locale": event["locale"],
+        "source_topic": position.topic,
+        "source_partition": position.partition,
+        "source_offset": position.offset,
+        "source_index": position.index,
+        "confirmation_required": petition.needs_confirmation,
+    }

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from schemas.batch import encode_batch
 from schemas.codec import codec
-from streams.catalogue.store import publish_petition
+from streams.catalogue.store import new_petition, publish_petition
 from streams.core import kafka
 from streams.core.children import ChildProcess, environment, free_port
 from streams.core.settings import Settings
@@ -198,6 +199,19 @@ class IntakeProcess(ChildProcess):
                 pass
             time.sleep(0.3)
         raise AssertionError(f"the intake did not serve {path} in {timeout} s:\n{self.log_tail()}")
+
+
+def publish_open_petition(settings: Settings, petition_id: str, confirmation: str) -> None:
+    """A petition that opened a day ago and stays open, titled after its id."""
+    now = datetime.now(UTC)
+    petition = new_petition(
+        petition_id,
+        f"Petition {petition_id}",
+        opens_at=now - timedelta(days=1),
+        confirmation=confirmation,
+        now=now,
+    )
+    publish_petition(settings, petition)
 
 
 def prepare(settings: Settings, petitions: list[DemoPetition]) -> None:

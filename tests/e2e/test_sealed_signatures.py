@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from schemas.codec import codec
-from streams.catalogue.store import new_petition, publish_petition
 from streams.core import kafka
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
@@ -21,7 +20,12 @@ from streams.core.topics import create_topics
 from streams.core.topicspecs import ALL_TOPICS, SUBMITTED
 from streams.rules.keys import submission_key_for
 from streams.testing.mail import MailpitServer
-from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
+from streams.testing.processes import (
+    IntakeProcess,
+    MailerProcess,
+    WorkerProcess,
+    publish_open_petition,
+)
 from tests.intake_client import post_json, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -113,18 +117,8 @@ def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
     tmp_path: Any,
 ) -> None:
     create_topics(settings)
-    now = datetime.now(UTC)
-    for petition, confirmation in ((CONFIRMED, "email"), (OPEN, "none")):
-        publish_petition(
-            settings,
-            new_petition(
-                petition,
-                f"Petition {petition}",
-                opens_at=now - timedelta(days=1),
-                confirmation=confirmation,
-                now=now,
-            ),
-        )
+    publish_open_petition(settings, CONFIRMED, "email")
+    publish_open_petition(settings, OPEN, "none")
     worker.start()
     worker.wait_until_serving()
     intake.extra_env["COUNTERSIGN_SEAL_PERSONAL_DATA"] = "true"
@@ -159,15 +153,9 @@ def test_an_erased_signer_still_counts_and_no_list_or_topic_shows_them(
     settings: Settings, worker: WorkerProcess, intake: IntakeProcess, tmp_path: Any
 ) -> None:
     create_topics(settings)
-    now = datetime.now(UTC)
     petitions = ["erase-a", "erase-b", "erase-c"]
     for petition in petitions:
-        publish_petition(
-            settings,
-            new_petition(
-                petition, petition, opens_at=now - timedelta(days=1), confirmation="none", now=now
-            ),
-        )
+        publish_open_petition(settings, petition, "none")
     worker.start()
     worker.wait_until_serving()
     intake.extra_env["COUNTERSIGN_SEAL_PERSONAL_DATA"] = "true"

@@ -9,13 +9,11 @@ import hashlib
 import hmac
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from schemas.codec import codec
-from streams.catalogue.store import new_petition, publish_petition
 from streams.core.links import ConfirmationClaim, withdrawal_url
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
@@ -23,27 +21,18 @@ from streams.core.topics import create_topics
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
 from streams.testing.mail import MailpitServer
-from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
+from streams.testing.processes import (
+    IntakeProcess,
+    MailerProcess,
+    WorkerProcess,
+    publish_open_petition,
+)
 from tests.intake_client import post_json, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CONFIRMED = "withdraw-confirm"
 OPEN = "withdraw-open"
-
-
-def publish(settings: Settings, petition: str, confirmation: str) -> None:
-    now = datetime.now(UTC)
-    publish_petition(
-        settings,
-        new_petition(
-            petition,
-            f"Petition {petition}",
-            opens_at=now - timedelta(days=1),
-            confirmation=confirmation,
-            now=now,
-        ),
-    )
 
 
 def sign(
@@ -98,8 +87,8 @@ def test_the_mailed_link_withdraws_the_signature_and_erases_the_signer(
     tmp_path: Any,
 ) -> None:
     create_topics(settings)
-    publish(settings, CONFIRMED, "email")
-    publish(settings, OPEN, "none")
+    publish_open_petition(settings, CONFIRMED, "email")
+    publish_open_petition(settings, OPEN, "none")
     started(settings, worker, intake, COUNTERSIGN_SEAL_PERSONAL_DATA="true")
     with MailerProcess(settings, tmp_path / "mailer.log", mailpit.smtp_url, intake.url) as mailer:
         mailer.start()
@@ -138,7 +127,7 @@ def test_withdrawals_are_exact_through_a_worker_sigkill(
     settings: Settings, worker: WorkerProcess, intake: IntakeProcess
 ) -> None:
     create_topics(settings)
-    publish(settings, OPEN, "none")
+    publish_open_petition(settings, OPEN, "none")
     started(settings, worker, intake)
     signers = [(f"signer{n}@example.org", f"sig-{n}") for n in range(60)]
     for n, (email, signature_id) in enumerate(signers):
