@@ -52,7 +52,8 @@ _MASTER_INFO = b"countersign/master-key/v1"
 @dataclass(frozen=True)
 class MasterKey:
     """The key that wraps every data key. ``key_id`` names it in each wrapped key, so
-    that it can be rotated (data keys are then wrapped again, never the data)."""
+    that a key wrapped under another is told apart (a rotation would wrap the data
+    keys again, never the data; not built yet: docs/privacy.md)."""
 
     key_id: str
     secret: bytes = field(repr=False)

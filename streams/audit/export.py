@@ -29,10 +29,9 @@ from schemas.sealed import open_personal
 from streams.audit.delivery import PER_PAGE, Cover, Page, Signer, chain, paginate
 from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue
-from streams.core.errors import CatalogueError, KeyErased
+from streams.core.errors import CatalogueError, ExportInvalid, KeyErased, SealBroken
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
-from streams.rules.keys import DedupeKey
 from streams.rules.names import clean_name
 from streams.signerkeys.store import SignerKeys
 
@@ -66,15 +65,19 @@ class SealedNames:
             return str(row["full_name"])  # in clear: a signature from before sealing
         if self._keys is None:
             self._keys = SignerKeys(self.settings)
-            self._keys.start()
-        signer = DedupeKey(self.petition_id, str(row["email_hash"]))
+            self._keys.start()  # loaded to the end of the topic: fresh as of now
         try:
-            key = self._keys.data_key(signer, str(row["data_key_id"]))
+            key = self._keys.data_key(self.petition_id, str(row["data_key_id"]))
         except KeyErased:
             self.erased += 1
             return None
         sealed = base64.b64decode(str(row["personal"]))
-        personal = open_personal(key, sealed, self.petition_id, str(row["signature_id"]))
+        try:
+            personal = open_personal(key, sealed, self.petition_id, str(row["signature_id"]))
+        except SealBroken as exc:  # another master key, or altered: said, not guessed
+            raise ExportInvalid(
+                f"the sealed name of signature {row['signature_id']} does not open: {exc}"
+            ) from exc
         return clean_name(personal["full_name"])
 
     def close(self) -> None:

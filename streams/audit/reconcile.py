@@ -144,6 +144,7 @@ def new_recount(
         confirmations=signers.confirmed_at if signers else {},
         invalidated=signers.invalidated if signers else set(),
         previous_keys=settings.previous_hash_keys,
+        hash_key_id=settings.email_hash_key_id,
         partitions=settings.topic_partitions,
         confirmation_offsets=signers.confirmation_offsets if signers else {},
         moderation_history=signers.moderation_history if signers else {},

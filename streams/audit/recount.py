@@ -88,6 +88,9 @@ class Recount:
     #: ``(id, key)`` of the email-hash keys used before a rotation (a signer's
     #: entry may sit under one of their hashes).
     previous_keys: Sequence[tuple[str, bytes]] = ()
+    #: The id of ``hash_key``: a sealed record's hash is taken under the key of this
+    #: id, as the worker takes it (docs/privacy.md).
+    hash_key_id: str = ""
     #: A signer's dedupe key -> their keys under the email-hash keys used before a
     #: rotation: confirmations and moderations made then name one of those.
     aliases: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
@@ -125,6 +128,7 @@ class Recount:
                 now=logged_at,
                 hash_key=self.hash_key,
                 submitted_codec=self._codec,
+                hash_key_id=self.hash_key_id,
                 previous_keys=self.previous_keys,
             )
             if not isinstance(verdict, Accepted):

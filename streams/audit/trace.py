@@ -184,6 +184,12 @@ def _matches(wanted: Wanted, event: dict[str, Any], hash_key: bytes) -> bool:
         return bool(event["signature_id"] == wanted.signature_id)
     if event["petition_id"] != wanted.petition_id:
         return False
+    sealed = event.get("sealed")
+    if sealed is not None:  # hashed where it was sealed (docs/privacy.md)
+        hashes = {sealed["email_hash"], *(p["email_hash"] for p in sealed["previous_hashes"])}
+        return wanted.email_hash in hashes
+    if event["email"] is None:
+        return False
     try:
         return email_hash(normalize_email(event["email"]), hash_key) == wanted.email_hash
     except RuleViolation:

@@ -204,5 +204,9 @@ class Following:
                 except KafkaException as exc:  # a broker hiccup: try again, stay alive
                     log.warning("%s follower: %s; retrying in 1 s", self.name, exc)
                     time.sleep(1)
+                except Exception:  # a bug in applying a record: said, and kept following
+                    # (a dead follower would look like a copy that never catches up).
+                    log.exception("%s follower: a record could not be applied", self.name)
+                    time.sleep(1)
         finally:
             reader.close()

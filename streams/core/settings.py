@@ -8,6 +8,7 @@ with its own topic prefix) makes one with ``settings.model_copy(update=...)``.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from pathlib import Path
@@ -326,11 +327,6 @@ class Settings(BaseSettings):
             ("COUNTERSIGN_EMAIL_HASH_KEY", self.email_hash_key, DEVELOPMENT_EMAIL_HASH_KEY),
             ("COUNTERSIGN_SIGNING_KEY", self.signing_key, DEVELOPMENT_SIGNING_KEY),
             ("COUNTERSIGN_OPS_TOKEN", self.ops_token, DEVELOPMENT_OPS_TOKEN),
-            (
-                "COUNTERSIGN_MASTER_KEY",
-                SecretStr(self.master_secret.decode()),
-                DEVELOPMENT_MASTER_KEY,
-            ),
         ]
         for name, secret, development in secrets:
             value = secret.get_secret_value()
@@ -354,7 +350,21 @@ class Settings(BaseSettings):
     @property
     def master_secret(self) -> bytes:
         """The master key's secret: ``master_key_file``'s content (without its final
-        newline) when one is named, else ``master_key``."""
+        newline) when one is named, else ``master_key``. Checked here, where it is
+        used, not at start: the worker counts without it (docs/privacy.md), so it
+        needs none of its own."""
+        secret = self._master_secret_unchecked()
+        exposed = not self.binds_loopback_only or self.env == "production"
+        if exposed and secret == DEVELOPMENT_MASTER_KEY.encode():
+            raise ConfigurationError(
+                "COUNTERSIGN_MASTER_KEY (or COUNTERSIGN_MASTER_KEY_FILE) must be set to a "
+                "secret of your own here: the development value is public "
+                f"(make one with: {MAKE_A_SECRET})"
+            )
+        _check_length("COUNTERSIGN_MASTER_KEY", secret)
+        return secret
+
+    def _master_secret_unchecked(self) -> bytes:
         if self.master_key_file is None:
             return self.master_key.get_secret_value().encode()
         try:
@@ -371,8 +381,9 @@ class Settings(BaseSettings):
             self.email_hash_key.get_secret_value(),
             self.signing_key.get_secret_value(),
             self.ops_token.get_secret_value(),
-            self.master_secret.decode("utf-8", "replace"),
         ]
+        with contextlib.suppress(ConfigurationError):  # a process that never reads it
+            values.append(self._master_secret_unchecked().decode("utf-8", "replace"))
         values += [key.decode() for _, key in self.previous_hash_keys]
         for url in (self.smtp_url.get_secret_value(), self.clickhouse_dsn or ""):
             password = urlsplit(url).password

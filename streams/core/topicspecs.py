@@ -118,6 +118,9 @@ SIGNER_KEYS = TopicSpec(
     "dedupe key/key_id",
     "SignerKey",
     Retention.COMPACTED,
+    # Rolling and the compaction lag go by record time: the broker's, not a
+    # producer's clock, which could run ahead and hold a segment back.
+    log_append_time=True,
     erasable=True,
 )
 

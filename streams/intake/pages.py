@@ -150,9 +150,10 @@ def render_confirmed(title: str, when: datetime, *, again: bool) -> web.Response
     return render("confirmed.html", embed=False, title=title, when=_day(when), again=again)
 
 
-def render_withdraw(title: str, *, done: bool) -> web.Response:
-    """A withdrawal link's page: what the button does, or that it was done."""
-    return render("withdraw.html", embed=False, title=title, done=done)
+def render_withdraw(title: str, *, done: bool, erased: bool = False) -> web.Response:
+    """A withdrawal link's page: what the button does, or that it was done (and
+    whether there was sealed personal data to erase)."""
+    return render("withdraw.html", embed=False, title=title, done=done, erased=erased)
 
 
 def render_problem(problem: Problem, *, embed: bool) -> web.Response:

@@ -73,17 +73,18 @@ class Withdrawals:
         if self._session is not None:
             await self._session.close()
 
-    async def withdraw(self, claim: ConfirmationClaim) -> None:
+    async def withdraw(self, claim: ConfirmationClaim) -> int:
         """Take the signature out of the count, then erase the signer's keys for the
-        petition; ``PublishFailed`` / ``Backpressure`` / ``ConnectionError`` when a
-        step could not be done (following the link again finishes it)."""
+        petition; how many keys were erased (0: nothing was sealed, the signature
+        predates sealing). ``PublishFailed`` / ``Backpressure`` / ``ConnectionError``
+        when a step could not be done (following the link again finishes it)."""
         key, value = withdrawal_record(claim, datetime.now(UTC))
         await self.publisher.send_record(
             self.settings.topic(MODERATIONS.name), key, value, claim.home_partition
         )
-        await self._erase(claim)
+        return await self._erase(claim)
 
-    async def _erase(self, claim: ConfirmationClaim) -> None:
+    async def _erase(self, claim: ConfirmationClaim) -> int:
         url = f"{self.settings.api_base_url}/ops/erasures"
         headers = {"Authorization": f"Bearer {self.settings.ops_token.get_secret_value()}"}
         body = {
@@ -99,7 +100,8 @@ class Withdrawals:
             async with self._session.post(url, json=body, headers=headers) as response:
                 if response.status != 200:
                     raise ConnectionError(f"serve answered {response.status} to the erasure")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                return int((await response.json())["keys"])
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             raise ConnectionError(f"serve could not erase: {type(exc).__name__}") from exc
 
 
@@ -135,7 +137,7 @@ async def withdraw(
     if isinstance(claim, web.Response):
         return claim
     try:
-        await withdrawals.withdraw(claim)
+        erased = await withdrawals.withdraw(claim)
     except (Backpressure, PublishFailed) as exc:
         retry_after = exc.retry_after if isinstance(exc, Backpressure) else RETRY_SECONDS
         return pages.render_busy(503, exc.detail, retry_after, embed=False)
@@ -144,4 +146,4 @@ async def withdraw(
         detail = "Your signature is withdrawn, but we could not erase your data yet: try again."
         return pages.render_busy(503, detail, RETRY_SECONDS, embed=False)
     log.info("a signature of %s withdrawn by its signer", claim.petition_id)
-    return pages.render_withdraw(title_of(claim.petition_id), done=True)
+    return pages.render_withdraw(title_of(claim.petition_id), done=True, erased=erased > 0)

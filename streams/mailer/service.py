@@ -58,10 +58,13 @@ from streams.core.topicspecs import MAIL_FAILED, OUTBOX
 from streams.mailer.compose import Unmailable, compose
 from streams.mailer.history import MailHistory, resend_refusal
 from streams.mailer.smtp import SenderPool, SmtpSender
-from streams.rules.keys import DedupeKey, is_email_hash
+from streams.rules.keys import is_email_hash
 from streams.signerkeys.store import SignerKeys
 
 log = logging.getLogger(__name__)
+
+#: How long the mailer waits at a time for its copy of keys.signers to catch up.
+KEYS_FRESH_SECONDS = 5.0
 
 #: Request ids remembered, to skip a request the worker sent twice.
 REMEMBERED_REQUESTS = 100_000
@@ -242,13 +245,12 @@ class Mailer:
         sealed, key_id = request.get("personal"), request.get("data_key_id")
         if self.keys is None or sealed is None or key_id is None:
             return Unmailable("sealed", "a sealed address and no key to open it")
-        signer = DedupeKey(request["petition_id"], request["email_hash"])
-        # The key was on Kafka before the signature was: wait until this copy has
-        # everything logged by the request's time before calling it erased.
-        self.keys.ensure_fresh(request["requested_at"].timestamp(), timeout=5.0)
+        # The key was on Kafka before the signature was: this copy must hold
+        # everything logged by the request's time before the key is called erased.
+        self._until_fresh(request["requested_at"].timestamp())
         try:
             personal = open_personal(
-                self.keys.data_key(signer, key_id),
+                self.keys.data_key(request["petition_id"], key_id),
                 sealed,
                 request["petition_id"],
                 request["signature_id"],
@@ -258,6 +260,17 @@ class Mailer:
         except SealBroken as exc:
             return Unmailable("sealed", exc.args[0])
         return {**request, "email": personal["email"], "full_name": personal["full_name"]}
+
+    def _until_fresh(self, logged_at: float) -> None:
+        """Wait until the copy of keys.signers holds everything logged by then: a
+        lagging copy must not make a key look erased (its mail would be dropped)."""
+        assert self.keys is not None
+        while not self.keys.ensure_fresh(logged_at, timeout=KEYS_FRESH_SECONDS):
+            log.warning(
+                "keys.signers copy not fresh after %.0f s; waiting to open sealed addresses",
+                KEYS_FRESH_SECONDS,
+            )
+            time.sleep(1)  # at once when the copy is not followed: not a busy loop
 
     def _deliver(
         self, mail: EmailMessage, stop: threading.Event, sender: SmtpSender

@@ -19,7 +19,7 @@ from typing import Literal
 
 from schemas.codec import codec
 from streams.core import kafka
-from streams.core.errors import PublishFailed
+from streams.core.errors import KafkaUnavailable, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topicspecs import ERASURES
 from streams.rules.keys import DedupeKey
@@ -76,9 +76,15 @@ class Eraser:
         self.writer = writer
         self._producer = kafka.producer(settings)
 
+    def _fresh(self) -> None:
+        """This copy holds every key written before now, or ``KafkaUnavailable``: an
+        erasure must not miss a key made a moment ago (asking again is safe)."""
+        if not self.keys.ensure_fresh(datetime.now(UTC).timestamp(), FRESHNESS_TIMEOUT_SECONDS):
+            raise KafkaUnavailable("the copy of keys.signers is not up to date; try again")
+
     def find(self, email: str, petition_id: str | None = None) -> list[WrappedKey]:
         """The keys an erasure of ``email`` would delete (nothing is written)."""
-        self.keys.ensure_fresh(datetime.now(UTC).timestamp(), FRESHNESS_TIMEOUT_SECONDS)
+        self._fresh()
         return keys_of_signer(self.keys.keyring, signer_hashes(self.settings, email), petition_id)
 
     def erase(
@@ -106,7 +112,7 @@ class Eraser:
     ) -> Erased:
         """Erase the keys of one signer of one petition, named by its dedupe key (a
         withdrawal link names the signer so: it carries no address)."""
-        self.keys.ensure_fresh(datetime.now(UTC).timestamp(), FRESHNESS_TIMEOUT_SECONDS)
+        self._fresh()
         return self.erase_keys(
             self.keys.keyring.keys_of(signer),
             petition_id=signer.petition_id,

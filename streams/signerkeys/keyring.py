@@ -30,6 +30,10 @@ class Keyring:
     def __init__(self) -> None:
         self._keys: dict[DedupeKey, dict[str, WrappedKey]] = {}
         self._petitions_of_hash: dict[str, set[str]] = {}
+        #: By petition and key id: a sealed record names its key by id, and its
+        #: signer's dedupe hash may differ from the hash the key is filed under (an
+        #: intake and a worker on either side of an email-hash key rotation).
+        self._by_id: dict[tuple[str, str], WrappedKey] = {}
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         try:
@@ -53,13 +57,15 @@ class Keyring:
             return
         wrapped = WrappedKey(dedupe, key_id, record["master_key_id"], record["wrapped"])
         self._keys.setdefault(dedupe, {})[key_id] = wrapped
+        self._by_id[dedupe.petition_id, key_id] = wrapped
         self._petitions_of_hash.setdefault(dedupe.email_hash, set()).add(dedupe.petition_id)
 
     def _remove(self, dedupe: DedupeKey, key_id: str) -> None:
         keys = self._keys.get(dedupe)
         if keys is None:
             return
-        keys.pop(key_id, None)
+        if keys.pop(key_id, None) is not None:
+            self._by_id.pop((dedupe.petition_id, key_id), None)
         if not keys:
             del self._keys[dedupe]
             petitions = self._petitions_of_hash.get(dedupe.email_hash, set())
@@ -69,6 +75,10 @@ class Keyring:
 
     def get(self, dedupe: DedupeKey, key_id: str) -> WrappedKey | None:
         return self._keys.get(dedupe, {}).get(key_id)
+
+    def by_id(self, petition_id: str, key_id: str) -> WrappedKey | None:
+        """The key a sealed record of ``petition_id`` names, whoever it is filed under."""
+        return self._by_id.get((petition_id, key_id))
 
     def keys_of(self, dedupe: DedupeKey) -> list[WrappedKey]:
         """Every key the signer holds for the petition (usually one)."""

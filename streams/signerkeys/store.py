@@ -32,18 +32,24 @@ class SignerKeys(Following):
             missing=TopicError,
         )
 
-    def data_key(self, dedupe_key: DedupeKey, key_id: str) -> DataKey:
-        """The signer's data key; ``KeyErased`` once it is gone, ``SealBroken`` if it
-        was wrapped under another master key than this process's."""
-        wrapped = self.keyring.get(dedupe_key, key_id)
+    def data_key(self, petition_id: str, key_id: str) -> DataKey:
+        """The data key a sealed record of ``petition_id`` names; ``KeyErased`` once
+        it is gone, ``SealBroken`` if it was wrapped under another master key."""
+        wrapped = self.keyring.by_id(petition_id, key_id)
         if wrapped is None:
-            raise KeyErased(f"no key {key_id} for a signer of {dedupe_key.petition_id}")
+            raise KeyErased(f"no key {key_id} for a signer of {petition_id}")
         return self._unwrap(wrapped)
 
     def any_key(self, dedupe_key: DedupeKey) -> DataKey | None:
-        """One of the signer's keys for the petition (to seal with again), if any."""
-        keys = self.keyring.keys_of(dedupe_key)
-        return self._unwrap(keys[0]) if keys else None
+        """One of the signer's keys for the petition that this process can open (to
+        seal with again), if any: a key under another master key is left alone."""
+        for wrapped in self.keyring.keys_of(dedupe_key):
+            if wrapped.master_key_id == self.master.key_id:
+                try:
+                    return self._unwrap(wrapped)
+                except SealBroken:  # the same id, another secret: make a new key
+                    continue
+        return None
 
     def _unwrap(self, wrapped: WrappedKey) -> DataKey:
         if wrapped.master_key_id != self.master.key_id:

@@ -11,6 +11,7 @@ half window, and the bound holds on a quiet topic too (``erasure_bound_seconds``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Message
 from schemas.codec import codec
 from schemas.sealed import DataKey, MasterKey, wrap_key
 from streams.core import kafka
-from streams.core.errors import PublishFailed
+from streams.core.errors import KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topicspecs import SIGNER_KEYS
 from streams.rules.keys import DedupeKey, signer_key_key
@@ -38,6 +39,8 @@ CLEANER_PAUSE_SECONDS = 15.0
 CLEANING_MARGIN_SECONDS = 15.0
 #: How long a write to keys.signers may take before it is reported as failed.
 WRITE_TIMEOUT_SECONDS = 30.0
+#: What a caller is told to wait when the producer's queue is full.
+WRITE_RETRY_SECONDS = 5.0
 
 
 def erasure_bound_seconds(settings: Settings) -> float:
@@ -108,9 +111,15 @@ class KeyWriter:
 
         def delivered(error: KafkaError | None, _message: Message) -> None:
             outcome = None if error is None else error.str()
-            loop.call_soon_threadsafe(_settle, done, outcome)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle, done, outcome)
 
-        self._produce(key, value, -1, delivered)
+        try:
+            self._producer.produce(self.topic, value, key, on_delivery=delivered)
+        except BufferError:  # full: say so at once rather than block the event loop
+            raise KafkaBusy("too many keys waiting for Kafka", WRITE_RETRY_SECONDS) from None
+        except KafkaException as exc:
+            raise PublishFailed(f"Kafka refused a key on {self.topic}: {exc}") from exc
         try:
             failure = await asyncio.wait_for(done, WRITE_TIMEOUT_SECONDS)
         except TimeoutError:

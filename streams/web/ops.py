@@ -19,6 +19,7 @@ from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
 from streams.core.answers import JsonRefusal, json_error
+from streams.core.errors import KafkaUnavailable, PublishFailed
 from streams.core.health import require_ops
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
@@ -291,7 +292,19 @@ async def erase(request: web.Request) -> web.Response:
     if eraser is None:
         raise JsonRefusal(404, "this serve does not erase (it follows no keys.signers)")
     body = await request.json()
+    if not isinstance(body, dict):
+        raise JsonRefusal(400, "the body is a JSON object")
     actor = _said(body, "actor")
+    for name in ("petition_id", "reason"):  # checked before anything is erased
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise JsonRefusal(400, f"{name} is text")
+    try:
+        return await _erase(eraser, body, actor)
+    except (KafkaUnavailable, PublishFailed) as exc:
+        raise JsonRefusal(503, f"{exc}") from exc
+
+
+async def _erase(eraser: Eraser, body: dict[str, Any], actor: str) -> web.Response:
     if "email_hash" in body:  # a withdrawal: the signer named by hash, for one petition
         signer = DedupeKey(_said(body, "petition_id"), _said(body, "email_hash"))
         if not is_email_hash(signer.email_hash):

@@ -64,7 +64,7 @@ def test_a_key_made_by_one_process_opens_in_another(keys_settings: Settings) -> 
     made = KeyWriter(keys_settings).create(ZOE)
     keys = followed(keys_settings)
     try:
-        assert keys.data_key(ZOE, made.key_id) == made
+        assert keys.data_key(ZOE.petition_id, made.key_id) == made
     finally:
         keys.stop()
 
@@ -77,7 +77,7 @@ def test_an_erased_key_opens_nowhere(keys_settings: Settings) -> None:
         writer.erase(ZOE, [made.key_id])
         assert keys.ensure_fresh(time.time(), timeout=10)
         with pytest.raises(KeyErased):
-            keys.data_key(ZOE, made.key_id)
+            keys.data_key(ZOE.petition_id, made.key_id)
     finally:
         keys.stop()
 
@@ -106,8 +106,8 @@ def test_an_erased_key_leaves_the_brokers_disk_within_the_bound(keys_settings: S
     assert on_disk(keys_settings, kept_wrapped.wrapped)  # compaction kept the other key
     again = followed(keys_settings)
     try:
-        assert again.data_key(LI, kept.key_id) == kept
+        assert again.data_key(LI.petition_id, kept.key_id) == kept
         with pytest.raises(KeyErased):
-            again.data_key(ZOE, erased.key_id)
+            again.data_key(ZOE.petition_id, erased.key_id)
     finally:
         again.stop()

@@ -25,7 +25,6 @@ SECRETS = {
     "COUNTERSIGN_EMAIL_HASH_KEY": OWN_HASH_KEY,
     "COUNTERSIGN_SIGNING_KEY": OWN_SIGNING_KEY,
     "COUNTERSIGN_OPS_TOKEN": OWN_OPS_TOKEN,
-    "COUNTERSIGN_MASTER_KEY": OWN_MASTER_KEY,
 }
 
 
@@ -293,15 +292,39 @@ def test_the_master_key_may_come_from_a_file(tmp_path: Path) -> None:
 
 
 def test_a_master_key_file_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="COUNTERSIGN_MASTER_KEY_FILE"):
-        Settings(master_key_file=tmp_path / "missing.key")
+    with pytest.raises(ConfigurationError, match="COUNTERSIGN_MASTER_KEY_FILE"):
+        _ = Settings(master_key_file=tmp_path / "missing.key").master_secret
 
 
-def test_a_short_master_key_in_a_file_is_refused(tmp_path: Path) -> None:
+def test_a_short_master_key_in_a_file_is_refused_where_it_is_used(tmp_path: Path) -> None:
     key_file = tmp_path / "master.key"
     key_file.write_text("short")
-    with pytest.raises(ValidationError, match="COUNTERSIGN_MASTER_KEY has 5 bytes"):
-        Settings(master_key_file=key_file)
+    with pytest.raises(ConfigurationError, match="COUNTERSIGN_MASTER_KEY has 5 bytes"):
+        _ = Settings(master_key_file=key_file).master_secret
+
+
+def test_a_binary_master_key_file_is_taken_as_bytes(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_bytes(bytes(range(128, 168)))  # no UTF-8
+    assert Settings(master_key_file=key_file).master_secret == bytes(range(128, 168))
+
+
+def test_production_without_a_master_key_starts_but_refuses_to_use_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker counts without the master key: it need not have one of its own.
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    own_secrets_but(monkeypatch)
+    settings = Settings()
+    with pytest.raises(ConfigurationError, match="COUNTERSIGN_MASTER_KEY"):
+        _ = settings.master_secret
+
+
+def test_production_with_a_master_key_of_its_own_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_ENV", "production")
+    own_secrets_but(monkeypatch)
+    monkeypatch.setenv("COUNTERSIGN_MASTER_KEY", OWN_MASTER_KEY)
+    assert Settings().master_secret == OWN_MASTER_KEY.encode()
 
 
 def test_a_child_reads_the_master_key_from_the_same_file(tmp_path: Path) -> None:
