@@ -14,9 +14,14 @@ import pytest
 
 from schemas.codec import AvroCodec
 from schemas.sealed import DataKey, open_personal
+from streams.audit.recount import Recount
+from streams.core.logscan import LogRecord
+from streams.rules.keys import DedupeKey, signer_key_key
 from streams.rules.petitions import PetitionWindow
 from streams.rules.sealing import PERSONAL_FIELDS, seal_submission, signer_facts
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
+from streams.signerkeys.keyring import Keyring
+from tests.unit.test_keyring import record
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PETITIONS = {"open": PetitionWindow("open", datetime(2026, 1, 1, tzinfo=UTC), None)}
@@ -154,3 +159,26 @@ def test_the_previous_hashes_of_a_sealed_record_are_those_of_the_workers_old_key
     verdict = verdict_of(raw, previous_keys=[("k0", OLD_KEY)])
     assert isinstance(verdict, Accepted)
     assert verdict.previous_hashes == (("k0", hex_hmac(OLD_KEY, NORMALIZED)),)
+
+
+def test_the_recount_takes_a_sealed_records_hash_under_the_workers_key() -> None:
+    # The intake rotated to k2 (k1 previous); the recount, like the worker, hashes with
+    # k1: the sealed record and a clear one of the same signer are one signer.
+    sealed_raw = sealed(event(), key_id="k2", previous=(("k1", HASH_KEY),))
+    clear_raw = CODEC.encode(event(signature_id="sig-2", email="layla@example.org"))
+    recount = Recount(PETITIONS, HASH_KEY, "signatures.submitted", hash_key_id="k1", partitions=6)
+    for offset, raw in enumerate((sealed_raw, clear_raw)):
+        recount.add(LogRecord(0, offset, NOW.timestamp(), b"open", raw))
+    assert sum(recount.counts().values()) == 1
+    assert dict(recount.rejected) == {("open", "duplicate"): 1}
+
+
+def test_a_key_is_found_by_its_petition_and_id_whatever_hash_it_is_filed_under() -> None:
+    ring = Keyring()
+    filed = DedupeKey("open", hex_hmac(b"another-key", NORMALIZED))
+    ring.apply(signer_key_key(filed, DATA_KEY.key_id), record(filed, DATA_KEY.key_id))
+    found = ring.by_id("open", DATA_KEY.key_id)
+    assert found is not None and found.dedupe_key == filed
+    assert ring.by_id("other", DATA_KEY.key_id) is None
+    ring.apply(signer_key_key(filed, DATA_KEY.key_id), None)
+    assert ring.by_id("open", DATA_KEY.key_id) is None
