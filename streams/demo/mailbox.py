@@ -43,17 +43,17 @@ class Mail:
     @property
     def link(self) -> str:
         """The confirmation link in the plain-text part."""
-        match = LINK.search(self.text)
-        if match is None:
-            raise LookupError(f"no confirmation link in mail {self.id}")
-        return match.group(0)
+        return self._first(LINK, "confirmation")
 
     @property
     def withdraw_link(self) -> str:
         """The "remove my signature" link in the plain-text part."""
-        match = WITHDRAW_LINK.search(self.text)
+        return self._first(WITHDRAW_LINK, "withdrawal")
+
+    def _first(self, pattern: re.Pattern[str], what: str) -> str:
+        match = pattern.search(self.text)
         if match is None:
-            raise LookupError(f"no withdrawal link in mail {self.id}")
+            raise LookupError(f"no {what} link in mail {self.id}")
         return match.group(0)
 
 

@@ -245,10 +245,10 @@ def sealed_hashes(
     The sealer hashed the email under its current key and its previous ones; the
     worker's current key must be among them (an intake and a worker in the middle of a
     rotation may differ in which is current). ``hash_key_id`` "" takes the sealer's."""
-    given = {sealed["email_hash_key_id"]: sealed["email_hash"]}
-    given |= {p["key_id"]: p["email_hash"] for p in sealed["previous_hashes"]}
     if sealed["email_problem"] is not None:
         return "", ()  # rejected as invalid_email, in its turn: no hash to check
+    given = {sealed["email_hash_key_id"]: sealed["email_hash"]}
+    given |= {p["key_id"]: p["email_hash"] for p in sealed["previous_hashes"]}
     current = given.get(hash_key_id or sealed["email_hash_key_id"])
     if current is None:
         return (
