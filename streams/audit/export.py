@@ -33,6 +33,7 @@ from streams.core.errors import CatalogueError, ExportInvalid, KeyErased, SealBr
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.rules.names import clean_name
+from streams.rules.retention import export_warning
 from streams.signerkeys.store import SignerKeys
 
 FOOTER = re.compile(r"page (\d+) of (\d+)\s+chain ([0-9a-f]{32})")
@@ -129,6 +130,8 @@ class DeliveryList:
     pages: list[Page]
     hashes: list[str]
     created: datetime
+    #: Said when the petition's retention policy shreds its names soon, or did.
+    retention_warning: str | None = None
 
 
 def delivery_list(
@@ -149,7 +152,8 @@ def delivery_list(
         found.erased,
     )
     pages = paginate(found.signers, PER_PAGE)
-    return DeliveryList(cover, pages, chain(cover, pages), created)
+    warning = export_warning(petition["closes_at"], petition.get("retain_names_days"), created)
+    return DeliveryList(cover, pages, chain(cover, pages), created, warning)
 
 
 #: What a spreadsheet reads as the start of a formula in a cell (OWASP, "CSV Injection").

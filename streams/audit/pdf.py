@@ -126,8 +126,8 @@ class DeliveryPdf:
             f"Signatures: {cover.total:,} ({pages:,} pages of up to {PER_PAGE} names, "
             "in submission order; names of signers who agreed to publication)\n"
             + (
-                f"Left out: {cover.erased:,} names erased at their signers' request "
-                "(their signatures still count)\n"
+                f"Left out: {cover.erased:,} names erased, at their signers' request or "
+                "under the petition's retention policy (their signatures still count)\n"
                 if cover.erased
                 else ""
             )

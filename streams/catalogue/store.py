@@ -23,6 +23,8 @@ from streams.core.topicspecs import PETITIONS
 from streams.rules.petitions import Confirmation, PetitionWindow
 
 Petition = dict[str, Any]
+#: Ten years: a longer retention is a typo, not a policy.
+MAX_RETAIN_NAMES_DAYS = 3653
 PETITION_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
@@ -44,6 +46,7 @@ def new_petition(
     description: str | None = None,
     thresholds: list[int] | None = None,
     confirmation: str = Confirmation.EMAIL,
+    retain_names_days: int | None = None,
     now: datetime,
 ) -> Petition:
     """A validated Petition record (ids are slugs: they appear in URLs and keys)."""
@@ -61,6 +64,11 @@ def new_petition(
     if confirmation not in set(Confirmation):
         choices = ", ".join(Confirmation)
         raise CatalogueError(f"confirmation {confirmation!r}: choose one of {choices}")
+    if retain_names_days is not None and not 0 <= retain_names_days <= MAX_RETAIN_NAMES_DAYS:
+        raise CatalogueError(
+            f"retain_names_days {retain_names_days}: give 0 to {MAX_RETAIN_NAMES_DAYS} "
+            "(days after closing that signers' names are kept)"
+        )
     return {
         "petition_id": petition_id,
         "title": title.strip(),
@@ -69,6 +77,7 @@ def new_petition(
         "closes_at": closes,
         "thresholds": sorted(thresholds or []),
         "confirmation": str(confirmation),
+        "retain_names_days": retain_names_days,
         "updated_at": now,
     }
 
@@ -90,6 +99,7 @@ def petition_from_file(path: Path, *, now: datetime, confirmation: str | None = 
             description=data.get("description"),
             thresholds=data.get("thresholds"),
             confirmation=confirmation or data.get("confirmation", Confirmation.EMAIL),
+            retain_names_days=data.get("retain_names_days"),
             now=now,
         )
     except KeyError as exc:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from streams.catalogue.store import (
+    MAX_RETAIN_NAMES_DAYS,
     Petition,
     confirmation_of,
     new_petition,
@@ -41,7 +42,7 @@ from streams.cli.moderation import (
     reinstate_command,
     sources_command,
 )
-from streams.cli.privacy import erase_command
+from streams.cli.privacy import erase_command, retention_command
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
 from streams.core.errors import CatalogueError, CountersignError
@@ -50,6 +51,7 @@ from streams.core.settings import Settings
 from streams.core.topics import create_topics, describe_topics
 from streams.core.topicspecs import Retention
 from streams.rules.petitions import Confirmation
+from streams.rules.retention import shred_at
 
 HELP = """Countersign: exact, live, auditable petition signature counts.
 
@@ -74,6 +76,7 @@ cli.add_command(sources_command, name="sources")
 cli.add_command(invalidate_command, name="invalidate")
 cli.add_command(reinstate_command, name="reinstate")
 cli.add_command(erase_command, name="erase")
+cli.add_command(retention_command, name="retention")
 cli.add_command(moderations_command, name="moderations")
 
 
@@ -247,6 +250,12 @@ def migrate(settings: Settings) -> None:
     help="add: `email` (the default): a signature counts once its signer follows the "
     "link mailed to them; `none`: it counts when accepted. Overrides the file's.",
 )
+@click.option(
+    "--retain-names-days",
+    type=click.IntRange(0, MAX_RETAIN_NAMES_DAYS),
+    help="add: shred signers' names and addresses this many days after the petition "
+    "closes; the counts stay (docs/privacy.md). Default: kept until erased.",
+)
 @tool
 def petitions(  # noqa: PLR0917  (click passes options positionally)
     settings: Settings,
@@ -258,6 +267,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
     closes_at: str | None,
     thresholds: tuple[int, ...],
     confirmation: str | None,
+    retain_names_days: int | None,
 ) -> None:
     """Add, list or close petitions in the catalogue.
 
@@ -267,6 +277,8 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
     countersign petitions add --file deploy/petitions/syria-icc.json
     countersign petitions add my-petition --title "Free them" --closes-at 2027-01-01T00:00:00Z
     countersign petitions add open-letter --title "Sign it" --confirmation none
+    countersign petitions add uk-style --title "Sign" --closes-at 2027-06-01T00:00:00Z \\
+        --retain-names-days 30
     countersign petitions list
     countersign petitions close my-petition [--closes-at 2026-12-31T23:59:59Z]
     """
@@ -277,6 +289,8 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
     if action == "add":
         if file is not None:
             petition = petition_from_file(Path(file), now=now, confirmation=confirmation)
+            if retain_names_days is not None:
+                petition["retain_names_days"] = retain_names_days
         elif petition_id and title:
             petition = new_petition(
                 petition_id,
@@ -285,6 +299,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
                 closes_at=closes_at,
                 thresholds=list(thresholds),
                 confirmation=confirmation or Confirmation.EMAIL,
+                retain_names_days=retain_names_days,
                 now=now,
             )
         else:
@@ -307,7 +322,7 @@ def petitions(  # noqa: PLR0917  (click passes options positionally)
 
 def print_catalogue(catalogue: dict[str, Petition]) -> None:
     table = Table(title=f"{len(catalogue)} petitions")
-    for column in ("id", "title", "opens at", "closes at", "thresholds"):
+    for column in ("id", "title", "opens at", "closes at", "thresholds", "names kept"):
         table.add_column(column)
     for petition in sorted(catalogue.values(), key=lambda p: p["opens_at"]):
         closes = petition["closes_at"]
@@ -317,8 +332,17 @@ def print_catalogue(catalogue: dict[str, Petition]) -> None:
             petition["opens_at"].isoformat(),
             closes.isoformat() if closes else "open-ended",
             ", ".join(f"{t:,}" for t in petition["thresholds"]),
+            _names_kept(petition),
         )
     console.print(table)
+
+
+def _names_kept(petition: Petition) -> str:
+    days = petition.get("retain_names_days")
+    if days is None:
+        return "until erased"
+    when = shred_at(petition["closes_at"], days)
+    return f"{days} days after closing" + (f" ({when:%Y-%m-%d})" if when else "")
 
 
 def main() -> NoReturn:

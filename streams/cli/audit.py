@@ -347,7 +347,8 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
     in every script (Debian's Noto fonts, HarfBuzz shaping) and, in each footer, a
     hash chained from the previous page's. A sealed name (docs/privacy.md) is
     opened with its signer's key; an erased one is left out, and the cover says
-    how many. Exit 0: written; 2: error.
+    how many. When the petition's retention policy shreds its names within a
+    week (or did), a warning says so. Exit 0: written; 2: error.
     """
     from streams.audit.export import delivery_list, write_csv  # noqa: PLC0415  (pypdf)
 
@@ -378,9 +379,11 @@ def export_command(settings: Settings, petition_id: str, kind: str, output: Path
     )
     if delivery.cover.erased:
         console.print(
-            f"left out: {delivery.cover.erased:,} names erased at their signers' request "
-            "(their signatures still count)"
+            f"left out: {delivery.cover.erased:,} names erased, at their signers' request or "
+            "by the petition's retention policy (their signatures still count)"
         )
+    if delivery.retention_warning:
+        errors.print(f"[yellow]warning:[/] {delivery.retention_warning}")
 
 
 @click.command()

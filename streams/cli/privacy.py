@@ -1,12 +1,14 @@
-"""The privacy commands (docs/privacy.md): ``erase`` a signer's personal data without
-touching any count. Through ``countersign serve``'s authenticated /ops routes, so a
-script and the command do the very same."""
+"""The privacy commands (docs/privacy.md): ``erase`` a signer's personal data, and
+``retention`` shreds a petition's past its policy, without touching any count.
+Through ``countersign serve``'s authenticated /ops routes, so a script and the
+command do the very same."""
 
 from __future__ import annotations
 
 import getpass
 
 import click
+from rich.table import Table
 
 from streams.audit.serve_client import ServeClient
 from streams.cli.tools import console, tool
@@ -62,4 +64,54 @@ def erase_command(  # noqa: PLR0917
         f"erased {erased['keys']} keys of {', '.join(erased['petitions'])} "
         f"(erasure [bold]{erased['erasure_id']}[/]); the counts do not change; "
         f"off every broker's disk by {erased['gone_by']}"
+    )
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only list the petitions and what would go.")
+@click.option("--actor", default=None, help="Who asks (default: your user name).")
+@tool
+def retention_command(settings: Settings, dry_run: bool, actor: str | None) -> None:
+    """Shred the names of petitions past their retention; the counts stay.
+
+    A petition with `retain_names_days` (`petitions add --retain-names-days`) keeps
+    its signers' personal data that many days after it closes. Then every data key
+    of the petition is deleted, as `erase` deletes one signer's. `countersign serve`
+    does this by itself every COUNTERSIGN_RETENTION_CHECK_SECONDS; this command does
+    it now, through serve's /ops routes. Take the delivery export before: `export`
+    warns in the last week.
+
+    \b
+    countersign retention --dry-run     # every petition with a policy, and when
+    countersign retention               # shred what is due now
+    """
+    client = ServeClient(settings)
+    body = {"actor": actor or getpass.getuser(), "dry_run": dry_run}
+    with console.status("reading keys.signers…" if dry_run else "shredding…"):
+        answer = client.post("/retention", body)
+    table = Table(title="retention of signers' names")
+    for column in ("petition", "names go at", "state", "keys left"):
+        table.add_column(column)
+    for planned in answer["petitions"]:
+        table.add_row(
+            planned["petition_id"],
+            planned["shred_at"],
+            planned["state"],
+            f"{planned['keys']:,}",
+        )
+    console.print(table)
+    if dry_run:
+        due = [p for p in answer["petitions"] if p["state"] == "due" and p["keys"]]
+        console.print(
+            f"would shred {sum(p['keys'] for p in due):,} keys of {len(due)} petitions"
+            if due
+            else "nothing due: no key would go now"
+        )
+        return
+    erasures = answer["erasures"]
+    console.print(
+        f"shredded {sum(e['keys'] for e in erasures):,} keys in {len(erasures)} erasures; "
+        "the counts do not change"
+        if erasures
+        else "nothing due: no key went"
     )

@@ -40,3 +40,12 @@ class JsonRefusal(web.HTTPException):
         self.status_code = status  # read by HTTPException.__init__
         body, headers = _parts(message, retry_after, extra)
         super().__init__(headers=headers, text=json.dumps(body), content_type="application/json")
+
+
+def required_text(body: dict[str, Any], name: str) -> str:
+    """A field of a JSON body that must be non-blank text, stripped (``/ops`` actions
+    name who asked: the audit trail keeps it); 400 otherwise."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise JsonRefusal(400, f"{name} is needed (the audit trail keeps it)")
+    return value.strip()

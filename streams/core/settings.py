@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     #: off the brokers' disks within 1.5 times this plus 90 s (docs/privacy.md states
     #: and tests the bound).
     erasure_window_seconds: float = Field(default=3600.0, ge=1, le=7 * 24 * 3600)
+    #: How often ``serve`` looks for petitions whose ``retain_names_days`` have passed
+    #: and shreds their keys (a petition's names go at most this late).
+    retention_check_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
     #: Whether the intake seals each signer's personal data before Kafka (off until
     #: the delivery export opens sealed names: docs/privacy.md, "Status").
     seal_personal_data: bool = False

@@ -76,7 +76,7 @@ class Eraser:
         self.writer = writer
         self._producer = kafka.producer(settings)
 
-    def _fresh(self) -> None:
+    def ensure_fresh(self) -> None:
         """This copy holds every key written before now, or ``KafkaUnavailable``: an
         erasure must not miss a key made a moment ago (asking again is safe)."""
         if not self.keys.ensure_fresh(datetime.now(UTC).timestamp(), FRESHNESS_TIMEOUT_SECONDS):
@@ -84,7 +84,7 @@ class Eraser:
 
     def find(self, email: str, petition_id: str | None = None) -> list[WrappedKey]:
         """The keys an erasure of ``email`` would delete (nothing is written)."""
-        self._fresh()
+        self.ensure_fresh()
         return keys_of_signer(self.keys.keyring, signer_hashes(self.settings, email), petition_id)
 
     def erase(
@@ -112,7 +112,7 @@ class Eraser:
     ) -> Erased:
         """Erase the keys of one signer of one petition, named by its dedupe key (a
         withdrawal link names the signer so: it carries no address)."""
-        self._fresh()
+        self.ensure_fresh()
         return self.erase_keys(
             self.keys.keyring.keys_of(signer),
             petition_id=signer.petition_id,
@@ -133,11 +133,8 @@ class Eraser:
         """Tombstone these keys and record the erasure (retention erases a petition's
         keys without an address)."""
         now = datetime.now(UTC)
-        by_signer: dict[DedupeKey, list[str]] = {}
-        for key in found:
-            by_signer.setdefault(key.dedupe_key, []).append(key.key_id)
-        for dedupe, key_ids in by_signer.items():
-            self.writer.erase(dedupe, key_ids)
+        self.writer.erase_many((key.dedupe_key, key.key_id) for key in found)
+        signers = len({key.dedupe_key for key in found})
         erasure_id = str(uuid.uuid4())
         record = {
             "erasure_id": erasure_id,
@@ -158,12 +155,12 @@ class Eraser:
         self._record(erasure_id, codec("Erasure").encode(record))
         gone_by = now + timedelta(seconds=erasure_bound_seconds(self.settings))
         log.info(
-            "erasure %s (%s, by %s): %d keys of %d petitions; off every broker's disk by %s",
+            "erasure %s (%s, by %s): %d keys of %d signers; off every broker's disk by %s",
             erasure_id,
             reason,
             requested_by,
             len(found),
-            len(by_signer),
+            signers,
             gone_by.isoformat(timespec="seconds"),
         )
         return Erased(erasure_id, found, gone_by)

@@ -84,6 +84,10 @@ class Keyring:
         """Every key the signer holds for the petition (usually one)."""
         return list(self._keys.get(dedupe, {}).values())
 
+    def keys_of_petition(self, petition_id: str) -> list[WrappedKey]:
+        """Every key of every signer of the petition (retention shreds them all)."""
+        return [key for (petition, _), key in list(self._by_id.items()) if petition == petition_id]
+
     def petitions_of(self, email_hash: str) -> list[str]:
         """The petitions for which ``email_hash`` holds a key."""
         return sorted(self._petitions_of_hash.get(email_hash, ()))

@@ -132,7 +132,12 @@ class KeyWriter:
 
     def erase(self, dedupe_key: DedupeKey, key_ids: Iterable[str]) -> int:
         """Tombstones for these keys of the signer; how many were written."""
-        records = [(signer_key_key(dedupe_key, key_id), None) for key_id in key_ids]
+        return self.erase_many((dedupe_key, key_id) for key_id in key_ids)
+
+    def erase_many(self, keys: Iterable[tuple[DedupeKey, str]]) -> int:
+        """Tombstones for (signer, key id) pairs, all in flight at once (a retention
+        run erases a whole petition's); how many were written."""
+        records = [(signer_key_key(dedupe_key, key_id), None) for dedupe_key, key_id in keys]
         self._write(records)
         return len(records)
 

@@ -18,21 +18,18 @@ from aiohttp import web
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.moderation import ModerationQueries
 from sinks.clickhouse.rebuild import Rebuild, RebuildRunning
-from streams.core.answers import JsonRefusal, json_error
-from streams.core.errors import KafkaUnavailable, PublishFailed
+from streams.core.answers import JsonRefusal, json_error, required_text
 from streams.core.health import require_ops
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.publish.moderation import new_batch_id, publish_moderations
 from streams.rules.cut import Cut
-from streams.rules.keys import DedupeKey, is_email_hash
-from streams.signerkeys.erasure import Erased, Eraser
+from streams.web import ops_privacy
 
 OPS_AUDIT: web.AppKey[AuditQueries] = web.AppKey("ops_audit", AuditQueries)
 OPS_SETTINGS: web.AppKey[Settings] = web.AppKey("ops_settings", Settings)
 OPS_REBUILD: web.AppKey[Rebuild | None] = web.AppKey("ops_rebuild")
 OPS_MODERATION: web.AppKey[ModerationQueries] = web.AppKey("ops_moderation", ModerationQueries)
-OPS_ERASER: web.AppKey[Eraser | None] = web.AppKey("ops_eraser")
 #: The most signer rows one request returns (the export pages through them).
 MAX_SIGNERS_PAGE = 50_000
 
@@ -40,14 +37,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build(
-    settings: Settings, audit: AuditQueries, rebuild: Rebuild | None, eraser: Eraser | None = None
+    settings: Settings,
+    audit: AuditQueries,
+    rebuild: Rebuild | None,
+    privacy: ops_privacy.Privacy | None = None,
 ) -> web.Application:
     """The /ops sub-application (mounted by streams/web/server.py)."""
     app = web.Application(middlewares=[_require_token])
     app[OPS_AUDIT] = audit
     app[OPS_SETTINGS] = settings
     app[OPS_REBUILD] = rebuild
-    app[OPS_ERASER] = eraser
+    app[ops_privacy.OPS_PRIVACY] = privacy
     app[OPS_MODERATION] = ModerationQueries(audit.client, audit.db)
     app.add_routes(
         [
@@ -63,7 +63,8 @@ def build(
             web.get("/moderations/{batch_id}", moderation_batch),
             web.post("/petitions/{petition_id}/invalidations", invalidate),
             web.post("/moderations/{batch_id}/reinstate", reinstate),
-            web.post("/erasures", erase),
+            web.post("/erasures", ops_privacy.erase),
+            web.post("/retention", ops_privacy.retention),
             web.post("/rebuild", start_rebuild),
             web.get("/rebuild", rebuild_status),
         ]
@@ -181,19 +182,12 @@ async def moderation_batch(request: web.Request) -> web.Response:
     return web.json_response(rows)
 
 
-def _said(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise JsonRefusal(400, f"{name} is needed (the audit trail keeps it)")
-    return value.strip()
-
-
 async def invalidate(request: web.Request) -> web.Response:
     """Take the signatures a selector names out of the count: ``{"domain" |
     "ip_prefix" | "signature_ids", "reason", "actor"}`` -> ``{"batch_id", "signatures"}``.
     Compensating events on signatures.moderations; Kafka has them when this answers."""
     body = await request.json()
-    reason, actor = _said(body, "reason"), _said(body, "actor")
+    reason, actor = required_text(body, "reason"), required_text(body, "actor")
     petition_id = request.match_info["petition_id"]
     try:
         targets = await asyncio.to_thread(
@@ -213,7 +207,7 @@ async def invalidate(request: web.Request) -> web.Response:
 async def reinstate(request: web.Request) -> web.Response:
     """Put back what an invalidation batch took out: ``{"reason", "actor"}``."""
     body = await request.json()
-    reason, actor = _said(body, "reason"), _said(body, "actor")
+    reason, actor = required_text(body, "reason"), required_text(body, "actor")
     batch_id = request.match_info["batch_id"]
     targets = await asyncio.to_thread(request.app[OPS_MODERATION].batch, batch_id)
     if not targets:
@@ -279,66 +273,3 @@ async def start_rebuild(request: web.Request) -> web.Response:
 
 async def rebuild_status(request: web.Request) -> web.Response:
     return web.json_response(_rebuild_of(request).status.as_json())
-
-
-async def erase(request: web.Request) -> web.Response:
-    """Erase a signer's data keys (docs/privacy.md): ``{"email", "petition_id"?,
-    "reason"?, "actor", "dry_run"?}``, or for a withdrawal ``{"petition_id",
-    "email_hash", "actor", "withdrawal": true}`` -> ``{"erasure_id", "keys",
-    "petitions", "gone_by"}``. The counts do not change; what the keys sealed is unreadable from
-    now on, and off every broker's disk by ``gone_by``. Kafka has the tombstones and
-    the erasure's record when this answers; the address is kept nowhere."""
-    eraser = request.app[OPS_ERASER]
-    if eraser is None:
-        raise JsonRefusal(404, "this serve does not erase (it follows no keys.signers)")
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise JsonRefusal(400, "the body is a JSON object")
-    actor = _said(body, "actor")
-    for name in ("petition_id", "reason"):  # checked before anything is erased
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise JsonRefusal(400, f"{name} is text")
-    try:
-        return await _erase(eraser, body, actor)
-    except (KafkaUnavailable, PublishFailed) as exc:
-        raise JsonRefusal(503, f"{exc}") from exc
-
-
-async def _erase(eraser: Eraser, body: dict[str, Any], actor: str) -> web.Response:
-    if "email_hash" in body:  # a withdrawal: the signer named by hash, for one petition
-        signer = DedupeKey(_said(body, "petition_id"), _said(body, "email_hash"))
-        if not is_email_hash(signer.email_hash):
-            raise JsonRefusal(400, "email_hash is not an email hash")
-        erased = await asyncio.to_thread(
-            eraser.erase_signer,
-            signer,
-            reason="withdrawal" if body.get("withdrawal") else "request",
-            requested_by=actor,
-        )
-        return _erased(erased)
-    email = _said(body, "email")
-    petition_id = body.get("petition_id") or None
-    if body.get("dry_run"):
-        found = await asyncio.to_thread(eraser.find, email, petition_id)
-        petitions = sorted({key.dedupe_key.petition_id for key in found})
-        return web.json_response({"keys": len(found), "petitions": petitions})
-    erased = await asyncio.to_thread(
-        eraser.erase,
-        email,
-        petition_id=petition_id,
-        reason="request",
-        requested_by=actor,
-        detail=body.get("reason") or None,
-    )
-    return _erased(erased)
-
-
-def _erased(erased: Erased) -> web.Response:
-    return web.json_response(
-        {
-            "erasure_id": erased.erasure_id,
-            "keys": len(erased.keys),
-            "petitions": erased.petitions,
-            "gone_by": erased.gone_by.isoformat(timespec="seconds"),
-        }
-    )

@@ -33,8 +33,10 @@ from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
 from streams.signerkeys.erasure import Eraser
+from streams.signerkeys.retention import RetentionJob, RetentionSchedule
 from streams.signerkeys.store import SignerKeys
 from streams.signerkeys.writer import KeyWriter, Ticker
+from streams.web import ops_privacy
 from streams.web import server as web_server
 from streams.web.metrics import CONNECTIONS_REFUSED
 
@@ -70,6 +72,9 @@ async def serve(settings: Settings) -> None:
     signer_keys = SignerKeys(settings)
     await asyncio.to_thread(signer_keys.start)
     eraser = Eraser(settings, signer_keys, key_writer)
+    retention = RetentionJob(petitions.all, eraser)
+    schedule = RetentionSchedule(retention, settings.retention_check_seconds)
+    schedule.start()
     reader = CountsReader(client, settings.clickhouse_database)
     rebuild = None
     if sink is not None:
@@ -82,7 +87,7 @@ async def serve(settings: Settings) -> None:
         sink,
         AuditQueries(client, settings.clickhouse_database),
         rebuild,
-        eraser,
+        ops_privacy.Privacy(eraser, retention),
     )
     runner = web.AppRunner(
         web_server.build(api), keepalive_timeout=settings.serve_keepalive_timeout_seconds
@@ -102,6 +107,7 @@ async def serve(settings: Settings) -> None:
     await runner.cleanup()
     if sink is not None:
         await asyncio.to_thread(sink.stop)
+    await asyncio.to_thread(schedule.stop)
     await asyncio.to_thread(ticker.stop)
     await asyncio.to_thread(key_writer.close)
     await asyncio.to_thread(signer_keys.stop)

@@ -29,8 +29,7 @@ from streams.core.errors import Backpressure, RateLimited
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
-from streams.signerkeys.erasure import Eraser
-from streams.web import ops
+from streams.web import ops, ops_privacy
 from streams.web.cache import Shared
 from streams.web.live import TIMELINE_FRESH_SECONDS, LiveFeeds
 
@@ -70,8 +69,9 @@ class Api:
     audit: AuditQueries
     #: ``countersign rebuild``'s job; None without a sink.
     rebuild: Rebuild | None
-    #: Erases signers' keys (``POST /ops/erasures``); None: not offered here.
-    eraser: Eraser | None = None
+    #: Erases signers' keys and runs retention (``/ops/erasures``, ``/ops/retention``);
+    #: None: not offered here.
+    privacy: ops_privacy.Privacy | None = None
 
 
 #: A timeline's question: petition, minutes, bucket.
@@ -118,7 +118,7 @@ def build(api: Api) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
-    app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild, api.eraser))
+    app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild, api.privacy))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)
     app.on_response_prepare.append(set_policy)

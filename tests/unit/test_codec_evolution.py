@@ -35,6 +35,7 @@ RELEASED_FINGERPRINTS = {
     ("PartialCount", 3): "3ca8e2fb335ddffe",
     ("Petition", 1): "01a77d4c6ca62c56",
     ("Petition", 2): "ded41b60aca8e86a",
+    ("Petition", 3): "0d828a19b6ca577d",
     ("RegionalCount", 1): "b76c05af425bacc4",
     ("RegionalCount", 2): "c26457cfd70dffa8",
     ("RegionalCount", 3): "1ae97d07d3d4ae4f",
@@ -96,6 +97,13 @@ def test_a_petition_written_before_confirmation_existed_reads_as_needing_none() 
     v1 = {"petition_id": "p", "title": "t", "opens_at": moment, "updated_at": moment}
     decoded = AvroCodec("Petition").decode(AvroCodec("Petition").encode(v1, writer_version=1))
     assert decoded["confirmation"] == "none"
+
+
+def test_a_petition_written_before_retention_existed_keeps_names_until_erased() -> None:
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    v2 = {"petition_id": "p", "title": "t", "opens_at": moment, "updated_at": moment}
+    decoded = AvroCodec("Petition").decode(AvroCodec("Petition").encode(v2, writer_version=2))
+    assert decoded["retain_names_days"] is None
 
 
 def test_the_default_reader_is_the_newest_version() -> None:

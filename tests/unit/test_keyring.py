@@ -72,3 +72,14 @@ def test_a_record_under_another_signers_kafka_key_is_ignored() -> None:
     other = DedupeKey("p9", "cd" * 32)
     ring.apply(signer_key_key(other, KEY_ID), record())  # the record names SIGNER
     assert (ring.get(other, KEY_ID), ring.get(SIGNER, KEY_ID)) == (None, None)
+
+
+def test_a_petitions_keys_are_every_signers_and_no_other_petitions() -> None:
+    ring = Keyring()
+    other_signer = DedupeKey("p1", "cd" * 32)
+    other_petition = DedupeKey("p2", SIGNER.email_hash)
+    ring.apply(signer_key_key(SIGNER, KEY_ID), record())
+    ring.apply(signer_key_key(other_signer, "2" * 16), record(other_signer, "2" * 16))
+    ring.apply(signer_key_key(other_petition, "3" * 16), record(other_petition, "3" * 16))
+    held = {(key.dedupe_key, key.key_id) for key in ring.keys_of_petition("p1")}
+    assert held == {(SIGNER, KEY_ID), (other_signer, "2" * 16)}
