@@ -6,9 +6,11 @@ from an older producer is a duplicate of the sealed one: same dedupe key."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from streams.core import kafka
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
-from streams.core.topicspecs import ALL_TOPICS, SUBMITTED
+from streams.core.topicspecs import SUBMITTED
 from streams.rules.keys import submission_key_for
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import (
@@ -28,6 +30,12 @@ from streams.testing.processes import (
     publish_open_petition,
 )
 from tests.intake_client import post_json, request
+from tests.privacy_scan import (
+    clickhouse_rows_holding,
+    files_holding,
+    segments_holding,
+    topic_records_holding,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -100,18 +108,6 @@ def publish_clear(settings: Settings, petition: str, email: str) -> None:
     assert producer.flush(30) == 0
 
 
-def clear_copies(settings: Settings, needles: list[bytes]) -> list[str]:
-    """Where any needle appears in any record (key, value, headers) of any topic."""
-    found = []
-    for spec in ALL_TOPICS:
-        for record in scan(settings, whole_log(settings, spec.name)):
-            blobs = [record.key or b"", record.value or b""]
-            blobs += [value or b"" for _, value in record.headers]
-            if any(needle in blob for blob in blobs for needle in needles):
-                found.append(f"{spec.name}[{record.partition}]@{record.offset}")
-    return found
-
-
 def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
     settings: Settings,
     worker: WorkerProcess,
@@ -149,12 +145,17 @@ def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
 
     # (The older producer's clear record spells neither the way the needles do.)
     needles = [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode(), b"ingrid.sq@"]
-    assert clear_copies(settings, needles) == []
+    assert topic_records_holding(settings, needles) == []
 
 
-def test_an_erased_signer_still_counts_and_no_list_or_topic_shows_them(
-    settings: Settings, worker: WorkerProcess, intake: IntakeProcess, tmp_path: Any
+def test_an_erased_signer_still_counts_and_their_data_is_in_no_file_topic_or_table(
+    settings: Settings, worker: WorkerProcess, intake: IntakeProcess, tmp_path: Path
 ) -> None:
+    """Issue 27's proof: a known signer signs 3 petitions and is erased; then their
+    email and name are nowhere (every topic, the brokers' files, every ClickHouse
+    table, every file of the run: RocksDB, chDB, exports, logs), the counts did not
+    move, reconcile agrees, a replay equals the live counts, and the export leaves
+    them out and verifies."""
     create_topics(settings)
     petitions = ["erase-a", "erase-b", "erase-c"]
     for petition in petitions:
@@ -176,6 +177,7 @@ def test_an_erased_signer_still_counts_and_no_list_or_topic_shows_them(
         ["export", "erase-a", "--format", "csv", "--output", str(listed)], tmp_path / "e1.log"
     )
     assert NAME in listed.read_text()  # opened with the signer's key
+    listed.unlink()  # a list taken before the erasure is the campaign's to destroy
 
     erased = worker.run(["erase", "--email", EMAIL, "--reason", "asked"], tmp_path / "erase.log")
     assert "erased 3 keys of erase-a, erase-b, erase-c" in erased.stdout
@@ -197,11 +199,34 @@ def test_an_erased_signer_still_counts_and_no_list_or_topic_shows_them(
     assert NAME not in again.read_text() and "Amara Okafor" in again.read_text()
     worker.run(["verify-export", str(pdf)], tmp_path / "verify.log")
     worker.run(["reconcile", "--settle", "10"], tmp_path / "reconcile.log")
+    replayed = worker.run(
+        ["replay", "--from", "0", "--into", "after-erasure", "--format", "json"],
+        tmp_path / "replay.log",
+    )
+    assert all(p["agrees"] for p in json.loads(replayed.stdout)["petitions"])
 
-    assert clear_copies(settings, [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode()]) == []
     [erasure] = [
         codec("Erasure").decode(record.value or b"")
         for record in scan(settings, whole_log(settings, "privacy.erasures"))
     ]
     assert (erasure["reason"], erasure["detail"], len(erasure["keys"])) == ("request", "asked", 3)
     assert "ingrid" not in str(erasure).lower()  # who and which keys, never the address
+
+    worker.stop()
+    intake.stop()
+    texts = [EMAIL, EMAIL.lower(), NAME]
+    needles = [text.encode() for text in texts]
+    assert topic_records_holding(settings, needles) == []
+    assert segments_holding(settings, needles)[1] == []
+    assert clickhouse_rows_holding(settings, texts)["found"] == []
+    assert files_holding([tmp_path], needles)[1] == []
+    # What was scanned: the worker's RocksDB, chDB's files, the exports, the logs.
+    assert {"worker.log", "after.pdf", "after.csv"} <= {p.name for p in tmp_path.rglob("*")}
+    assert any(tmp_path.rglob("*.sst"))
+    # And each scan finds what is there: a petition id everywhere, a listed name in
+    # both exports (the PDF draws it as glyphs: read as text).
+    assert topic_records_holding(settings, [b"erase-b"]) != []
+    assert segments_holding(settings, [b"erase-b"])[1] != []
+    assert clickhouse_rows_holding(settings, ["erase-b"])["found"] != []
+    listing = files_holding([tmp_path], [b"Amara Okafor"])[1]
+    assert {Path(found.split(": ")[0]).name for found in listing} == {"after.pdf", "after.csv"}

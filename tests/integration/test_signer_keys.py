@@ -5,10 +5,8 @@ bound docs/privacy.md states."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams.core.errors import KeyErased
 from streams.core.settings import Settings
@@ -17,6 +15,7 @@ from streams.core.topicspecs import SIGNER_KEYS
 from streams.rules.keys import DedupeKey
 from streams.signerkeys.store import SignerKeys
 from streams.signerkeys.writer import KeyWriter, Ticker, erasure_bound_seconds
+from tests.privacy_scan import broker_log_dirs
 
 ZOE = DedupeKey("petition-a", "ab" * 32)
 LI = DedupeKey("petition-a", "cd" * 32)
@@ -33,17 +32,6 @@ def followed(settings: Settings) -> SignerKeys:
     keys = SignerKeys(settings)
     keys.start()
     return keys
-
-
-def broker_log_dirs(settings: Settings) -> list[Path]:
-    """Where the broker keeps its logs, as it says itself (it runs on this machine)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    broker = next(iter(admin.list_topics(timeout=5).brokers))
-    resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
-    config = admin.describe_configs([resource])[resource].result()
-    dirs = [Path(d) for d in config["log.dirs"].value.split(",")]
-    assert all(d.is_dir() for d in dirs), f"the broker's log.dirs {dirs} are not on this machine"
-    return dirs
 
 
 def on_disk(settings: Settings, needle: bytes) -> bool:
