@@ -11,10 +11,12 @@ Steps, each on a fresh topic prefix:
 3. the same with every open-petition event on one petition: ``hot_petition_events_per_s``;
 4. step 2 with the events ``per_record`` to a record (SignatureBatch, as the intake
    coalesces them at a surge; ``BENCH_PER_RECORD``, default 10 and 50), spread and hot;
-5. step 2 with two worker processes sharing the partitions (on 2 cores, with the
+5. steps 2 and 4 (50 a record) with every readable submission sealed as the intake
+   seals it (docs/privacy.md): the cost of encryption to counting;
+6. step 2 with two worker processes sharing the partitions (on 2 cores, with the
    broker on the same cores: it shows the cost of a rebalance and of sharing, not a
    second machine).
-6. the peer: the same rules in Quix Streams (bench/quix_peer.py: its idioms, its
+7. the peer: the same rules in Quix Streams (bench/quix_peer.py: its idioms, its
    RocksDB state) on the passthrough's copy of the records, until its counts equal the
    reference (no ClickHouse sink in the peer; ours includes one).
 Also: the worker's peak RSS and the dedupe table's bytes on disk per signature.
@@ -47,6 +49,7 @@ from streams.core.topicspecs import SUBMITTED
 from streams.testing.dataset import DemoPetition, Event, dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
 from streams.testing.reference import Truth
+from streams.testing.sealing import sealed_events
 
 REPO = Path(__file__).resolve().parents[1]
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
@@ -246,6 +249,13 @@ def quix_peer(
     return result
 
 
+def exact_ratio(run: dict[str, Any], baseline: dict[str, Any] | None) -> float | None:
+    """``run``'s rate over ``baseline``'s, when both counted exactly (else no number)."""
+    if baseline is None or not (run["counts_exact"] and baseline["counts_exact"]):
+        return None
+    return round(run["events_per_s"] / baseline["events_per_s"], 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = int(os.environ.get("BENCH_EVENTS", "1000000"))
@@ -295,6 +305,14 @@ def main() -> None:
                 per_record=per_record,
             )
 
+    print("end to end, sealed, one and 50 per record ...", flush=True)
+    sealed_data = (sealed_events(base, events), petitions, truth)
+    sealed = end_to_end(fresh_settings(workdir, "sealed"), *sealed_data, workdir / "sealed.log")
+    sealed_50 = end_to_end(
+        fresh_settings(workdir, "sealed50"), *sealed_data, workdir / "sealed50.log", per_record=50
+    )
+    clear_50 = batched.get("spread-50-per-record")
+
     passthrough_rate = round(len(events) / copy_s)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -317,7 +335,14 @@ def main() -> None:
             f"e2e_{name.replace('-', '_')}_events_per_s": run["events_per_s"]
             for name, run in batched.items()
         },
-        "counts_exact": all(run["counts_exact"] for run in (spread, hot, two, *batched.values())),
+        "e2e_sealed_events_per_s": sealed["events_per_s"],
+        "e2e_sealed_50_per_record_events_per_s": sealed_50["events_per_s"],
+        # Sealed against clear in this run, a ratio only when both were exact.
+        "sealed_vs_clear": exact_ratio(sealed, spread),
+        "sealed_vs_clear_50_per_record": exact_ratio(sealed_50, clear_50),
+        "counts_exact": all(
+            run["counts_exact"] for run in (spread, hot, two, sealed, sealed_50, *batched.values())
+        ),
         "worker_peak_rss_mib": max(
             run["worker_peak_rss_mib"] for run in (spread, hot, *batched.values())
         ),
@@ -330,6 +355,8 @@ def main() -> None:
             "hot_petition": hot,
             "two_workers": two,
             "quix": quix,
+            "sealed": sealed,
+            "sealed-50-per-record": sealed_50,
             **batched,
         },
     }

@@ -69,8 +69,17 @@ def export_warning(
             f"the retention policy shredded these signers' names on {when:%Y-%m-%d %H:%M} UTC: "
             "the list holds only names from before sealing, if any"
         )
-    days = (when - now).total_seconds() / 86_400
     return (
         f"the retention policy shreds these signers' names on {when:%Y-%m-%d %H:%M} UTC "
-        f"(in {days:.1f} days): keep this export, a later one will have no names"
+        f"(in {_span(when - now)}): keep this export, a later one will have no names"
     )
+
+
+def _span(left: timedelta) -> str:
+    """``2.5 days``, ``5 hours``, ``12 minutes``: what a reader takes in at a glance."""
+    seconds = left.total_seconds()
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:.1f} days"
+    if seconds >= 3_600:
+        return f"{seconds / 3_600:.0f} hours"
+    return f"{max(1, round(seconds / 60))} minutes"

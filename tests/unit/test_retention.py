@@ -69,3 +69,8 @@ def test_a_petition_keeps_the_retention_it_is_given() -> None:
 def test_a_retention_out_of_range_is_refused(days: int) -> None:
     with pytest.raises(CatalogueError, match="retain_names_days"):
         new_petition("p", "t", opens_at=CLOSED, retain_names_days=days, now=CLOSED)
+
+
+def test_export_counts_the_last_day_in_hours() -> None:
+    warning = export_warning(CLOSED, 0, datetime(2027, 3, 1, 7, 0, tzinfo=UTC))
+    assert warning is not None and "in 5 hours" in warning
