@@ -146,6 +146,10 @@ def test_a_sealed_signer_is_mailed_counted_once_and_never_in_clear_on_kafka(
     # (The older producer's clear record spells neither the way the needles do.)
     needles = [EMAIL.encode(), EMAIL.lower().encode(), NAME.encode(), b"ingrid.sq@"]
     assert topic_records_holding(settings, needles) == []
+    # The mailer opened the address to send the mail, and logged it only redacted.
+    logs = {path.name: path.read_bytes() for path in tmp_path.glob("*.log")}
+    assert {"mailer.log", "intake.log", "worker.log"} <= set(logs)
+    assert [name for name, text in logs.items() if any(n in text for n in needles)] == []
 
 
 def test_an_erased_signer_still_counts_and_their_data_is_in_no_file_topic_or_table(
