@@ -30,6 +30,8 @@ from streams.demo.campaign import (
 from streams.demo.mailbox import LinkFollower, MailpitApi, mailbox_of
 from streams.demo.simulator import DatasetGenerator, default_petitions
 from streams.demo.traffic import paced, produce, send_via_http, send_via_kafka
+from streams.publish.sealer import Sealer
+from streams.signerkeys.writer import KeyWriter
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +236,17 @@ def simulate_demo(
     generator = DatasetGenerator(seed, petitions, now, live_clock=lambda: datetime.now(UTC))
     producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
     topic = settings.topic(SUBMITTED.name)
+    # Sealed as the intake seals (COUNTERSIGN_SEAL_PERSONAL_DATA): the demo's
+    # signers can then be erased, and their names go under a petition's retention.
+    sealer = Sealer(settings, KeyWriter(settings)) if settings.seal_personal_data else None
     sent = 0
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console
     ) as progress:
         task = progress.add_task("sending signatures", total=count or None)
         for event in paced(generator.stream(), rate, count):
-            produce(producer, topic, event.key, event.value)
+            value = event.value if sealer is None else sealer.seal_value(event.value)
+            produce(producer, topic, event.key, value)
             if mailboxes is not None and event.email is not None:
                 mailboxes.add(mailbox_of(event.email))
             sent += 1

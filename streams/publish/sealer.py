@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.codec import codec
 from schemas.sealed import DataKey
+from streams.core.errors import MalformedMessage
 from streams.core.settings import Settings
 from streams.rules.keys import DedupeKey
 from streams.rules.sealing import SignerFacts, seal_submission, signer_facts
@@ -48,6 +50,17 @@ class Sealer:
         facts = self.facts(record)
         key = self._known_key(facts.key_scope) or self.writer.create(facts.key_scope)
         return seal_submission(record, facts, key)
+
+    def seal_value(self, value: bytes) -> bytes:
+        """An encoded submission, sealed (blocking, as ``seal_blocking``); bytes that
+        are no readable submission are returned as they are: nothing in them is
+        known to be personal, and the worker must still see them as malformed."""
+        submitted = codec("SignatureSubmitted")
+        try:
+            record = submitted.decode(value)
+        except MalformedMessage:
+            return value
+        return submitted.encode(self.seal_blocking(record))
 
     async def seal(self, record: Record) -> Record:
         """For the event loop: waits for a new key without holding a thread."""

@@ -7,7 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from schemas.codec import codec
+from streams.core.errors import MalformedMessage
+from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
+from streams.core.topics import create_topics
+from streams.core.topicspecs import SUBMITTED
 from streams.testing.processes import Results, WorkerProcess, run_command
 
 EVENTS = 300
@@ -42,3 +47,23 @@ def test_a_second_demo_run_brings_new_signers(
 
     assert first > EVENTS // 2  # most demo events are meant to be signatures
     assert second - first > EVENTS // 2  # and the second run's signers are new people
+
+
+def test_with_sealing_on_the_demo_feed_seals_every_readable_submission(
+    settings: Settings, tmp_path: Path
+) -> None:
+    create_topics(settings)
+    demo = ["simulate", "--count", "200", "--rate", "0"]
+    run_command(
+        settings, demo, tmp_path / "simulate.log", env={"COUNTERSIGN_SEAL_PERSONAL_DATA": "true"}
+    )
+    readable, hostile = [], 0
+    for record in scan(settings, whole_log(settings, SUBMITTED.name)):
+        try:
+            readable.append(codec("SignatureSubmitted").decode(record.value))
+        except MalformedMessage:
+            hostile += 1
+    assert len(readable) + hostile == 200
+    assert hostile > 0  # the demo's undecodable bytes still go out, as they were
+    clear = [r["signature_id"] for r in readable if r["sealed"] is None or r["email"]]
+    assert clear == []
