@@ -16,9 +16,11 @@ from confluent_kafka import TopicPartition
 
 from schemas.batch import decode_batch, is_batch
 from schemas.codec import codec
+from schemas.sealed import open_personal
 from streams.core import kafka
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
+from streams.signerkeys.store import SignerKeys
 
 
 @dataclass
@@ -146,7 +148,29 @@ def read_topic(
 
 
 def submitted(settings: Settings, expect: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
-    """Every record on signatures.submitted (waits until there are ``expect``)."""
-    return read_topic(
+    """Every record on signatures.submitted (waits until there are ``expect``), with a
+    sealed record's personal data opened (docs/privacy.md): what the signer sent,
+    whether or not the intake sealed it. ``was_sealed`` says which."""
+    records = read_topic(
         settings, SUBMITTED.name, "SignatureSubmitted", lambda r: len(r) >= expect, timeout
     )
+    if not any(record.get("sealed") for record in records):
+        return [{**record, "was_sealed": False} for record in records]
+    keys = SignerKeys(settings)
+    keys.start()
+    try:
+        return [opened(keys, record) for record in records]
+    finally:
+        keys.stop()
+
+
+def opened(keys: SignerKeys, record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its sealed personal fields back in clear."""
+    sealed = record.get("sealed")
+    if not sealed:
+        return {**record, "was_sealed": False}
+    data_key = keys.data_key(record["petition_id"], sealed["key_id"])
+    personal = open_personal(
+        data_key, sealed["personal"], record["petition_id"], record["signature_id"]
+    )
+    return {**record, **personal, "was_sealed": True}

@@ -135,9 +135,10 @@ class Settings(BaseSettings):
     #: How often ``serve`` looks for petitions whose ``retain_names_days`` have passed
     #: and shreds their keys (a petition's names go at most this late).
     retention_check_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
-    #: Whether the intake seals each signer's personal data before Kafka (off until
-    #: the delivery export opens sealed names: docs/privacy.md, "Status").
-    seal_personal_data: bool = False
+    #: Whether the intake (and the demo feed) seal each signer's personal data before
+    #: Kafka, so that it can be erased without touching a count (docs/privacy.md). Off
+    #: only for a pipeline whose every consumer must read names in clear.
+    seal_personal_data: bool = True
 
     #: Counts are exact under at_least_once because every agent is idempotent; Faust's
     #: exactly_once stalls on this topology in faust-streaming 0.15 (docs/exactly-once.md).

@@ -12,9 +12,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.core.settings import Settings
+from streams.core.topicspecs import SUBMITTED
 from streams.demo.simulator import default_petitions
 from streams.testing.processes import IntakeProcess, prepare
-from tests.intake_client import Answer, form_token, post_form, post_json, request, submitted
+from tests.intake_client import (
+    Answer,
+    form_token,
+    post_form,
+    post_json,
+    read_topic,
+    request,
+    submitted,
+)
 
 GOOD = {"full_name": "Layla Haddad", "email": "layla@example.org", "country": "sy"}
 
@@ -51,6 +60,30 @@ def test_a_202_means_the_event_is_on_signatures_submitted(
     )
     assert record["postal_code"] == "1010"
     assert before - timedelta(seconds=1) <= record["submitted_at"] <= datetime.now(UTC)
+
+
+def test_the_intake_seals_personal_data_by_default(
+    settings: Settings, running: IntakeProcess
+) -> None:
+    assert post_json(running.url, "syria-icc", GOOD, ip="203.0.113.6").status == 202
+    [record] = read_topic(settings, SUBMITTED.name, "SignatureSubmitted", lambda r: len(r) >= 1)
+    assert (record["full_name"], record["email"], record["client_ip"]) == (None, None, None)
+    assert record["sealed"]["email_domain"] == "example.org"  # the facts stay in clear
+
+
+def test_with_sealing_off_the_intake_publishes_personal_data_in_clear(
+    settings: Settings, intake: IntakeProcess
+) -> None:
+    prepare(settings, default_petitions(datetime.now(UTC)))
+    intake.extra_env["COUNTERSIGN_SEAL_PERSONAL_DATA"] = "false"
+    intake.start(wait_for_petition="syria-icc")
+    assert post_json(intake.url, "syria-icc", GOOD, ip="203.0.113.7").status == 202
+    [record] = read_topic(settings, SUBMITTED.name, "SignatureSubmitted", lambda r: len(r) >= 1)
+    assert (record["full_name"], record["email"], record["sealed"]) == (
+        "Layla Haddad",
+        "layla@example.org",
+        None,
+    )
 
 
 def test_a_form_post_without_javascript_lands_on_the_thanks_page(
