@@ -95,7 +95,7 @@ def retention_command(settings: Settings, dry_run: bool, actor: str | None) -> N
     for planned in answer["petitions"]:
         table.add_row(
             planned["petition_id"],
-            planned["shred_at"],
+            planned["shred_at"] or "when it closes",
             planned["state"],
             f"{planned['keys']:,}",
         )

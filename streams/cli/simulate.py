@@ -31,7 +31,6 @@ from streams.demo.mailbox import LinkFollower, MailpitApi, mailbox_of
 from streams.demo.simulator import DatasetGenerator, default_petitions
 from streams.demo.traffic import paced, produce, send_via_http, send_via_kafka
 from streams.publish.sealer import Sealer
-from streams.signerkeys.writer import KeyWriter
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +237,7 @@ def simulate_demo(
     topic = settings.topic(SUBMITTED.name)
     # Sealed as the intake seals (COUNTERSIGN_SEAL_PERSONAL_DATA): the demo's
     # signers can then be erased, and their names go under a petition's retention.
-    sealer = Sealer(settings, KeyWriter(settings)) if settings.seal_personal_data else None
+    sealer = Sealer.start(settings) if settings.seal_personal_data else None
     sent = 0
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console
@@ -251,6 +250,8 @@ def simulate_demo(
                 mailboxes.add(mailbox_of(event.email))
             sent += 1
             progress.advance(task)
+    if sealer is not None:
+        sealer.close()
     if producer.flush(30) != 0:
         raise KafkaUnavailable("Kafka did not take every simulated event in 30 s")
     console.print(f"sent {sent} events to {topic}")

@@ -34,7 +34,13 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, HIDDEN_SECRET)
         text = _CONFIRM_TOKEN.sub(HIDDEN_TOKEN, text)
-        return _ADDRESS.sub(HIDDEN_ADDRESS, text)
+        return without_addresses(text)
+
+
+def without_addresses(text: str) -> str:
+    """``text`` with every email address replaced by ``<address>``: for what is
+    written to a topic (a mail server's refusal quotes the address it refused)."""
+    return _ADDRESS.sub(HIDDEN_ADDRESS, text)
 
 
 def install_redaction(secrets: Iterable[str] = ()) -> None:

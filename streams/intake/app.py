@@ -19,8 +19,6 @@ from streams.intake.server import build
 from streams.intake.service import Intake
 from streams.publish import AsyncPublisher
 from streams.publish.sealer import Sealer
-from streams.signerkeys.store import SignerKeys
-from streams.signerkeys.writer import KeyWriter
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +30,9 @@ async def serve(settings: Settings) -> None:
     await asyncio.to_thread(create_topics, settings)
     petitions = PetitionLookup(settings)
     await asyncio.to_thread(petitions.start)
-    sealer, keys = None, None
+    sealer = None
     if settings.seal_personal_data:
-        keys = SignerKeys(settings)
-        await asyncio.to_thread(keys.start)
-        sealer = Sealer(settings, await asyncio.to_thread(KeyWriter, settings), keys)
+        sealer = await asyncio.to_thread(Sealer.start, settings)
         log.info("sealing signers' personal data (docs/privacy.md)")
     publisher = AsyncPublisher(
         settings,
@@ -53,9 +49,8 @@ async def serve(settings: Settings) -> None:
         await intake.confirmations.close()
         await intake.withdrawals.close()
         remaining = await publisher.close()
-        if sealer is not None and keys is not None:
-            await asyncio.to_thread(sealer.writer.close)
-            keys.stop()
+        if sealer is not None:
+            await asyncio.to_thread(sealer.close)
         petitions.stop()
         log.info("intake stopped; %d events were not delivered", remaining)
 

@@ -51,6 +51,7 @@ from streams.core.errors import (
     PublishFailed,
     SealBroken,
 )
+from streams.core.logs import without_addresses
 from streams.core.logscan import LogRange, scan
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
@@ -318,7 +319,8 @@ class Mailer:
         value = self._failure_codec.encode(
             {
                 "reason": skipped.reason,
-                "detail": _clipped(skipped.detail),
+                # A mail server's refusal quotes the address: kept on Kafka without it.
+                "detail": _clipped(without_addresses(skipped.detail)),
                 "request_id": request.get("request_id"),
                 "kind": request.get("kind"),
                 "petition_id": request.get("petition_id"),

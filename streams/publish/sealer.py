@@ -34,6 +34,30 @@ class Sealer:
         self.writer = writer
         self.keys = keys
 
+    @classmethod
+    def start(cls, settings: Settings) -> Sealer:
+        """A sealer with a writer and a followed copy of keys.signers of its own
+        (blocking until the copy is loaded); ``close`` stops both."""
+        keys = SignerKeys(settings)
+        keys.start()
+        try:
+            return cls(settings, KeyWriter(settings), keys)
+        except BaseException:
+            keys.stop()
+            raise
+
+    def close(self) -> None:
+        """Stop the writer (after Kafka answered for every key) and the copy."""
+        self.writer.close()
+        if self.keys is not None:
+            self.keys.stop()
+
+    def __enter__(self) -> Sealer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def facts(self, record: Record) -> SignerFacts:
         return signer_facts(
             record,

@@ -66,19 +66,28 @@ class RetentionJob:
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def plan(self) -> list[Planned]:
-        """Every petition with a retention policy, by shred time; its keys are
-        counted on a copy of keys.signers holding everything written before now."""
+        """Every petition with a retention policy, by shred time (an open one has
+        none yet: its state is ``kept``); its keys are counted on a copy of
+        keys.signers holding everything written before now."""
         self.eraser.ensure_fresh()
         now = self.clock()
         keyring = self.eraser.keys.keyring
         planned = []
         for petition_id, petition in self.petitions().items():
-            retention = retention_of(
-                petition_id, petition["closes_at"], petition.get("retain_names_days"), now
-            )
-            if retention.state is not RetentionState.KEPT:
-                planned.append(Planned(retention, len(keyring.keys_of_petition(petition_id))))
-        return sorted(planned, key=lambda p: (p.retention.shred_at, p.retention.petition_id))
+            days = petition.get("retain_names_days")
+            if days is None:
+                continue
+            retention = retention_of(petition_id, petition["closes_at"], days, now)
+            planned.append(Planned(retention, len(keyring.keys_of_petition(petition_id))))
+        # Those that go first, first; open petitions (no date yet) last.
+        return sorted(
+            planned,
+            key=lambda p: (
+                p.retention.shred_at is None,
+                p.retention.shred_at or now,
+                p.retention.petition_id,
+            ),
+        )
 
     def run(self, requested_by: str = REQUESTED_BY) -> list[Erased]:
         """Shred the keys of every due petition; the erasures made (none: nothing due

@@ -1,7 +1,8 @@
 """Retention end to end (docs/privacy.md): ``serve``'s scheduled job shreds a closed
 petition's names once its ``retain_names_days`` have passed (0 here, with the real
-clock; tests/integration/test_retention.py moves a test clock over 30 days). The
-counts stay, reconcile agrees, and the export lists no name and says why."""
+clock, from the moment ``petitions close`` closes it; tests/integration/
+test_retention.py moves a test clock over 30 days). The counts stay, reconcile
+agrees, and the export lists no name and says why."""
 
 from __future__ import annotations
 
@@ -22,9 +23,7 @@ from tests.e2e.test_sealed_signatures import counts, sign, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PETITION = "closes-soon"
-#: Long enough to start the intake and sign before it closes.
-OPEN_FOR = timedelta(seconds=40)
+PETITION = "kept-until-closed"
 SIGNERS = {
     "astrid.lindqvist@example.org": "Astrid Lindqvist",
     "tomasz.wrobel@example.org": "Tomasz Wróbel",
@@ -46,14 +45,12 @@ def test_a_closed_petition_past_its_retention_loses_its_names_and_keeps_its_coun
     worker.start()
     worker.wait_until_serving()
     now = datetime.now(UTC)
-    closes_at = now + OPEN_FOR
     publish_petition(
         settings,
         new_petition(
             PETITION,
-            "Closes soon",
+            "Names kept until it closes",
             opens_at=now - timedelta(days=1),
-            closes_at=closes_at,
             confirmation="none",
             retain_names_days=0,
             now=now,
@@ -65,17 +62,14 @@ def test_a_closed_petition_past_its_retention_loses_its_names_and_keeps_its_coun
     for email, name in SIGNERS.items():
         sign(intake, PETITION, email, name=name)
     before = wait_for(worker, PETITION, total=3)
-    assert datetime.now(UTC) < closes_at, "signed too late: the petition closed first"
-    assert planned(worker, tmp_path) == {"due": False, "keys": "3"}
-
+    assert planned(worker, tmp_path) == {"due": False, "keys": "3"}  # open: kept
     listed = tmp_path / "before.csv"
-    exported = worker.run(
+    worker.run(
         ["export", PETITION, "--format", "csv", "--output", str(listed)], tmp_path / "e1.log"
     )
     assert "Tomasz Wróbel" in listed.read_text()
-    assert "retention policy shreds these signers' names" in exported.stderr
 
-    time.sleep(max(0.0, (closes_at - datetime.now(UTC)).total_seconds()))
+    worker.run(["petitions", "close", PETITION], tmp_path / "close.log")  # 0 days from now
     deadline = time.monotonic() + 60
     while planned(worker, tmp_path) != {"due": True, "keys": "0"}:
         assert time.monotonic() < deadline, "serve's retention job never shredded the keys"
@@ -88,6 +82,7 @@ def test_a_closed_petition_past_its_retention_loses_its_names_and_keeps_its_coun
         ["export", PETITION, "--format", "csv", "--output", str(again)], tmp_path / "e2.log"
     )
     assert "left out: 3 names erased" in exported.stdout
+    assert "the retention policy shredded these signers' names" in exported.stderr
     assert not any(name in again.read_text() for name in SIGNERS.values())
     worker.run(["reconcile", "--settle", "10"], tmp_path / "reconcile.log")
     [erasure] = [

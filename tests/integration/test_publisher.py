@@ -12,11 +12,13 @@ import pytest
 from streams.core.errors import InvalidSignature, KafkaBusy, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
+from streams.core.topicspecs import SUBMITTED
 from streams.publish import AsyncPublisher, Publisher, Receipt, Signature
+from streams.publish.sealer import Sealer
 from streams.rules.keys import submission_key_for
 from streams.rules.placement import home_partition
 from streams.testing.processes import free_port
-from tests.intake_client import submitted
+from tests.intake_client import read_topic, submitted
 
 
 def signature(**changes: str) -> Signature:
@@ -33,8 +35,29 @@ def test_publish_returns_the_position_of_the_acknowledged_event(settings: Settin
     assert receipt.topic == settings.topic("signatures.submitted") and receipt.offset >= 0
     [record] = submitted(settings, expect=1)
     # Sent in clear (no sealer given): nothing sealed.
-    assert record == {**sent.to_record(), "submitted_at": record["submitted_at"], "sealed": None}
+    assert record == {
+        **sent.to_record(),
+        "submitted_at": record["submitted_at"],
+        "sealed": None,
+        "was_sealed": False,
+    }
     assert abs((record["submitted_at"] - sent.submitted_at).total_seconds()) < 0.001
+
+
+def test_with_a_sealer_the_publisher_sends_personal_data_sealed(settings: Settings) -> None:
+    create_topics(settings)
+    sent = signature(postal_code="01310")
+    with Sealer.start(settings) as sealer, Publisher(settings, sealer=sealer) as publisher:
+        publisher.publish(sent.check())
+    [on_kafka] = read_topic(settings, SUBMITTED.name, "SignatureSubmitted", lambda r: len(r) >= 1)
+    assert (on_kafka["full_name"], on_kafka["email"], on_kafka["postal_code"]) == (None,) * 3
+    [record] = submitted(settings, expect=1)  # opened with the signer's key
+    assert (record["was_sealed"], record["full_name"], record["email"], record["postal_code"]) == (
+        True,
+        "Ana Silva",
+        "ana@example.org",
+        "01310",
+    )
 
 
 def test_the_async_publisher_has_many_events_in_flight(settings: Settings) -> None:

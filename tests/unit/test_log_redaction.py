@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.core.logs import install_redaction
+from streams.core.logs import install_redaction, without_addresses
 from streams.intake.server import observe
 
 SECRET = "a-signing-key-of-our-own-32-byte"
@@ -97,3 +97,8 @@ def test_a_record_keeps_its_template_and_arguments(log_text: io.StringIO) -> Non
     [record] = records
     assert record.msg % record.args == "created topic t.signatures for ana@example.org"
     assert record.getMessage() == "created topic t.signatures for <address>"
+
+
+def test_a_mail_servers_refusal_is_kept_on_kafka_without_the_address() -> None:
+    refusal = "550 5.1.1 <Bob.Smith+petitions@example.org>: Recipient address rejected"
+    assert without_addresses(refusal) == "550 5.1.1 <<address>>: Recipient address rejected"
