@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 KAFKA := PYTHON=$(CURDIR)/$(PY) deploy/kafka/kafka.sh
+# More pytest options for `make test` (e.g. -k, -x), given to both of its runs.
 PYTEST_ARGS ?=
 # Mailpit, the development mail server, built from source with the machine's Go.
 MAILPIT_VERSION := v1.27.11
@@ -65,12 +66,17 @@ browser: ## Debian's chromium + chromium-driver for the browser tests (needs roo
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "could not install chromium: the browser tests will be skipped"
 
+# The suite mostly waits (brokers, workers, mail), so two test processes share the 2
+# cores well (a module stays on one). The tests that kill a process mid-stream then
+# run alone, with the machine to themselves, as a crash in production would not
+# share it with a second pipeline starting up.
 test: install browser ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \
-	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest -n 2 --dist loadfile -m "not kills" $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest -m kills $(PYTEST_ARGS); rc2=$$?; \
 	if [ $$started = 1 ]; then $(KAFKA) down; fi; \
-	exit $$rc
+	[ $$rc = 0 ] && exit $$rc2 || exit $$rc
 
 lint: install ## ruff, mypy and the import-linter contracts
 	$(VENV)/bin/ruff check .

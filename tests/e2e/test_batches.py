@@ -12,6 +12,8 @@ from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
+pytestmark = pytest.mark.kills
+
 PER_RECORD = 200
 
 

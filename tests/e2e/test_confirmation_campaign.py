@@ -29,7 +29,7 @@ from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess, run_command
 from tests.intake_client import request
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.kills]
 
 SIGNERS = 3_000
 SHARE = 0.8

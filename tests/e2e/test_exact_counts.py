@@ -12,6 +12,8 @@ from streams.rules.reasons import Reason
 from streams.testing.dataset import dataset_with_truth, intent_counts
 from streams.testing.processes import Results, WorkerProcess, prepare, produce
 
+pytestmark = pytest.mark.kills
+
 EVENTS = 30_000
 
 

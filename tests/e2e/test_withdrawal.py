@@ -28,7 +28,7 @@ from streams.testing.processes import (
 )
 from tests.intake_client import post_json, request
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.kills]
 
 CONFIRMED = "withdraw-confirm"
 OPEN = "withdraw-open"

@@ -16,7 +16,7 @@ from streams.core.settings import Settings
 from streams.core.topics import wait_until_visible
 from tests.conftest import kafka_sh
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.kills]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from streams.testing.processes import IntakeProcess, WorkerProcess, free_port, p
 from tests.conftest import kafka_sh
 from tests.intake_client import Answer, post_json, read_topic
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.kills]
 OUTAGE_SECONDS = 12
 
 
