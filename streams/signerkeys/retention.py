@@ -11,13 +11,13 @@ erasure on privacy.erasures with the reason ``retention``.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.core.errors import CountersignError
+from streams.core.periodic import Every
 from streams.rules.retention import Retention, RetentionState, retention_of
 from streams.signerkeys.erasure import Erased, Eraser
 
@@ -118,26 +118,17 @@ class RetentionJob:
         return erasures
 
 
-class RetentionSchedule:
+class RetentionSchedule(Every):
     """Runs a ``RetentionJob`` every ``interval`` seconds in a daemon thread until
-    stopped; a failed run is logged and tried again at the next."""
+    stopped; a failed run (Kafka away) is logged and tried again at the next."""
 
     def __init__(self, job: RetentionJob, interval: float) -> None:
+        super().__init__(
+            "retention",
+            interval,
+            job.run,
+            survives=(CountersignError,),
+            failed="retention run failed ({error}); trying again in {interval:.0f} s",
+            join_seconds=30.0,
+        )
         self.job = job
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.job.run()
-            except CountersignError as exc:  # Kafka away: the next run erases them
-                log.warning("retention run failed (%s); trying again in %.0f s", exc, self.interval)

@@ -25,6 +25,7 @@ from schemas.codec import codec
 from schemas.sealed import DataKey, MasterKey, wrap_key
 from streams.core import kafka
 from streams.core.errors import KafkaBusy, PublishFailed
+from streams.core.periodic import Every
 from streams.core.settings import Settings
 from streams.core.topicspecs import SIGNER_KEYS
 from streams.rules.keys import DedupeKey, signer_key_key
@@ -191,26 +192,16 @@ def _settle(future: asyncio.Future[str | None], outcome: str | None) -> None:
         future.set_result(outcome)
 
 
-class Ticker:
+class Ticker(Every):
     """Ticks keys.signers every half erasure window, in a daemon thread, until
     stopped; a failed tick is logged and tried again next time."""
 
     def __init__(self, writer: KeyWriter) -> None:
+        super().__init__(
+            "keys-ticker",
+            writer.settings.erasure_window_seconds / 2,
+            writer.tick,
+            survives=(PublishFailed,),
+            failed="keys.signers tick failed ({error}); erased keys may stay longer",
+        )
         self.writer = writer
-        self.interval = writer.settings.erasure_window_seconds / 2
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="keys-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.writer.tick()
-            except PublishFailed as exc:
-                log.warning("keys.signers tick failed (%s); erased keys may stay longer", exc)
