@@ -28,12 +28,15 @@ from streams.demo.mailbox import LinkFollower, follows, mailbox_of, request_of
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess, run_command
 from tests.intake_client import request
+from tests.topic_dump import dump_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.kills]
 
 SIGNERS = 3_000
 SHARE = 0.8
 MAILER_BATCH = 20
+#: The worker's own topics, dumped too when the counts do not settle.
+INTERNAL_TOPICS = ("countersign-dedupe-winners-v3-changelog", "countersign-partial-counts")
 
 
 def counts(worker: WorkerProcess) -> dict[str, Any]:
@@ -112,7 +115,13 @@ def test_confirmed_counts_are_exact_through_worker_and_mailer_kills(  # noqa: PL
                     expected_pending,
                 )
 
-            wait_until(settled, "the confirmed counts", 600, worker, mailer)
+            try:
+                wait_until(settled, "the confirmed counts", 300, worker, mailer)
+            except AssertionError:
+                # Kept for whoever reads the failure: the topics go when the test ends.
+                dump_topics(settings, tmp_path, INTERNAL_TOPICS)
+                print(f"counts {counts(worker)}; topics dumped to {tmp_path / 'topics'}")
+                raise
             time.sleep(5)  # anything counted twice would show now
             shown = counts(worker)
         finally:
