@@ -68,8 +68,9 @@ browser: ## Debian's chromium + chromium-driver for the browser tests (needs roo
 
 # The suite mostly waits (brokers, workers, mail), so two test processes share the 2
 # cores well (a module stays on one). The tests that kill a process mid-stream then
-# run alone, with the machine to themselves, as a crash in production would not
-# share it with a second pipeline starting up.
+# run alone: sharing the cores, the confirmation campaign can lose a few confirmations
+# in Faust's start-up race after a SIGKILL (docs/exactly-once.md, "Open"; not fixed);
+# alone, they run as in every passing run before.
 test: install browser ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \
