@@ -38,7 +38,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import faust
 import mode.loop
@@ -448,6 +448,19 @@ def settled(app: faust.App) -> bool:
     every partition it owns have its state, and may be read from the log."""
     tables: Any = app.tables  # TableManagerT does not declare its recovery service
     return not (app.rebalancing or tables.recovery.in_recovery)
+
+
+def on_revoked(app: faust.App, forget: Callable[[list[tuple[str, int]]], None]) -> None:
+    """Call ``forget`` with every (topic, partition) a rebalance takes from this worker
+    (Faust's ``on_partitions_revoked`` signal, sent before it commits and hands them
+    over)."""
+
+    async def revoked(_sender: Any, partitions: Iterable[TP], **_: Any) -> None:
+        forget([(tp.topic, tp.partition) for tp in partitions])
+
+    # mode types a receiver as (sender, *args, signal=...): ours takes the one argument
+    # Faust sends, the revoked partitions.
+    app.on_partitions_revoked.connect(cast(Any, revoked))
 
 
 def owned(app: faust.App, topics: Iterable[str]) -> list[TP]:

@@ -32,6 +32,7 @@ from streams.worker.engine import (
     handling_on,
     inbound_times,
     mark_handled,
+    on_revoked,
     owned,
     settled,
     stream_topics,
@@ -73,6 +74,7 @@ async def handle_each(name: str, stream: Any, handle: Handler) -> None:
     app = stream.app
     settings = app.countersign_settings
     guard = ContinuityGuard(settings, broker_committed(settings, app.conf.id), mark_handled(app))
+    on_revoked(app, guard.forget)  # a partition that comes back: its commit counts again
     inbound = inbound_times(app)
     manual = stream.noack()
     one_at_a_time = asyncio.Lock()  # a record from Faust or from the log, never both

@@ -222,3 +222,12 @@ def test_what_stages_hold_back_is_handed_over_before_the_outputs_are_flushed() -
 
     asyncio.run(flush_faust_producer())
     assert order == ["hand over", "flush"]
+
+
+def test_a_revocation_reaches_on_revoked_as_topic_and_partition() -> None:
+    app = faust.App("seam-revoke", broker="kafka://127.0.0.1:9")
+    forgotten: list[list[tuple[str, int]]] = []
+    engine.on_revoked(app, forgotten.append)
+    revoked = {faust.types.TP("t", 1)}
+    asyncio.run(app.on_partitions_revoked.send(revoked))
+    assert forgotten == [[("t", 1)]]
