@@ -68,9 +68,8 @@ browser: ## Debian's chromium + chromium-driver for the browser tests (needs roo
 
 # The suite mostly waits (brokers, workers, mail), so two test processes share the 2
 # cores well (a module stays on one). The tests that kill a process mid-stream then
-# run alone: sharing the cores, the confirmation campaign can lose a few confirmations
-# in Faust's start-up race after a SIGKILL (docs/exactly-once.md, "Open"; not fixed);
-# alone, they run as in every passing run before.
+# run alone, with the machine to themselves: they time kills and restarts (sharing
+# the cores is how a lost-confirmation race was found and fixed: docs/exactly-once.md).
 test: install browser ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \

@@ -169,7 +169,7 @@ class ContinuityGuard:
             if missed == 0:
                 log.warning(
                     "%s[%d]: the records from offset %d to %d were never handed to this "
-                    "agent, and nobody committed them; handling them from the log %s",
+                    "agent (a commit past them does not count); handling them from the log %s",
                     topic,
                     partition,
                     start,
