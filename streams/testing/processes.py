@@ -299,8 +299,8 @@ class Results:
         counts_topic = self.settings.topic(COUNTS.name)
         accepted_topic = self.settings.topic(ACCEPTED.name)
         valid_topic = self.settings.topic(VALID.name)
-        while time.monotonic() < deadline:
-            for message in self.consumer.consume(5000, timeout=0.5):
+        while (left := deadline - time.monotonic()) > 0:
+            for message in self.consumer.consume(5000, timeout=min(0.5, left)):
                 key, value = message.key(), message.value()
                 if message.error() or value is None:
                     continue
@@ -328,6 +328,10 @@ class Results:
     def _handled(self, record: dict[str, Any]) -> None:
         position = (record["source_partition"], record["source_offset"])
         self.handled[position].add(record["source_index"])
+
+    def handled_events(self) -> int:
+        """How many events of signatures.submitted have left validate so far."""
+        return sum(map(len, self.handled.values()))
 
     def partly_handled(self, records: dict[tuple[int, int], int]) -> list[tuple[int, int]]:
         """The records (of ``produce``'s answer) some but not all of whose events have
