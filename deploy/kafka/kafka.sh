@@ -3,7 +3,8 @@
 # straight from Maven Central's jars and the machine's Java 17. No Docker.
 #
 #   deploy/kafka/kafka.sh fetch              download the jars into the cache (once)
-#   deploy/kafka/kafka.sh up     [--cluster] start (formats storage on first start), wait until ready
+#   deploy/kafka/kafka.sh up     [--cluster] [--secure] start (formats storage on first
+#                                    start), wait until ready; prints the bootstrap servers
 #   deploy/kafka/kafka.sh down   [--cluster] stop (SIGTERM, then SIGKILL after 30 s)
 #   deploy/kafka/kafka.sh status [--cluster] one line per node
 #   deploy/kafka/kafka.sh kill N [--cluster] SIGKILL node N (for failure tests)
@@ -12,6 +13,15 @@
 # Single mode: one node, broker on port 9092.
 # Cluster mode: three nodes, replication factor 3, min.insync.replicas=2,
 #               brokers on 19092, 19192, 19292 (so it can run beside single mode).
+# --secure:     each node also listens with SASL_SSL on its broker port + 2 (9094;
+#               19094, 19194, 19294), as a managed Kafka does: TLS with a certificate
+#               that a local CA made with the JDK's keytool signed, and SASL with
+#               SCRAM-SHA-512 or PLAIN. Made once, under $KAFKA_DATA_DIR/tls:
+#                 ca.pem          the CA certificate clients trust
+#                 sasl-password   the password of the user "countersign"
+#               `up --secure` prints the SASL_SSL bootstrap servers on a second line;
+#               a node started again (start N) keeps its listener. Plaintext stays on
+#               the broker port for the brokers and the local tools.
 #
 # Environment (all optional):
 #   KAFKA_DATA_DIR   where data, logs and pid files go (git-ignored .data/ by default)
@@ -20,6 +30,7 @@
 #   KAFKA_HEAP       JVM heap per node (1g single, 512m per cluster node)
 #   COUNTERSIGN_CACHE  jar cache outside the repository (~/.cache/countersign)
 #   PYTHON           interpreter with confluent-kafka, used for the readiness check
+#   KAFKA_SASL_USERNAME  the SASL user --secure makes (countersign)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,9 +46,11 @@ die() { log "error: $*"; exit 1; }
 command="${1:-}"; shift || true
 node_arg=""
 mode="single"
+secure=""
 for arg in "$@"; do
   case "$arg" in
     --cluster) mode="cluster" ;;
+    --secure) secure=1 ;;
     [0-9]*) node_arg="$arg" ;;
     *) die "unknown argument '$arg' (see the header of $0)" ;;
   esac
@@ -54,12 +67,21 @@ data_dir="${KAFKA_DATA_DIR:-$default_dir}"
 
 broker_port() { echo $((base_port + 100 * ($1 - 1))); }
 controller_port() { echo $(($(broker_port "$1") + 1)); }
+secure_port() { echo $(($(broker_port "$1") + 2)); }
+tls_dir="$data_dir/tls"
+sasl_user="${KAFKA_SASL_USERNAME:-countersign}"
+is_secure() { [[ -f "$tls_dir/sasl-password" ]]; }
 node_dir() { echo "$data_dir/node-$1"; }
 pid_of() { cat "$(node_dir "$1")/kafka.pid" 2>/dev/null || true; }
 alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
 bootstrap() {
   local out="" i
   for ((i = 1; i <= nodes; i++)); do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  echo "$out"
+}
+secure_bootstrap() {
+  local out="" i
+  for ((i = 1; i <= nodes; i++)); do out+="${out:+,}127.0.0.1:$(secure_port "$i")"; done
   echo "$out"
 }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -84,20 +106,78 @@ java_bin() {
   echo "$java"
 }
 
+random_hex() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+make_tls() {
+  # A local CA, and a broker certificate it signs for 127.0.0.1 and localhost (every
+  # node shares it: they all listen on loopback). Clients trust ca.pem.
+  is_secure && return 0
+  local java keytool pw
+  java="$(java_bin)"; keytool="$(dirname "$java")/keytool"
+  [[ -x "$keytool" ]] || keytool="$(command -v keytool)" || die "keytool (from the JDK) is needed for --secure"
+  rm -rf "$tls_dir.partial" && mkdir -p "$tls_dir.partial" && chmod 700 "$tls_dir.partial"
+  pw="$(random_hex)"
+  (
+    cd "$tls_dir.partial"
+    printf '%s' "$pw" >store-password
+    kt=("$keytool" -storetype PKCS12 -storepass "$pw")
+    "${kt[@]}" -genkeypair -alias ca -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=Countersign local CA" -ext bc:c -keystore ca.p12
+    "${kt[@]}" -exportcert -rfc -alias ca -keystore ca.p12 -file ca.pem
+    "${kt[@]}" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=localhost" -keystore broker.p12
+    "${kt[@]}" -certreq -alias broker -keystore broker.p12 -file broker.csr
+    "${kt[@]}" -gencert -alias ca -keystore ca.p12 -infile broker.csr -outfile broker.pem -rfc \
+      -validity 3650 -ext SAN=ip:127.0.0.1,dns:localhost -ext eku=serverAuth
+    "${kt[@]}" -importcert -noprompt -alias ca -file ca.pem -keystore broker.p12
+    "${kt[@]}" -importcert -noprompt -alias broker -file broker.pem -keystore broker.p12
+    random_hex >sasl-password
+  ) >"$data_dir/keytool.log" 2>&1 || die "keytool failed: $(cat "$data_dir/keytool.log")"
+  rm -rf "$tls_dir" && mv "$tls_dir.partial" "$tls_dir"
+  log "made a local CA and a broker certificate in $tls_dir (clients trust ca.pem)"
+}
+
+add_sasl_user() {
+  # SCRAM credentials live in the cluster's metadata: (re)set them over plaintext.
+  local java
+  java="$(java_bin)"
+  "$java" -cp "$libs/*" -Dlog4j2.configurationFile="$here/log4j2.xml" kafka.admin.ConfigCommand \
+    --bootstrap-server "$(bootstrap)" --alter --entity-type users --entity-name "$sasl_user" \
+    --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$tls_dir/sasl-password")]" \
+    >"$data_dir/scram.log" 2>&1 || die "could not add the SCRAM user $sasl_user: $(cat "$data_dir/scram.log")"
+  log "SASL_SSL on $(secure_bootstrap): user $sasl_user, password in $tls_dir/sasl-password"
+}
+
+secure_config() {
+  # The SASL_SSL listener's part of server.properties.
+  local pw
+  pw="$(cat "$tls_dir/store-password")"
+  cat <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls_dir/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$(cat "$tls_dir/sasl-password")";
+EOF
+}
+
 write_config() {
-  local n=$1 dir voters="" i rf=$((nodes < 3 ? nodes : 3)) isr=$((nodes < 3 ? 1 : 2))
+  local n=$1 dir voters="" i rf=$((nodes < 3 ? nodes : 3)) isr=$((nodes < 3 ? 1 : 2)) secure_listener=""
   dir="$(node_dir "$n")"
+  if is_secure; then secure_listener=",SASL_SSL://127.0.0.1:$(secure_port "$n")"; fi
   for ((i = 1; i <= nodes; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(controller_port "$i")"; done
   cat >"$dir/server.properties" <<EOF
 # Written by deploy/kafka/kafka.sh; edit the script, not this file.
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")$secure_listener
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")$secure_listener
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=$dir/data
 # Topics are created on purpose (countersign topics create, Faust's own topics).
 auto.create.topics.enable=false
@@ -116,6 +196,7 @@ group.initial.rebalance.delay.ms=0
 # signatures.submitted must take oversized events so that the validate agent can reject them.
 message.max.bytes=2097152
 EOF
+  if is_secure; then secure_config >>"$dir/server.properties"; fi
 }
 
 start_node() {
@@ -188,9 +269,12 @@ case "$command" in
       # Another checkout's broker (or one started by hand) already serves this port.
       wait_ready && { log "reusing the broker that already answers there"; echo "$(bootstrap)"; exit 0; }
     fi
+    if [[ -n "$secure" ]]; then make_tls; fi
     for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
     wait_ready
+    if is_secure; then add_sasl_user; fi
     echo "$(bootstrap)"
+    if is_secure; then echo "$(secure_bootstrap)"; fi
     ;;
   down)
     # All at once: stopped one by one, the last nodes of a cluster that lost one wait
@@ -206,5 +290,5 @@ case "$command" in
     ;;
   kill) [[ -n "$node_arg" ]] || die "which node? e.g. kill 2"; stop_node "$node_arg" KILL ;;
   start) [[ -n "$node_arg" ]] || die "which node? e.g. start 2"; start_node "$node_arg" ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "$command" ]] || exit 2 ;;
+  *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "$command" ]] || exit 2 ;;
 esac

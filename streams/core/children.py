@@ -54,6 +54,7 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
             settings.consumer_session_timeout_seconds
         ),
     }
+    spelled |= settings.kafka_security_environment()
     if settings.clickhouse_dsn:
         spelled["COUNTERSIGN_CLICKHOUSE_DSN"] = settings.clickhouse_dsn
     if settings.master_key_file is not None:  # the child reads the file too

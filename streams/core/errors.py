@@ -63,6 +63,10 @@ class KafkaUnavailable(CountersignError, ConnectionError):
     """No broker answered in time."""
 
 
+class KafkaAuthenticationFailed(KafkaUnavailable, PermissionError):
+    """A broker refused our TLS or SASL login (a wrong password, an unknown user)."""
+
+
 class IntakeUnavailable(CountersignError, ConnectionError):
     """The HTTP intake did not answer (or does not know the petition)."""
 

@@ -2,19 +2,23 @@
 
 librdkafka's own log lines go through Python logging (logger ``librdkafka``) rather
 than straight to stderr, and "cannot reach the cluster" becomes one typed error
-instead of a flood of connection-refused lines.
+instead of a flood of connection-refused lines. Every client gets the TLS and SASL
+settings (``streams.core.kafka_security``); a broker that refuses our credentials is
+an error that names the listener and the login, at once, not a wait for a timeout.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
-from streams.core.errors import KafkaUnavailable
+from streams.core.errors import KafkaAuthenticationFailed, KafkaUnavailable
+from streams.core.kafka_security import librdkafka_config
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 
@@ -22,11 +26,45 @@ log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger("librdkafka")
 
 
+class _AuthenticationFailures:
+    """The last refusal of our credentials, per bootstrap list, that a client's error
+    callback reported (librdkafka reports it there, and a metadata request then only
+    says "transport failure")."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, str] = {}
+
+    def record(self, servers: str, error: KafkaError) -> None:
+        with self._lock:
+            first = servers not in self._last
+            self._last[servers] = error.str()
+        if first:  # a client retries every few seconds: say it once
+            log.error("Kafka refused our credentials: %s", error.str())
+
+    def take(self, servers: str) -> str | None:
+        with self._lock:
+            return self._last.pop(servers, None)
+
+
+authentication_failures = _AuthenticationFailures()
+
+
 def _base_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    servers = settings.kafka_bootstrap_servers
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._AUTHENTICATION:
+            authentication_failures.record(servers, error)
+        else:
+            librdkafka_log.info("%s", error.str())
+
     return {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "bootstrap.servers": servers,
         "logger": librdkafka_log,
         "log.connection.close": False,
+        "error_cb": on_error,
+        **librdkafka_config(settings),
         **overrides,
     }
 
@@ -94,14 +132,31 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
 
 
 def cluster_metadata(admin: AdminClient, settings: Settings, timeout: float) -> ClusterMetadata:
-    """Metadata, or ``KafkaUnavailable`` naming the servers we tried."""
-    try:
-        return admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaUnavailable(
-            f"no Kafka broker answered at {redact_dsn(settings.kafka_bootstrap_servers)} within "
-            f"{timeout:g} s (is it running? `make kafka-up` starts one)"
-        ) from exc
+    """Metadata, or ``KafkaUnavailable`` naming the servers we tried
+    (``KafkaAuthenticationFailed`` within a second when they refuse our login).
+
+    Asked in short rounds because the refusal reaches the error callback, which
+    librdkafka serves only between calls (``poll``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+        except KafkaException as exc:
+            admin.poll(0)
+            refusal = authentication_failures.take(settings.kafka_bootstrap_servers)
+            if refusal is not None:
+                raise KafkaAuthenticationFailed(
+                    f"Kafka at {redact_dsn(settings.kafka_bootstrap_servers)} refused our login "
+                    f"({settings.describe_kafka_login()}): {refusal}. Check "
+                    "COUNTERSIGN_KAFKA_SASL_USERNAME and the password "
+                    "(COUNTERSIGN_KAFKA_SASL_PASSWORD or _FILE)"
+                ) from exc
+            if time.monotonic() >= deadline:
+                raise KafkaUnavailable(
+                    f"no Kafka broker answered at {redact_dsn(settings.kafka_bootstrap_servers)}"
+                    f" ({settings.describe_kafka_login()}) within {timeout:g} s "
+                    "(is it running? `make kafka-up` starts one)"
+                ) from exc
 
 
 def group_lag(settings: Settings, group_id: str, topics: list[str], timeout: float = 5.0) -> int:

@@ -16,9 +16,10 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from streams.core.errors import ConfigurationError
+from streams.core.kafka_security import KafkaSecuritySettings
 
 #: The development secrets: public (they are in this file), so they are refused by a
 #: process that listens beyond loopback or runs with ``env=production``.
@@ -88,8 +89,9 @@ def parse_previous_keys(spec: str) -> list[tuple[str, bytes]]:
     return keys
 
 
-class Settings(BaseSettings):
-    """Everything a Countersign process may be told from outside."""
+class Settings(KafkaSecuritySettings):
+    """Everything a Countersign process may be told from outside (Kafka's TLS and SASL
+    settings: ``KafkaSecuritySettings``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="COUNTERSIGN_", frozen=True, extra="ignore", populate_by_name=True
@@ -389,6 +391,7 @@ class Settings(BaseSettings):
         with contextlib.suppress(ConfigurationError):  # a process that never reads it
             values.append(self._master_secret_unchecked().decode("utf-8", "replace"))
         values += [key.decode() for _, key in self.previous_hash_keys]
+        values += self.kafka_secret_values
         for url in (self.smtp_url.get_secret_value(), self.clickhouse_dsn or ""):
             password = urlsplit(url).password
             if password:

@@ -17,7 +17,7 @@ from aiohttp import web
 from streams.catalogue.follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
-from streams.worker.engine import EngineApp
+from streams.worker.engine import EngineApp, broker_credentials
 from streams.worker.health import build_worker_health
 from streams.worker.outputs import OutputProducer
 
@@ -125,6 +125,7 @@ def create_app(settings: Settings, petitions: PetitionLookup) -> CountersignApp:
         petitions,
         settings.group_id(),
         broker=brokers,
+        broker_credentials=broker_credentials(settings),
         processing_guarantee=settings.processing_guarantee,
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),

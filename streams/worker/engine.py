@@ -46,9 +46,11 @@ from aiokafka.consumer.fetcher import PartitionRecords
 from faust import current_event
 from faust.streams import _current_event
 from faust.types import TP
+from faust.types.auth import CredentialsT
 from faust.types.tuples import Message
 
 from streams.core.errors import CountersignError
+from streams.core.kafka_security import KafkaSecuritySettings, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,22 @@ class EngineApp(faust.App):
     def is_stream_topic(self, topic: str) -> bool:
         """A topic some agent reads (a table's changelog is read by Faust's recovery)."""
         return any(topic in getattr(a.channel, "topics", ()) for a in self.agents.values())
+
+
+def broker_credentials(settings: KafkaSecuritySettings) -> CredentialsT | None:
+    """Faust's (aiokafka's) login: the same TLS and SASL settings every confluent-kafka
+    client of the worker uses (``streams.core.kafka_security``)."""
+    context = ssl_context(settings)
+    if settings.kafka_uses_sasl:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_secret,
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def inbound_times(app: faust.App) -> MutableMapping[Any, float]:
