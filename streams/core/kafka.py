@@ -51,12 +51,17 @@ authentication_failures = _AuthenticationFailures()
 
 
 def _base_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """A client's configuration: ``overrides`` win, except that an ``error_cb`` of
+    theirs is called after ours (which records a refused login)."""
     servers = settings.kafka_bootstrap_servers
+    their_error_cb = overrides.pop("error_cb", None)
 
     def on_error(error: KafkaError) -> None:
         if error.code() == KafkaError._AUTHENTICATION:
             authentication_failures.record(servers, error)
-        else:
+        if their_error_cb is not None:
+            their_error_cb(error)
+        elif error.code() != KafkaError._AUTHENTICATION:
             librdkafka_log.info("%s", error.str())
 
     return {
