@@ -269,7 +269,12 @@ case "$command" in
       # Another checkout's broker (or one started by hand) already serves this port.
       wait_ready && { log "reusing the broker that already answers there"; echo "$(bootstrap)"; exit 0; }
     fi
-    if [[ -n "$secure" ]]; then make_tls; fi
+    if [[ -n "$secure" ]]; then
+      make_tls
+      if alive 1 && ! grep -q SASL_SSL "$(node_dir 1)/server.properties"; then
+        die "the running broker has no SASL_SSL listener: stop it (down), then up --secure"
+      fi
+    fi
     for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
     wait_ready
     if is_secure; then add_sasl_user; fi
