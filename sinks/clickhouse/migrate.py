@@ -52,6 +52,18 @@ def applied_versions(client: Client, database: str) -> set[int]:
     return {int(row[0]) for row in rows}
 
 
+def pending(client: Client, database: str) -> list[Migration]:
+    """The migrations not applied yet (all of them before the first ``migrate``), read
+    without writing anything: what a read-only API replica may ask."""
+    exists = client.command(
+        "SELECT count() FROM system.tables WHERE database = {db:String} "
+        "AND name = 'schema_migrations'",
+        parameters={"db": database},
+    )
+    done = applied_versions(client, database) if int(str(exists)) else set()
+    return [m for m in migrations() if m.version not in done]
+
+
 def migrate(client: Client, database: str) -> list[Migration]:
     """Apply every migration not yet recorded; return those applied now."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")

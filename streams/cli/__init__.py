@@ -173,20 +173,59 @@ async def intake(settings: Settings, port: int | None) -> None:
 @click.option("--port", type=int, help="Listen here (default COUNTERSIGN_API_PORT, 6066).")
 @tool
 async def serve(settings: Settings, port: int | None) -> None:
-    """Run the ClickHouse sink and serve the dashboard and API.
+    """Run the ClickHouse sink and serve the dashboard and API, in one process.
 
-    The one process that opens ClickHouse (COUNTERSIGN_CLICKHOUSE_DSN; the embedded
-    chdb:// engine by default): it applies the migrations, writes the pipeline's
-    output topics into ClickHouse and serves /, /api/petitions/..., /healthz and
-    /metrics. Run it beside `countersign worker`. With
-    COUNTERSIGN_SINK_ENABLED=false it serves the API only (further replicas
-    against a ClickHouse server). SIGTERM or Ctrl-C write the last batch first.
+    The embedded default (COUNTERSIGN_CLICKHOUSE_DSN: the chdb:// engine under the
+    data directory, which one process opens at a time): it applies the migrations,
+    writes the pipeline's output topics into ClickHouse and serves /,
+    /api/petitions/..., /ops, /healthz and /metrics. Run it beside `countersign
+    worker`. Past one machine, run `countersign sink` once and `countersign api` as
+    often as needed against a ClickHouse server (docs/scaling.md). SIGTERM or Ctrl-C
+    write the last batch first.
     """
-    from streams.web.serve import serve as serve_api  # noqa: PLC0415
+    from streams.web.serve import serve as serve_roles  # noqa: PLC0415
 
     if port is not None:
         settings = settings.model_copy(update={"api_port": port})
-    await serve_api(settings)
+    await serve_roles(settings)
+
+
+@cli.command()
+@click.option("--port", type=int, help="Listen here (default COUNTERSIGN_SINK_PORT, 6068).")
+@tool
+async def sink(settings: Settings, port: int | None) -> None:
+    """Write the pipeline's output topics into ClickHouse; serve nothing else.
+
+    One per ClickHouse database (COUNTERSIGN_CLICKHOUSE_DSN, COUNTERSIGN_CLICKHOUSE_DATABASE):
+    it applies the migrations, writes the counts, verdicts and audit rows, and runs the
+    once-per-pipeline jobs (the signer keys' ticker, the retention schedule). Its
+    /healthz and /metrics are on COUNTERSIGN_SINK_PORT. SIGTERM or Ctrl-C write the
+    last batch first.
+    """
+    from streams.web.serve import serve as serve_roles  # noqa: PLC0415
+
+    if port is not None:
+        settings = settings.model_copy(update={"sink_port": port})
+    await serve_roles(settings, api=False)
+
+
+@cli.command()
+@click.option("--port", type=int, help="Listen here (default COUNTERSIGN_API_PORT, 6066).")
+@tool
+async def api(settings: Settings, port: int | None) -> None:
+    """Serve the dashboard, the JSON API, the live feeds and /ops; write nothing.
+
+    Reads a ClickHouse server (COUNTERSIGN_CLICKHOUSE_DSN=http(s)://...; a user with
+    SELECT on the database is enough: docs/scaling.md) that `countersign sink` fills.
+    Run as many as the viewers need; each waits until the sink has applied the
+    migrations. The embedded chdb:// engine opens in one process only: there, run
+    `countersign serve`.
+    """
+    from streams.web.serve import serve as serve_roles  # noqa: PLC0415
+
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
+    await serve_roles(settings, sink=False)
 
 
 @cli.command()

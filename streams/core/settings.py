@@ -177,17 +177,17 @@ class Settings(KafkaSecuritySettings):
     #: default: embedded, under the data directory.
     clickhouse_dsn: str | None = Field(default=None, repr=False)  # may hold a password
     clickhouse_database: str = Field(default="countersign", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    #: Whether ``countersign serve`` runs the ClickHouse sink besides the API (exactly
-    #: one sink per consumer group; further API replicas against a server turn it off).
-    sink_enabled: bool = True
     sink_batch_size: int = Field(default=5000, ge=1)
     sink_batch_seconds: float = Field(default=0.25, gt=0)
     #: How often ``countersign serve`` reads the sink's consumer lag in the background
     #: (``streams.core.sampling``): /metrics and /healthz show the latest reading.
     lag_sample_seconds: float = Field(default=5.0, gt=0, le=300)
 
-    #: ``countersign serve``: the dashboard, the JSON API and the sink's metrics.
+    #: ``countersign serve`` and ``api``: the dashboard, the JSON API and the sink's
+    #: metrics ...
     api_port: int = Field(default=6066, ge=1, le=65535)
+    #: ... ``countersign sink`` alone: its /healthz and /metrics.
+    sink_port: int = Field(default=6068, ge=1, le=65535)
     #: Where the audit tools reach ``countersign serve`` (default: this machine's
     #: ``api_port``).
     api_url: str | None = None

@@ -1,10 +1,18 @@
-"""``countersign serve``: the ClickHouse sink and the HTTP API + dashboard, one process.
+"""``countersign serve``, ``sink`` and ``api``: the ClickHouse sink and the HTTP API +
+dashboard, in one process (``serve``, the embedded default) or as separate roles.
 
-It is the only process that opens ClickHouse: the sink writes the pipeline's output
-topics into it and the API reads the counts back. It runs beside the Faust worker,
-not inside it, so the worker's event loop spends no time on inserts and queries
-(docs/benchmarks.md: 17 % more signatures/s once the sink left the worker).
-No Faust here: a plain aiohttp server, a confluent-kafka consumer and a thread.
+- The **sink** writes the pipeline's output topics into ClickHouse, applies the
+  migrations, and runs the jobs that must run once per pipeline (the keys' ticker and
+  the retention schedule). One per ClickHouse database: its consumer group divides the
+  partitions, but two would race the migrations.
+- The **API** only reads ClickHouse (a read-only user is enough: docs/scaling.md) and
+  takes any number of replicas, each serving the dashboard, the API, the live feeds and
+  /ops. An embedded chdb:// directory opens in one process only, so a replica needs a
+  ClickHouse server (``http(s)://``); with chDB, ``serve`` runs both roles.
+
+Both run beside the Faust worker, not inside it, so the worker's event loop spends no
+time on inserts and queries (docs/benchmarks.md: 17 % more signatures/s once the sink
+left the worker). No Faust here: plain aiohttp, confluent-kafka consumers and threads.
 
 It listens as the intake does (``streams.core.capped_site``): at most
 ``serve_max_connections`` served at once (503 past it) and an idle connection closed
@@ -16,17 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 
 from aiohttp import web
+from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.migrate import migrate, pending
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
 from streams.catalogue.follower import PetitionLookup
 from streams.core.capped_site import CappedSite
+from streams.core.errors import ConfigurationError
 from streams.core.metrics import REGISTRY, SinkCollector
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
@@ -42,73 +53,116 @@ from streams.web.metrics import CONNECTIONS_REFUSED
 
 log = logging.getLogger(__name__)
 
+#: How often an API replica that found the schema behind looks again.
+SCHEMA_POLL_SECONDS = 2.0
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT: migrate ClickHouse, start the sink and the API."""
-    await asyncio.to_thread(create_topics, settings)
-    client = await asyncio.to_thread(connect, settings.clickhouse_target)
-    applied = await asyncio.to_thread(migrate, client, settings.clickhouse_database)
-    log.info(
-        "ClickHouse %s ready (%d migrations applied now)",
-        redact_dsn(settings.clickhouse_target),
-        len(applied),
-    )
-    petitions = PetitionLookup(settings)
-    await asyncio.to_thread(petitions.start)
-    sink = None
-    if settings.sink_enabled:
-        # Its own client: the sink's thread and the API's threads never share a session.
-        sink = SinkService(settings, await asyncio.to_thread(connect, settings.clickhouse_target))
-        # A first reading of its lag before we listen: /healthz and /metrics show one
-        # from their first answer; the sampler then keeps it fresh in the background.
-        await asyncio.to_thread(sink.lag.sample_now)
-        sink.start()
-        REGISTRY.register(SinkCollector(sink))
-    # Appends to keys.signers every half erasure window: an erased key then leaves
-    # the brokers' disks within the bound docs/privacy.md states, quiet topic or not.
+
+async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> None:
+    """Run until SIGTERM/SIGINT: the sink and the API, or one of them (the sink alone
+    serves its /healthz and /metrics on ``sink_port``)."""
+    if api and not sink and settings.clickhouse_target.startswith("chdb://"):
+        raise ConfigurationError(
+            "an API without the sink reads a ClickHouse server, but "
+            f"COUNTERSIGN_CLICKHOUSE_DSN is the embedded {redact_dsn(settings.clickhouse_target)}"
+            ", which one process opens at a time: run `countersign serve` (both roles), or "
+            "point COUNTERSIGN_CLICKHOUSE_DSN at a server (http(s)://)"
+        )
+    async with AsyncExitStack() as stack:
+        client = await asyncio.to_thread(connect, settings.clickhouse_target)
+        if sink:
+            await asyncio.to_thread(create_topics, settings)
+            applied = await asyncio.to_thread(migrate, client, settings.clickhouse_database)
+            log.info(
+                "ClickHouse %s ready (%d migrations applied now)",
+                redact_dsn(settings.clickhouse_target),
+                len(applied),
+            )
+        else:
+            await wait_for_schema(client, settings)
+        petitions = PetitionLookup(settings)
+        await asyncio.to_thread(petitions.start)
+        stack.push_async_callback(asyncio.to_thread, petitions.stop)
+        sink_service = await start_sink(settings, stack) if sink else None
+        eraser, retention = await start_privacy(settings, stack, petitions, with_jobs=sink)
+        rebuild = None
+        if sink_service is not None:
+            rebuild_client = await asyncio.to_thread(connect, settings.clickhouse_target)
+            rebuild = Rebuild(settings, rebuild_client, sink_service.sink)
+        routes = web_server.Api(
+            settings,
+            CountsReader(client, settings.clickhouse_database),
+            petitions,
+            sink_service,
+            AuditQueries(client, settings.clickhouse_database),
+            rebuild,
+            ops_privacy.Privacy(eraser, retention),
+        )
+        app = web_server.build(routes) if api else web_server.build_health(routes)
+        port = settings.api_port if api else settings.sink_port
+        runner = web.AppRunner(app, keepalive_timeout=settings.serve_keepalive_timeout_seconds)
+        await runner.setup()
+        site = CappedSite(
+            runner,
+            settings.bind_host,
+            port,
+            max_connections=settings.serve_max_connections,
+            on_refused=CONNECTIONS_REFUSED.inc,
+        )
+        await site.start()
+        what = "dashboard and API" if api else "the sink's /healthz and /metrics"
+        log.info("%s on http://%s:%d/", what, settings.bind_host, port)
+        await until_terminated()
+        log.info("stopping: the web server, then the sink (its last batch is written first)")
+        await runner.cleanup()
+
+
+async def wait_for_schema(client: Client, settings: Settings) -> None:
+    """An API replica reads tables the sink creates: wait until it has (said once)."""
+    waiting = False
+    while missing := await asyncio.to_thread(pending, client, settings.clickhouse_database):
+        if not waiting:
+            log.warning(
+                "ClickHouse %s lacks migrations %s: waiting for `countersign sink` (or "
+                "`countersign migrate`) to apply them",
+                redact_dsn(settings.clickhouse_target),
+                ", ".join(f"{m.version:04d}_{m.name}" for m in missing),
+            )
+            waiting = True
+        await asyncio.sleep(SCHEMA_POLL_SECONDS)
+    log.info("ClickHouse %s has every migration", redact_dsn(settings.clickhouse_target))
+
+
+async def start_sink(settings: Settings, stack: AsyncExitStack) -> SinkService:
+    # Its own client: the sink's thread and the API's threads never share a session.
+    service = SinkService(settings, await asyncio.to_thread(connect, settings.clickhouse_target))
+    # A first reading of its lag before we listen: /healthz and /metrics show one
+    # from their first answer; the sampler then keeps it fresh in the background.
+    await asyncio.to_thread(service.lag.sample_now)
+    service.start()
+    stack.push_async_callback(asyncio.to_thread, service.stop)
+    REGISTRY.register(SinkCollector(service))
+    return service
+
+
+async def start_privacy(
+    settings: Settings, stack: AsyncExitStack, petitions: PetitionLookup, *, with_jobs: bool
+) -> tuple[Eraser, RetentionJob]:
+    """The erasure and retention that /ops offers on demand; with ``with_jobs`` (the
+    sink's process: once per pipeline) also the keys' ticker, which appends to
+    keys.signers every half erasure window so that an erased key leaves the brokers'
+    disks within the bound docs/privacy.md states, and the retention schedule."""
     key_writer = await asyncio.to_thread(KeyWriter, settings)
-    ticker = Ticker(key_writer)
-    ticker.start()
+    stack.push_async_callback(asyncio.to_thread, key_writer.close)
     signer_keys = SignerKeys(settings)
     await asyncio.to_thread(signer_keys.start)
+    stack.push_async_callback(asyncio.to_thread, signer_keys.stop)
     eraser = Eraser(settings, signer_keys, key_writer)
     retention = RetentionJob(petitions.all, eraser)
-    schedule = RetentionSchedule(retention, settings.retention_check_seconds)
-    schedule.start()
-    reader = CountsReader(client, settings.clickhouse_database)
-    rebuild = None
-    if sink is not None:
-        rebuild_client = await asyncio.to_thread(connect, settings.clickhouse_target)
-        rebuild = Rebuild(settings, rebuild_client, sink.sink)
-    api = web_server.Api(
-        settings,
-        reader,
-        petitions,
-        sink,
-        AuditQueries(client, settings.clickhouse_database),
-        rebuild,
-        ops_privacy.Privacy(eraser, retention),
-    )
-    runner = web.AppRunner(
-        web_server.build(api), keepalive_timeout=settings.serve_keepalive_timeout_seconds
-    )
-    await runner.setup()
-    site = CappedSite(
-        runner,
-        settings.bind_host,
-        settings.api_port,
-        max_connections=settings.serve_max_connections,
-        on_refused=CONNECTIONS_REFUSED.inc,
-    )
-    await site.start()
-    log.info("dashboard and API on http://%s:%d/", settings.bind_host, settings.api_port)
-    await until_terminated()
-    log.info("stopping: the API, then the sink (its last batch is written first)")
-    await runner.cleanup()
-    if sink is not None:
-        await asyncio.to_thread(sink.stop)
-    await asyncio.to_thread(schedule.stop)
-    await asyncio.to_thread(ticker.stop)
-    await asyncio.to_thread(key_writer.close)
-    await asyncio.to_thread(signer_keys.stop)
-    await asyncio.to_thread(petitions.stop)
+    if with_jobs:
+        ticker = Ticker(key_writer)
+        ticker.start()
+        stack.push_async_callback(asyncio.to_thread, ticker.stop)
+        schedule = RetentionSchedule(retention, settings.retention_check_seconds)
+        schedule.start()
+        stack.push_async_callback(asyncio.to_thread, schedule.stop)
+    return eraser, retention

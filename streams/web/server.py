@@ -125,6 +125,14 @@ def build(api: Api) -> web.Application:
     return app
 
 
+def build_health(api: Api) -> web.Application:
+    """The sink's process without the API (``countersign sink``): /healthz and /metrics."""
+    app = web.Application()
+    app[API] = api
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    return app
+
+
 async def stop_feeds(app: web.Application) -> None:
     await app[FEEDS].close()
 
