@@ -9,10 +9,13 @@ PYTEST_ARGS ?=
 # Mailpit, the development mail server, built from source with the machine's Go.
 MAILPIT_VERSION := v1.27.11
 MAILPIT := .cache/bin/mailpit
+# Helm, for the chart's tests (deploy/helm/countersign): built on demand, not by `make run`.
+HELM_VERSION := v4.3.2
+HELM := .cache/bin/helm
 DASHBOARD := streams/web/static/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help install fonts browser run test lint bench bench-pipeline soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser helm run test lint bench bench-pipeline soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +38,13 @@ $(DASHBOARD): package.json package-lock.json $(wildcard streams/web/frontend/*) 
 
 $(MAILPIT): deploy/mailpit-build.sh
 	deploy/mailpit-build.sh $(MAILPIT_VERSION)
+
+$(HELM): deploy/helm-build.sh
+	deploy/helm-build.sh $(HELM_VERSION)
+
+helm: $(HELM) ## build Helm from its Go module; lint the chart and validate what it renders
+	$(HELM) lint deploy/helm/countersign
+	$(PY) -m pytest -q tests/integration/test_helm_chart.py
 
 fonts: ## Debian's Noto fonts (every script of the delivery PDF) and poppler-utils (needs root)
 	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc && \
@@ -70,7 +80,7 @@ browser: ## Debian's chromium + chromium-driver for the browser tests (needs roo
 # cores well (a module stays on one). The tests that kill a process mid-stream then
 # run alone, with the machine to themselves: they time kills and restarts (sharing
 # the cores is how a lost-confirmation race was found and fixed: docs/exactly-once.md).
-test: install browser ## the whole suite against a real broker (started and stopped here)
+test: install browser $(HELM) ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \
 	$(PY) -m pytest -n 2 --dist loadfile -m "not kills" $(PYTEST_ARGS); rc=$$?; \

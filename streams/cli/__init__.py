@@ -9,6 +9,7 @@ is the summary that ``countersign --help`` lists.
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +50,7 @@ from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.topics import create_topics, describe_topics
-from streams.core.topicspecs import Retention
+from streams.core.topicspecs import ALL_TOPICS, Retention
 from streams.rules.petitions import Confirmation
 from streams.rules.retention import shred_at
 
@@ -111,7 +112,7 @@ def _retention_label(retention: Retention, retention_ms: str | None) -> str:
 
 
 @cli.command()
-@click.argument("action", type=click.Choice(["create", "describe"]))
+@click.argument("action", type=click.Choice(["create", "describe", "manifest"]))
 @tool
 def topics(settings: Settings, action: str) -> None:
     """Create or describe the pipeline's Kafka topics.
@@ -119,7 +120,15 @@ def topics(settings: Settings, action: str) -> None:
     `topics create` creates (idempotently) every pipeline topic that is missing, with its
     partitions, replication, cleanup policy and retention, under the configured
     prefix; running it again changes nothing. `topics describe` prints them.
+    `topics manifest` prints them as JSON for a topic operator, without asking Kafka:
+    the Helm chart's KafkaTopics come from it
+    (`COUNTERSIGN_TOPIC_REPLICATION_FACTOR=3 countersign topics manifest >
+    deploy/helm/countersign/files/topics.json`).
     """
+    if action == "manifest":
+        manifest = [{"name": spec.name, "config": spec.config(settings)} for spec in ALL_TOPICS]
+        click.echo(json.dumps({"topics": manifest}, indent=2))
+        return
     if action == "create":
         for name, outcome in create_topics(settings).items():
             console.print(f"{outcome:>8}  {name}")
