@@ -68,6 +68,19 @@ def kafka() -> Iterator[str]:
         kafka_sh("down")
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A fresh 3-node cluster (``kafka.sh up --cluster``) in a temporary directory,
+    stopped after the module; its bootstrap servers and the environment that names it
+    to kafka.sh (``kafka_sh("kill", "2", "--cluster", env=cluster)``)."""
+    env = {"KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("cluster") / "kafka")}
+    bootstrap = kafka_sh("up", "--cluster", env=env)
+    try:
+        yield {"bootstrap": bootstrap, **env}
+    finally:
+        kafka_sh("down", "--cluster", env=env)
+
+
 @pytest.fixture
 def test_id() -> str:
     return uuid.uuid4().hex[:10]

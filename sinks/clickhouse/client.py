@@ -7,18 +7,14 @@ second process gets a clear error instead of chDB's own.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
-from typing import IO
 from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from streams.core.dirlock import hold_for_life
 from streams.core.errors import ClickHouseLocked
-
-_locks: dict[str, IO[str]] = {}
 
 
 def chdb_directory(dsn: str) -> Path | None:
@@ -38,22 +34,10 @@ def connect(dsn: str) -> Client:
 
 
 def _lock(directory: Path) -> None:
-    key = str(directory)
-    if key in _locks:
-        return
-    handle = open(f"{directory}.lock", "a+")  # noqa: SIM115  (held for the process's life)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "another process"
-        handle.close()
+    owner = hold_for_life(directory)
+    if owner is not None:
         raise ClickHouseLocked(
             f"the embedded ClickHouse at {directory} is in use by {owner}; only one process "
             "can open it (`countersign serve` owns it: query it through its API, or point "
             "COUNTERSIGN_CLICKHOUSE_DSN at a ClickHouse server)"
-        ) from None
-    handle.truncate(0)
-    handle.write(f"pid {os.getpid()}")
-    handle.flush()
-    _locks[key] = handle
+        )

@@ -75,6 +75,10 @@ class CatalogueError(CountersignError, ValueError):
     """A petition that cannot be added, found or closed."""
 
 
+class StateDirectoryInUse(CountersignError, RuntimeError):
+    """Another worker on this machine uses the same state directory (its RocksDB)."""
+
+
 class ClickHouseLocked(CountersignError, RuntimeError):
     """The embedded ClickHouse directory is open in another process."""
 

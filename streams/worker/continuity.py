@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.core import kafka
 from streams.core.logscan import LogRange, LogRecord, scan
@@ -208,13 +209,21 @@ class ContinuityGuard:
 def broker_committed(settings: Settings, group: str) -> Callable[[str, int], int | None]:
     """The group's committed offset of a partition, asked of the broker. Not the
     Faust consumer's own idea of it: the race this guard is for hands records over
-    before Faust has read the committed offsets (``Consumer.perform_seek``)."""
-    admin = kafka.admin_client(settings)
+    before Faust has read the committed offsets (``Consumer.perform_seek``).
+
+    Asked through a consumer of the group that never joins it, not an admin client:
+    librdkafka (2.16) dereferences the client's group handle when an OffsetFetch finds
+    the coordinator gone, and an admin client has none. It crashed two workers
+    (SIGSEGV) when the chaos test killed a broker (tests/e2e/test_chaos.py;
+    confluentinc/librdkafka#5315)."""
+    reader = kafka.consumer(settings, group_id=group)
+    one_at_a_time = threading.Lock()  # called from asyncio.to_thread's threads
 
     def committed(topic: str, partition: int) -> int | None:
-        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, partition)])
-        answer = admin.list_consumer_group_offsets([request], request_timeout=30)[group]
-        offset = int(answer.result(timeout=30).topic_partitions[0].offset)
-        return offset if offset >= 0 else None
+        with one_at_a_time:
+            (answer,) = reader.committed([TopicPartition(topic, partition)], timeout=30)
+        if answer.error is not None:
+            raise KafkaException(answer.error)
+        return int(answer.offset) if answer.offset >= 0 else None
 
     return committed

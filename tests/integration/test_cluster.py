@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer
@@ -17,17 +16,6 @@ from streams.core.topics import wait_until_visible
 from tests.conftest import kafka_sh
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.kills]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A fresh 3-node cluster in a temporary directory, stopped afterwards."""
-    env = {"KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("cluster") / "kafka")}
-    bootstrap = kafka_sh("up", "--cluster", env=env)
-    try:
-        yield {"bootstrap": bootstrap, **env}
-    finally:
-        kafka_sh("down", "--cluster", env=env)
 
 
 def test_cluster_has_three_brokers_and_replicates_three_ways(cluster: dict[str, str]) -> None:
