@@ -71,7 +71,8 @@ def main() -> None:
         print("starting the 3-node cluster ...", flush=True)
         kafka_sh("up")
     try:
-        events, petitions, truth = dataset_with_truth(1, args.events, cluster_settings(workdir, "x"))
+        dataset = dataset_with_truth(1, args.events, cluster_settings(workdir, "x"))
+        events, petitions, truth = dataset
         runs: dict[str, dict[str, Any]] = {}
         for workers in (1, 2, 3):
             print(f"end to end on the cluster, {workers} worker(s) ...", flush=True)
