@@ -145,14 +145,16 @@ class CpuMeter:
     """CPU use between two readings, in % of one core: the intake (all its threads),
     this process (the load client) and the local Kafka broker."""
 
-    def __init__(self, intake_pid: int) -> None:
-        self.pids = {"intake": intake_pid, "load_client": os.getpid(), "broker": broker_pid()}
+    def __init__(self, intake_pids: list[int]) -> None:
+        self.intake_pids = intake_pids
+        self.pids = {"intake": intake_pids[0], "load_client": os.getpid(), "broker": broker_pid()}
         self.marks = self.read()
 
     def read(self) -> dict[str, float]:
-        return {"wall": time.monotonic()} | {
-            name: cpu_seconds(pid) for name, pid in self.pids.items()
-        }
+        """CPU seconds so far: the intake's summed over its processes."""
+        seconds = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        seconds["intake"] = sum(cpu_seconds(pid) for pid in self.intake_pids)
+        return {"wall": time.monotonic()} | seconds
 
     def lap(self) -> dict[str, float | None]:
         now = self.read()
@@ -357,6 +359,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed campaign seed (default 1)")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="intake processes sharing the port (SO_REUSEPORT; default 1)",
+    )
+    parser.add_argument(
         "--keep-topics", action="store_true", help="leave the run's topics on the broker"
     )
     parser.add_argument(
@@ -369,6 +377,17 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.rates, args.duration, args.warmup, args.pause = list(QUICK_RATES), 3.0, 1.0, 1.0
     return args
+
+
+def intake_processes(settings: Settings, workdir: Path, processes: int) -> list[IntakeProcess]:
+    """``processes`` intakes on one port (SO_REUSEPORT when more than one), with rate
+    limits high enough that the limiter's 429s are not what is measured."""
+    port = free_port()
+    intakes = [IntakeProcess(settings, workdir / f"intake{i}.log", port) for i in range(processes)]
+    for intake in intakes:
+        intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
+        intake.extra_env["COUNTERSIGN_INTAKE_REUSE_PORT"] = str(processes > 1).lower()
+    return intakes
 
 
 def main() -> None:
@@ -390,16 +409,18 @@ def main() -> None:
 
     create_topics(settings)
     publish_petition(settings, seed_petition(datetime.now(UTC), confirmation="none"))
-    intake = IntakeProcess(settings, workdir / "intake.log", free_port())
-    intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
+    intakes = intake_processes(settings, workdir, args.processes)
+    intake = intakes[0]
     steps: list[Step] = []
     warm: Step | None = None
     load_average = os.getloadavg()
     try:
-        intake.start(wait_for_petition=SEED_PETITION)
-        assert intake.process is not None
-        pid = intake.process.pid
-        print(f"intake pid {pid} on {intake.url} (log {intake.log_path})", flush=True)
+        pids = []
+        for each in intakes:
+            each.start(wait_for_petition=SEED_PETITION)
+            assert each.process is not None
+            pids.append(each.process.pid)
+        print(f"intake pids {pids} on {intake.url} (logs in {workdir})", flush=True)
         url = f"{intake.url}/petitions/{SEED_PETITION}/signatures"
         warm, steps = asyncio.run(
             offer(
@@ -408,12 +429,12 @@ def main() -> None:
                 warmup=warmup,
                 cap=args.max_in_flight,
                 pause=args.pause,
-                cpu=CpuMeter(pid),
+                cpu=CpuMeter(pids),
             )
         )
-        peak_rss = peak_rss_mib(pid)
+        peak_rss = max(peak_rss_mib(p) for p in pids)
     finally:
-        exit_code = intake.stop()
+        exit_code = max((each.stop() or 0) for each in intakes)
     accepted = sum(s.statuses.get("202", 0) for s in [*steps, *([warm] if warm else [])])
     on_kafka = submissions_on_submitted(settings)
     if not args.keep_topics:
@@ -432,6 +453,7 @@ def main() -> None:
             "(aiohttp, loopback)"
         ),
         "intake": {
+            "processes": args.processes,
             "rate_limits": "1000000/60",
             "peak_rss_mib": round(peak_rss),
             "exit_code": exit_code,

@@ -115,7 +115,7 @@ class CappedSite(web.BaseSite):
     """aiohttp's ``TCPSite`` with at most ``max_connections`` served at once;
     ``on_refused`` counts the connections turned away (a process's metric)."""
 
-    __slots__ = ("_host", "_port", "cap", "max_connections", "on_refused")
+    __slots__ = ("_host", "_port", "cap", "max_connections", "on_refused", "reuse_port")
 
     def __init__(
         self,
@@ -126,8 +126,10 @@ class CappedSite(web.BaseSite):
         max_connections: int,
         on_refused: Callable[[], None] = _ignore,
         backlog: int = 128,
+        reuse_port: bool = False,
     ) -> None:
         super().__init__(runner, backlog=backlog)
+        self.reuse_port = reuse_port
         self._host = host
         self._port = port
         self.max_connections = max_connections
@@ -144,5 +146,5 @@ class CappedSite(web.BaseSite):
         assert server is not None
         self.cap = ConnectionCap(server, self.max_connections, self.on_refused)
         self._server = await asyncio.get_running_loop().create_server(
-            self.cap, self._host, self._port, backlog=self._backlog
+            self.cap, self._host, self._port, backlog=self._backlog, reuse_port=self.reuse_port
         )

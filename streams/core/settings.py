@@ -249,6 +249,9 @@ class Settings(KafkaSecuritySettings):
     intake_keepalive_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: ... and past this many open connections a new one is answered 503 and closed.
     intake_max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+    #: Several intake processes on one port (SO_REUSEPORT: the kernel spreads the
+    #: connections), a process per core. Off: a second intake on a taken port fails.
+    intake_reuse_port: bool = False
     #: The surge detector (``streams.intake.surge``): signatures of a petition, or of
     #: one email domain for a petition, in the last window against the baseline
     #: before it; a surge is at least ``min_signatures`` and ``factor`` times the rate.

@@ -75,6 +75,7 @@ async def serve(settings: Settings) -> None:
         max_connections=settings.intake_max_connections,
         on_refused=CONNECTIONS_REFUSED.inc,
         backlog=1024,
+        reuse_port=settings.intake_reuse_port,
     )
     await site.start()
     log.info(
