@@ -14,7 +14,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from streams.core.dirlock import hold_for_life
-from streams.core.errors import ClickHouseLocked
+from streams.core.errors import ClickHouseLocked, ConfigurationError
+from streams.core.settings import Settings
 
 
 def chdb_directory(dsn: str) -> Path | None:
@@ -24,13 +25,30 @@ def chdb_directory(dsn: str) -> Path | None:
     return Path(parsed.netloc + parsed.path).resolve()
 
 
-def connect(dsn: str) -> Client:
+#: On a cluster (``sinks.clickhouse.cluster``): an insert returns once the shards have
+#: its rows (not when the Distributed table queued them), and a subquery over a
+#: Distributed table inside a query over another is run once, globally, instead of
+#: being refused.
+CLUSTER_SETTINGS = {"distributed_foreground_insert": 1, "distributed_product_mode": "global"}
+
+
+def connect_with(settings: Settings) -> Client:
+    """The client of ``settings``' ClickHouse (and cluster, if any)."""
+    return connect(settings.clickhouse_target, cluster=settings.clickhouse_cluster)
+
+
+def connect(dsn: str, *, cluster: str = "") -> Client:
     directory = chdb_directory(dsn)
+    if directory is not None and cluster:
+        raise ConfigurationError(
+            f"COUNTERSIGN_CLICKHOUSE_CLUSTER={cluster} needs ClickHouse servers "
+            "(COUNTERSIGN_CLICKHOUSE_DSN=http(s)://...), not the embedded engine"
+        )
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
         _lock(directory)
         return clickhouse_connect.get_client(dsn=f"chdb://{directory}")
-    return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(dsn=dsn, settings=CLUSTER_SETTINGS if cluster else None)
 
 
 def _lock(directory: Path) -> None:

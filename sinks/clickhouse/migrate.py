@@ -17,6 +17,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.clickhouse.cluster import ClusterForm
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -64,21 +66,53 @@ def pending(client: Client, database: str) -> list[Migration]:
     return [m for m in migrations() if m.version not in done]
 
 
-def migrate(client: Client, database: str) -> list[Migration]:
-    """Apply every migration not yet recorded; return those applied now."""
-    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    client.command(
+def statements_of(migration: Migration, database: str) -> list[str]:
+    return [statement.replace("{database}", database) for statement in migration.statements]
+
+
+def bootstrap_statements(database: str) -> list[str]:
+    """The database and the table that records the migrations, before any migration."""
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database}",
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
         "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
-    )
+        "ENGINE = ReplacingMergeTree ORDER BY version",
+    ]
+
+
+def all_statements(database: str, cluster: str = "") -> list[str]:
+    """Every statement a fresh database gets, in the server's or the cluster's form
+    (``countersign migrate --print``)."""
+    form = ClusterForm(cluster) if cluster else None
+    plain = bootstrap_statements(database)
+    for migration in migrations():
+        plain += statements_of(migration, database)
+    if form is None:
+        return plain
+    return [rewritten for statement in plain for rewritten in form.statements(statement)]
+
+
+def migrate(client: Client, database: str, cluster: str = "") -> list[Migration]:
+    """Apply every migration not yet recorded; return those applied now. With
+    ``cluster``, in its cluster form (``sinks.clickhouse.cluster``)."""
+    form = ClusterForm(cluster) if cluster else None
+
+    def run(statement: str) -> None:
+        for each in form.statements(statement) if form else [statement]:
+            client.command(each)
+
+    for statement in bootstrap_statements(database):
+        run(statement)
     done = applied_versions(client, database)
     applied = []
     for migration in migrations():
         if migration.version in done:
+            if form is not None:  # what it made, the later ones' cluster form needs
+                for statement in statements_of(migration, database):
+                    form.statements(statement)
             continue
-        for statement in migration.statements:
-            client.command(statement.replace("{database}", database))
+        for statement in statements_of(migration, database):
+            run(statement)
         client.insert(
             f"{database}.schema_migrations",
             [[migration.version, migration.name]],

@@ -255,17 +255,32 @@ def mailer(settings: Settings) -> None:
 
 
 @cli.command()
+@click.option(
+    "--print",
+    "print_only",
+    is_flag=True,
+    help="Print every statement of a fresh database; run none.",
+)
 @tool
-def migrate(settings: Settings) -> None:
-    """Apply pending ClickHouse migrations (`serve` does too).
+def migrate(settings: Settings, print_only: bool) -> None:
+    """Apply pending ClickHouse migrations (`serve` and `sink` do too).
 
     The target is COUNTERSIGN_CLICKHOUSE_DSN (default: the embedded chdb:// engine
-    under the data directory, which only one process can open at a time).
+    under the data directory, which only one process can open at a time). With
+    COUNTERSIGN_CLICKHOUSE_CLUSTER, in the cluster's form: Replicated tables on every
+    node and Distributed ones over them, ON CLUSTER (`--print` shows them).
     """
-    from sinks.clickhouse.client import connect  # noqa: PLC0415
+    from sinks.clickhouse.client import connect_with  # noqa: PLC0415
+    from sinks.clickhouse.migrate import all_statements  # noqa: PLC0415
     from sinks.clickhouse.migrate import migrate as apply_migrations  # noqa: PLC0415
 
-    applied = apply_migrations(connect(settings.clickhouse_target), settings.clickhouse_database)
+    if print_only:
+        for statement in all_statements(settings.clickhouse_database, settings.clickhouse_cluster):
+            click.echo(f"{statement};\n")
+        return
+    applied = apply_migrations(
+        connect_with(settings), settings.clickhouse_database, settings.clickhouse_cluster
+    )
     for migration in applied:
         console.print(f"applied {migration.version:04d}_{migration.name}")
     console.print(

@@ -177,6 +177,10 @@ class Settings(KafkaSecuritySettings):
     #: default: embedded, under the data directory.
     clickhouse_dsn: str | None = Field(default=None, repr=False)  # may hold a password
     clickhouse_database: str = Field(default="countersign", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    #: A ClickHouse cluster's name (its ``remote_servers`` entry): the migrations then
+    #: make Replicated tables on every node and Distributed ones over them, ON CLUSTER
+    #: (``sinks.clickhouse.cluster``). Empty: one server, or the embedded engine.
+    clickhouse_cluster: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     sink_batch_size: int = Field(default=5000, ge=1)
     sink_batch_seconds: float = Field(default=0.25, gt=0)
     #: How often ``countersign serve`` reads the sink's consumer lag in the background

@@ -30,7 +30,7 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.audit import AuditQueries
-from sinks.clickhouse.client import connect
+from sinks.clickhouse.client import connect_with
 from sinks.clickhouse.migrate import migrate, pending
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
@@ -68,10 +68,12 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
             "point COUNTERSIGN_CLICKHOUSE_DSN at a server (http(s)://)"
         )
     async with AsyncExitStack() as stack:
-        client = await asyncio.to_thread(connect, settings.clickhouse_target)
+        client = await asyncio.to_thread(connect_with, settings)
         if sink:
             await asyncio.to_thread(create_topics, settings)
-            applied = await asyncio.to_thread(migrate, client, settings.clickhouse_database)
+            applied = await asyncio.to_thread(
+                migrate, client, settings.clickhouse_database, settings.clickhouse_cluster
+            )
             log.info(
                 "ClickHouse %s ready (%d migrations applied now)",
                 redact_dsn(settings.clickhouse_target),
@@ -85,8 +87,9 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
         sink_service = await start_sink(settings, stack) if sink else None
         eraser, retention = await start_privacy(settings, stack, petitions, with_jobs=sink)
         rebuild = None
-        if sink_service is not None:
-            rebuild_client = await asyncio.to_thread(connect, settings.clickhouse_target)
+        if sink_service is not None and not settings.clickhouse_cluster:
+            # Its shadow tables are made and swapped in one server's form only.
+            rebuild_client = await asyncio.to_thread(connect_with, settings)
             rebuild = Rebuild(settings, rebuild_client, sink_service.sink)
         routes = web_server.Api(
             settings,
@@ -134,7 +137,7 @@ async def wait_for_schema(client: Client, settings: Settings) -> None:
 
 async def start_sink(settings: Settings, stack: AsyncExitStack) -> SinkService:
     # Its own client: the sink's thread and the API's threads never share a session.
-    service = SinkService(settings, await asyncio.to_thread(connect, settings.clickhouse_target))
+    service = SinkService(settings, await asyncio.to_thread(connect_with, settings))
     # A first reading of its lag before we listen: /healthz and /metrics show one
     # from their first answer; the sampler then keeps it fresh in the background.
     await asyncio.to_thread(service.lag.sample_now)

@@ -69,12 +69,15 @@ def test_an_api_replica_refuses_the_embedded_engine_and_says_what_to_run(
     assert "countersign serve" in run.stderr
 
 
-def test_pending_lists_every_migration_until_they_are_applied(settings: Settings) -> None:
+def test_pending_lists_every_migration_until_they_are_applied(
+    clickhouse_dsn: str, test_id: str
+) -> None:
     """What an API replica waits on before it reads (it never writes the schema)."""
-    client = connect(settings.clickhouse_target)
+    database = f"fresh_{test_id}"
+    client = connect(clickhouse_dsn)  # the session's chDB: one data path per process
     try:
-        assert pending(client, "fresh") == migrations()
-        migrate(client, "fresh")
-        assert pending(client, "fresh") == []
+        assert pending(client, database) == migrations()
+        migrate(client, database)
+        assert pending(client, database) == []
     finally:
         client.close()
