@@ -18,6 +18,7 @@ statement of every migration.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 LOCAL = "_local"
@@ -42,33 +43,31 @@ _NON_REPLICATED_SETTING = re.compile(
 )
 
 
-def closing_parenthesis(text: str, start: int) -> int:
-    """The index of the parenthesis that closes the one at ``start``."""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each character outside single quotes, with the parenthesis depth after it."""
     depth, quoted = 0, False
     for i in range(start, len(text)):
         char = text[i]
         if char == "'":
             quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        elif not quoted:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            yield i, char, depth
+
+
+def closing_parenthesis(text: str, start: int) -> int:
+    """The index of the parenthesis that closes the one at ``start``."""
+    for i, char, depth in _unquoted(text, start):
+        if char == ")" and depth == 0:
+            return i
     raise ValueError(f"unbalanced parentheses: {text[start : start + 80]}")
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:
     """``text`` split at ``separator`` outside parentheses and quotes."""
-    parts, depth, quoted, start = [], 0, False, 0
-    for i, char in enumerate(text):
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and char == separator:
+    parts, start = [], 0
+    for i, char, depth in _unquoted(text):
+        if char == separator and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1
     parts.append(text[start:].strip())
