@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from streams.rules import merkle
-from streams.rules.signed_note import Checkpoint
+from streams.rules.signed_note import Checkpoint, NoteError, Verifier, open_note
 
 LEAF_VERSION = 1
 LEAF_SIZE = 34
@@ -138,3 +138,38 @@ def _replay(leaves: Sequence[bytes], report: Audit) -> list[int]:
             report.removed += 1
         counts.append(report.count)
     return counts
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a signer keeps (format 1): enough to find their leaf and prove it is in a
+    head the log signed, without trusting the server that gave it."""
+
+    petition_id: str
+    signature_id: str
+    country: str
+    salt: bytes
+    leaf_index: int
+    #: The audit path of the leaf in ``head``'s tree.
+    proof: tuple[bytes, ...]
+    #: The signed note of the head the proof is for.
+    head: str
+
+    def leaf(self) -> bytes:
+        return leaf(LeafKind.ADDED, commitment(self.signature_id, self.country, self.salt))
+
+
+def check_receipt(receipt: Receipt, verifier: Verifier) -> Checkpoint:
+    """The head that proves ``receipt``, once its signature, its petition and the
+    leaf's inclusion all check; ``NoteError`` saying which did not."""
+    head = Checkpoint.parse(open_note(receipt.head, verifier))
+    if head.origin.rsplit("/", 1)[-1] != receipt.petition_id:
+        raise NoteError(f"the head is the log of {head.origin}, not of {receipt.petition_id}")
+    leaf_hash = merkle.leaf_hash(receipt.leaf())
+    if not merkle.verify_inclusion(
+        receipt.leaf_index, head.size, leaf_hash, receipt.proof, head.root
+    ):
+        raise NoteError(
+            f"leaf {receipt.leaf_index} is not this signature in the head of size {head.size}"
+        )
+    return head
