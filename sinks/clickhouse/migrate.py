@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,39 +81,38 @@ def bootstrap_statements(database: str) -> list[str]:
     ]
 
 
+def written_for(cluster: str) -> Callable[[str], list[str]]:
+    """How a statement is written: for ``cluster`` (``sinks.clickhouse.cluster``, which
+    remembers the tables it has seen), or as it is for one server."""
+    return ClusterForm(cluster).statements if cluster else lambda statement: [statement]
+
+
 def all_statements(database: str, cluster: str = "") -> list[str]:
     """Every statement a fresh database gets, in the server's or the cluster's form
     (``countersign migrate --print``)."""
-    form = ClusterForm(cluster) if cluster else None
+    rewrite = written_for(cluster)
     plain = bootstrap_statements(database)
     for migration in migrations():
         plain += statements_of(migration, database)
-    if form is None:
-        return plain
-    return [rewritten for statement in plain for rewritten in form.statements(statement)]
+    return [written for statement in plain for written in rewrite(statement)]
 
 
 def migrate(client: Client, database: str, cluster: str = "") -> list[Migration]:
     """Apply every migration not yet recorded; return those applied now. With
-    ``cluster``, in its cluster form (``sinks.clickhouse.cluster``)."""
-    form = ClusterForm(cluster) if cluster else None
-
-    def run(statement: str) -> None:
-        for each in form.statements(statement) if form else [statement]:
-            client.command(each)
-
+    ``cluster``, in its cluster form."""
+    rewrite = written_for(cluster)
     for statement in bootstrap_statements(database):
-        run(statement)
+        for written in rewrite(statement):
+            client.command(written)
     done = applied_versions(client, database)
     applied = []
     for migration in migrations():
+        # Applied ones are rewritten too, unrun: a cluster form needs what they made.
+        statements = [w for s in statements_of(migration, database) for w in rewrite(s)]
         if migration.version in done:
-            if form is not None:  # what it made, the later ones' cluster form needs
-                for statement in statements_of(migration, database):
-                    form.statements(statement)
             continue
-        for statement in statements_of(migration, database):
-            run(statement)
+        for written in statements:
+            client.command(written)
         client.insert(
             f"{database}.schema_migrations",
             [[migration.version, migration.name]],

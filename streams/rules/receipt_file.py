@@ -33,8 +33,11 @@ def loads(text: str) -> Receipt:
     """The receipt in ``text``, or ``NoteError`` naming what is missing or wrong."""
     try:
         data: dict[str, Any] = json.loads(text)
-        if data.get("receipt") != FORMAT:
-            raise NoteError(f"not a receipt of format {FORMAT}")
+    except ValueError as exc:
+        raise NoteError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("receipt") != FORMAT:
+        raise NoteError(f"not a receipt of format {FORMAT}")
+    try:
         return Receipt(
             petition_id=str(data["petition_id"]),
             signature_id=str(data["signature_id"]),
@@ -45,6 +48,4 @@ def loads(text: str) -> Receipt:
             head=str(data["head"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        if isinstance(exc, NoteError):
-            raise
         raise NoteError(f"not a readable receipt: {exc!r}") from None

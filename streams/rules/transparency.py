@@ -64,8 +64,9 @@ def parse_leaf(data: bytes) -> tuple[LeafKind, bytes]:
 def head_count(head: Checkpoint) -> int | None:
     """The count a head vouches for (its ``count N`` extension line), if any."""
     for line in head.extensions:
-        if line.startswith(COUNT_PREFIX) and line[len(COUNT_PREFIX) :].isdigit():
-            return int(line[len(COUNT_PREFIX) :])
+        number = line.removeprefix(COUNT_PREFIX)
+        if number != line and number.isdigit():
+            return int(number)
     return None
 
 

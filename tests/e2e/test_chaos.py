@@ -165,6 +165,138 @@ def workers(chaos_settings: Settings, tmp_path: Path) -> Iterator[list[WorkerPro
             worker.stop()
 
 
+class Chaos:
+    """One run: the processes, the signers, the counts read so far, and the faults
+    injected with when each was repaired and when the counts caught up."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cluster: dict[str, str],
+        workers: list[WorkerProcess],
+        tmp_path: Path,
+    ) -> None:
+        self.settings, self.cluster, self.workers, self.tmp_path = (
+            settings,
+            cluster,
+            workers,
+            tmp_path,
+        )
+        self.rng = random.Random(20261206)
+        self.serve = ServeProcess(settings, tmp_path / "serve.log", free_port())
+        self.intakes = [
+            IntakeProcess(settings, tmp_path / f"intake{i}.log", free_port()) for i in range(2)
+        ]
+        self.results = Results(settings)
+        self.signers = Signers([i.url for i in self.intakes], self.rng)
+        self.faults: list[Fault] = []
+
+    def fault(
+        self, name: str, act: Callable[[], object], repair: Callable[[], object], hold: float
+    ) -> None:
+        started = time.monotonic()
+        act()
+        self.watch(hold)
+        repair()
+        # Recovered once every signature acknowledged until now is counted: those
+        # that waited on the fault's partitions included.
+        acknowledged = sum(self.signers.truth().values())
+        self.faults.append(Fault(name, started, acknowledged, time.monotonic()))
+
+    def watch(self, seconds: float) -> None:
+        """Read the counts for ``seconds``, noting each fault's recovery as it comes."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.results.poll(0.5)
+            counted = sum(self.results.counts().values())
+            for record in self.faults:
+                if record.recovered is None and counted >= record.acknowledged:
+                    record.recovered = time.monotonic()
+
+    @staticmethod
+    def freeze(worker: WorkerProcess, on: bool) -> None:
+        assert worker.process is not None
+        os.kill(worker.process.pid, signal.SIGSTOP if on else signal.SIGCONT)
+
+    def run_faults(self) -> None:
+        """Six faults, each followed by 8 s of watching, in a seeded order of victims."""
+        self.watch(10)
+        victims = self.rng.sample(self.workers, 3)
+        self.fault("SIGKILL a worker", victims[0].kill, victims[0].start, 3)
+        self.watch(8)
+        # Frozen past its session timeout (10 s): the group moves its partitions away,
+        # and when it thaws it must find it lost them and commit nothing stale.
+        self.fault(
+            "SIGSTOP a worker for 15 s",
+            lambda: self.freeze(victims[1], True),
+            lambda: self.freeze(victims[1], False),
+            15,
+        )
+        self.watch(8)
+        self.fault(
+            "SIGKILL broker 2",
+            lambda: kafka_sh("kill", "2", "--cluster", env=self.cluster),
+            lambda: kafka_sh("start", "2", "--cluster", env=self.cluster),
+            10,
+        )
+        self.watch(8)
+        self.fault(
+            "restart the sink (serve)", self.serve.stop, lambda: self.serve.start_serving({}), 0
+        )
+        self.watch(8)
+        self.fault("SIGKILL a worker", victims[2].kill, victims[2].start, 1)
+        self.watch(8)
+        self.fault(
+            "SIGSTOP a worker for 4 s",
+            lambda: self.freeze(victims[0], True),
+            lambda: self.freeze(victims[0], False),
+            4,
+        )
+        self.watch(8)
+
+    def check_the_end(self) -> None:
+        statuses = Counter(s.answer.status for s in self.signers.answers)
+        truth = self.signers.truth()
+        # Every answer is a 202 or a duplicate's 202: nothing was left in doubt (a 504)
+        # or refused (a 503) while two brokers of three stayed up.
+        assert set(statuses) == {202}, statuses
+        deadline = time.monotonic() + 300
+        while self.results.counts() != truth and time.monotonic() < deadline:
+            self.watch(2)
+        for i, worker in enumerate(self.workers):
+            assert worker.alive(), f"worker {i} died:\n{worker.log_tail()}"
+        assert self.results.counts() == truth
+
+        report = run_command(
+            self.settings,
+            ["reconcile", "--settle", "5", "--format", "json"],
+            self.tmp_path / "reconcile.log",
+            env={"COUNTERSIGN_API_PORT": str(self.serve.port)},
+        )
+        recount = {
+            (r["petition"], r["region"], r["country"]): r["expected"]
+            for r in json.loads(report.stdout)["rows"]
+            if not r["region"].startswith("(") and r["expected"]
+        }
+        assert recount == dict(truth)
+
+        print(
+            f"\n{len(self.signers.answers)} answers ({dict(statuses)}), "
+            f"{sum(truth.values())} signers counted, exact in Kafka and ClickHouse"
+        )
+        for record in self.faults:
+            took = (
+                "never"
+                if record.recovered is None
+                else f"{max(0.0, record.recovered - record.repaired):5.1f} s"
+            )
+            print(
+                f"  +{record.started - self.faults[0].started:5.1f} s  {record.name:<28} "
+                f"held {record.repaired - record.started:4.1f} s, recovered {took} after repair"
+            )
+        assert all(record.recovered is not None for record in self.faults)
+
+
 @pytest.mark.timeout(900)
 def test_counts_are_exact_through_worker_broker_and_sink_faults(
     chaos_settings: Settings,
@@ -172,149 +304,22 @@ def test_counts_are_exact_through_worker_broker_and_sink_faults(
     workers: list[WorkerProcess],
     tmp_path: Path,
 ) -> None:
-    settings = chaos_settings
-    rng = random.Random(20261206)
-    prepare(settings, default_petitions(datetime.now(UTC)))
-    serve = ServeProcess(settings, tmp_path / "serve.log", free_port())
-    intakes = [IntakeProcess(settings, tmp_path / f"intake{i}.log", free_port()) for i in range(2)]
-    results = Results(settings)
-    signers = Signers([i.url for i in intakes], rng)
-    faults: list[Fault] = []
-
-    def fault(
-        name: str, act: Callable[[], object], repair: Callable[[], object], hold: float
-    ) -> None:
-        started = time.monotonic()
-        act()
-        wait_and_watch(hold)
-        repair()
-        # Recovered once every signature acknowledged until now is counted: those
-        # that waited on the fault's partitions included.
-        faults.append(Fault(name, started, sum(signers.truth().values()), time.monotonic()))
-
-    def wait_and_watch(seconds: float) -> None:
-        """Read the counts for ``seconds``, noting each fault's recovery as it comes."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            results.poll(0.5)
-            counted = sum(results.counts().values())
-            for record in faults:
-                if record.recovered is None and counted >= record.acknowledged:
-                    record.recovered = time.monotonic()
-
-    def freeze(worker: WorkerProcess, on: bool) -> None:
-        assert worker.process is not None
-        os.kill(worker.process.pid, signal.SIGSTOP if on else signal.SIGCONT)
-
+    prepare(chaos_settings, default_petitions(datetime.now(UTC)))
+    chaos = Chaos(chaos_settings, cluster, workers, tmp_path)
     with ExitStack() as stack:
-        for process in (serve, *intakes):
+        for process in (chaos.serve, *chaos.intakes):
             stack.enter_context(process)
-        stack.callback(results.close)
-        serve.start_serving({})
+        stack.callback(chaos.results.close)
+        chaos.serve.start_serving({})
         for worker in workers:
             worker.start()
-        for intake in intakes:
+        for intake in chaos.intakes:
             intake.extra_env["COUNTERSIGN_INTAKE_DELIVERY_TIMEOUT_SECONDS"] = "60"
             intake.start(wait_for_petition=PETITIONS[0])
-        signers.start()
+        chaos.signers.start()
         try:
-            run_faults(fault, wait_and_watch, freeze, workers, serve, cluster, rng)
+            chaos.run_faults()
         finally:
-            signers.stop.set()
-            signers.join(180)
-        check_the_end(settings, signers, results, workers, serve, faults, wait_and_watch, tmp_path)
-
-
-def run_faults(  # noqa: PLR0917 - the test's own closures
-    fault: Callable[[str, Callable[[], object], Callable[[], object], float], None],
-    wait_and_watch: Callable[[float], None],
-    freeze: Callable[[WorkerProcess, bool], None],
-    workers: list[WorkerProcess],
-    serve: ServeProcess,
-    cluster: dict[str, str],
-    rng: random.Random,
-) -> None:
-    """Six faults, each followed by 8 s of watching, in a seeded order of victims."""
-    wait_and_watch(10)
-    victims = rng.sample(workers, 3)
-    fault("SIGKILL a worker", victims[0].kill, victims[0].start, 3)
-    wait_and_watch(8)
-    # Frozen past its session timeout (10 s): the group moves its partitions away,
-    # and when it thaws it must find it lost them and commit nothing stale.
-    fault(
-        "SIGSTOP a worker for 15 s",
-        lambda: freeze(victims[1], True),
-        lambda: freeze(victims[1], False),
-        15,
-    )
-    wait_and_watch(8)
-    fault(
-        "SIGKILL broker 2",
-        lambda: kafka_sh("kill", "2", "--cluster", env=cluster),
-        lambda: kafka_sh("start", "2", "--cluster", env=cluster),
-        10,
-    )
-    wait_and_watch(8)
-    fault("restart the sink (serve)", serve.stop, lambda: serve.start_serving({}), 0)
-    wait_and_watch(8)
-    fault("SIGKILL a worker", victims[2].kill, victims[2].start, 1)
-    wait_and_watch(8)
-    fault(
-        "SIGSTOP a worker for 4 s",
-        lambda: freeze(victims[0], True),
-        lambda: freeze(victims[0], False),
-        4,
-    )
-    wait_and_watch(8)
-
-
-def check_the_end(  # noqa: PLR0917
-    settings: Settings,
-    signers: Signers,
-    results: Results,
-    workers: list[WorkerProcess],
-    serve: ServeProcess,
-    faults: list[Fault],
-    wait_and_watch: Callable[[float], None],
-    tmp_path: Path,
-) -> None:
-    statuses = Counter(s.answer.status for s in signers.answers)
-    truth = signers.truth()
-    # Every answer is a 202 or a duplicate's 202: nothing was left in doubt (a 504) or
-    # refused (a 503) while two brokers of three stayed up.
-    assert set(statuses) == {202}, statuses
-    deadline = time.monotonic() + 300
-    while results.counts() != truth and time.monotonic() < deadline:
-        wait_and_watch(2)
-    for i, worker in enumerate(workers):
-        assert worker.alive(), f"worker {i} died:\n{worker.log_tail()}"
-    assert results.counts() == truth
-
-    report = run_command(
-        settings,
-        ["reconcile", "--settle", "5", "--format", "json"],
-        tmp_path / "reconcile.log",
-        env={"COUNTERSIGN_API_PORT": str(serve.port)},
-    )
-    recount = {
-        (r["petition"], r["region"], r["country"]): r["expected"]
-        for r in json.loads(report.stdout)["rows"]
-        if not r["region"].startswith("(") and r["expected"]
-    }
-    assert recount == dict(truth)
-
-    print(
-        f"\n{len(signers.answers)} answers ({dict(statuses)}), "
-        f"{sum(truth.values())} signers counted, exact in Kafka and ClickHouse"
-    )
-    for record in faults:
-        took = (
-            "never"
-            if record.recovered is None
-            else (f"{max(0.0, record.recovered - record.repaired):5.1f} s")
-        )
-        print(
-            f"  +{record.started - faults[0].started:5.1f} s  {record.name:<28} "
-            f"held {record.repaired - record.started:4.1f} s, recovered {took} after repair"
-        )
-    assert all(record.recovered is not None for record in faults)
+            chaos.signers.stop.set()
+            chaos.signers.join(180)
+        chaos.check_the_end()
