@@ -13,15 +13,20 @@
 # Single mode: one node, broker on port 9092.
 # Cluster mode: three nodes, replication factor 3, min.insync.replicas=2,
 #               brokers on 19092, 19192, 19292 (so it can run beside single mode).
-# --secure:     each node also listens with SASL_SSL on its broker port + 2 (9094;
-#               19094, 19194, 19294), as a managed Kafka does: TLS with a certificate
-#               that a local CA made with the JDK's keytool signed, and SASL with
-#               SCRAM-SHA-512 or PLAIN. Made once, under $KAFKA_DATA_DIR/tls:
+# --secure:     each node also listens as a managed Kafka does, with a certificate
+#               that a local CA made with the JDK's keytool signed:
+#                 SASL_SSL on its broker port + 2 (9094; 19094, 19194, 19294): TLS,
+#                   and SASL with SCRAM-SHA-512 or PLAIN;
+#                 SSL on its broker port + 3 (9095; 19095, ...): TLS that requires a
+#                   client certificate signed by the CA (mutual TLS).
+#               Made once, under $KAFKA_DATA_DIR/tls:
 #                 ca.pem          the CA certificate clients trust
 #                 sasl-password   the password of the user "countersign"
-#               `up --secure` prints the SASL_SSL bootstrap servers on a second line;
-#               a node started again (start N) keeps its listener. Plaintext stays on
-#               the broker port for the brokers and the local tools.
+#                 client.pem, client-key.pem   a client certificate and its key
+#               `up --secure` prints the SASL_SSL bootstrap servers on a second line
+#               and the mutual-TLS ones on a third; a node started again (start N)
+#               keeps its listeners. Plaintext stays on the broker port for the
+#               brokers and the local tools.
 #
 # Environment (all optional):
 #   KAFKA_DATA_DIR   where data, logs and pid files go (git-ignored .data/ by default)
@@ -68,6 +73,7 @@ data_dir="${KAFKA_DATA_DIR:-$default_dir}"
 broker_port() { echo $((base_port + 100 * ($1 - 1))); }
 controller_port() { echo $(($(broker_port "$1") + 1)); }
 secure_port() { echo $(($(broker_port "$1") + 2)); }
+mtls_port() { echo $(($(broker_port "$1") + 3)); }
 tls_dir="$data_dir/tls"
 sasl_user="${KAFKA_SASL_USERNAME:-countersign}"
 is_secure() { [[ -f "$tls_dir/sasl-password" ]]; }
@@ -82,6 +88,11 @@ bootstrap() {
 secure_bootstrap() {
   local out="" i
   for ((i = 1; i <= nodes; i++)); do out+="${out:+,}127.0.0.1:$(secure_port "$i")"; done
+  echo "$out"
+}
+mtls_bootstrap() {
+  local out="" i
+  for ((i = 1; i <= nodes; i++)); do out+="${out:+,}127.0.0.1:$(mtls_port "$i")"; done
   echo "$out"
 }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -109,9 +120,10 @@ java_bin() {
 random_hex() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 make_tls() {
-  # A local CA, and a broker certificate it signs for 127.0.0.1 and localhost (every
-  # node shares it: they all listen on loopback). Clients trust ca.pem.
-  is_secure && return 0
+  # A local CA; a broker certificate it signs for 127.0.0.1 and localhost (every node
+  # shares it: they all listen on loopback), and a client certificate for mutual TLS.
+  # Clients trust ca.pem. Made again whole when an older run made no client certificate.
+  [[ -f "$tls_dir/client-key.pem" ]] && return 0
   local java keytool pw
   java="$(java_bin)"; keytool="$(dirname "$java")/keytool"
   [[ -x "$keytool" ]] || keytool="$(command -v keytool)" || die "keytool (from the JDK) is needed for --secure"
@@ -131,6 +143,27 @@ make_tls() {
       -validity 3650 -ext SAN=ip:127.0.0.1,dns:localhost -ext eku=serverAuth
     "${kt[@]}" -importcert -noprompt -alias ca -file ca.pem -keystore broker.p12
     "${kt[@]}" -importcert -noprompt -alias broker -file broker.pem -keystore broker.p12
+    # What the mutual-TLS listener trusts: certificates this CA signed.
+    "${kt[@]}" -importcert -noprompt -alias ca -file ca.pem -keystore truststore.p12
+    "${kt[@]}" -genkeypair -alias client -keyalg RSA -keysize 2048 -validity 3650 \
+      -dname "CN=countersign" -keystore client.p12
+    "${kt[@]}" -certreq -alias client -keystore client.p12 -file client.csr
+    "${kt[@]}" -gencert -alias ca -keystore ca.p12 -infile client.csr -outfile client.pem -rfc \
+      -validity 3650 -ext eku=clientAuth
+    # keytool exports no private key: PEM (what librdkafka and Python's ssl read) from
+    # the PKCS#12 store, with the cryptography package the clients already need.
+    "$python" - "$pw" <<'PY'
+import sys
+from pathlib import Path
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+key, _, _ = pkcs12.load_key_and_certificates(Path("client.p12").read_bytes(), sys.argv[1].encode())
+pem = key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+)
+Path("client-key.pem").write_bytes(pem)
+PY
+    chmod 600 client-key.pem
     random_hex >sasl-password
   ) >"$data_dir/keytool.log" 2>&1 || die "keytool failed: $(cat "$data_dir/keytool.log")"
   rm -rf "$tls_dir" && mv "$tls_dir.partial" "$tls_dir"
@@ -149,11 +182,15 @@ add_sasl_user() {
 }
 
 secure_config() {
-  # The SASL_SSL listener's part of server.properties.
+  # The SASL_SSL and mutual-TLS listeners' part of server.properties.
   local pw
   pw="$(cat "$tls_dir/store-password")"
   cat <<EOF
 sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$tls_dir/truststore.p12
+ssl.truststore.password=$pw
+listener.name.ssl.ssl.client.auth=required
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$tls_dir/broker.p12
 ssl.keystore.password=$pw
@@ -166,7 +203,9 @@ EOF
 write_config() {
   local n=$1 dir voters="" i rf=$((nodes < 3 ? nodes : 3)) isr=$((nodes < 3 ? 1 : 2)) secure_listener=""
   dir="$(node_dir "$n")"
-  if is_secure; then secure_listener=",SASL_SSL://127.0.0.1:$(secure_port "$n")"; fi
+  if is_secure; then
+    secure_listener=",SASL_SSL://127.0.0.1:$(secure_port "$n"),SSL://127.0.0.1:$(mtls_port "$n")"
+  fi
   for ((i = 1; i <= nodes; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(controller_port "$i")"; done
   cat >"$dir/server.properties" <<EOF
 # Written by deploy/kafka/kafka.sh; edit the script, not this file.
@@ -177,7 +216,7 @@ listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(con
 advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")$secure_listener
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 log.dirs=$dir/data
 # Topics are created on purpose (countersign topics create, Faust's own topics).
 auto.create.topics.enable=false
@@ -271,15 +310,15 @@ case "$command" in
     fi
     if [[ -n "$secure" ]]; then
       make_tls
-      if alive 1 && ! grep -q SASL_SSL "$(node_dir 1)/server.properties"; then
-        die "the running broker has no SASL_SSL listener: stop it (down), then up --secure"
+      if alive 1 && ! grep -q '^listeners=.*,SSL://' "$(node_dir 1)/server.properties"; then
+        die "the running broker has no SASL_SSL and SSL listeners: stop it (down), then up --secure"
       fi
     fi
     for ((n = 1; n <= nodes; n++)); do start_node "$n"; done
     wait_ready
     if is_secure; then add_sasl_user; fi
     echo "$(bootstrap)"
-    if is_secure; then echo "$(secure_bootstrap)"; fi
+    if is_secure; then echo "$(secure_bootstrap)"; echo "$(mtls_bootstrap)"; fi
     ;;
   down)
     # All at once: stopped one by one, the last nodes of a cluster that lost one wait
@@ -295,5 +334,5 @@ case "$command" in
     ;;
   kill) [[ -n "$node_arg" ]] || die "which node? e.g. kill 2"; stop_node "$node_arg" KILL ;;
   start) [[ -n "$node_arg" ]] || die "which node? e.g. start 2"; start_node "$node_arg" ;;
-  *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "$command" ]] || exit 2 ;;
+  *) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "$command" ]] || exit 2 ;;
 esac

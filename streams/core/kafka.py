@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 librdkafka_log = logging.getLogger("librdkafka")
 
 
+def _is_refusal(error: KafkaError) -> bool:
+    """Whether librdkafka says our credentials were refused: a SASL login, or a TLS
+    handshake (our CA does not know the broker's certificate, or the broker turned
+    ours down or missed one: an alert that librdkafka reports as a failed receive)."""
+    if error.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+        return True
+    text = error.str()
+    return error.code() == KafkaError._TRANSPORT and "SSL" in text and "certificate" in text
+
+
 class _AuthenticationFailures:
     """The last refusal of our credentials, per bootstrap list, that a client's error
     callback reported (librdkafka reports it there, and a metadata request then only
@@ -57,11 +67,12 @@ def _base_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     their_error_cb = overrides.pop("error_cb", None)
 
     def on_error(error: KafkaError) -> None:
-        if error.code() == KafkaError._AUTHENTICATION:
+        refused = _is_refusal(error)
+        if refused:
             authentication_failures.record(servers, error)
         if their_error_cb is not None:
             their_error_cb(error)
-        elif error.code() != KafkaError._AUTHENTICATION:
+        elif not refused:
             librdkafka_log.info("%s", error.str())
 
     return {
@@ -136,6 +147,20 @@ def consumer(settings: Settings, group_id: str, **overrides: Any) -> Consumer:
     )
 
 
+def _login_hint(refusal: str) -> str:
+    """Which settings to check for a refusal librdkafka described as ``refusal``."""
+    if "SSL" in refusal:
+        return (
+            "Check COUNTERSIGN_KAFKA_SSL_CA_FILE (the CA that signed the brokers), and "
+            "COUNTERSIGN_KAFKA_SSL_CERT_FILE and _KEY_FILE where the listener asks for a "
+            "client certificate"
+        )
+    return (
+        "Check COUNTERSIGN_KAFKA_SASL_USERNAME and the password "
+        "(COUNTERSIGN_KAFKA_SASL_PASSWORD or _FILE)"
+    )
+
+
 def cluster_metadata(admin: AdminClient, settings: Settings, timeout: float) -> ClusterMetadata:
     """Metadata, or ``KafkaUnavailable`` naming the servers we tried
     (``KafkaAuthenticationFailed`` within a second when they refuse our login).
@@ -152,9 +177,7 @@ def cluster_metadata(admin: AdminClient, settings: Settings, timeout: float) -> 
             if refusal is not None:
                 raise KafkaAuthenticationFailed(
                     f"Kafka at {redact_dsn(settings.kafka_bootstrap_servers)} refused our login "
-                    f"({settings.describe_kafka_login()}): {refusal}. Check "
-                    "COUNTERSIGN_KAFKA_SASL_USERNAME and the password "
-                    "(COUNTERSIGN_KAFKA_SASL_PASSWORD or _FILE)"
+                    f"({settings.describe_kafka_login()}): {refusal}. {_login_hint(refusal)}"
                 ) from exc
             if time.monotonic() >= deadline:
                 raise KafkaUnavailable(

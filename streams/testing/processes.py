@@ -283,6 +283,9 @@ class Results:
         self.latest: dict[bytes, dict[str, object]] = {}
         self.verdicts: dict[tuple[str, int, int, int], tuple[str, str]] = {}
         self.redelivered = 0
+        #: Records of counts.regional that came after one of their key with a larger
+        #: version (and so were not kept).
+        self.older_versions_after_newer = 0
         self.accepted_keys: set[bytes] = set()
         #: Which events of each record of signatures.submitted (partition, offset) have
         #: left validate: as a verdict, or sent home on signatures.valid.
@@ -309,7 +312,7 @@ class Results:
                         self.accepted_keys.add(key)
                     self._handled(codec("SignatureAccepted").decode(value))
                 elif message.topic() == counts_topic and key is not None:
-                    self.latest[key] = codec("RegionalCount").decode(value)
+                    self._count(key, codec("RegionalCount").decode(value))
                 else:
                     record = codec("SignatureRejected").decode(value)
                     position = (
@@ -324,6 +327,16 @@ class Results:
                         self.redelivered += 1
                         assert self.verdicts[position] == verdict, (position, verdict)
                     self.verdicts[position] = verdict
+
+    def _count(self, key: bytes, count: dict[str, Any]) -> None:
+        """Keep the record with the largest version, as every reader of counts.regional
+        must (docs/exactly-once.md): a worker frozen past its session timeout may
+        deliver what it had queued after its successor's newer totals."""
+        kept = self.latest.get(key)
+        if kept is not None and int(count["version"]) < int(kept["version"]):  # type: ignore[call-overload]
+            self.older_versions_after_newer += 1
+            return
+        self.latest[key] = count
 
     def _handled(self, record: dict[str, Any]) -> None:
         position = (record["source_partition"], record["source_offset"])

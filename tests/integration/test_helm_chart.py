@@ -204,6 +204,28 @@ def test_each_process_gets_settings_the_code_accepts_in_production(tmp_path: Pat
     assert api.clickhouse_dsn.startswith("https://countersign_api:api-password@")
 
 
+def test_a_client_certificate_is_mounted_and_named_for_mutual_tls(tmp_path: Path) -> None:
+    manifest = render(
+        **{"kafka.securityProtocol": "SSL", "kafka.tls.clientSecret": "countersign-user"}
+    )
+    worker = named(manifest, "StatefulSet", "demo-countersign-worker")["spec"]["template"]["spec"]
+    (volume,) = [v for v in worker["volumes"] if v["name"] == "kafka-client"]
+    assert volume["secret"]["secretName"] == "countersign-user"
+    assert [i["key"] for i in volume["secret"]["items"]] == ["user.crt", "user.key"]
+    mounts = {m["name"]: m["mountPath"] for m in worker["containers"][0]["volumeMounts"]}
+    assert mounts["kafka-client"] == "/etc/countersign/kafka-client"
+    files = {}
+    for name, key in (("ca.crt", "CA"), ("tls.crt", "CERT"), ("tls.key", "KEY")):
+        (tmp_path / name).write_text("")
+        files[f"COUNTERSIGN_KAFKA_SSL_{key}_FILE"] = str(tmp_path / name)
+    config = named(manifest, "ConfigMap", "demo-countersign-config")["data"]
+    assert config["COUNTERSIGN_KAFKA_SSL_CERT_FILE"] == "/etc/countersign/kafka-client/tls.crt"
+    assert config["COUNTERSIGN_KAFKA_SSL_KEY_FILE"] == "/etc/countersign/kafka-client/tls.key"
+    intake = settings_of(manifest, "Deployment", "demo-countersign-intake", files)
+    assert intake.kafka_security_protocol == "SSL"
+    assert intake.kafka_ssl_key_file == tmp_path / "tls.key"
+
+
 def test_the_code_refuses_the_chart_with_a_short_secret(tmp_path: Path) -> None:
     """The check above can fail: a secret the code refuses is refused through it."""
     manifest = render(

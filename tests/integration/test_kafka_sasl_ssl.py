@@ -1,6 +1,7 @@
-"""The whole pipeline over a SASL_SSL listener, as a managed Kafka offers one: a broker
-of this module's own (``kafka.sh up --secure``: a keytool-made CA, SCRAM-SHA-512 and
-PLAIN), every client logged in through the same settings."""
+"""The whole pipeline over a SASL_SSL listener, and over a listener that asks for a
+client certificate (mutual TLS), as managed Kafkas offer them: a broker of this
+module's own (``kafka.sh up --secure``: a keytool-made CA, SCRAM-SHA-512 and PLAIN, a
+client certificate), every client logged in through the same settings."""
 
 from __future__ import annotations
 
@@ -34,24 +35,28 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _three_free_ports() -> int:
-    """A port P such that P, P + 1 (the controller) and P + 2 (SASL_SSL) are free."""
+def _four_free_ports() -> int:
+    """A port P such that P, P + 1 (the controller), P + 2 (SASL_SSL) and P + 3
+    (mutual TLS) are free."""
     while True:
         port = free_port()
-        if port < 65000 and all(_port_free(port + i) for i in (1, 2)):
+        if port < 65000 and all(_port_free(port + i) for i in (1, 2, 3)):
             return port
 
 
 @pytest.fixture(scope="module")
 def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     directory = tmp_path_factory.mktemp("secure") / "kafka"
-    env = {"KAFKA_DATA_DIR": str(directory), "KAFKA_PORT": str(_three_free_ports())}
-    plaintext, sasl_ssl = kafka_sh("up", "--secure", env=env).splitlines()
+    env = {"KAFKA_DATA_DIR": str(directory), "KAFKA_PORT": str(_four_free_ports())}
+    plaintext, sasl_ssl, mutual_tls = kafka_sh("up", "--secure", env=env).splitlines()
     try:
         yield {
             "plaintext": plaintext,
             "sasl_ssl": sasl_ssl,
+            "mutual_tls": mutual_tls,
             "ca": str(directory / "tls" / "ca.pem"),
+            "client_cert": str(directory / "tls" / "client.pem"),
+            "client_key": str(directory / "tls" / "client-key.pem"),
             "password": (directory / "tls" / "sasl-password").read_text().strip(),
             **env,
         }
@@ -69,6 +74,18 @@ def secure_settings(
             "kafka_sasl_username": "countersign",
             "kafka_sasl_password": SecretStr(broker["password"]),
             "kafka_ssl_ca_file": Path(broker["ca"]),
+            **more,
+        }
+    )
+
+
+def mutual_tls_settings(broker: dict[str, str], directory: Path, **more: object) -> Settings:
+    return isolated_settings(broker["mutual_tls"], uuid.uuid4().hex[:10], directory).model_copy(
+        update={
+            "kafka_security_protocol": "SSL",
+            "kafka_ssl_ca_file": Path(broker["ca"]),
+            "kafka_ssl_cert_file": Path(broker["client_cert"]),
+            "kafka_ssl_key_file": Path(broker["client_key"]),
             **more,
         }
     )
@@ -143,3 +160,45 @@ def test_the_cli_says_why_it_cannot_log_in(secure_broker: dict[str, str], tmp_pa
     assert "refused our login" in run.stderr
     assert f"sasl_ssl://{secure_broker['sasl_ssl']}" in run.stderr
     assert "not-the-password" not in run.stderr + run.stdout
+
+
+def test_the_pipeline_counts_exactly_over_mutual_tls(
+    secure_broker: dict[str, str], tmp_path: Path
+) -> None:
+    """Every client presents the certificate: the admin client and producers
+    (librdkafka) and the worker's Faust consumer and producer (aiokafka)."""
+    settings = mutual_tls_settings(secure_broker, tmp_path)
+    events, petitions, truth = dataset_with_truth(37, 600, settings)
+    prepare(settings, petitions)
+    results = Results(settings)
+    try:
+        with WorkerProcess(
+            settings, tmp_path / "worker.log", free_port(), with_api=False
+        ) as worker:
+            worker.start()
+            produce(settings, events)
+            results.wait_for(truth, timeout=300, worker=worker)
+            assert results.reasons == truth.reasons
+            assert results.counts() == truth.counts
+    finally:
+        results.close()
+
+
+def test_a_client_without_a_certificate_is_turned_away(
+    secure_broker: dict[str, str], tmp_path: Path
+) -> None:
+    """The positive control of the test above: the listener does ask for one, and the
+    refusal says so at once, naming the settings to check."""
+    settings = mutual_tls_settings(
+        secure_broker, tmp_path, kafka_ssl_cert_file=None, kafka_ssl_key_file=None
+    )
+    started = time.monotonic()
+    with pytest.raises(KafkaAuthenticationFailed) as refused:
+        kafka.cluster_metadata(kafka.admin_client(settings), settings, timeout=30)
+    assert time.monotonic() - started < 10  # not the 30 s timeout
+    assert f"ssl://{secure_broker['mutual_tls']}" in str(refused.value)
+    assert "COUNTERSIGN_KAFKA_SSL_CERT_FILE" in str(refused.value)
+    metadata = kafka.cluster_metadata(
+        kafka.admin_client(mutual_tls_settings(secure_broker, tmp_path)), settings, timeout=10
+    )
+    assert len(metadata.brokers) == 1

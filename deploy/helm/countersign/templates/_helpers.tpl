@@ -62,13 +62,22 @@ env:
 {{- printf "%s://%s:$(CLICKHOUSE_PASSWORD)@%s" $url.scheme $user $url.host -}}
 {{- end -}}
 
-{{/* The volumes every process mounts: the Kafka CA and the SASL password. */}}
+{{/* The volumes every process mounts: the Kafka CA, the client certificate (mutual
+TLS) and the SASL password. */}}
 {{- define "countersign.kafkaVolumes" -}}
 {{- if .Values.kafka.tls.caSecret }}
 - name: kafka-ca
   secret:
     secretName: {{ .Values.kafka.tls.caSecret }}
     items: [{key: {{ .Values.kafka.tls.caKey }}, path: ca.crt}]
+{{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.tls.clientSecret }}
+    items:
+      - {key: {{ .Values.kafka.tls.clientCertKey }}, path: tls.crt}
+      - {key: {{ .Values.kafka.tls.clientKeyKey }}, path: tls.key}
 {{- end }}
 {{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}
 - name: kafka-sasl
@@ -81,6 +90,9 @@ env:
 {{- define "countersign.kafkaMounts" -}}
 {{- if .Values.kafka.tls.caSecret }}
 - {name: kafka-ca, mountPath: /etc/countersign/kafka-ca, readOnly: true}
+{{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- {name: kafka-client, mountPath: /etc/countersign/kafka-client, readOnly: true}
 {{- end }}
 {{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}
 - {name: kafka-sasl, mountPath: /etc/countersign/kafka-sasl, readOnly: true}
