@@ -174,7 +174,7 @@ add_sasl_user() {
   # SCRAM credentials live in the cluster's metadata: (re)set them over plaintext.
   local java
   java="$(java_bin)"
-  "$java" -cp "$libs/*" -Dlog4j2.configurationFile="$here/log4j2.xml" kafka.admin.ConfigCommand \
+  "$java" -cp "$libs/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$data_dir" kafka.admin.ConfigCommand \
     --bootstrap-server "$(bootstrap)" --alter --entity-type users --entity-name "$sasl_user" \
     --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$tls_dir/sasl-password")]" \
     >"$data_dir/scram.log" 2>&1 || die "could not add the SCRAM user $sasl_user: $(cat "$data_dir/scram.log")"
