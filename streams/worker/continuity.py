@@ -224,14 +224,22 @@ def broker_committed(settings: Settings, group: str) -> Callable[[str, int], int
     the coordinator gone, and an admin client has none. It crashed two workers
     (SIGSEGV) when the chaos test killed a broker (tests/e2e/test_chaos.py;
     confluentinc/librdkafka#5315)."""
-    reader = kafka.consumer(settings, group_id=group)
+    readers = [kafka.consumer(settings, group_id=group)]
     one_at_a_time = threading.Lock()  # called from asyncio.to_thread's threads
 
     def committed(topic: str, partition: int) -> int | None:
         with one_at_a_time:
-            (answer,) = reader.committed([TopicPartition(topic, partition)], timeout=30)
-        if answer.error is not None:
-            raise KafkaException(answer.error)
+            try:
+                (answer,) = readers[0].committed([TopicPartition(topic, partition)], timeout=30)
+                if answer.error is not None:
+                    raise KafkaException(answer.error)
+            except KafkaException:
+                # Made again for the next question, as the tail check's client is
+                # (``ContinuityGuard._log_end``): one can stay stale after a broker's
+                # restart.
+                readers[0].close()
+                readers[0] = kafka.consumer(settings, group_id=group)
+                raise
         return int(answer.offset) if answer.offset >= 0 else None
 
     return committed

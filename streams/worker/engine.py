@@ -464,8 +464,17 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
 def settled(app: faust.App) -> bool:
     """Whether the app is neither rebalancing nor restoring its tables: only then does
     every partition it owns have its state, and may be read from the log."""
+    return unsettled_by(app) is None
+
+
+def unsettled_by(app: faust.App) -> str | None:
+    """What keeps the app from being settled (``settled``), in words; None: nothing."""
     tables: Any = app.tables  # TableManagerT does not declare its recovery service
-    return not (app.rebalancing or tables.recovery.in_recovery)
+    if app.rebalancing:
+        return "a rebalance"
+    if tables.recovery.in_recovery:
+        return "restoring its tables"
+    return None
 
 
 def on_revoked(app: faust.App, forget: Callable[[list[tuple[str, int]]], None]) -> None:

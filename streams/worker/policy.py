@@ -36,6 +36,7 @@ from streams.worker.engine import (
     owned,
     settled,
     stream_topics,
+    unsettled_by,
 )
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,11 @@ async def watch_tails(
     takes (docs/exactly-once.md)."""
     app = stream.app
     topics = stream_topics(stream)
+    unsettled_since: float | None = None
     while True:
         await asyncio.sleep(IDLE_SECONDS / 2)
-        if time.monotonic() - last_handed[0] < IDLE_SECONDS or not settled(app):
+        unsettled_since = _note_unsettled(name, app, unsettled_since)
+        if time.monotonic() - last_handed[0] < IDLE_SECONDS or unsettled_since is not None:
             guard.ends_seen.clear()  # not idle since: what was seen may be on its way
             continue
         async with lock:
@@ -128,3 +131,33 @@ async def watch_tails(
                 log.warning("%s: could not check the ends of its partitions: %s", name, exc)
             except Exception as exc:  # a bug: as for any record (the module's docstring)
                 halt_worker(f"{name} could not handle the end of its partitions", exc)
+
+
+#: How long a worker may stay unsettled (rebalancing, or restoring its tables) before
+#: its log says so, once a minute: while it lasts, no partition's end is checked.
+UNSETTLED_WARNING_SECONDS = 60.0
+
+
+def _note_unsettled(name: str, app: Any, since: float | None) -> float | None:
+    """Since when the app has been unsettled (None: it is settled). A rebalance or a
+    restore that never ends stops this worker's partitions: its log must say so."""
+    now = time.monotonic()
+    reason = unsettled_by(app)
+    if reason is None:
+        if since is not None and now - since >= UNSETTLED_WARNING_SECONDS:
+            log.warning("%s: settled again after %.0f s", name, now - since)
+        return None
+    if since is None:
+        return now
+    waited = now - since
+    if (
+        waited >= UNSETTLED_WARNING_SECONDS
+        and waited % UNSETTLED_WARNING_SECONDS < IDLE_SECONDS / 2
+    ):
+        log.warning(
+            "%s: not settled for %.0f s (%s): no partition's end is checked meanwhile",
+            name,
+            waited,
+            reason,
+        )
+    return since

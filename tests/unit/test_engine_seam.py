@@ -192,11 +192,14 @@ def test_faust_still_says_when_it_rebalances_or_restores_and_what_it_owns() -> N
     """What the idle agents' tail check asks (``settled``, ``owned``)."""
     app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
     assert engine.settled(app)
+    assert engine.unsettled_by(app) is None
     app.rebalancing = True
     assert not engine.settled(app)
+    assert engine.unsettled_by(app) == "a rebalance"
     app.rebalancing = False
     app.tables.recovery.in_recovery = True  # type: ignore[attr-defined]
     assert not engine.settled(app)
+    assert engine.unsettled_by(app) == "restoring its tables"
     assert callable(faust_aiokafka.Consumer.assignment)
 
 
