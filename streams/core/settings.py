@@ -20,6 +20,7 @@ from pydantic_settings import SettingsConfigDict
 
 from streams.core.errors import ConfigurationError
 from streams.core.kafka_security import KafkaSecuritySettings
+from streams.core.transparency_settings import TransparencySettings
 
 #: The development secrets: public (they are in this file), so they are refused by a
 #: process that listens beyond loopback or runs with ``env=production``.
@@ -89,9 +90,9 @@ def parse_previous_keys(spec: str) -> list[tuple[str, bytes]]:
     return keys
 
 
-class Settings(KafkaSecuritySettings):
+class Settings(KafkaSecuritySettings, TransparencySettings):
     """Everything a Countersign process may be told from outside (Kafka's TLS and SASL
-    settings: ``KafkaSecuritySettings``)."""
+    settings: ``KafkaSecuritySettings``; the public log's: ``TransparencySettings``)."""
 
     model_config = SettingsConfigDict(
         env_prefix="COUNTERSIGN_", frozen=True, extra="ignore", populate_by_name=True
@@ -399,6 +400,7 @@ class Settings(KafkaSecuritySettings):
             values.append(self._master_secret_unchecked().decode("utf-8", "replace"))
         values += [key.decode() for _, key in self.previous_hash_keys]
         values += self.kafka_secret_values
+        values += self.transparency_secret_values
         for url in (self.smtp_url.get_secret_value(), self.clickhouse_dsn or ""):
             password = urlsplit(url).password
             if password:

@@ -127,6 +127,13 @@ SIGNER_KEYS = TopicSpec(
 #: Every erasure of signers' keys: who asked, when, why, which keys; never the address.
 ERASURES = TopicSpec("privacy.erasures", "erasure_id", "Erasure", Retention.FOREVER)
 
+#: The public log (docs/transparency.md): the dedupe stage's word on each signer ...
+LOG_CHANGES = TopicSpec("transparency.changes", "petition_id", "LogChange", Retention.FOREVER)
+#: ... the leaves its single writer appended, in each petition's order ...
+LOG_LEAVES = TopicSpec("transparency.leaves", "petition_id", "LogLeaf", Retention.FOREVER)
+#: ... and the newest signed head of each petition's log.
+LOG_HEADS = TopicSpec("transparency.heads", "petition_id", "LogHead", Retention.COMPACTED)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     PETITIONS,
     SUBMITTED,
@@ -142,4 +149,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     MAIL_HISTORY,
     SIGNER_KEYS,
     ERASURES,
+    LOG_CHANGES,
+    LOG_LEAVES,
+    LOG_HEADS,
 )

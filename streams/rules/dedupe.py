@@ -57,7 +57,10 @@ class Winner:
     signature out of the count (``countersign invalidate``); it stays the winner.
     ``confirmed_at`` and ``moderated_at``: the offsets, on the home partition of
     signatures.confirmations and .moderations, of the last record that changed the
-    entry (-1: none), from which the partition's cut is derived (``rules.cut``)."""
+    entry (-1: none), from which the partition's cut is derived (``rules.cut``).
+    ``leaf``: the commitment of the signature's leaves in the petition's public log
+    (``rules.transparency``; None while the log is off), kept so that a removal can
+    repeat it without the signature's record."""
 
     country: str
     partition: int  # of signatures.submitted
@@ -69,13 +72,16 @@ class Winner:
     invalidated: bool = False
     confirmed_at: int = -1
     moderated_at: int = -1
+    leaf: bytes | None = None
 
     def encode(self) -> bytes:
         """``country partition offset home [index [status changes [x] [c<offset>]
-        [m<offset>]]]``: the shortest form that says it, so entries written before
-        batches, confirmation, moderation and cuts existed read the same."""
+        [m<offset>] [l<hex>]]]``: the shortest form that says it, so entries written
+        before batches, confirmation, moderation, cuts and the log existed read the
+        same."""
         text = f"{self.country} {self.partition} {self.offset} {self.home}"
-        if self.status is not Status.NOT_NEEDED or self.changes or self.invalidated:
+        extended = self.status is not Status.NOT_NEEDED or self.changes or self.invalidated
+        if extended or self.leaf is not None:
             text = f"{text} {self.index} {self.status.value} {self.changes}"
             if self.invalidated:
                 text += " x"
@@ -83,6 +89,8 @@ class Winner:
                 text += f" c{self.confirmed_at}"
             if self.moderated_at >= 0:
                 text += f" m{self.moderated_at}"
+            if self.leaf is not None:
+                text += f" l{self.leaf.hex()}"
             return text.encode()
         return (f"{text} {self.index}" if self.index else text).encode()
 
@@ -94,11 +102,14 @@ class Winner:
         changes = int(rest[2]) if len(rest) > 2 else 0
         marks = rest[3:]
         confirmed_at = moderated_at = -1
+        leaf = None
         for mark in marks:
             if mark[:1] == b"c":
                 confirmed_at = int(mark[1:])
             elif mark[:1] == b"m":
                 moderated_at = int(mark[1:])
+            elif mark[:1] == b"l":
+                leaf = bytes.fromhex(mark[1:].decode())
         return cls(
             country.decode(),
             int(partition),
@@ -110,11 +121,13 @@ class Winner:
             b"x" in marks,
             confirmed_at,
             moderated_at,
+            leaf,
         )
 
     @classmethod
-    def of(cls, accepted: dict[str, object], home: int) -> Winner:
-        """The candidate of a SignatureAccepted record whose signer lives on ``home``."""
+    def of(cls, accepted: dict[str, object], home: int, leaf: bytes | None = None) -> Winner:
+        """The candidate of a SignatureAccepted record whose signer lives on ``home``
+        (``leaf``: its commitment in the public log, when the log is on)."""
         return cls(
             str(accepted["country"]),
             int(accepted["source_partition"]),  # type: ignore[call-overload]
@@ -122,6 +135,7 @@ class Winner:
             home,
             int(accepted.get("source_index") or 0),  # type: ignore[call-overload]
             Status.PENDING if accepted.get("confirmation_required") else Status.NOT_NEEDED,
+            leaf=leaf,
         )
 
     @classmethod

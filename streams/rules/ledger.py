@@ -7,7 +7,7 @@ mutable mapping (a dict in the unit tests, a RocksDB-backed Faust table in the w
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -54,9 +54,38 @@ class DedupeLedger:
     the signer's home partition), their confirmation, and the partial counts derived
     from them."""
 
-    def __init__(self, winners: MutableMapping[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        winners: MutableMapping[bytes, bytes],
+        leaf_of: Callable[[Mapping[str, Any]], bytes] | None = None,
+    ) -> None:
         self.winners = winners
         self.partial = PartialCounts()
+        #: A SignatureAccepted record's commitment in the public log (None: no log).
+        self.leaf_of = leaf_of
+
+    def candidate(self, record: Mapping[str, Any], home: int) -> Winner:
+        """The entry a valid signature asks for, with its leaf when the log is on."""
+        leaf = None if self.leaf_of is None else self.leaf_of(record)
+        return Winner.of(dict(record), home, leaf)
+
+    def log_words(self, key: DedupeKey, entry: Winner | None, now: datetime) -> list[Output]:
+        """The word to the public log on a signer whose entry this is now: whether
+        its signature counts, as of the entry's ``changes``. Said again on every
+        redelivery, so that a word lost in a crash is said once more; the log's
+        writer appends nothing twice (``streams.rules.log_writer``)."""
+        if entry is None or entry.leaf is None or entry.is_placeholder:
+            return []
+        word = {
+            "petition_id": key.petition_id,
+            "commitment": entry.leaf,
+            "counted": entry.counted,
+            "changes": entry.changes,
+            "home_partition": entry.home,
+            "said_at": now,
+        }
+        value = codec("LogChange").encode(word)
+        return [Output(Route.LOG, key.petition_id.encode(), value, "log")]
 
     def settle(
         self,
@@ -112,13 +141,14 @@ class DedupeLedger:
             assert record is not None, "settle needs the record's bytes or the record"
             value = codec("SignatureAccepted").encode(record)
         accepted = Output(Route.ACCEPTED, key.encode(), value, outcome.value, entry.home)
+        said = [accepted, *self.log_words(key, entry, now)]
         if not entry.pending:
-            return [accepted]
+            return said
         # A replay asks again with the same request id: the mailer sends it once.
         mail = self._mail(
             key, value, read_at, record=record, mail_to=mail_to, entry=entry, kind="first", now=now
         )
-        return [accepted, *mail]
+        return [*said, *mail]
 
     def _signed_before(
         self,
@@ -148,7 +178,7 @@ class DedupeLedger:
         found = dict(pairs)
         try:
             dedupe_key, candidate = _candidate_of(
-                key, value, found.get(WINNER_HEADER), read_at.partition
+                key, value, found.get(WINNER_HEADER), read_at.partition, self.candidate
             )
         except MalformedMessage as exc:
             detail = f"unreadable record on {read_at.topic}: {exc.detail}"
@@ -166,44 +196,48 @@ class DedupeLedger:
 
     def confirmation(
         self, key: bytes | None, value: bytes | None, read_at: SourcePosition, now: datetime
-    ) -> Output | None:
+    ) -> list[Output]:
         """Apply a record of signatures.confirmations, read on the signer's home
-        partition; a dead letter when it is not a confirmation."""
+        partition: the word to the public log, or a dead letter when it is not a
+        confirmation."""
         read = _signer_event("SignatureConfirmed", key, value, read_at, now)
         if isinstance(read, Output):
-            return read
+            return [read]
         _, dedupe_key = read
-        self.confirm(dedupe_key, read_at.partition, read_at.offset)
-        return None
+        home, at = read_at.partition, read_at.offset
+        entry = self._change(dedupe_key, lambda stored: confirm(stored, home, at))
+        return self.log_words(dedupe_key, entry, now)
 
     def moderation(
         self, key: bytes | None, value: bytes | None, read_at: SourcePosition, now: datetime
-    ) -> Output | None:
+    ) -> list[Output]:
         """Apply a record of signatures.moderations (ops invalidated or reinstated a
-        signature), read on the signer's home partition; a dead letter when it is not
-        one."""
+        signature), read on the signer's home partition: the word to the public log,
+        or a dead letter when it is not one."""
         read = _signer_event("SignatureModerated", key, value, read_at, now)
         if isinstance(read, Output):
-            return read
+            return [read]
         record, dedupe_key = read
         if record["action"] not in ("invalidate", "reinstate"):
             detail = f"the record on {read_at.topic} has no known action: {record['action']!r}"
-            return malformed(value, dedupe_key.petition_id, detail, read_at, now)
+            return [malformed(value, dedupe_key.petition_id, detail, read_at, now)]
         invalidate = record["action"] == "invalidate"
-        self._change(
+        entry = self._change(
             dedupe_key,
             lambda stored: moderate(
                 stored, read_at.partition, invalidate=invalidate, at=read_at.offset
             ),
         )
-        return None
+        return self.log_words(dedupe_key, entry, now)
 
-    def _change(self, key: DedupeKey, change: Callable[[Winner | None], Winner | None]) -> bool:
-        """Apply ``change`` to a key's entry; True when it changed. An entry that shows
-        the change already (the event delivered again after a crash) is written again
-        all the same, as a replayed winner is: the local store may have kept a write
-        that its changelog never got, and the next owner of the partition restores
-        from the changelog (docs/exactly-once.md)."""
+    def _change(
+        self, key: DedupeKey, change: Callable[[Winner | None], Winner | None]
+    ) -> Winner | None:
+        """Apply ``change`` to a key's entry; the entry after it (None: there is
+        none). An entry that shows the change already (the event delivered again
+        after a crash) is written again all the same, as a replayed winner is: the
+        local store may have kept a write that its changelog never got, and the next
+        owner of the partition restores from the changelog (docs/exactly-once.md)."""
         table_key = key.table_key()
         stored_bytes = self.winners.get(table_key)
         stored = None if stored_bytes is None else Winner.decode(stored_bytes)
@@ -211,15 +245,10 @@ class DedupeLedger:
         if entry is None:
             if stored_bytes is not None:
                 self.winners[table_key] = stored_bytes
-            return False
+            return stored
         self.winners[table_key] = entry.encode()
         self.partial.apply(key.petition_id, stored, entry)
-        return True
-
-    def confirm(self, key: DedupeKey, home: int, at: int = -1) -> bool:
-        """Apply a signer's confirmation (at offset ``at`` of its topic); True when it
-        changed the entry."""
-        return self._change(key, lambda stored: confirm(stored, home, at))
+        return entry
 
     def _mail(
         self,
@@ -328,7 +357,11 @@ def _signer_event(
 
 
 def _candidate_of(
-    key: bytes | None, value: bytes | None, header: bytes | None, partition: int
+    key: bytes | None,
+    value: bytes | None,
+    header: bytes | None,
+    partition: int,
+    candidate_of: Callable[[Mapping[str, Any], int], Winner],
 ) -> tuple[DedupeKey, Winner]:
     """The signer and the entry a record of signatures.valid asks for; what the table
     would keep is checked first (a hash that is a hash, a country with a region), so
@@ -339,7 +372,13 @@ def _candidate_of(
             dedupe_key, candidate = (
                 DedupeKey.parse(key),
                 Winner(
-                    sent.country, sent.partition, sent.offset, partition, sent.index, sent.status
+                    sent.country,
+                    sent.partition,
+                    sent.offset,
+                    partition,
+                    sent.index,
+                    sent.status,
+                    leaf=sent.leaf,
                 ),
             )
         except (ValueError, UnicodeDecodeError):
@@ -348,7 +387,7 @@ def _candidate_of(
             return _checked(dedupe_key, candidate)
     record = codec("SignatureAccepted").decode(value)
     dedupe_key = DedupeKey(record["petition_id"], record["email_hash"])
-    return _checked(dedupe_key, Winner.of(record, partition))
+    return _checked(dedupe_key, candidate_of(record, partition))
 
 
 def _checked(dedupe_key: DedupeKey, candidate: Winner) -> tuple[DedupeKey, Winner]:

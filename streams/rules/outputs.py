@@ -26,6 +26,7 @@ class Route(StrEnum):
     ACCEPTED = topicspecs.ACCEPTED.name
     DUPLICATES = topicspecs.DUPLICATES.name
     OUTBOX = topicspecs.OUTBOX.name
+    LOG = topicspecs.LOG_CHANGES.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
-from streams.rules.dedupe import WINNER_HEADER, Winner
+from streams.rules.dedupe import WINNER_HEADER
 from streams.rules.keys import petition_of_key
 from streams.rules.ledger import (
     MAIL_TO_HEADER,
@@ -58,7 +58,7 @@ def validate_record(
             continue
         record = verdict.record
         home = home_partition(verdict.submission_key, partitions)
-        candidate = Winner.of(record, home)
+        candidate = ledger.candidate(record, home)
         if home == position.partition:
             yield from ledger.settle(
                 verdict.dedupe_key,

@@ -16,6 +16,7 @@ check them all call these functions.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -29,6 +30,9 @@ LEAF_SIZE = 34
 COMMITMENT_TAG = b"countersign/signature/v1\n"
 #: The checkpoint extension line that carries the count the head vouches for.
 COUNT_PREFIX = "count "
+#: Separates the salt's HMAC from every other HMAC of the project.
+SALT_TAG = b"countersign/salt/v1\n"
+SALT_SIZE = 16
 
 
 class LeafKind(IntEnum):
@@ -42,6 +46,18 @@ def commitment(signature_id: str, country: str, salt: bytes) -> bytes:
     fields = [signature_id.encode(), country.encode(), salt]
     body = b"".join(len(f).to_bytes(2, "big") + f for f in fields)
     return hashlib.sha256(COMMITMENT_TAG + body).digest()
+
+
+def salt(key: bytes, signature_id: str) -> bytes:
+    """A signature's salt: derived, not drawn, so that a replay of the log's input
+    makes the same leaves; keyed, so that nobody without the key can test a guessed
+    signature id and country against a commitment."""
+    return hmac.new(key, SALT_TAG + signature_id.encode(), hashlib.sha256).digest()[:SALT_SIZE]
+
+
+def signature_commitment(key: bytes, signature_id: str, country: str) -> bytes:
+    """The commitment of a signature's leaves, with its salt under ``key``."""
+    return commitment(signature_id, country, salt(key, signature_id))
 
 
 def leaf(kind: LeafKind, committed: bytes) -> bytes:
@@ -114,9 +130,9 @@ def audit(leaves: Sequence[bytes], heads: Sequence[Checkpoint]) -> Audit:
 
 def _replay(leaves: Sequence[bytes], report: Audit) -> list[int]:
     """The count after each prefix of ``leaves`` (index n: the first n), checking that
-    each signature is added once and removed only after it was added."""
+    a signature is added only while it is not counted, and removed only while it is
+    (a signature reinstated after its removal is added again)."""
     live: set[bytes] = set()
-    ever: set[bytes] = set()
     counts = [0]
     for index, data in enumerate(leaves):
         try:
@@ -126,11 +142,10 @@ def _replay(leaves: Sequence[bytes], report: Audit) -> list[int]:
             counts.append(counts[-1])
             continue
         if kind is LeafKind.ADDED:
-            if committed in ever:
-                report.problems.append(f"leaf {index} adds a signature the log added before")
+            if committed in live:
+                report.problems.append(f"leaf {index} adds a signature the log counts already")
             else:
                 live.add(committed)
-                ever.add(committed)
                 report.added += 1
         elif committed not in live:
             report.problems.append(f"leaf {index} removes a signature that is not in the log")

@@ -26,16 +26,18 @@ and it is not counted again (the counts are rebuilt from the table on recovery).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import codec
 from schemas.writes import encode_writes, writes_key, writes_of
 from streams.core.metrics import EVENTS_IN, verdict_counter
+from streams.core.settings import Settings
 from streams.rules.dedupe import PartialCounts
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output
+from streams.rules.transparency import signature_commitment
 from streams.rules.verdict import SourcePosition
 from streams.worker.app import CountersignApp
 from streams.worker.engine import WritesPerRecord, table_written_per_record
@@ -45,7 +47,7 @@ from streams.worker.topology import Topology
 log = logging.getLogger(__name__)
 
 #: A ledger method that applies one record about one signer (``DedupeLedger.confirmation``).
-SignerEvent = Callable[[bytes | None, bytes | None, SourcePosition, datetime], Output | None]
+SignerEvent = Callable[[bytes | None, bytes | None, SourcePosition, datetime], list[Output]]
 
 #: rocksdict's default block cache is 2 GiB per partition; 6 partitions x 2 tables
 #: would reserve 24 GiB. 16 MiB each keeps the worker's memory bounded.
@@ -55,6 +57,19 @@ ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024 * 1024,
     "max_write_buffer_number": 2,
 }
+
+
+def leaf_function(settings: Settings) -> Callable[[Mapping[str, Any]], bytes] | None:
+    """A SignatureAccepted record's commitment in the public log, or None while the log
+    is off (docs/transparency.md)."""
+    if not settings.transparency_log:
+        return None
+    key = settings.transparency_salt_key.get_secret_value().encode()
+
+    def leaf_of(record: Mapping[str, Any]) -> bytes:
+        return signature_commitment(key, record["signature_id"], record["country"])
+
+    return leaf_of
 
 
 class DedupeStage:
@@ -82,7 +97,7 @@ class DedupeStage:
         self.writes = WritesPerRecord(
             self.winners, encode=encode_writes, new_key=writes_key, send=self._send_changelog
         )
-        self.ledger = DedupeLedger(self.writes)
+        self.ledger = DedupeLedger(self.writes, leaf_of=leaf_function(settings))
         self.app = app
         app.before_commit.append(self.persist_changelog_offsets)
         self.partial_codec = codec("PartialCount")
@@ -158,9 +173,9 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
         async def handle(message: Any) -> None:
             events_in.inc()
             read_at = SourcePosition(message.topic, message.partition, message.offset)
-            output = apply(message.key, message.value, read_at, datetime.now(UTC))
+            outputs = apply(message.key, message.value, read_at, datetime.now(UTC))
             stage.end_record(read_at)
-            if output is not None:
+            for output in outputs:
                 verdict_counter(output.verdict).inc()
                 await topics.send_output(output)
 

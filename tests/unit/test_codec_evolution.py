@@ -28,6 +28,9 @@ V1_RECORD = {
 RELEASED_FINGERPRINTS = {
     ("ConfirmationMail", 1): "a6606697917c6c42",
     ("ConfirmationMail", 2): "885cff3fa3bd86c3",
+    ("LogChange", 1): "8729dd5f8134f6cf",
+    ("LogHead", 1): "e13d9c75a7a91273",
+    ("LogLeaf", 1): "36ca02fbaef63ac4",
     ("MailFailure", 1): "058ec1df5cda6baa",
     ("MailHistory", 1): "ff4f94eea635615e",
     ("PartialCount", 1): "12914f2dea1156f0",

@@ -33,6 +33,9 @@ def test_every_record_type_has_a_schema_file() -> None:
     assert default_registry().names() == [
         "ConfirmationMail",
         "Erasure",
+        "LogChange",
+        "LogHead",
+        "LogLeaf",
         "MailFailure",
         "MailHistory",
         "PartialCount",

@@ -68,7 +68,8 @@ def confirmation(ledger: DedupeLedger, key: DedupeKey, home: int, offset: int = 
         }
     )
     at = SourcePosition("signatures.confirmations", home, offset)
-    return ledger.confirmation(key.encode(), value, at, NOW)
+    outputs = ledger.confirmation(key.encode(), value, at, NOW)
+    return outputs[0] if outputs else None
 
 
 def test_a_signature_that_must_confirm_is_accepted_pending_and_asks_for_a_mail() -> None:
@@ -169,8 +170,8 @@ def test_a_pending_signature_sent_home_carries_its_address_and_asks_for_the_mail
 
 def test_a_confirmation_that_cannot_be_read_is_a_dead_letter() -> None:
     at = SourcePosition("signatures.confirmations", 0, 0)
-    output = DedupeLedger({}).confirmation(b"confirm:zz", b"junk", at, NOW)
-    assert output is not None and (output.route, output.verdict) == (Route.REJECTED, "malformed")
+    (output,) = DedupeLedger({}).confirmation(b"confirm:zz", b"junk", at, NOW)
+    assert (output.route, output.verdict) == (Route.REJECTED, "malformed")
 
 
 def test_a_confirmation_delivered_again_writes_its_entry_again() -> None:

@@ -21,6 +21,9 @@ EXPECTED = {
     "mail.history": ("compact", "-"),
     "keys.signers": ("compact", "-"),
     "privacy.erasures": ("delete", "-1"),
+    "transparency.changes": ("delete", "-1"),
+    "transparency.leaves": ("delete", "-1"),
+    "transparency.heads": ("compact", "-"),
 }
 
 

@@ -114,7 +114,15 @@ def test_a_signature_added_twice_or_removed_unadded_is_caught() -> None:
     log = [leaf(LeafKind.ADDED, c[0]), leaf(LeafKind.ADDED, c[0]), leaf(LeafKind.REMOVED, c[1])]
     report = audit(log, [])
     assert report.problems == [
-        "leaf 1 adds a signature the log added before",
+        "leaf 1 adds a signature the log counts already",
         "leaf 2 removes a signature that is not in the log",
     ]
     assert report.count == 1
+
+
+def test_a_signature_reinstated_after_its_removal_is_added_again() -> None:
+    (c,) = signatures(1)
+    log = [leaf(LeafKind.ADDED, c), leaf(LeafKind.REMOVED, c), leaf(LeafKind.ADDED, c)]
+    report = audit(log, [])
+    assert report.problems == []
+    assert (report.added, report.removed, report.count) == (2, 1, 1)
