@@ -17,8 +17,13 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Self
 
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
 from streams.core.errors import ChildFailed
+from streams.core.kafka_security import KafkaSecuritySettings
 from streams.core.settings import Settings
+from streams.core.transparency_settings import TransparencySettings
 
 
 def free_port() -> int:
@@ -27,6 +32,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _spelled(settings: Settings, group: type[BaseSettings]) -> dict[str, str]:
+    """The settings of one group (a mixin of ``Settings``) as environment variables."""
+    spelled: dict[str, str] = {}
+    for name in group.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        spelled[f"COUNTERSIGN_{name.upper()}"] = str(value)
+    return spelled
 
 
 def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -54,7 +74,8 @@ def environment(settings: Settings, extra: dict[str, str] | None = None) -> dict
             settings.consumer_session_timeout_seconds
         ),
     }
-    spelled |= settings.kafka_security_environment()
+    for group in (KafkaSecuritySettings, TransparencySettings):
+        spelled |= _spelled(settings, group)
     if settings.clickhouse_dsn:
         spelled["COUNTERSIGN_CLICKHOUSE_DSN"] = settings.clickhouse_dsn
     if settings.master_key_file is not None:  # the child reads the file too

@@ -81,20 +81,6 @@ class KafkaSecuritySettings(BaseSettings):
             )
         return self.kafka_security_protocol
 
-    def kafka_security_environment(self) -> dict[str, str]:
-        """These settings as a child process's environment variables."""
-        spelled: dict[str, str] = {}
-        for name in KafkaSecuritySettings.model_fields:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            elif isinstance(value, bool):
-                value = str(value).lower()
-            spelled[f"COUNTERSIGN_{name.upper()}"] = str(value)
-        return spelled
-
     @model_validator(mode="after")
     def _kafka_login_is_complete(self) -> Self:
         """Refuse at start what would only fail at the first connection."""

@@ -2,9 +2,10 @@
 dashboard, in one process (``serve``, the embedded default) or as separate roles.
 
 - The **sink** writes the pipeline's output topics into ClickHouse, applies the
-  migrations, and runs the jobs that must run once per pipeline (the keys' ticker and
-  the retention schedule). One per ClickHouse database: its consumer group divides the
-  partitions, but two would race the migrations.
+  migrations, and runs the jobs that must run once per pipeline (the keys' ticker,
+  the retention schedule, and with the public log on, its writer). One per
+  ClickHouse database: its consumer group divides the partitions, but two would race
+  the migrations.
 - The **API** only reads ClickHouse (a read-only user is enough: docs/scaling.md) and
   takes any number of replicas, each serving the dashboard, the API, the live feeds and
   /ops. An embedded chdb:// directory opens in one process only, so a replica needs a
@@ -35,6 +36,7 @@ from sinks.clickhouse.migrate import migrate, pending
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
 from sinks.clickhouse.service import SinkService
+from sinks.transparency.writer import LogWriter
 from streams.catalogue.follower import PetitionLookup
 from streams.core.capped_site import CappedSite
 from streams.core.errors import ConfigurationError
@@ -85,6 +87,8 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
         await asyncio.to_thread(petitions.start)
         stack.push_async_callback(asyncio.to_thread, petitions.stop)
         sink_service = await start_sink(settings, stack) if sink else None
+        if sink and settings.transparency_log:
+            await start_log_writer(settings, stack)
         eraser, retention = await start_privacy(settings, stack, petitions, with_jobs=sink)
         rebuild = None
         if sink_service is not None and not settings.clickhouse_cluster:
@@ -145,6 +149,16 @@ async def start_sink(settings: Settings, stack: AsyncExitStack) -> SinkService:
     stack.push_async_callback(asyncio.to_thread, service.stop)
     REGISTRY.register(SinkCollector(service))
     return service
+
+
+async def start_log_writer(settings: Settings, stack: AsyncExitStack) -> LogWriter:
+    """The petitions' public logs: their single writer, one per pipeline, beside the
+    sink (docs/transparency.md)."""
+    writer = LogWriter(settings)
+    writer.start()
+    stack.push_async_callback(asyncio.to_thread, writer.stop)
+    log.info("the public logs' writer runs (heads signed as %s)", writer.signer.name)
+    return writer
 
 
 async def start_privacy(

@@ -1,0 +1,126 @@
+"""The public log end to end (docs/transparency.md): the worker says whether each
+signature counts, the sink's writer appends the leaves and signs the heads, and at the
+end every petition's log adds up to its count, passes the public audit against the
+heads it signed, and proves a signer's leaf; with the worker and the writer each
+killed (SIGKILL) mid-stream, nothing is appended twice or lost."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.codec import codec
+from streams.core.logscan import scan, whole_log
+from streams.core.settings import Settings
+from streams.core.topicspecs import LOG_HEADS, LOG_LEAVES
+from streams.core.transparency_settings import DEVELOPMENT_TRANSPARENCY_SIGNER_KEY
+from streams.rules import merkle
+from streams.rules.signed_note import Checkpoint, Signer, open_note
+from streams.rules.transparency import audit
+from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from tests.conftest import drop_topics, isolated_settings
+
+pytestmark = [pytest.mark.slow]
+
+VERIFIER = Signer.parse(DEVELOPMENT_TRANSPARENCY_SIGNER_KEY).verifier
+
+
+@pytest.fixture
+def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
+    logged = isolated_settings(kafka, test_id, tmp_path).model_copy(
+        update={"transparency_log": True, "transparency_head_interval_seconds": 1.0}
+    )
+    yield logged
+    drop_topics(logged)
+
+
+def the_logs(settings: Settings) -> tuple[dict[str, list[bytes]], dict[str, list[Checkpoint]]]:
+    """Every petition's leaves in order, and its signed heads (each checked against the
+    development key), as a reader of the log's topics sees them."""
+    leaf_codec, head_codec = codec("LogLeaf"), codec("LogHead")
+    leaves: dict[str, list[bytes]] = {}
+    for record in scan(settings, whole_log(settings, LOG_LEAVES.name)):
+        leaf = leaf_codec.decode(record.value)
+        petition = leaves.setdefault(leaf["petition_id"], [])
+        assert leaf["leaf_index"] == len(petition), "a petition's leaves are in order, no gap"
+        petition.append(leaf["leaf"])
+    heads: dict[str, list[Checkpoint]] = {}
+    for record in scan(settings, whole_log(settings, LOG_HEADS.name)):
+        head = head_codec.decode(record.value)
+        checkpoint = Checkpoint.parse(open_note(head["note"], VERIFIER))
+        assert checkpoint.size == head["tree_size"]
+        heads.setdefault(head["petition_id"], []).append(checkpoint)
+    return leaves, heads
+
+
+def counts_per_petition(counts: Counter[tuple[str, str, str]]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for (petition, _, _), n in counts.items():
+        totals[petition] += n
+    return dict(totals)
+
+
+def wait_for_logs(settings: Settings, expected: dict[str, int], timeout: float) -> None:
+    """Until every petition's newest head covers a log that adds up to ``expected``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        leaves, heads = the_logs(settings)
+        counts = {p: audit(leaves[p], []).count for p in leaves}
+        newest = {p: max(h.size for h in hs) for p, hs in heads.items()}
+        if counts == expected and all(newest.get(p) == len(leaves[p]) for p in leaves):
+            return
+        time.sleep(1)
+
+
+@pytest.mark.kills
+@pytest.mark.timeout(900)
+def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_killed(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = dataset_with_truth(29, 6_000, settings)
+    prepare(settings, petitions)
+    worker.start()
+    produce(settings, events)
+    assert worker.api is not None
+    serve = worker.api
+    # The writer first (its words are out before the counts they make, so it is mid-log
+    # only early on), then the worker.
+    restarts = ((serve, lambda: serve.start({})), (worker, worker.start))
+    logged_at_kill = []
+    for third, (victim, restart) in enumerate(restarts, start=1):
+        target = truth.total_accepted() * third // 3
+        while sum(results.counts().values()) < target and not results.matches(truth):
+            results.poll(0.5)
+        victim.kill()
+        logged_at_kill.append(sum(len(log) for log in the_logs(settings)[0].values()))
+        time.sleep(1)
+        restart()
+    results.wait_for(truth, timeout=600, worker=worker)
+    assert results.counts() == truth.counts
+    expected = counts_per_petition(truth.counts)
+    # The writer died with leaves still to append (those it had committed are counted
+    # here): its successor appended them.
+    assert logged_at_kill[0] < sum(expected.values()), logged_at_kill
+    wait_for_logs(settings, expected, timeout=120)
+
+    leaves, heads = the_logs(settings)
+    assert {p: audit(leaves[p], []).count for p in leaves} == expected
+    for petition, log in leaves.items():
+        report = audit(log, heads[petition])
+        assert report.problems == []
+        assert report.removed == 0  # nothing in this dataset is withdrawn or invalidated
+        assert max(h.size for h in heads[petition]) == len(log)
+    # A signer's leaf is in the newest head, proved from the leaves alone.
+    petition = max(leaves, key=lambda p: len(leaves[p]))
+    head = max(heads[petition], key=lambda h: h.size)
+    hashes = [merkle.leaf_hash(data) for data in leaves[petition]]
+    index = len(hashes) // 2
+    proof = merkle.inclusion_proof(index, hashes)
+    assert merkle.verify_inclusion(index, head.size, hashes[index], proof, head.root)
+    assert head.origin == f"{settings.transparency_origin}/{petition}"
+    assert head.extensions == (f"count {expected[petition]}",)
