@@ -53,6 +53,8 @@ REGIONAL_COUNT_COLUMNS = [
     "cut",
 ]
 CONFIRMATION_COLUMNS = ["petition_id", "email_hash", "signature_id", "confirmed_at", "source"]
+LOG_LEAF_COLUMNS = ["petition_id", "leaf_index", "leaf", "changes", "appended_at"]
+LOG_HEAD_COLUMNS = ["petition_id", "tree_size", "signatures", "note", "signed_at"]
 MODERATION_COLUMNS = [
     "petition_id",
     "email_hash",
@@ -98,3 +100,13 @@ def confirmation_row(record: dict[str, Any], _partition: int) -> list[Any]:
 
 def moderation_row(record: dict[str, Any], _partition: int) -> list[Any]:
     return [record[column] for column in MODERATION_COLUMNS]
+
+
+def log_leaf_row(record: dict[str, Any], _partition: int) -> list[Any]:
+    """A leaf of a petition's public log; its bytes as hex (a String column holds
+    text for every client)."""
+    return [{**record, "leaf": record["leaf"].hex()}[column] for column in LOG_LEAF_COLUMNS]
+
+
+def log_head_row(record: dict[str, Any], _partition: int) -> list[Any]:
+    return [record[column] for column in LOG_HEAD_COLUMNS]

@@ -44,11 +44,15 @@ from schemas.codec import codec
 from sinks.clickhouse.columns import row_problem
 from sinks.clickhouse.rows import (
     CONFIRMATION_COLUMNS,
+    LOG_HEAD_COLUMNS,
+    LOG_LEAF_COLUMNS,
     MODERATION_COLUMNS,
     REGIONAL_COUNT_COLUMNS,
     REJECTION_COLUMNS,
     SIGNATURE_COLUMNS,
     confirmation_row,
+    log_head_row,
+    log_leaf_row,
     moderation_row,
     regional_count_row,
     rejection_row,
@@ -62,6 +66,8 @@ from streams.core.topicspecs import (
     CONFIRMATIONS,
     COUNTS,
     DUPLICATES,
+    LOG_HEADS,
+    LOG_LEAVES,
     MODERATIONS,
     REJECTED,
 )
@@ -134,7 +140,11 @@ class ClickHouseSink:
         moderations = TableFeed(
             f"{database}.moderations", MODERATION_COLUMNS, "SignatureModerated", moderation_row
         )
+        log_leaves = TableFeed(f"{database}.log_leaves", LOG_LEAF_COLUMNS, "LogLeaf", log_leaf_row)
+        log_heads = TableFeed(f"{database}.log_heads", LOG_HEAD_COLUMNS, "LogHead", log_head_row)
         self.routes = {
+            settings.topic(LOG_LEAVES.name): log_leaves,
+            settings.topic(LOG_HEADS.name): log_heads,
             settings.topic(COUNTS.name): counts,
             settings.topic(CONFIRMATIONS.name): confirmations,
             settings.topic(MODERATIONS.name): moderations,

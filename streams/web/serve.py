@@ -32,6 +32,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse.audit import AuditQueries
 from sinks.clickhouse.client import connect_with
+from sinks.clickhouse.log_queries import LogReader
 from sinks.clickhouse.migrate import migrate, pending
 from sinks.clickhouse.queries import CountsReader
 from sinks.clickhouse.rebuild import Rebuild
@@ -45,11 +46,12 @@ from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
+from streams.rules.signed_note import Signer
 from streams.signerkeys.erasure import Eraser
 from streams.signerkeys.retention import RetentionJob, RetentionSchedule
 from streams.signerkeys.store import SignerKeys
 from streams.signerkeys.writer import KeyWriter, Ticker
-from streams.web import ops_privacy
+from streams.web import log_routes, ops_privacy
 from streams.web import server as web_server
 from streams.web.metrics import CONNECTIONS_REFUSED
 
@@ -103,6 +105,7 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
             AuditQueries(client, settings.clickhouse_database),
             rebuild,
             ops_privacy.Privacy(eraser, retention),
+            public_logs(settings, client, petitions),
         )
         app = web_server.build(routes) if api else web_server.build_health(routes)
         port = settings.api_port if api else settings.sink_port
@@ -121,6 +124,13 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
         await until_terminated()
         log.info("stopping: the web server, then the sink (its last batch is written first)")
         await runner.cleanup()
+
+
+def public_logs(settings: Settings, client: Client, petitions: PetitionLookup) -> log_routes.Logs:
+    """What the /log routes read, and the key that checks the heads."""
+    reader = LogReader(client, settings.clickhouse_database)
+    signer = Signer.parse(settings.transparency_signer_key.get_secret_value())
+    return log_routes.Logs(reader, log_routes.LeafHashes(reader), petitions, signer.verifier)
 
 
 async def wait_for_schema(client: Client, settings: Settings) -> None:

@@ -29,7 +29,7 @@ from streams.core.errors import Backpressure, RateLimited
 from streams.core.health import health_response, kafka_check, metrics_response
 from streams.core.metrics import REGISTRY
 from streams.core.settings import Settings
-from streams.web import ops, ops_privacy
+from streams.web import log_routes, ops, ops_privacy
 from streams.web.cache import Shared
 from streams.web.live import TIMELINE_FRESH_SECONDS, LiveFeeds
 
@@ -72,6 +72,8 @@ class Api:
     #: Erases signers' keys and runs retention (``/ops/erasures``, ``/ops/retention``);
     #: None: not offered here.
     privacy: ops_privacy.Privacy | None = None
+    #: The petitions' public logs (``/api/keys``, ``/api/petitions/{id}/log/...``).
+    logs: log_routes.Logs | None = None
 
 
 #: A timeline's question: petition, minutes, bucket.
@@ -118,6 +120,8 @@ def build(api: Api) -> web.Application:
             web.get("/metrics", metrics),
         ]
     )
+    if api.logs is not None:
+        log_routes.add_routes(app, api.logs)
     app.add_subapp("/ops/", ops.build(api.settings, api.audit, api.rebuild, api.privacy))
     if STATIC.is_dir():
         app.router.add_static("/static/", STATIC)

@@ -6,10 +6,13 @@ killed (SIGKILL) mid-stream, nothing is appended twice or lost."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +22,7 @@ from streams.core.settings import Settings
 from streams.core.topicspecs import LOG_HEADS, LOG_LEAVES
 from streams.core.transparency_settings import DEVELOPMENT_TRANSPARENCY_SIGNER_KEY
 from streams.rules import merkle
-from streams.rules.signed_note import Checkpoint, Signer, open_note
+from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import Results, WorkerProcess, prepare, produce
@@ -115,12 +118,47 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
         assert report.problems == []
         assert report.removed == 0  # nothing in this dataset is withdrawn or invalidated
         assert max(h.size for h in heads[petition]) == len(log)
-    # A signer's leaf is in the newest head, proved from the leaves alone.
     petition = max(leaves, key=lambda p: len(leaves[p]))
     head = max(heads[petition], key=lambda h: h.size)
-    hashes = [merkle.leaf_hash(data) for data in leaves[petition]]
-    index = len(hashes) // 2
-    proof = merkle.inclusion_proof(index, hashes)
-    assert merkle.verify_inclusion(index, head.size, hashes[index], proof, head.root)
     assert head.origin == f"{settings.transparency_origin}/{petition}"
     assert head.extensions == (f"count {expected[petition]}",)
+    check_the_api(
+        f"http://127.0.0.1:{worker.web_port}", petition, leaves[petition], heads[petition]
+    )
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return json.load(answer)
+
+
+def check_the_api(api: str, petition: str, leaves: list[bytes], heads: list[Checkpoint]) -> None:
+    """What anyone can check from the API alone, against the key it publishes."""
+    verifier = Verifier.parse(get(f"{api}/api/keys")["transparency"]["key"])
+    assert verifier == VERIFIER
+    deadline = time.monotonic() + 60  # the sink stores the newest head shortly after
+    while (served := get(f"{api}/api/petitions/{petition}/log/head"))["tree_size"] < len(leaves):
+        assert time.monotonic() < deadline, served
+        time.sleep(0.5)
+    newest = Checkpoint.parse(open_note(served["note"], verifier))
+    assert newest.size == len(leaves) == served["tree_size"]
+    # A signer's leaf: found by its bytes, proved against the newest head.
+    index = len(leaves) // 2
+    proved = get(f"{api}/api/petitions/{petition}/log/proof?leaf={leaves[index].hex()}")
+    path = [bytes.fromhex(node) for node in proved["proof"]]
+    assert proved["leaf_index"] == index
+    leaf_hash = merkle.leaf_hash(leaves[index])
+    assert merkle.verify_inclusion(index, newest.size, leaf_hash, path, newest.root)
+    # The oldest head the writer signed is a prefix of the newest.
+    oldest = min(heads, key=lambda h: h.size)
+    answer = get(f"{api}/api/petitions/{petition}/log/consistency?from={oldest.size}")
+    path = [bytes.fromhex(node) for node in answer["proof"]]
+    assert merkle.verify_consistency(oldest.size, newest.size, path, oldest.root, newest.root)
+    # Every leaf, a page at a time, as an auditor downloads them.
+    pages, start = [], 0
+    while page := get(f"{api}/api/petitions/{petition}/log/leaves?start={start}&end={start + 700}")[
+        "leaves"
+    ]:
+        pages += [bytes.fromhex(data) for data in page]
+        start += len(page)
+    assert pages == leaves
