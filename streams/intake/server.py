@@ -37,6 +37,7 @@ from streams.core.errors import (
     PublishFailed,
 )
 from streams.core.health import metrics_response
+from streams.core.settings import Settings
 from streams.intake import pages
 from streams.intake.body import FORM_TYPES, MAX_BODY_BYTES, accept_language, read_fields, wants_html
 from streams.intake.confirm import confirm
@@ -46,6 +47,9 @@ from streams.intake.service import Intake, refusal
 from streams.intake.withdraw import withdraw, withdraw_page
 from streams.publish import Signature
 from streams.publish.signature import RESEND_HEADER
+from streams.rules import receipt_file
+from streams.rules.countries import normalize_country
+from streams.rules.transparency import salt
 
 log = logging.getLogger(__name__)
 #: A user agent is kept for abuse analysis, not in full.
@@ -158,7 +162,19 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
         location = f"/petitions/{petition_id}/thanks?signature_id={signature.signature_id}"
         raise web.HTTPSeeOther(location + ("&embed=1" if embed else ""))
     headers = {RESEND_HEADER: "remembered"} if remembered else {}
-    return web.json_response({"signature_id": signature.signature_id}, status=202, headers=headers)
+    answer: dict[str, Any] = {"signature_id": signature.signature_id}
+    if intake.settings.transparency_log:
+        answer["receipt"] = receipt_claim(intake.settings, signature)
+    return web.json_response(answer, status=202, headers=headers)
+
+
+def receipt_claim(settings: Settings, signature: Signature) -> dict[str, Any]:
+    """The first half of the signer's receipt (docs/transparency.md): enough to find
+    their leaf in the petition's public log and check it there, on /receipt."""
+    key = settings.transparency_salt_key.get_secret_value().encode()
+    # As the worker will have it (upper case): the leaf is made from that.
+    signature_id, country = signature.signature_id, normalize_country(signature.country)
+    return receipt_file.claim(signature.petition_id, signature_id, country, salt(key, signature_id))
 
 
 async def healthz(request: web.Request) -> web.Response:

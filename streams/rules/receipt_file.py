@@ -1,4 +1,11 @@
-"""A receipt as the JSON file a signer keeps (format 1): bytes as base64."""
+"""A receipt as the JSON file a signer keeps (format 1): bytes as base64.
+
+The intake hands a signer the first half when Kafka has their signature (``claim``):
+the petition, the signature id, the country and the salt, which are enough to find
+their leaf. The proof and the signed head come from the log once a head covers it
+(``countersign verify-receipt --api``, the ``/receipt`` page); a receipt with them is
+checked offline (``loads``, ``check_receipt``).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +34,41 @@ def dumps(receipt: Receipt) -> str:
         },
         indent=2,
     )
+
+
+def claim(petition_id: str, signature_id: str, country: str, salt: bytes) -> dict[str, Any]:
+    """A receipt's first half, as the intake's 202 answer carries it."""
+    return {
+        "receipt": FORMAT,
+        "petition_id": petition_id,
+        "signature_id": signature_id,
+        "country": country,
+        "salt": base64.b64encode(salt).decode(),
+    }
+
+
+def is_claim(text: str) -> bool:
+    """Whether ``text`` holds only a receipt's first half (no proof, no head yet)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "head" not in data and "leaf_index" not in data
+
+
+def loads_claim(text: str) -> tuple[str, str, str, bytes]:
+    """(petition, signature id, country, salt) of a receipt or its first half."""
+    try:
+        data: dict[str, Any] = json.loads(text)
+    except ValueError as exc:
+        raise NoteError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("receipt") != FORMAT:
+        raise NoteError(f"not a receipt of format {FORMAT}")
+    try:
+        salt = base64.b64decode(data["salt"], validate=True)
+        return str(data["petition_id"]), str(data["signature_id"]), str(data["country"]), salt
+    except (KeyError, TypeError, binascii.Error) as exc:
+        raise NoteError(f"not a readable receipt: {exc!r}") from None
 
 
 def loads(text: str) -> Receipt:

@@ -25,12 +25,15 @@ from streams.rules import merkle
 from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.processes import IntakeProcess, Results, WorkerProcess, prepare, produce
 from tests.conftest import drop_topics, isolated_settings
+from tests.intake_client import post_json
 
 pytestmark = [pytest.mark.slow]
 
 VERIFIER = Signer.parse(DEVELOPMENT_TRANSPARENCY_SIGNER_KEY).verifier
+#: The truth's own region of Syria (docs/regions), apart from the pipeline's table.
+REGION_OF_SY = "Middle East and North Africa"
 
 
 @pytest.fixture
@@ -83,11 +86,26 @@ def wait_for_logs(settings: Settings, expected: dict[str, int], timeout: float) 
 @pytest.mark.kills
 @pytest.mark.timeout(900)
 def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_killed(
-    settings: Settings, worker: WorkerProcess, results: Results
+    settings: Settings,
+    worker: WorkerProcess,
+    intake: IntakeProcess,
+    results: Results,
+    tmp_path: Path,
 ) -> None:
     events, petitions, truth = dataset_with_truth(29, 6_000, settings)
     prepare(settings, petitions)
     worker.start()
+    intake.start(wait_for_petition=petitions[0].petition_id)
+    # One signer through the intake keeps the first half of their receipt.
+    signed = post_json(
+        intake.url,
+        petitions[0].petition_id,
+        {"full_name": "Layla Haddad", "email": "layla@example.org", "country": "sy"},
+    )
+    assert signed.status == 202, signed
+    claim = signed.body["receipt"]
+    assert (claim["petition_id"], claim["country"]) == (petitions[0].petition_id, "SY")
+    truth.counts[(petitions[0].petition_id, REGION_OF_SY, "SY")] += 1
     produce(settings, events)
     assert worker.api is not None
     serve = worker.api
@@ -122,9 +140,9 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
     head = max(heads[petition], key=lambda h: h.size)
     assert head.origin == f"{settings.transparency_origin}/{petition}"
     assert head.extensions == (f"count {expected[petition]}",)
-    check_the_api(
-        f"http://127.0.0.1:{worker.web_port}", petition, leaves[petition], heads[petition]
-    )
+    api = f"http://127.0.0.1:{worker.web_port}"
+    check_the_api(api, petition, leaves[petition], heads[petition])
+    check_the_tools(worker, api, claim, tmp_path)
 
 
 def get(url: str) -> Any:
@@ -162,3 +180,36 @@ def check_the_api(api: str, petition: str, leaves: list[bytes], heads: list[Chec
         pages += [bytes.fromhex(data) for data in page]
         start += len(page)
     assert pages == leaves
+
+
+def check_the_tools(worker: WorkerProcess, api: str, claim: dict[str, Any], tmp: Path) -> None:
+    """The signer's receipt holds with ``verify-receipt`` (from the intake's half, then
+    offline from the whole), a changed one does not; ``audit-log`` holds, and catches
+    a forked head kept from before."""
+    key = VERIFIER.encode()
+    (tmp / "claim.json").write_text(json.dumps(claim))
+    verify = ["verify-receipt", "--key", key]
+    whole = ["--api", api, "--save", str(tmp / "r.json")]
+    held = worker.run([*verify, str(tmp / "claim.json"), *whole], tmp / "cli.log")
+    assert "the receipt holds" in held.stdout
+    worker.run([*verify, str(tmp / "r.json")], tmp / "cli.log")
+    changed = json.loads((tmp / "r.json").read_text()) | {"country": "FR"}
+    (tmp / "changed.json").write_text(json.dumps(changed))
+    refused = worker.run([*verify, str(tmp / "changed.json")], tmp / "cli.log", expect=1)
+    assert "does not hold" in refused.stdout + refused.stderr
+
+    petition = claim["petition_id"]
+    audit = ["audit-log", petition, "--api", api, "--key", key, "--heads", str(tmp / "heads")]
+    done = worker.run(audit, tmp / "cli.log")
+    assert f"the log of {petition} holds" in done.stdout
+    # A head of the same log, signed with the log's key, that another log grew from.
+    newest = Checkpoint.parse(open_note((tmp / "heads").read_text().split("\x00")[0], VERIFIER))
+    forked = Checkpoint(newest.origin, 2, merkle.root([merkle.leaf_hash(b"other")] * 2), ())
+    fork = Signer.parse(DEVELOPMENT_TRANSPARENCY_SIGNER_KEY).sign(forked.text())
+    with (tmp / "heads").open("a") as heads:
+        heads.write(fork + "\x00\n")
+    caught = worker.run(audit, tmp / "cli.log", expect=1)
+    assert (
+        "the head at size 2 does not match the log's first 2 leaves"
+        in caught.stdout + caught.stderr
+    )

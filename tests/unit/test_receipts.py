@@ -82,7 +82,7 @@ def test_the_cli_says_the_receipt_holds_and_exits_0(tmp_path: Path) -> None:
     run = verify(path, LOG_KEY.verifier.encode())
     assert run.returncode == 0, run.stderr
     assert "signature sig-5 is leaf 5 of countersign.example/syria-icc" in run.stdout
-    assert "(count 7)" in run.stdout
+    assert "the log counts 7" in run.stdout
 
 
 def test_the_cli_says_why_a_receipt_fails_and_exits_1(tmp_path: Path) -> None:
