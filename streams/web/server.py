@@ -112,6 +112,7 @@ def build(api: Api) -> web.Application:
         [
             web.get("/", dashboard),
             web.get("/moderation", moderation_page),
+            web.get("/receipt", receipt_page),
             web.get("/api/petitions", list_petitions),
             web.get("/api/petitions/{petition_id}/counts", petition_counts),
             web.get("/api/petitions/{petition_id}/timeline", petition_timeline),
@@ -163,6 +164,12 @@ async def moderation_page(_: web.Request) -> web.StreamResponse:
     """The ops page (sources, invalidate, reinstate): a shell that holds no data; its
     script calls the /ops routes with the token the user types."""
     return web.FileResponse(STATIC / "moderation.html")
+
+
+async def receipt_page(_: web.Request) -> web.StreamResponse:
+    """A signer checks their receipt against the public log, in their own browser
+    (``frontend/receipt.js``; docs/transparency.md)."""
+    return web.FileResponse(STATIC / "receipt.html")
 
 
 async def list_petitions(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from schemas.codec import codec
 from streams.core.logscan import scan, whole_log
@@ -26,6 +29,7 @@ from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import IntakeProcess, Results, WorkerProcess, prepare, produce
+from tests.browser.test_sign_form import chrome
 from tests.conftest import drop_topics, isolated_settings
 from tests.intake_client import post_json
 
@@ -143,6 +147,7 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
     api = f"http://127.0.0.1:{worker.web_port}"
     check_the_api(api, petition, leaves[petition], heads[petition])
     check_the_tools(worker, api, claim, tmp_path)
+    check_the_page(api, claim)
 
 
 def get(url: str) -> Any:
@@ -213,3 +218,21 @@ def check_the_tools(worker: WorkerProcess, api: str, claim: dict[str, Any], tmp:
         "the head at size 2 does not match the log's first 2 leaves"
         in caught.stdout + caught.stderr
     )
+
+
+def check_the_page(api: str, claim: dict[str, Any]) -> None:
+    """The signer's browser checks the intake's half of their receipt on /receipt (a
+    link can carry it in its fragment, which never reaches the server)."""
+    browser = chrome(javascript=True)
+    try:
+        fragment = urllib.parse.urlencode({"receipt": json.dumps(claim)})
+        browser.get(f"{api}/receipt#{fragment}")
+        key = browser.find_element(By.ID, "key")
+        WebDriverWait(browser, 10).until(lambda _: key.get_attribute("value"))
+        assert key.get_attribute("value") == VERIFIER.encode()
+        browser.find_element(By.CSS_SELECTOR, "#check button").click()
+        result = browser.find_element(By.ID, "result")
+        WebDriverWait(browser, 20).until(lambda _: result.text not in ("", "Checking…"))
+        assert result.text.startswith("Your signature is in the log: leaf "), result.text
+    finally:
+        browser.quit()

@@ -9,92 +9,21 @@ The server here is a real HTTP server on loopback that serves a log as the API d
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from streams.audit.public_log import PublicLog, audit_log, receipt_from_log, still_in_the_log
-from streams.rules import merkle
 from streams.rules.log_writer import PetitionLog
 from streams.rules.signed_note import NoteError, Signer
 from streams.rules.transparency import LeafKind, leaf, salt, signature_commitment
-
-KEY = b"salt-key-of-this-test-0123456789"
-SIGNER = Signer("countersign.test", bytes(range(32)))
-PETITION = "syria-icc"
-
-
-def honest_leaves(n: int) -> list[bytes]:
-    return [leaf(LeafKind.ADDED, signature_commitment(KEY, f"sig-{i}", "SY")) for i in range(n)]
-
-
-def signed_head(leaves: list[bytes]) -> str:
-    log = PetitionLog(PETITION)
-    for data in leaves:
-        log.append(data, 0)
-    return log.sign("countersign.test", SIGNER)
-
-
-class Served:
-    """What the server answers: its leaves and the head it signs."""
-
-    def __init__(self, leaves: list[bytes], note: str) -> None:
-        self.leaves = leaves
-        self.note = note
-
-    def answer(self, path: str, query: dict[str, str]) -> Any:
-        hashes = [merkle.leaf_hash(data) for data in self.leaves]
-        size = int(self.note.split("\n")[1])
-        if path.endswith("/log/head"):
-            return {"tree_size": size, "note": self.note}
-        if path.endswith("/log/leaves"):
-            start, end = int(query["start"]), int(query["end"])
-            return {"start": start, "leaves": [d.hex() for d in self.leaves[start:end]]}
-        if path.endswith("/log/proof"):
-            wanted = leaf(LeafKind.ADDED, bytes.fromhex(query["commitment"]))
-            index = self.leaves.index(wanted)
-            proof = merkle.inclusion_proof(index, hashes[:size])
-            return {
-                "leaf_index": index,
-                "proof": [node.hex() for node in proof],
-                "head": {"note": self.note},
-            }
-        if path.endswith("/log/consistency"):
-            old, new = int(query["from"]), int(query["to"])
-            return {"proof": [node.hex() for node in merkle.consistency_proof(old, hashes[:new])]}
-        raise AssertionError(path)
+from tests.log_server import KEY, PETITION, SIGNER, Served, honest_leaves, log_server, signed_head
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[Served]]]:
-    """A log server on loopback; the test sets what it serves (``served[0]``)."""
-    served: list[Served] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            body = json.dumps(served[0].answer(url.path, query)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
-    finally:
-        httpd.shutdown()
+    with log_server() as running:
+        yield running
 
 
 def test_an_honest_log_passes_its_audit(server: tuple[str, list[Served]]) -> None:

@@ -15,13 +15,14 @@ const dist = join(repo, "streams", "web", "static", "dist");
 mkdirSync(dist, { recursive: true });
 
 await build({
-  entryPoints: [join(here, "dashboard.js")],
+  // The dashboard, and the /receipt page's check (docs/transparency.md).
+  entryPoints: [join(here, "dashboard.js"), join(here, "receipt.js")],
   bundle: true,
   format: "esm",
   target: "es2020",
   minify: true,
   sourcemap: true,
-  outfile: join(dist, "dashboard.js"),
+  outdir: dist,
   logLevel: "warning",
 });
 
