@@ -15,7 +15,7 @@ HELM := .cache/bin/helm
 DASHBOARD := streams/web/static/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help install fonts browser helm run test lint bench bench-pipeline bench-scale soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser helm run test lint bench bench-pipeline bench-scale bench-transparency soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into
 
 bench-scale: install ## 1, 2 and 3 workers on the 3-node cluster (BENCH_EVENTS, default 30,000)
 	$(PY) -m bench.scale
+
+bench-transparency: kafka-up ## the public log's cost: the pipeline with it off and on, and auditing 165,953 leaves
+	$(PY) -m bench.transparency
 
 bench-pipeline: kafka-up .venv-quix/.installed ## pipeline vs passthrough and the Quix Streams peer (BENCH_EVENTS, default 1,000,000)
 	$(PY) -m bench.pipeline

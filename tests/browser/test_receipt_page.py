@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -23,6 +24,7 @@ from tests.browser.test_sign_form import chrome
 from tests.log_server import KEY, PETITION, SIGNER, Served, honest_leaves, log_server, signed_head
 
 pytestmark = [pytest.mark.slow]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,8 @@ def test_a_signers_receipt_holds_in_the_browser(
         f"countersign.test/{PETITION}, signed by countersign.test; the log counts 9 signatures."
     )
     assert browser.find_element(By.ID, "keep").is_displayed()
+    browser.set_window_size(1000, 800)
+    browser.save_screenshot(str(DOCS / "receipt.png"))
 
 
 def test_a_changed_receipt_does_not_hold(
