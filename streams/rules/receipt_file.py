@@ -56,14 +56,20 @@ def is_claim(text: str) -> bool:
     return isinstance(data, dict) and "head" not in data and "leaf_index" not in data
 
 
-def loads_claim(text: str) -> tuple[str, str, str, bytes]:
-    """(petition, signature id, country, salt) of a receipt or its first half."""
+def _receipt_object(text: str) -> dict[str, Any]:
+    """The JSON object of a receipt (or its first half) of this format."""
     try:
-        data: dict[str, Any] = json.loads(text)
+        data = json.loads(text)
     except ValueError as exc:
         raise NoteError(f"not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("receipt") != FORMAT:
         raise NoteError(f"not a receipt of format {FORMAT}")
+    return data
+
+
+def loads_claim(text: str) -> tuple[str, str, str, bytes]:
+    """(petition, signature id, country, salt) of a receipt or its first half."""
+    data = _receipt_object(text)
     try:
         salt = base64.b64decode(data["salt"], validate=True)
         return str(data["petition_id"]), str(data["signature_id"]), str(data["country"]), salt
@@ -73,12 +79,7 @@ def loads_claim(text: str) -> tuple[str, str, str, bytes]:
 
 def loads(text: str) -> Receipt:
     """The receipt in ``text``, or ``NoteError`` naming what is missing or wrong."""
-    try:
-        data: dict[str, Any] = json.loads(text)
-    except ValueError as exc:
-        raise NoteError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("receipt") != FORMAT:
-        raise NoteError(f"not a receipt of format {FORMAT}")
+    data = _receipt_object(text)
     try:
         return Receipt(
             petition_id=str(data["petition_id"]),
