@@ -40,7 +40,7 @@ from streams.core import kafka
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
-from streams.core.topicspecs import ALL_TOPICS, SUBMITTED
+from streams.core.topicspecs import SUBMITTED, topics_in_use
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
 from streams.testing.processes import IntakeProcess, free_port
 
@@ -276,7 +276,9 @@ def submissions_on_submitted(settings: Settings) -> int:
 
 def delete_topics(settings: Settings) -> None:
     admin = kafka.admin_client(settings)
-    for future in admin.delete_topics([settings.topic(t.name) for t in ALL_TOPICS]).values():
+    for future in admin.delete_topics(
+        [settings.topic(t.name) for t in topics_in_use(settings)]
+    ).values():
         try:
             future.result()
         except Exception as exc:  # leftovers are harmless; say so

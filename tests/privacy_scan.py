@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topicspecs import ALL_TOPICS
+from streams.core.topicspecs import topics_in_use
 from streams.testing.processes import REPO
 
 #: Run in a process of its own: chDB opens a directory in one process at a time.
@@ -42,7 +42,7 @@ print(json.dumps({"tables": len(tables), "rows": rows, "found": found}))
 def topic_records_holding(settings: Settings, needles: list[bytes]) -> list[str]:
     """Records (key, value or a header) of any of the pipeline's topics holding a needle."""
     found = []
-    for spec in ALL_TOPICS:
+    for spec in topics_in_use(settings):
         for record in scan(settings, whole_log(settings, spec.name)):
             blobs = [record.key or b"", record.value or b""]
             blobs += [value or b"" for _, value in record.headers]

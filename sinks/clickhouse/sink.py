@@ -142,9 +142,14 @@ class ClickHouseSink:
         )
         log_leaves = TableFeed(f"{database}.log_leaves", LOG_LEAF_COLUMNS, "LogLeaf", log_leaf_row)
         log_heads = TableFeed(f"{database}.log_heads", LOG_HEAD_COLUMNS, "LogHead", log_head_row)
+        # The public log's topics exist only with the log on (``topics_in_use``).
+        logs = (
+            {settings.topic(LOG_LEAVES.name): log_leaves, settings.topic(LOG_HEADS.name): log_heads}
+            if settings.transparency_log
+            else {}
+        )
         self.routes = {
-            settings.topic(LOG_LEAVES.name): log_leaves,
-            settings.topic(LOG_HEADS.name): log_heads,
+            **logs,
             settings.topic(COUNTS.name): counts,
             settings.topic(CONFIRMATIONS.name): confirmations,
             settings.topic(MODERATIONS.name): moderations,

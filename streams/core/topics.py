@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from streams.core.errors import TopicError
 from streams.core.kafka import admin_client, cluster_metadata
 from streams.core.settings import Settings
-from streams.core.topicspecs import ALL_TOPICS, COUNTS, VALID, TopicSpec
+from streams.core.topicspecs import COUNTS, VALID, TopicSpec, topics_in_use
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
     existing = set(cluster_metadata(admin, settings, timeout).topics)
     outcome: dict[str, str] = {}
     missing: list[NewTopic] = []
-    for spec in ALL_TOPICS:
+    for spec in topics_in_use(settings):
         name = settings.topic(spec.name)
         if name in existing:
             outcome[name] = "exists"
@@ -118,7 +118,8 @@ def describe_topics(settings: Settings, *, timeout: float = 15.0) -> list[TopicD
     """What the cluster says about each of our topics (missing ones included)."""
     admin = admin_client(settings)
     metadata = cluster_metadata(admin, settings, timeout).topics
-    names = [settings.topic(spec.name) for spec in ALL_TOPICS]
+    specs = topics_in_use(settings)
+    names = [settings.topic(spec.name) for spec in specs]
     resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names if n in metadata]
     configs: dict[str, dict[str, str]] = {}
     for resource, future in (
@@ -130,7 +131,7 @@ def describe_topics(settings: Settings, *, timeout: float = 15.0) -> list[TopicD
             raise TopicError(f"cannot describe {resource.name}: {exc.args[0].str()}") from exc
         configs[resource.name] = {key: entry.value for key, entry in entries.items()}
     described = []
-    for spec, name in zip(ALL_TOPICS, names, strict=True):
+    for spec, name in zip(specs, names, strict=True):
         topic = metadata.get(name)
         partitions = None if topic is None else len(topic.partitions)
         replication = None

@@ -153,3 +153,16 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     LOG_LEAVES,
     LOG_HEADS,
 )
+
+#: The public log's topics: made and read only with ``COUNTERSIGN_TRANSPARENCY_LOG``.
+TRANSPARENCY_TOPICS: tuple[TopicSpec, ...] = (LOG_CHANGES, LOG_LEAVES, LOG_HEADS)
+
+
+def topics_in_use(settings: Settings) -> tuple[TopicSpec, ...]:
+    """The topics a pipeline with these settings makes and reads: every one of the
+    contract, the public log's only when it is on (a topic costs the brokers its
+    partitions, and the tests make a pipeline each). ``topics manifest`` lists them
+    all, for a platform that may turn the log on."""
+    if settings.transparency_log:
+        return ALL_TOPICS
+    return tuple(spec for spec in ALL_TOPICS if spec not in TRANSPARENCY_TOPICS)

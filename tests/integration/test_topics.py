@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams.core.settings import Settings
 from streams.core.topics import create_topics, describe_topics
-from streams.core.topicspecs import ALL_TOPICS
+from streams.core.topicspecs import topics_in_use
 
 
 def test_create_makes_every_topic_with_its_partitions_and_policy(settings: Settings) -> None:
@@ -18,7 +18,7 @@ def test_create_makes_every_topic_with_its_partitions_and_policy(settings: Setti
     assert set(outcome.values()) == {"created"}
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     metadata = admin.list_topics(timeout=10).topics
-    for spec in ALL_TOPICS:
+    for spec in topics_in_use(settings):
         topic = metadata[settings.topic(spec.name)]
         assert len(topic.partitions) == 6
     resource = ConfigResource(ConfigResource.Type.TOPIC, settings.topic("counts.regional"))
@@ -36,7 +36,7 @@ def test_create_twice_changes_nothing(settings: Settings) -> None:
 
 def test_describe_reports_missing_topics(settings: Settings) -> None:
     described = describe_topics(settings)
-    assert [topic.partitions for topic in described] == [None] * len(ALL_TOPICS)
+    assert [topic.partitions for topic in described] == [None] * len(topics_in_use(settings))
 
 
 def test_partitions_come_from_settings(settings: Settings) -> None:
@@ -63,7 +63,7 @@ def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_topics_create_then_describe(settings: Settings) -> None:
     created = run_cli(settings, "topics", "create")
     assert created.returncode == 0, created.stderr
-    assert created.stdout.count("created") == len(ALL_TOPICS)
+    assert created.stdout.count("created") == len(topics_in_use(settings))
     described = run_cli(settings, "topics", "describe")
     assert described.returncode == 0, described.stderr
     assert "forever" in described.stdout and "compacted" in described.stdout

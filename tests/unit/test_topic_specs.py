@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.core.settings import Settings
-from streams.core.topicspecs import ALL_TOPICS
+from streams.core.topicspecs import ALL_TOPICS, topics_in_use
 
 EXPECTED = {
     # name: (cleanup.policy, retention.ms)  -- "-" where compaction makes it moot
@@ -69,3 +69,11 @@ def test_a_short_erasure_window_deletes_replaced_files_as_soon() -> None:
 def test_no_other_topic_is_rolled_for_erasure() -> None:
     erasable = [s.name for s in ALL_TOPICS if "max.compaction.lag.ms" in s.config(Settings())]
     assert erasable == ["keys.signers"]
+
+
+def test_the_public_logs_topics_are_made_only_with_the_log_on() -> None:
+    log_topics = {"transparency.changes", "transparency.leaves", "transparency.heads"}
+    off = {spec.name for spec in topics_in_use(Settings())}
+    on = {spec.name for spec in topics_in_use(Settings(transparency_log=True))}
+    assert on == {spec.name for spec in ALL_TOPICS}
+    assert off == on - log_topics
