@@ -24,12 +24,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from schemas.codec import codec
 from streams.core import kafka
-from streams.core.errors import MalformedMessage
+from streams.core.errors import ConfigurationError, MalformedMessage
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topicspecs import LOG_CHANGES, LOG_HEADS, LOG_LEAVES
 from streams.rules.log_writer import PetitionLog
-from streams.rules.signed_note import Signer
+from streams.rules.signed_note import NoteError, Signer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class LogWriter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.signer = Signer.parse(settings.transparency_signer_key.get_secret_value())
+        self.signer = signer_of(settings)
         self.logs: dict[str, PetitionLog] = {}
         self.word_codec = codec("LogChange")
         self.leaf_codec = codec("LogLeaf")
@@ -218,6 +218,29 @@ class LogWriter:
             kafka.produce_waiting(producer, heads_topic, value, petition_log.petition_id.encode())
             signed += 1
         return signed
+
+
+def signer_of(settings: Settings) -> Signer:
+    """The key that signs the heads, refused when it cannot be the one published: the
+    public development key in production, or not the pair of
+    ``COUNTERSIGN_TRANSPARENCY_VERIFIER_KEY`` where that is set."""
+    if settings.env == "production" and not settings.transparency_signer_is_own:
+        raise ConfigurationError(
+            "COUNTERSIGN_TRANSPARENCY_SIGNER_KEY must be a key of your own where the "
+            "public log is written: the development key is public (docs/transparency.md)"
+        )
+    try:
+        signer = Signer.parse(settings.transparency_signer_key.get_secret_value())
+    except NoteError as exc:
+        raise ConfigurationError(f"COUNTERSIGN_TRANSPARENCY_SIGNER_KEY: {exc}") from None
+    published = settings.transparency_verifier_key
+    if published and published != signer.verifier.encode():
+        raise ConfigurationError(
+            "COUNTERSIGN_TRANSPARENCY_VERIFIER_KEY is not the public key of "
+            f"COUNTERSIGN_TRANSPARENCY_SIGNER_KEY ({signer.verifier.encode()}): the heads "
+            "would not check against the key /api/keys publishes"
+        )
+    return signer
 
 
 def _fatal(exc: Exception) -> bool:

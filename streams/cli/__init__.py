@@ -46,7 +46,11 @@ from streams.cli.moderation import (
 from streams.cli.privacy import erase_command, retention_command
 from streams.cli.simulate import simulate
 from streams.cli.tools import console, errors, tool
-from streams.cli.transparency import audit_log_command, verify_receipt_command
+from streams.cli.transparency import (
+    audit_log_command,
+    new_log_key_command,
+    verify_receipt_command,
+)
 from streams.core.errors import CatalogueError, CountersignError
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
@@ -76,6 +80,7 @@ cli.add_command(export_command, name="export")
 cli.add_command(verify_export_command, name="verify-export")
 cli.add_command(verify_receipt_command, name="verify-receipt")
 cli.add_command(audit_log_command, name="audit-log")
+cli.add_command(new_log_key_command, name="new-log-key")
 cli.add_command(sources_command, name="sources")
 cli.add_command(invalidate_command, name="invalidate")
 cli.add_command(reinstate_command, name="reinstate")

@@ -1,5 +1,6 @@
 """The transparency commands (docs/transparency.md): ``verify-receipt`` and
-``audit-log``, which anyone can run against a petition's public log.
+``audit-log``, which anyone can run against a petition's public log, and
+``new-log-key``, which makes the key that signs its heads.
 
 Exit codes as the audit tools': 0 it holds, 1 it does not, 2 an error (a file that
 cannot be read, a garbled key, a server that does not answer).
@@ -7,6 +8,7 @@ cannot be read, a garbled key, a server that does not answer).
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from streams.cli.tools import console, errors, tool
 from streams.core.errors import ConfigurationError
 from streams.core.settings import Settings
 from streams.rules import receipt_file
-from streams.rules.signed_note import NoteError, Verifier
+from streams.rules.signed_note import NoteError, Signer, Verifier
 from streams.rules.transparency import check_receipt, head_count
 
 KEY_HELP = "The log's public key, name+hash+key (as the README and /api/keys publish it)."
@@ -158,3 +160,30 @@ def _kept_heads(path: Path | None) -> list[str]:
     if path is None or not path.exists():
         return []
     return [note.lstrip("\n") for note in path.read_text().split("\x00\n") if note.strip()]
+
+
+@click.command()
+@click.argument("name")
+@tool
+def new_log_key_command(settings: Settings, name: str) -> None:
+    """Make a key pair for signing the public logs' heads, named NAME (your site).
+
+    Prints the signer key (a secret: set it as COUNTERSIGN_TRANSPARENCY_SIGNER_KEY
+    where the sink runs) and its public key (publish it, and set it as
+    COUNTERSIGN_TRANSPARENCY_VERIFIER_KEY on API replicas):
+
+    \b
+    countersign new-log-key sign.example.org
+    """
+    del settings
+    if not name or any(c in name for c in "+ \n\t"):
+        raise ConfigurationError("a key's name has no spaces and no '+' (use your site's name)")
+    signer = Signer(name, secrets.token_bytes(32))
+    console.print(
+        f"COUNTERSIGN_TRANSPARENCY_SIGNER_KEY={signer.encode()}", highlight=False, soft_wrap=True
+    )
+    console.print(
+        f"COUNTERSIGN_TRANSPARENCY_VERIFIER_KEY={signer.verifier.encode()}",
+        highlight=False,
+        soft_wrap=True,
+    )

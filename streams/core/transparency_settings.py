@@ -33,7 +33,11 @@ class TransparencySettings(BaseSettings):
     #: guessed signature id and country against a leaf.
     transparency_salt_key: SecretStr = SecretStr(DEVELOPMENT_TRANSPARENCY_SALT_KEY)
     #: Signs the heads: an Ed25519 note signer key, ``PRIVATE+KEY+<name>+<hash>+<key>``.
+    #: Only the sink's process (the log's writer) needs it.
     transparency_signer_key: SecretStr = SecretStr(DEVELOPMENT_TRANSPARENCY_SIGNER_KEY)
+    #: What ``/api/keys`` publishes, ``<name>+<hash>+<key>``: set it on API replicas
+    #: that are not given the signer key. Empty: derived from the signer key.
+    transparency_verifier_key: str = ""
     #: A head's origin is ``<this>/<petition_id>``: name the site the log belongs to.
     transparency_origin: str = Field(default="countersign.localhost", pattern=r"^[^\s/]+$")
     #: How often a petition whose log grew gets a new signed head.
@@ -44,16 +48,25 @@ class TransparencySettings(BaseSettings):
         production = getattr(self, "env", "development") == "production"
         if not (self.transparency_log and production):
             return self
-        for name, secret, development in (
-            ("SALT_KEY", self.transparency_salt_key, DEVELOPMENT_TRANSPARENCY_SALT_KEY),
-            ("SIGNER_KEY", self.transparency_signer_key, DEVELOPMENT_TRANSPARENCY_SIGNER_KEY),
-        ):
+        keys = [("SALT_KEY", self.transparency_salt_key, DEVELOPMENT_TRANSPARENCY_SALT_KEY)]
+        if not self.transparency_verifier_key:  # an API replica may hold the public key only
+            keys.append(
+                ("SIGNER_KEY", self.transparency_signer_key, DEVELOPMENT_TRANSPARENCY_SIGNER_KEY)
+            )
+        for name, secret, development in keys:
             if secret.get_secret_value() == development:
                 raise ConfigurationError(
                     f"COUNTERSIGN_TRANSPARENCY_{name} must be set to a key of your own in "
                     "production: the development value is public (docs/transparency.md)"
                 )
         return self
+
+    @property
+    def transparency_signer_is_own(self) -> bool:
+        """Whether the signer key is not the public development one."""
+        return (
+            self.transparency_signer_key.get_secret_value() != DEVELOPMENT_TRANSPARENCY_SIGNER_KEY
+        )
 
     @property
     def transparency_secret_values(self) -> list[str]:

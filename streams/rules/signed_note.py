@@ -95,6 +95,11 @@ class Signer:
             raise NoteError("the signer key's hash does not match its name and key")
         return signer
 
+    def encode(self) -> str:
+        """``PRIVATE+KEY+name+hash+key``, as ``parse`` reads it (a secret)."""
+        key = base64.b64encode(ED25519 + self.seed).decode()
+        return f"{PRIVATE}{self.name}+{self.verifier.hash.hex()}+{key}"
+
     def sign(self, text: str) -> str:
         """The signed note of ``text`` (non-empty lines, each ending in a newline)."""
         _check_text(text)

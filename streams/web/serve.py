@@ -46,7 +46,7 @@ from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
 from streams.core.topics import create_topics
-from streams.rules.signed_note import Signer
+from streams.rules.signed_note import NoteError, Signer, Verifier
 from streams.signerkeys.erasure import Eraser
 from streams.signerkeys.retention import RetentionJob, RetentionSchedule
 from streams.signerkeys.store import SignerKeys
@@ -129,8 +129,19 @@ async def serve(settings: Settings, *, sink: bool = True, api: bool = True) -> N
 def public_logs(settings: Settings, client: Client, petitions: PetitionLookup) -> log_routes.Logs:
     """What the /log routes read, and the key that checks the heads."""
     reader = LogReader(client, settings.clickhouse_database)
-    signer = Signer.parse(settings.transparency_signer_key.get_secret_value())
-    return log_routes.Logs(reader, log_routes.LeafHashes(reader), petitions, signer.verifier)
+    return log_routes.Logs(
+        reader, log_routes.LeafHashes(reader), petitions, published_verifier(settings)
+    )
+
+
+def published_verifier(settings: Settings) -> Verifier:
+    """The key ``/api/keys`` publishes: the one set for it, else the signer key's."""
+    if settings.transparency_verifier_key:
+        try:
+            return Verifier.parse(settings.transparency_verifier_key)
+        except NoteError as exc:
+            raise ConfigurationError(f"COUNTERSIGN_TRANSPARENCY_VERIFIER_KEY: {exc}") from None
+    return Signer.parse(settings.transparency_signer_key.get_secret_value()).verifier
 
 
 async def wait_for_schema(client: Client, settings: Settings) -> None:
