@@ -20,40 +20,30 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import end_to_end, fresh_settings
-from schemas.codec import codec
-from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topicspecs import LOG_HEADS, LOG_LEAVES
 from streams.rules.log_writer import PetitionLog
 from streams.rules.signed_note import Checkpoint, Signer, open_note
 from streams.rules.transparency import audit, signature_commitment
 from streams.testing.dataset import dataset_with_truth
+from streams.testing.public_logs import read_public_logs, totals_per_petition
 from streams.testing.reference import Truth
 
 
 def logs_complete(settings: Settings, truth: Truth) -> bool:
     """Whether every petition's log adds up to its count, under a signed head of its
     whole size."""
-    expected: Counter[str] = Counter()
-    for (petition, _, _), n in truth.counts.items():
-        expected[petition] += n
-    leaves: dict[str, list[bytes]] = {}
-    for record in scan(settings, whole_log(settings, LOG_LEAVES.name)):
-        leaf = codec("LogLeaf").decode(record.value)
-        leaves.setdefault(leaf["petition_id"], []).append(leaf["leaf"])
-    signed: dict[str, int] = {}
-    for record in scan(settings, whole_log(settings, LOG_HEADS.name)):
-        head = codec("LogHead").decode(record.value)
-        signed[head["petition_id"]] = max(signed.get(head["petition_id"], 0), head["tree_size"])
+    verifier = Signer.parse(settings.transparency_signer_key.get_secret_value()).verifier
+    leaves, heads = read_public_logs(settings, verifier)
     counts = {p: audit(log, []).count for p, log in leaves.items()}
-    whole = all(signed.get(p) == len(log) for p, log in leaves.items())
-    return whole and counts == {p: n for p, n in expected.items() if n}
+    whole = all(
+        max((h.size for h in heads.get(p, [])), default=0) == len(log) for p, log in leaves.items()
+    )
+    return whole and counts == totals_per_petition(truth.counts)
 
 
 def pipeline(events_count: int, workdir: Path) -> dict[str, Any]:

@@ -66,13 +66,14 @@ def verify_receipt_command(
     del settings  # reads no setting: a receipt is checked by what it carries
     verifier = _verifier(key)
     text = receipt.read_text()
-    if receipt_file.is_claim(text) and api is None:
+    claim = receipt_file.is_claim(text)
+    if claim and api is None:
         raise ConfigurationError(
             f"{receipt} holds no proof yet (the intake's first half): give --api, the log's "
             "server, to find it"
         )
     try:
-        if receipt_file.is_claim(text):
+        if claim:
             petition_id, signature_id, country, salt = receipt_file.loads_claim(text)
             log = PublicLog(str(api), petition_id)
             parsed = receipt_from_log(log, signature_id, country, salt, verifier)

@@ -64,10 +64,10 @@ class DedupeLedger:
         #: A SignatureAccepted record's commitment in the public log (None: no log).
         self.leaf_of = leaf_of
 
-    def candidate(self, record: Mapping[str, Any], home: int) -> Winner:
+    def candidate(self, record: dict[str, Any], home: int) -> Winner:
         """The entry a valid signature asks for, with its leaf when the log is on."""
         leaf = None if self.leaf_of is None else self.leaf_of(record)
-        return Winner.of(dict(record), home, leaf)
+        return Winner.of(record, home, leaf)
 
     def log_words(self, key: DedupeKey, entry: Winner | None, now: datetime) -> list[Output]:
         """The word to the public log on a signer whose entry this is now: whether
@@ -361,7 +361,7 @@ def _candidate_of(
     value: bytes | None,
     header: bytes | None,
     partition: int,
-    candidate_of: Callable[[Mapping[str, Any], int], Winner],
+    candidate_of: Callable[[dict[str, Any], int], Winner],
 ) -> tuple[DedupeKey, Winner]:
     """The signer and the entry a record of signatures.valid asks for; what the table
     would keep is checked first (a hash that is a hash, a country with a region), so

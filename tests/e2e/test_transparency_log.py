@@ -10,7 +10,6 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,14 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from schemas.codec import codec
-from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topicspecs import LOG_HEADS, LOG_LEAVES
 from streams.core.transparency_settings import DEVELOPMENT_TRANSPARENCY_SIGNER_KEY
 from streams.rules import merkle
 from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import IntakeProcess, Results, WorkerProcess, prepare, produce
+from streams.testing.public_logs import Logs, read_public_logs, totals_per_petition
 from tests.browser.test_sign_form import chrome
 from tests.conftest import drop_topics, isolated_settings
 from tests.intake_client import post_json
@@ -49,30 +46,8 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
     drop_topics(logged)
 
 
-def the_logs(settings: Settings) -> tuple[dict[str, list[bytes]], dict[str, list[Checkpoint]]]:
-    """Every petition's leaves in order, and its signed heads (each checked against the
-    development key), as a reader of the log's topics sees them."""
-    leaf_codec, head_codec = codec("LogLeaf"), codec("LogHead")
-    leaves: dict[str, list[bytes]] = {}
-    for record in scan(settings, whole_log(settings, LOG_LEAVES.name)):
-        leaf = leaf_codec.decode(record.value)
-        petition = leaves.setdefault(leaf["petition_id"], [])
-        assert leaf["leaf_index"] == len(petition), "a petition's leaves are in order, no gap"
-        petition.append(leaf["leaf"])
-    heads: dict[str, list[Checkpoint]] = {}
-    for record in scan(settings, whole_log(settings, LOG_HEADS.name)):
-        head = head_codec.decode(record.value)
-        checkpoint = Checkpoint.parse(open_note(head["note"], VERIFIER))
-        assert checkpoint.size == head["tree_size"]
-        heads.setdefault(head["petition_id"], []).append(checkpoint)
-    return leaves, heads
-
-
-def counts_per_petition(counts: Counter[tuple[str, str, str]]) -> dict[str, int]:
-    totals: Counter[str] = Counter()
-    for (petition, _, _), n in counts.items():
-        totals[petition] += n
-    return dict(totals)
+def the_logs(settings: Settings) -> Logs:
+    return read_public_logs(settings, VERIFIER)
 
 
 def wait_for_logs(settings: Settings, expected: dict[str, int], timeout: float) -> None:
@@ -127,7 +102,7 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
         restart()
     results.wait_for(truth, timeout=600, worker=worker)
     assert results.counts() == truth.counts
-    expected = counts_per_petition(truth.counts)
+    expected = totals_per_petition(truth.counts)
     # The writer died with leaves still to append (those it had committed are counted
     # here): its successor appended them.
     assert logged_at_kill[0] < sum(expected.values()), logged_at_kill
