@@ -83,8 +83,8 @@ browser: ## Debian's chromium + chromium-driver for the browser tests (needs roo
 test: install browser $(HELM) ## the whole suite against a real broker (started and stopped here)
 	@if $(KAFKA) status | grep -q running; then started=0; else started=1; fi; \
 	$(KAFKA) up >/dev/null || exit 1; \
-	$(PY) -m pytest -n 2 --dist loadfile -m "not kills" $(PYTEST_ARGS); rc=$$?; \
-	$(PY) -m pytest -m kills $(PYTEST_ARGS); rc2=$$?; \
+	$(PY) -m pytest -n 2 --dist loadfile -m "not kills and not soak" $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest -m "kills and not soak" $(PYTEST_ARGS); rc2=$$?; \
 	if [ $$started = 1 ]; then $(KAFKA) down; fi; \
 	[ $$rc = 0 ] && exit $$rc2 || exit $$rc
 
@@ -114,8 +114,9 @@ bench-transparency: kafka-up ## the public log's cost: the pipeline with it off 
 bench-pipeline: kafka-up .venv-quix/.installed ## pipeline vs passthrough and the Quix Streams peer (BENCH_EVENTS, default 1,000,000)
 	$(PY) -m bench.pipeline
 
-soak: kafka-up ## the long runs: the full seed campaign (165,953) through the intake, and with confirmation mails
+soak: kafka-up ## the long runs: the full seed campaign (165,953) through the intake, with confirmation mails, and the chaos test
 	COUNTERSIGN_SEED_SIGNATURES=165953 $(PY) -m pytest tests/e2e/test_seed_campaign.py
+	$(PY) -m pytest -m soak
 	$(PY) -m bench.confirmation_seed --kill
 
 lock: ## re-pin constraints.txt from a fresh resolve of pyproject.toml

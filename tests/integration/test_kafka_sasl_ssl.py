@@ -5,6 +5,7 @@ client certificate), every client logged in through the same settings."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import sys
@@ -35,20 +36,35 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+#: Where the broker's four ports are drawn from: below the kernel's ephemeral range
+#: (32768 and up), which every client connection of the suite's other process takes
+#: its local port from. A port picked there was seen taken again by the time the
+#: broker bound it, after the seconds keytool takes.
+PORTS_BELOW_EPHEMERAL = range(21000, 32000, 4)
+
+
 def _four_free_ports() -> int:
     """A port P such that P, P + 1 (the controller), P + 2 (SASL_SSL) and P + 3
     (mutual TLS) are free."""
     while True:
-        port = free_port()
-        if port < 65000 and all(_port_free(port + i) for i in (1, 2, 3)):
+        port = random.choice(PORTS_BELOW_EPHEMERAL)
+        if all(_port_free(port + i) for i in range(4)):
             return port
 
 
 @pytest.fixture(scope="module")
 def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    directory = tmp_path_factory.mktemp("secure") / "kafka"
-    env = {"KAFKA_DATA_DIR": str(directory), "KAFKA_PORT": str(_four_free_ports())}
-    plaintext, sasl_ssl, mutual_tls = kafka_sh("up", "--secure", env=env).splitlines()
+    for attempt in range(3):  # another process may still bind a port first: new ports
+        directory = tmp_path_factory.mktemp(f"secure{attempt}") / "kafka"
+        env = {"KAFKA_DATA_DIR": str(directory), "KAFKA_PORT": str(_four_free_ports())}
+        try:
+            plaintext, sasl_ssl, mutual_tls = kafka_sh("up", "--secure", env=env).splitlines()
+            break
+        except RuntimeError as exc:
+            kafka_sh("down", env=env)
+            # kafka.sh says so when the node died at start (a port bound first).
+            if "exited during start-up" not in str(exc) or attempt == 2:
+                raise
     try:
         yield {
             "plaintext": plaintext,
