@@ -6,6 +6,10 @@ ClickHouse (``regional_counts``, what the dashboard reads), ClickHouse's own cou
 the signature rows (``signature_counts``), and the public JSON API. Rejections are
 compared per petition and reason the same way (the table ``rejections``).
 
+With the public logs on (docs/transparency.md), each petition's newest signed head is
+a fourth place: the count it vouches for (its additions minus its removals, which
+``audit-log`` checks against its leaves) must equal the petition's recounted total.
+
 The log is recounted by partition groups in parallel processes (one per core): a
 dedupe key's submissions share a partition unless two key formats were mixed, and
 ``Recount.merge`` settles those across groups.
@@ -48,6 +52,8 @@ TOTAL = "(all regions)"
 PENDING = "(pending)"
 #: The region column of ClickHouse's signature rows per country (any status).
 SIGNATURE_ROWS = "(signature rows)"
+#: The source of a petition's total that its public log's newest signed head vouches for.
+PUBLIC_LOG = "public log"
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,10 @@ class Shown:
 
     found: Found
     read_at: datetime
+    #: Per petition, the count its public log's newest signed head vouches for (only
+    #: with the logs on; 0 before its first head). A head says nothing of the cut it
+    #: covers, so it is compared with the whole log, read again while settling.
+    logs: dict[str, int] = field(default_factory=dict)
 
     def latest_cut(self) -> Cut | None:
         """Per home partition, the latest cut any number showed (a home's cuts only
@@ -273,7 +283,7 @@ class Shown:
             for source, (n, cut) in sources.items():
                 if cut is None or within(cut):
                     found.setdefault(key, {})[source] = (n, cut)
-        return Shown(found, newer.read_at)
+        return Shown(found, newer.read_at, self.logs | newer.logs)
 
     def petition_cuts(self) -> dict[str, Cut]:
         """Per petition, the latest cut of its rows: a count it does not show (a
@@ -307,8 +317,9 @@ def _cut(raw: Any) -> Cut | None:
     return Cut.from_json(raw if isinstance(raw, str) else json.dumps(raw))
 
 
-def read_shown(client: ServeClient, petitions: list[str]) -> Shown:
-    """The aggregate's totals and the API's counted numbers, each with its cut."""
+def read_shown(client: ServeClient, petitions: list[str], *, public_logs: bool = False) -> Shown:
+    """The aggregate's totals and the API's counted numbers, each with its cut; and
+    with ``public_logs``, the count each petition's newest signed head vouches for."""
     found: Found = {}
     read_at = datetime.now(UTC)
     for petition, region, country, n, waiting, cut_text in client.get("/counts")["aggregate"]:
@@ -323,7 +334,11 @@ def read_shown(client: ServeClient, petitions: list[str]) -> Shown:
                 n,
                 _cut(cuts.get(country)),
             )
-    return Shown(found, read_at)
+    logs: dict[str, int] = {}
+    for petition in petitions if public_logs else []:
+        head = client.get_if_found(f"/api/petitions/{petition}/log/head", ops=False)
+        logs[petition] = 0 if head is None else head["signatures"]
+    return Shown(found, read_at, logs)
 
 
 def read_row_level(client: ServeClient, cut: Cut | None) -> dict[RowKey, int]:
@@ -378,6 +393,10 @@ def compare(
         sums[1].update(found)
         if region != PENDING or any(expected.values()) or any(found.values()):
             rows.append(Row(petition, region, country, expected, found, leeway[key]))
+    for petition, n in shown.logs.items():
+        sums = totals.setdefault((petition, TOTAL, "total"), (Counter(), Counter()))
+        sums[0][PUBLIC_LOG] = sum(c for (p, _, _), c in counted.items() if p == petition)
+        sums[1][PUBLIC_LOG] = n
     rows += [Row(*key, dict(e), dict(f)) for key, (e, f) in sorted(totals.items())]
 
     if cut is not None:  # every signature row the cut covers, whatever its status
@@ -414,7 +433,8 @@ def reconcile(
     started = time.monotonic()
     client = ServeClient(settings)
     windows = petition_windows(settings)
-    shown = read_shown(client, sorted(windows))
+    public_logs = settings.transparency_log
+    shown = read_shown(client, sorted(windows), public_logs=public_logs)
     cut = shown.latest_cut()
     log = whole_log(settings, SUBMITTED.name)
     on_start(log)
@@ -435,7 +455,8 @@ def reconcile(
             break
         on_waiting(len(report.differences))
         time.sleep(2)
-        shown = shown.refreshed(read_shown(client, sorted(windows)), within)
+        newer = read_shown(client, sorted(windows), public_logs=public_logs)
+        shown = shown.refreshed(newer, within)
         cut = shown.latest_cut()
     report.seconds = time.monotonic() - started
     return report

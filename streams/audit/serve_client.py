@@ -20,6 +20,15 @@ class ServeClient:
     def get(self, path: str, *, ops: bool = True) -> Any:
         return self._call(urllib.request.Request(self._url(path, ops)), ops)
 
+    def get_if_found(self, path: str, *, ops: bool = True) -> Any | None:
+        """``get``, but None where the server answers 404 (nothing there yet)."""
+        try:
+            return self.get(path, ops=ops)
+        except ServeUnavailable as exc:
+            if isinstance(exc.__cause__, urllib.error.HTTPError) and exc.__cause__.code == 404:
+                return None
+            raise
+
     def post(self, path: str, body: Any) -> Any:
         request = urllib.request.Request(
             self._url(path, True),

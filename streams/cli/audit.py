@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from streams.audit.reconcile import TOTAL, Report, Row, reconcile
+from streams.audit.reconcile import PUBLIC_LOG, TOTAL, Report, Row, reconcile
 from streams.audit.replay import (
     ReplayPipeline,
     compare,
@@ -108,7 +108,10 @@ def reconcile_command(
     (first valid submission per email and petition wins, in log order) and compares
     each count with the log up to its own cut: ClickHouse's regional_counts (the
     dashboard's numbers) and the JSON API; ClickHouse's signature rows and rejections
-    at the latest cut. So it agrees on a live system. Needs `countersign serve`
+    at the latest cut. So it agrees on a live system. With the public logs on, each
+    petition's total is also compared with the count its newest signed head vouches
+    for ("public log"; a head covers no cut, so on a busy petition it agrees once
+    the next head is signed, within --settle). Needs `countersign serve`
     (COUNTERSIGN_API_URL, COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference
     (printed); 2: error.
     """
@@ -187,7 +190,7 @@ def _describe(cut: Cut) -> str:
 
 
 def _source_order(source: str) -> int:
-    order = ["regional_counts", "signatures", "rejections", "api"]
+    order = ["regional_counts", "signatures", "rejections", "api", PUBLIC_LOG]
     return order.index(source) if source in order else len(order)
 
 

@@ -125,6 +125,15 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
         assert report.problems == []
         assert report.removed == 0  # nothing in this dataset is withdrawn or invalidated
         assert max(h.size for h in heads[petition]) == len(log)
+    # reconcile holds each petition's newest signed head to the recount of the log.
+    reconciled = worker.run(["reconcile", "--settle", "60", "--format", "json"], tmp_path / "r.log")
+    vouched = {
+        row["petition"]: row["found"]["public log"]
+        for row in json.loads(reconciled.stdout)["rows"]
+        if (row["region"], row["country"]) == ("(all regions)", "total")
+    }
+    assert vouched == {petition: expected.get(petition, 0) for petition in vouched}
+    assert set(expected) <= set(vouched)
     petition = max(leaves, key=lambda p: len(leaves[p]))
     head = max(heads[petition], key=lambda h: h.size)
     assert head.origin == f"{settings.transparency_origin}/{petition}"
