@@ -442,6 +442,10 @@ class Settings(KafkaSecuritySettings, TransparencySettings):
         return (self.api_url or f"http://127.0.0.1:{self.api_port}").rstrip("/")
 
     @property
+    def receipt_page_url(self) -> str:
+        return self.transparency_receipt_url or f"{self.api_base_url}/receipt"
+
+    @property
     def rate_limits(self) -> list[tuple[int, float]]:
         """``intake_rate_limits`` as ``[(count, seconds), ...]``."""
         return parse_rate_limits(self.intake_rate_limits)

@@ -40,6 +40,10 @@ class TransparencySettings(BaseSettings):
     transparency_verifier_key: str = ""
     #: A head's origin is ``<this>/<petition_id>``: name the site the log belongs to.
     transparency_origin: str = Field(default="countersign.localhost", pattern=r"^[^\s/]+$")
+    #: Where signers check a receipt: the ``/receipt`` page of ``countersign serve``
+    #: as the public reaches it (default: this machine's ``api_port``). The intake's
+    #: thank-you page links there.
+    transparency_receipt_url: str | None = None
     #: How often a petition whose log grew gets a new signed head.
     transparency_head_interval_seconds: float = Field(default=5.0, gt=0)
 

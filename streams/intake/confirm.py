@@ -183,4 +183,8 @@ async def confirm(
         return pages.render_busy(503, exc.detail, retry_after, embed=False)
     if not again:
         log.info("confirmation of a signature of %s taken", claim.petition_id)
-    return pages.render_confirmed(title_of(claim.petition_id), at, again=again)
+    settings = confirmations.settings
+    receipt_page = settings.receipt_page_url if settings.transparency_log else None
+    return pages.render_confirmed(
+        title_of(claim.petition_id), at, again=again, receipt_page=receipt_page
+    )

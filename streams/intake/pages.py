@@ -21,6 +21,7 @@ from aiohttp import web
 
 from streams.catalogue.store import window
 from streams.intake.formtoken import FORM_TOKEN
+from streams.intake.receipts import ReceiptLinks
 from streams.rules.countries import assigned_codes
 from streams.rules.petitions import WindowState, window_state
 from streams.rules.submission import FIELD_LIMITS, FIELDS, HONEYPOT, MAX_SIGNATURE_ID_LENGTH
@@ -116,9 +117,11 @@ def render_form(
     errors: dict[str, str] | None = None,
     notice: str | None = None,
     status: int = 200,
+    receipt_page: str | None = None,
 ) -> web.Response:
     """The sign form; ``form_token`` is this render's (``formtoken``), ``notice`` a
-    message above the form (why it came back)."""
+    message above the form (why it came back), ``receipt_page`` where the thanks
+    sends a signer to check their receipt (None: no public logs, no receipts)."""
     values = {k: v for k, v in (values or {}).items() if isinstance(v, str)}
     # The idempotency key is minted with the form: submitting twice (a double click,
     # a reload) repeats it, and the pipeline counts the signature once.
@@ -132,6 +135,7 @@ def render_form(
         errors=errors or {},
         notice=notice,
         form_token=form_token,
+        receipt_page=receipt_page,
         form_token_field=FORM_TOKEN,
         labels=FIELDS,
         honeypot=HONEYPOT,
@@ -140,14 +144,30 @@ def render_form(
     )
 
 
-def render_thanks(petition: dict[str, Any], signature_id: str, *, embed: bool) -> web.Response:
+def render_thanks(
+    petition: dict[str, Any], signature_id: str, *, receipt: ReceiptLinks | None, embed: bool
+) -> web.Response:
+    """The thank-you page; with the public logs on, the signer's receipt (links)."""
     shown = signature_id[:MAX_SIGNATURE_ID_LENGTH]
-    return render("thanks.html", embed=embed, petition=petition, signature_id=shown)
+    return render(
+        "thanks.html", embed=embed, petition=petition, signature_id=shown, receipt=receipt
+    )
 
 
-def render_confirmed(title: str, when: datetime, *, again: bool) -> web.Response:
-    """After a confirmation link: thanks, or (``again``) that it was confirmed before."""
-    return render("confirmed.html", embed=False, title=title, when=_day(when), again=again)
+def render_confirmed(
+    title: str, when: datetime, *, again: bool, receipt_page: str | None = None
+) -> web.Response:
+    """After a confirmation link: thanks, or (``again``) that it was confirmed before;
+    with the public logs on, where the receipt the signer got when signing is checked
+    (the link's claim does not hold their country, which the receipt is made of)."""
+    return render(
+        "confirmed.html",
+        embed=False,
+        title=title,
+        when=_day(when),
+        again=again,
+        receipt_page=receipt_page,
+    )
 
 
 def render_withdraw(title: str, *, done: bool, erased: bool = False) -> web.Response:

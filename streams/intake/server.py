@@ -37,8 +37,7 @@ from streams.core.errors import (
     PublishFailed,
 )
 from streams.core.health import metrics_response
-from streams.core.settings import Settings
-from streams.intake import pages
+from streams.intake import pages, receipts
 from streams.intake.body import FORM_TYPES, MAX_BODY_BYTES, accept_language, read_fields, wants_html
 from streams.intake.confirm import confirm
 from streams.intake.formtoken import FORM_TOKEN
@@ -47,9 +46,6 @@ from streams.intake.service import Intake, refusal
 from streams.intake.withdraw import withdraw, withdraw_page
 from streams.publish import Signature
 from streams.publish.signature import RESEND_HEADER
-from streams.rules import receipt_file
-from streams.rules.countries import normalize_country
-from streams.rules.transparency import salt
 
 log = logging.getLogger(__name__)
 #: A user agent is kept for abuse analysis, not in full.
@@ -69,7 +65,11 @@ def form_page(
 ) -> web.Response:
     """The sign form with a fresh token (``pages.render_form`` takes ``page``)."""
     token = intake.tokens.issue(petition["petition_id"])
-    return pages.render_form(petition, embed=embed, form_token=token, status=status, **page)
+    settings = intake.settings
+    receipt_page = settings.receipt_page_url if settings.transparency_log else None
+    return pages.render_form(
+        petition, embed=embed, form_token=token, status=status, receipt_page=receipt_page, **page
+    )
 
 
 async def sign_form(request: web.Request) -> web.Response:
@@ -92,11 +92,22 @@ async def thanks(request: web.Request) -> web.Response:
     petition = intake.petitions.get(petition_id)
     if petition is None:  # a closed petition still thanks those who signed in time
         return pages.render_problem(pages.unknown_petition(petition_id), embed=False)
+    receipt = receipts.from_query(intake.settings, petition_id, request.query)
     return pages.render_thanks(
         petition,
         request.query.get("signature_id", ""),
+        receipt=None if receipt is None else receipts.links(intake.settings, receipt),
         embed=request.query.get("embed") == "1",
     )
+
+
+async def receipt(request: web.Request) -> web.Response:
+    """GET /petitions/{id}/receipt — the thank-you page's receipt, as a file to keep."""
+    intake = request.app[INTAKE]
+    petition_id = request.match_info["petition_id"]
+    if intake.petitions.get(petition_id) is None:
+        return json_error(404, f"no petition {petition_id!r}")
+    return receipts.download(intake.settings, petition_id, request.query)
 
 
 async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
@@ -159,22 +170,18 @@ async def submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911
             status, detail, retry_after=retry_after, signature_id=signature.signature_id
         )
     if html:
-        location = f"/petitions/{petition_id}/thanks?signature_id={signature.signature_id}"
-        raise web.HTTPSeeOther(location + ("&embed=1" if embed else ""))
+        raise web.HTTPSeeOther(
+            receipts.thanks_location(
+                intake.settings, petition_id, signature.signature_id, signature.country, embed=embed
+            )
+        )
     headers = {RESEND_HEADER: "remembered"} if remembered else {}
     answer: dict[str, Any] = {"signature_id": signature.signature_id}
     if intake.settings.transparency_log:
-        answer["receipt"] = receipt_claim(intake.settings, signature)
+        answer["receipt"] = receipts.claim(
+            intake.settings, petition_id, signature.signature_id, signature.country
+        )
     return web.json_response(answer, status=202, headers=headers)
-
-
-def receipt_claim(settings: Settings, signature: Signature) -> dict[str, Any]:
-    """The first half of the signer's receipt (docs/transparency.md): enough to find
-    their leaf in the petition's public log and check it there, on /receipt."""
-    key = settings.transparency_salt_key.get_secret_value().encode()
-    # As the worker will have it (upper case): the leaf is made from that.
-    signature_id, country = signature.signature_id, normalize_country(signature.country)
-    return receipt_file.claim(signature.petition_id, signature_id, country, salt(key, signature_id))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -280,6 +287,7 @@ def build(intake: Intake) -> web.Application:
     app[INTAKE] = intake
     app.router.add_get("/petitions/{petition_id}/sign", sign_form)
     app.router.add_get("/petitions/{petition_id}/thanks", thanks)
+    app.router.add_get("/petitions/{petition_id}/receipt", receipt)
     signatures = app.router.add_post("/petitions/{petition_id}/signatures", submit)
     app.router.add_get("/confirm/{token}", confirm_link)
     app.router.add_get("/withdraw/{token}", withdraw_link)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from streams.core.settings import Settings
@@ -23,10 +24,17 @@ from streams.core.transparency_settings import DEVELOPMENT_TRANSPARENCY_SIGNER_K
 from streams.rules import merkle
 from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
-from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import IntakeProcess, Results, WorkerProcess, prepare, produce
+from streams.testing.dataset import Event, dataset_with_truth
+from streams.testing.processes import (
+    IntakeProcess,
+    Results,
+    ServeProcess,
+    WorkerProcess,
+    prepare,
+    produce,
+)
 from streams.testing.public_logs import Logs, read_public_logs, totals_per_petition
-from tests.browser.test_sign_form import chrome
+from tests.browser.test_sign_form import chrome, fill
 from tests.conftest import drop_topics, isolated_settings
 from tests.intake_client import post_json
 
@@ -79,7 +87,13 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
     events, petitions, truth = dataset_with_truth(29, 6_000, settings)
     prepare(settings, petitions)
     worker.start()
+    receipt_page = f"http://127.0.0.1:{worker.web_port}/receipt"
+    intake.extra_env["COUNTERSIGN_TRANSPARENCY_RECEIPT_URL"] = receipt_page
     intake.start(wait_for_petition=petitions[0].petition_id)
+    # One signer through the form in a browser keeps the thank-you page's link.
+    check_link = sign_in_a_browser(intake, petitions[0].petition_id)
+    assert check_link.startswith(receipt_page + "#receipt=")
+    truth.counts[(petitions[0].petition_id, REGION_OF_SY, "SY")] += 1
     # One signer through the intake keeps the first half of their receipt.
     signed = post_json(
         intake.url,
@@ -92,20 +106,7 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
     truth.counts[(petitions[0].petition_id, REGION_OF_SY, "SY")] += 1
     assert worker.api is not None
     serve = worker.api
-    # The writer dies once it has appended some leaves, before the second half of the
-    # events exists: its successor must rebuild the logs from what it appended and go on.
-    # (Killing it at a share of the counts raced: on a fast machine it had appended every
-    # leaf before the counts got there.)
-    half = len(events) // 2
-    produce(settings, events[:half])
-    deadline = time.monotonic() + 300
-    while not (logged_at_kill := logged(settings)):
-        assert time.monotonic() < deadline, "the writer appended nothing in 300 s"
-        time.sleep(0.2)
-    serve.kill()
-    produce(settings, events[half:])
-    time.sleep(1)
-    serve.start({})
+    logged_at_kill = produce_killing_the_writer_mid_log(settings, serve, events)
     # The worker, at two thirds of the counts.
     while sum(results.counts().values()) < truth.total_accepted() * 2 // 3:
         results.poll(0.5)
@@ -125,15 +126,7 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
         assert report.problems == []
         assert report.removed == 0  # nothing in this dataset is withdrawn or invalidated
         assert max(h.size for h in heads[petition]) == len(log)
-    # reconcile holds each petition's newest signed head to the recount of the log.
-    reconciled = worker.run(["reconcile", "--settle", "60", "--format", "json"], tmp_path / "r.log")
-    vouched = {
-        row["petition"]: row["found"]["public log"]
-        for row in json.loads(reconciled.stdout)["rows"]
-        if (row["region"], row["country"]) == ("(all regions)", "total")
-    }
-    assert vouched == {petition: expected.get(petition, 0) for petition in vouched}
-    assert set(expected) <= set(vouched)
+    check_reconcile(worker, expected, tmp_path)
     petition = max(leaves, key=lambda p: len(leaves[p]))
     head = max(heads[petition], key=lambda h: h.size)
     assert head.origin == f"{settings.transparency_origin}/{petition}"
@@ -141,7 +134,39 @@ def test_each_log_adds_up_to_its_count_after_the_worker_and_the_writer_were_kill
     api = f"http://127.0.0.1:{worker.web_port}"
     check_the_api(api, petition, leaves[petition], heads[petition])
     check_the_tools(worker, api, claim, tmp_path)
-    check_the_page(api, claim)
+    check_the_page(check_link)
+
+
+def produce_killing_the_writer_mid_log(
+    settings: Settings, serve: ServeProcess, events: list[Event]
+) -> int:
+    """Produce ``events``, killing the log's writer once it has appended some leaves,
+    before the second half exists: its successor must rebuild the logs from what it
+    appended and go on. (Killing it at a share of the counts raced: on a fast machine
+    it had appended every leaf before the counts got there.) The leaves at the kill."""
+    half = len(events) // 2
+    produce(settings, events[:half])
+    deadline = time.monotonic() + 300
+    while not (logged_at_kill := logged(settings)):
+        assert time.monotonic() < deadline, "the writer appended nothing in 300 s"
+        time.sleep(0.2)
+    serve.kill()
+    produce(settings, events[half:])
+    time.sleep(1)
+    serve.start({})
+    return logged_at_kill
+
+
+def check_reconcile(worker: WorkerProcess, expected: dict[str, int], tmp: Path) -> None:
+    """``reconcile`` holds each petition's newest signed head to the recount of the log."""
+    reconciled = worker.run(["reconcile", "--settle", "60", "--format", "json"], tmp / "r.log")
+    vouched = {
+        row["petition"]: row["found"]["public log"]
+        for row in json.loads(reconciled.stdout)["rows"]
+        if (row["region"], row["country"]) == ("(all regions)", "total")
+    }
+    assert vouched == {petition: expected.get(petition, 0) for petition in vouched}
+    assert set(expected) <= set(vouched)
 
 
 def get(url: str) -> Any:
@@ -214,13 +239,27 @@ def check_the_tools(worker: WorkerProcess, api: str, claim: dict[str, Any], tmp:
     )
 
 
-def check_the_page(api: str, claim: dict[str, Any]) -> None:
-    """The signer's browser checks the intake's half of their receipt on /receipt (a
-    link can carry it in its fragment, which never reaches the server)."""
+def sign_in_a_browser(intake: IntakeProcess, petition: str) -> str:
+    """Sign through the intake's form (with JavaScript); the thank-you's link to
+    check the receipt."""
     browser = chrome(javascript=True)
     try:
-        fragment = urllib.parse.urlencode({"receipt": json.dumps(claim)})
-        browser.get(f"{api}/receipt#{fragment}")
+        browser.get(f"{intake.url}/petitions/{petition}/sign")
+        fill(browser, "Omar Haddad", "omar.receipt@example.org", "SY")
+        check = WebDriverWait(browser, 30).until(
+            expected_conditions.visibility_of_element_located((By.ID, "receipt-check"))
+        )
+        return str(check.get_attribute("href"))
+    finally:
+        browser.quit()
+
+
+def check_the_page(link: str) -> None:
+    """The signer's browser checks their receipt on /receipt, reached by the thank-you
+    page's link (which carries it in its fragment, never sent to the server)."""
+    browser = chrome(javascript=True)
+    try:
+        browser.get(link)
         key = browser.find_element(By.ID, "key")
         WebDriverWait(browser, 10).until(lambda _: key.get_attribute("value"))
         assert key.get_attribute("value") == VERIFIER.encode()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from streams.audit.recount import Recount
 from streams.audit.reconcile import PUBLIC_LOG, TOTAL, Found, Shown, compare
+from streams.audit.recount import Recount
 from tests.unit.test_recount import HASH_KEY, logged
 
 

@@ -31,6 +31,19 @@
     if (summary) summary.remove();
   }
 
+  // The receipt the 202 carries (public logs on): a file to keep, served by the intake,
+  // and the /receipt page, given the receipt in the link's fragment (never sent).
+  function showReceipt(thanks, receipt) {
+    const section = document.getElementById("thanks-receipt");
+    if (!section || !receipt) return;
+    const query = new URLSearchParams({ signature_id: receipt.signature_id, country: receipt.country });
+    document.getElementById("receipt-download").href =
+      "/petitions/" + encodeURIComponent(receipt.petition_id) + "/receipt?" + query;
+    document.getElementById("receipt-check").href =
+      thanks.dataset.receiptPage + "#" + new URLSearchParams({ receipt: JSON.stringify(receipt) });
+    section.hidden = false;
+  }
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     clearErrors();
@@ -50,6 +63,7 @@
         form.hidden = true;
         const thanks = document.getElementById("thanks");
         document.getElementById("thanks-signature-id").textContent = body.signature_id || "";
+        showReceipt(thanks, body.receipt);
         thanks.hidden = false;
         thanks.focus();
         status.textContent = "";
