@@ -117,7 +117,7 @@ class DedupeStage:
         reaches (a restart restores only what came after)."""
         changelog = self.writes.changelog
         delivered = self.app.output_producer().take_delivered()
-        self.writes.persist({p: offset for (t, p), offset in delivered.items() if t == changelog})
+        self.writes.persist({p: offsets for (t, p), offsets in delivered.items() if t == changelog})
 
     def end_record(self, read_at: SourcePosition) -> None:
         """Send the table writes of the record read at ``read_at`` to the changelog, as

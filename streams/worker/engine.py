@@ -341,6 +341,17 @@ class TableWrittenPerRecord(faust.Table[bytes, bytes]):
         super().__init__(app, **kwargs)
         self.writes_of = writes_of
         self.on_unreadable = on_unreadable
+        #: Called with the active partitions after every restore, before the recover
+        #: callbacks and before any stream resumes.
+        self.on_restored: list[Callable[[set[int]], None]] = []
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        """Faust's hook after a rebalance's restore: the store of each active partition
+        now holds its changelog up to its persisted offset."""
+        restored = {tp.partition for tp in active_tps}
+        for restored_hook in self.on_restored:
+            restored_hook(restored)
+        await super().on_recovery_completed(active_tps, standby_tps)
 
     def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
         super().apply_changelog_batch(list(self._expanded(batch)))
@@ -385,9 +396,11 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
     Writes are kept per partition, and a record's ``end_record`` sends every write of
     its partition, its own and any another agent made on that partition meanwhile: a
     write may go out early, never late. Each record has a fresh key (``new_key``), so
-    compaction never drops one. As Faust does after its own sends, ``persist`` records
-    in the local store up to which changelog offset it holds everything, so a restart
-    restores only what came after."""
+    compaction never drops one. Like Faust after its own sends, ``persist`` records in
+    the local store up to which changelog offset it holds everything, so a restart
+    restores only what came after; unlike Faust, only while this writer's own records
+    follow each other without a gap from where the last restore left the store (see
+    ``persist``)."""
 
     def __init__(
         self,
@@ -402,6 +415,16 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
         self.new_key = new_key
         self.send = send
         self._written: dict[int, dict[bytes, bytes | None]] = {}
+        #: Per active partition, the changelog offset up to which the store holds every
+        #: record (set by a restore, advanced by ``persist``); none: not known.
+        self._complete_to: dict[int, int] = {}
+        table.on_restored.append(self._restored)
+
+    def _restored(self, partitions: set[int]) -> None:
+        self._complete_to = {}
+        for partition in partitions:
+            persisted = self.table.data.persisted_offset(TP(self.changelog, partition))
+            self._complete_to[partition] = -1 if persisted is None else persisted
 
     def _partition(self) -> int:
         event = current_event()
@@ -452,13 +475,41 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
             return
         self.send(self.changelog, partition, self.new_key(), self.encode(list(written.items())))
 
-    def persist(self, delivered: dict[int, int]) -> None:
-        """Record, per partition, the highest changelog offset Kafka took: the local
-        store holds every write up to it (it was written before it was sent), which is
-        what Faust's recovery reads the offset as (``Collection._on_changelog_sent``
-        does the same for Faust's own sends)."""
-        for partition, offset in delivered.items():
-            self.table.data.set_persisted_offset(TP(self.changelog, partition), offset)
+    def persist(self, delivered: dict[int, Sequence[int]]) -> None:
+        """Record, per partition, how far the local store holds the changelog, given
+        the offsets Kafka took of this writer's records: Faust's recovery restores
+        only what comes after (``Collection._on_changelog_sent`` does this for
+        Faust's own sends).
+
+        The store holds a record of its own (it wrote before it sent), but not one
+        another writer appended: a worker paused (SIGSTOP, a long GC) while its last
+        record waited in the producer sends it when it wakes, after the records of the
+        worker that took its partitions. Recording that offset made its next restore
+        skip the other's records, and its counts fell short for good (the chaos test,
+        docs/scaling.md). So the offset advances only through this writer's records
+        that follow each other from where the last restore left the store; at a gap
+        it stops there until the next restore, which reads the rest."""
+        for partition, offsets in delivered.items():
+            complete = self._complete_to.get(partition)
+            if complete is None:
+                continue
+            reached = complete
+            for offset in sorted(offsets):
+                if offset == reached + 1:
+                    reached = offset
+                elif offset > reached:
+                    log.warning(
+                        "%s[%d] holds records of another writer before offset %d (this "
+                        "worker was paused?): its store is not recorded as complete past "
+                        "%d, and its next restore reads from there",
+                        self.changelog, partition, offset, reached,
+                    )  # fmt: skip
+                    del self._complete_to[partition]
+                    break
+            else:
+                self._complete_to[partition] = reached
+            if reached > complete:
+                self.table.data.set_persisted_offset(TP(self.changelog, partition), reached)
 
 
 def settled(app: faust.App) -> bool:

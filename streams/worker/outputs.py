@@ -76,9 +76,9 @@ class OutputProducer:
         self.on_failure = on_failure
         #: The first delivery error, if any (set by librdkafka's callback thread).
         self.failure: str | None = None
-        #: The highest delivered offset per (topic, partition) of records produced with
+        #: The delivered offsets per (topic, partition) of records produced with
         #: ``tracked=True`` (a table's changelog), until ``take_delivered`` takes them.
-        self._delivered_offsets: dict[tuple[str, int], int] = {}
+        self._delivered_offsets: dict[tuple[str, int], list[int]] = {}
         self._offsets_lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="outputs-poll", daemon=True)
@@ -101,12 +101,12 @@ class OutputProducer:
         where = (cast(str, message.topic()), cast(int, message.partition()))
         offset = cast(int, message.offset())
         with self._offsets_lock:
-            if offset > self._delivered_offsets.get(where, -1):
-                self._delivered_offsets[where] = offset
+            self._delivered_offsets.setdefault(where, []).append(offset)
 
-    def take_delivered(self) -> dict[tuple[str, int], int]:
-        """The highest offset Kafka acknowledged per (topic, partition) of the tracked
-        records since the last call."""
+    def take_delivered(self) -> dict[tuple[str, int], list[int]]:
+        """Every offset Kafka acknowledged per (topic, partition) of the tracked records
+        since the last call, in order (one idempotent producer: a partition's records
+        keep their order)."""
         with self._offsets_lock:
             taken, self._delivered_offsets = self._delivered_offsets, {}
         return taken

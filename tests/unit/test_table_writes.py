@@ -6,6 +6,7 @@ the table short."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from pathlib import Path
 from typing import Any, NoReturn
@@ -167,16 +168,105 @@ def test_faust_still_restores_its_tables_through_apply_changelog_batch() -> None
     assert "table.apply_changelog_batch(" in inspect.getsource(recovery)
 
 
+def restored(table: engine.TableWrittenPerRecord, *partitions: int) -> None:
+    """Faust's end of a restore, with ``partitions`` active."""
+    actives = {TP(CHANGELOG, partition) for partition in partitions}
+    asyncio.run(table.on_recovery_completed(actives, set()))
+
+
 def test_persist_records_how_far_the_changelog_kafka_took_reaches(
     tmp_path: Path, sent: Sent
 ) -> None:
     """A restart restores the changelog from after this offset (Faust's recovery)."""
     table = table_in(tmp_path / "t")
+    table.data.set_persisted_offset(TP(CHANGELOG, 3), 40)
     writes = writer(table, sent)
+    restored(table, 3)
     with handling(table, 3):
         writes[b"a:" + bytes(32)] = b"FR 3 0 3"
-    writes.persist({3: 41})
-    assert table.data.persisted_offset(TP(CHANGELOG, 3)) == 41
+    writes.persist({3: [41, 42]})
+    assert table.data.persisted_offset(TP(CHANGELOG, 3)) == 42
+
+
+def test_nothing_is_persisted_for_a_partition_no_restore_made_active(
+    tmp_path: Path, sent: Sent
+) -> None:
+    table = table_in(tmp_path / "t")
+    writes = writer(table, sent)
+    restored(table, 1)
+    writes.persist({2: [0, 1]})
+    assert table.data.persisted_offset(TP(CHANGELOG, 2)) is None
+
+
+def test_at_another_writers_records_the_persisted_offset_stops_until_the_next_restore(
+    tmp_path: Path, sent: Sent
+) -> None:
+    table = table_in(tmp_path / "t")
+    table.data.set_persisted_offset(TP(CHANGELOG, 0), 9)
+    writes = writer(table, sent)
+    restored(table, 0)
+    writes.persist({0: [10, 11, 15]})  # 12 to 14: another writer's
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 11
+    writes.persist({0: [16]})
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 11
+    table.data.set_persisted_offset(TP(CHANGELOG, 0), 16)  # as a restore reading 12-16 leaves it
+    restored(table, 0)
+    writes.persist({0: [17]})
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 17
+
+
+def test_a_paused_workers_late_record_does_not_make_its_restore_skip_its_successors(
+    tmp_path: Path,
+) -> None:
+    """The chaos test's shortfall: worker A is paused with one record in its producer;
+    B takes the partition, restores, and writes ten winners; A wakes and its record
+    lands after them. A's next restore must still read B's ten."""
+    changelog: list[tuple[int, bytes, bytes]] = []  # (partition, key, value) in offset order
+
+    def send(topic: str, partition: int, key: bytes, value: bytes) -> None:
+        changelog.append((partition, key, value))
+
+    def entry(n: int) -> tuple[bytes, bytes]:
+        return b"pet:" + n.to_bytes(32, "big"), f"FR 0 {n} 0".encode()
+
+    def restore(table: engine.TableWrittenPerRecord) -> None:
+        start = (table.data.persisted_offset(TP(CHANGELOG, 0)) or -1) + 1
+        table.apply_changelog_batch(
+            [changelog_event(table, 0, o, k, v) for o, (_, k, v) in enumerate(changelog)][start:]
+        )
+        restored(table, 0)
+
+    a_table, b_table = table_in(tmp_path / "a"), table_in(tmp_path / "b")
+    a = engine.WritesPerRecord(a_table, encode=encode_writes, new_key=writes_key, send=send)
+    b = engine.WritesPerRecord(b_table, encode=encode_writes, new_key=writes_key, send=send)
+    restore(a_table)
+    with handling(a_table, 0):
+        for n in range(10):  # A's winners, at offsets 0-9, persisted at its commit
+            a[entry(n)[0]] = entry(n)[1]
+            a.end_record(0)
+    a.persist({0: list(range(10))})
+    with handling(a_table, 0):  # A's last winner: written, not sent when A is paused
+        a[entry(10)[0]] = entry(10)[1]
+    restore(b_table)
+    with handling(b_table, 0):
+        for n in range(10, 20):  # B handles the same input again, and the next nine
+            b[entry(n)[0]] = entry(n)[1]
+            b.end_record(0)
+    b.persist({0: list(range(10, 20))})
+    with handling(a_table, 0):  # A wakes: its record goes out, at offset 20
+        a.end_record(0)
+    a.persist({0: [20]})
+    restore(a_table)
+    expected = dict(entry(n) for n in range(20))
+    assert {key: a_table.data.get(key) for key in expected} == expected
+
+
+def test_faust_still_tells_a_table_its_active_partitions_when_a_restore_ends() -> None:
+    """The hook ``persist``'s starting points come from."""
+    source = inspect.getsource(recovery.Recovery.on_recovery_completed)
+    assert "table.on_recovery_completed(" in source
+    assert "self.actives_for_table[table]" in source
+    assert "on_recovery_completed" in vars(faust.tables.base.Collection)
 
 
 def test_faust_still_reads_the_persisted_offset_where_its_own_sends_write_it() -> None:
