@@ -175,6 +175,16 @@ class Winner:
         return f"{at}#{self.index}" if self.index else at
 
 
+def restores_over(stored: bytes, restored: bytes) -> bool:
+    """Whether a restored changelog write of entry ``restored`` may replace ``stored``:
+    not when it went through fewer changes. An entry's ``changes`` never fall, but a
+    worker paused with a record in its producer sends it when it wakes, after the
+    records of the worker that took its partition meanwhile: an older state of the
+    entry (pending, where the other recorded the confirmation), which restored last
+    would undo the change (docs/exactly-once.md)."""
+    return Winner.decode(restored).changes >= Winner.decode(stored).changes
+
+
 def decide(candidate: Winner, stored: Winner | None) -> tuple[Outcome, Winner]:
     """The fate of a valid signature given the entry stored for its dedupe key, and
     the entry to store. Only the very same submission (partition, offset and index)

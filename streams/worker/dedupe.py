@@ -34,7 +34,7 @@ from schemas.codec import codec
 from schemas.writes import encode_writes, writes_key, writes_of
 from streams.core.metrics import EVENTS_IN, verdict_counter
 from streams.core.settings import Settings
-from streams.rules.dedupe import PartialCounts
+from streams.rules.dedupe import PartialCounts, restores_over
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output
 from streams.rules.transparency import signature_commitment
@@ -88,6 +88,7 @@ class DedupeStage:
             "dedupe-winners-v3",
             writes_of=writes_of,
             on_unreadable=halt_worker,
+            restores_over=restores_over,
             default=None,
             key_type=bytes,  # bytes types make Faust store them raw
             value_type=bytes,

@@ -336,11 +336,15 @@ class TableWrittenPerRecord(faust.Table[bytes, bytes]):
         *,
         writes_of: Callable[[bytes | None, bytes | None], Sequence[Write] | None],
         on_unreadable: Callable[[str], NoReturn],
+        restores_over: Callable[[bytes, bytes], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(app, **kwargs)
         self.writes_of = writes_of
         self.on_unreadable = on_unreadable
+        #: ``restores_over(stored, written)``: whether a restored write may replace
+        #: the value the store holds (None: always, as Faust restores).
+        self.restores_over = restores_over
         #: Called with the active partitions after every restore, before the recover
         #: callbacks and before any stream resumes.
         self.on_restored: list[Callable[[set[int]], None]] = []
@@ -357,6 +361,7 @@ class TableWrittenPerRecord(faust.Table[bytes, bytes]):
         super().apply_changelog_batch(list(self._expanded(batch)))
 
     def _expanded(self, batch: Iterable[Any]) -> Iterator[Any]:
+        latest: dict[bytes, bytes | None] = {}  # the batch's own writes, not stored yet
         for event in batch:
             message = event.message
             try:
@@ -368,8 +373,23 @@ class TableWrittenPerRecord(faust.Table[bytes, bytes]):
                 )
             if writes is None:
                 yield event
-            else:
-                yield from (_Written(message, key, value) for key, value in writes)
+                continue
+            for key, value in writes:
+                if value is not None and not self._may_restore(key, value, latest):
+                    log.warning(
+                        "%s: the write at %s@%d is older than the entry it would replace "
+                        "(a paused worker's late record?): not restored",
+                        self.name, message.tp, message.offset,
+                    )  # fmt: skip
+                    continue
+                latest[key] = value
+                yield _Written(message, key, value)
+
+    def _may_restore(self, key: bytes, value: bytes, latest: dict[bytes, bytes | None]) -> bool:
+        if self.restores_over is None:
+            return True
+        stored = latest[key] if key in latest else self.data.get(key)
+        return stored is None or self.restores_over(stored, value)
 
 
 def table_written_per_record(app: faust.App, name: str, **options: Any) -> TableWrittenPerRecord:

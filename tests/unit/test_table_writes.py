@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,6 +27,7 @@ from schemas.writes import (
     writes_of,
 )
 from streams.core.errors import MalformedMessage
+from streams.rules.dedupe import Status, Winner, restores_over
 from streams.worker import engine
 
 CHANGELOG = "seam-test-winners-changelog"
@@ -39,7 +41,7 @@ def halt(reason: str) -> NoReturn:
     raise Halted(reason)
 
 
-def table_in(directory: Path) -> engine.TableWrittenPerRecord:
+def table_in(directory: Path, **options: Any) -> engine.TableWrittenPerRecord:
     app = engine.EngineApp(
         "seam-test", broker="kafka://127.0.0.1:9", store="rocksdb://", datadir=str(directory)
     )
@@ -48,6 +50,7 @@ def table_in(directory: Path) -> engine.TableWrittenPerRecord:
         "winners",
         writes_of=writes_of,
         on_unreadable=halt,
+        **options,
         default=None,
         key_type=bytes,
         value_type=bytes,
@@ -259,6 +262,45 @@ def test_a_paused_workers_late_record_does_not_make_its_restore_skip_its_success
     restore(a_table)
     expected = dict(entry(n) for n in range(20))
     assert {key: a_table.data.get(key) for key in expected} == expected
+
+
+def test_a_restored_write_older_than_the_entry_it_would_replace_is_not_restored(
+    tmp_path: Path,
+) -> None:
+    """A paused worker's late record holds a signer's entry as pending (no changes)
+    after the worker that took over recorded the confirmation (one change)."""
+    table = table_in(tmp_path / "t", restores_over=restores_over)
+    key = b"pet:" + bytes(32)
+    entry = Winner("FR", 0, 5, 0, status=Status.PENDING)
+    pending, confirmed = entry.encode(), replace(entry, status=Status.CONFIRMED, changes=1).encode()
+    record = encode_writes
+    table.apply_changelog_batch(
+        [
+            changelog_event(table, 0, 0, writes_key(), record([(key, pending)])),
+            changelog_event(table, 0, 1, writes_key(), record([(key, confirmed)])),
+            changelog_event(table, 0, 2, writes_key(), record([(key, pending)])),  # in a batch
+        ]
+    )
+    assert table.data[key] == confirmed
+    table.apply_changelog_batch(  # and in a later batch, against the store
+        [changelog_event(table, 0, 3, writes_key(), record([(key, pending)]))]
+    )
+    assert table.data[key] == confirmed
+
+
+def test_a_restored_write_as_new_or_newer_replaces_the_entry(tmp_path: Path) -> None:
+    table = table_in(tmp_path / "t", restores_over=restores_over)
+    key = b"pet:" + bytes(32)
+    entry = Winner("FR", 0, 5, 0, status=Status.PENDING)
+    confirmed = replace(entry, status=Status.CONFIRMED, changes=1)
+    states = [entry.encode(), entry.encode(), confirmed.encode()]
+    table.apply_changelog_batch(
+        [
+            changelog_event(table, 0, n, writes_key(), encode_writes([(key, v)]))
+            for n, v in enumerate(states)
+        ]
+    )
+    assert table.data[key] == states[-1]
 
 
 def test_faust_still_tells_a_table_its_active_partitions_when_a_restore_ends() -> None:
