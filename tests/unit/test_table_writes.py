@@ -177,14 +177,23 @@ def restored(table: engine.TableWrittenPerRecord, *partitions: int) -> None:
     asyncio.run(table.on_recovery_completed(actives, set()))
 
 
+def restored_at(
+    directory: Path, sent: Sent, partition: int, persisted: int
+) -> tuple[engine.TableWrittenPerRecord, engine.WritesPerRecord]:
+    """A table whose restore left ``partition`` complete up to ``persisted``, and its
+    writer."""
+    table = table_in(directory)
+    table.data.set_persisted_offset(TP(CHANGELOG, partition), persisted)
+    writes = writer(table, sent)
+    restored(table, partition)
+    return table, writes
+
+
 def test_persist_records_how_far_the_changelog_kafka_took_reaches(
     tmp_path: Path, sent: Sent
 ) -> None:
     """A restart restores the changelog from after this offset (Faust's recovery)."""
-    table = table_in(tmp_path / "t")
-    table.data.set_persisted_offset(TP(CHANGELOG, 3), 40)
-    writes = writer(table, sent)
-    restored(table, 3)
+    table, writes = restored_at(tmp_path / "t", sent, 3, 40)
     with handling(table, 3):
         writes[b"a:" + bytes(32)] = b"FR 3 0 3"
     writes.persist({3: [41, 42]})
@@ -204,10 +213,7 @@ def test_nothing_is_persisted_for_a_partition_no_restore_made_active(
 def test_at_another_writers_records_the_persisted_offset_stops_until_the_next_restore(
     tmp_path: Path, sent: Sent
 ) -> None:
-    table = table_in(tmp_path / "t")
-    table.data.set_persisted_offset(TP(CHANGELOG, 0), 9)
-    writes = writer(table, sent)
-    restored(table, 0)
+    table, writes = restored_at(tmp_path / "t", sent, 0, 9)
     writes.persist({0: [10, 11, 15]})  # 12 to 14: another writer's
     assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 11
     writes.persist({0: [16]})
