@@ -92,6 +92,20 @@ def fold(
     return folded, sorted(moved), True
 
 
+def merge(stored: Partials, restored: Partials) -> dict[str, Any]:
+    """One petition's partials from two states of them, per partition the report with
+    the larger version: how a restore takes a changelog record, so the order in which
+    records come back (a paused worker's late one after newer ones) changes nothing."""
+    merged = dict(fold(stored, 0, {}, {}, -1)[0])  # a copy: version -1 changes nothing
+    for part, version in restored.get("versions", {}).items():
+        counted, pending = (
+            {c: p[part] for c, p in restored.get(kind, {}).items() if part in p} for kind in KINDS
+        )
+        cut = restored.get("cuts", {}).get(part)
+        merged = fold(merged, int(part), counted, pending, version, cut=cut)[0]
+    return merged
+
+
 def regional_count(
     petition_id: str, country: str, partials: Partials, now: datetime
 ) -> dict[str, Any]:

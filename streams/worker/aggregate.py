@@ -22,9 +22,10 @@ from typing import Any
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.metrics import EVENTS_IN
-from streams.rules.aggregate import DueCounts, fold, report_problem
+from streams.rules.aggregate import DueCounts, fold, merge, report_problem
 from streams.rules.keys import count_key
 from streams.worker.app import CountersignApp
+from streams.worker.engine.tables import table_merged_on_restore
 from streams.worker.policy import handle_each
 from streams.worker.topology import Topology
 
@@ -35,8 +36,12 @@ def register(app: CountersignApp, topics: Topology) -> Any:
     # Small: one entry per petition, numbers per country and partition; Faust's JSON.
     # v2: counted and pending numbers with versions (a dedupe partition that starts
     # publishes all its numbers again, so a new table fills up by itself).
-    partials = app.Table(
+    # Restored by merging each changelog value in (``rules.aggregate.merge``): a paused
+    # worker's late record restored after newer ones sets nothing back.
+    partials = table_merged_on_restore(
+        app,
         "aggregate-partials-v2",
+        merge=merge,
         default=None,
         partitions=app.countersign_settings.topic_partitions,
     )

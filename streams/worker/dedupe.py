@@ -40,7 +40,7 @@ from streams.rules.outputs import Output
 from streams.rules.transparency import signature_commitment
 from streams.rules.verdict import SourcePosition
 from streams.worker.app import CountersignApp
-from streams.worker.engine import WritesPerRecord, table_written_per_record
+from streams.worker.engine.tables import WritesPerRecord, table_written_per_record
 from streams.worker.policy import Handler, halt_worker, handle_each
 from streams.worker.topology import Topology
 

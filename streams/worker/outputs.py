@@ -2,7 +2,7 @@
 Kafka through librdkafka (confluent-kafka, idempotent, acks=all), not through Faust's
 aiokafka producer: a few microseconds a record in C instead of ~40 µs of Python
 (docs/benchmarks.md). The dedupe table's changelog records go through it too
-(``streams.worker.engine.WritesPerRecord``, ``tracked``: their delivered offsets
+(``streams.worker.engine.tables.WritesPerRecord``, ``tracked``: their delivered offsets
 become the store's persisted offsets), on a librdkafka producer of their own, the
 only one that reports every delivery; the aggregate's small table keeps Faust's.
 

@@ -1,5 +1,5 @@
 """The dedupe table's changelog records of several writes (``schemas.writes``,
-``streams.worker.engine.TableWrittenPerRecord`` / ``WritesPerRecord``): what the
+``streams.worker.tables.TableWrittenPerRecord`` / ``WritesPerRecord``): what the
 writer sends, a fresh table restores to the same entries, through Faust's real
 RocksDB store; and a record that cannot be read stops the worker instead of leaving
 the table short."""
@@ -29,6 +29,7 @@ from schemas.writes import (
 from streams.core.errors import MalformedMessage
 from streams.rules.dedupe import Status, Winner, restores_over
 from streams.worker import engine
+from streams.worker.engine import tables
 
 CHANGELOG = "seam-test-winners-changelog"
 
@@ -41,11 +42,11 @@ def halt(reason: str) -> NoReturn:
     raise Halted(reason)
 
 
-def table_in(directory: Path, **options: Any) -> engine.TableWrittenPerRecord:
+def table_in(directory: Path, **options: Any) -> tables.TableWrittenPerRecord:
     app = engine.EngineApp(
         "seam-test", broker="kafka://127.0.0.1:9", store="rocksdb://", datadir=str(directory)
     )
-    return engine.table_written_per_record(
+    return tables.table_written_per_record(
         app,
         "winners",
         writes_of=writes_of,
@@ -86,8 +87,8 @@ def sent() -> Sent:
     return Sent()
 
 
-def writer(table: engine.TableWrittenPerRecord, sent: Sent) -> engine.WritesPerRecord:
-    return engine.WritesPerRecord(table, encode=encode_writes, new_key=writes_key, send=sent)
+def writer(table: tables.TableWrittenPerRecord, sent: Sent) -> tables.WritesPerRecord:
+    return tables.WritesPerRecord(table, encode=encode_writes, new_key=writes_key, send=sent)
 
 
 def test_a_writes_record_round_trips_its_entries_in_order() -> None:
@@ -171,7 +172,7 @@ def test_faust_still_restores_its_tables_through_apply_changelog_batch() -> None
     assert "table.apply_changelog_batch(" in inspect.getsource(recovery)
 
 
-def restored(table: engine.TableWrittenPerRecord, *partitions: int) -> None:
+def restored(table: tables.TableWrittenPerRecord, *partitions: int) -> None:
     """Faust's end of a restore, with ``partitions`` active."""
     actives = {TP(CHANGELOG, partition) for partition in partitions}
     asyncio.run(table.on_recovery_completed(actives, set()))
@@ -179,7 +180,7 @@ def restored(table: engine.TableWrittenPerRecord, *partitions: int) -> None:
 
 def restored_at(
     directory: Path, sent: Sent, partition: int, persisted: int
-) -> tuple[engine.TableWrittenPerRecord, engine.WritesPerRecord]:
+) -> tuple[tables.TableWrittenPerRecord, tables.WritesPerRecord]:
     """A table whose restore left ``partition`` complete up to ``persisted``, and its
     writer."""
     table = table_in(directory)
@@ -238,7 +239,7 @@ def test_a_paused_workers_late_record_does_not_make_its_restore_skip_its_success
     def entry(n: int) -> tuple[bytes, bytes]:
         return b"pet:" + n.to_bytes(32, "big"), f"FR 0 {n} 0".encode()
 
-    def restore(table: engine.TableWrittenPerRecord) -> None:
+    def restore(table: tables.TableWrittenPerRecord) -> None:
         start = (table.data.persisted_offset(TP(CHANGELOG, 0)) or -1) + 1
         table.apply_changelog_batch(
             [changelog_event(table, 0, o, k, v) for o, (_, k, v) in enumerate(changelog)][start:]
@@ -246,8 +247,8 @@ def test_a_paused_workers_late_record_does_not_make_its_restore_skip_its_success
         restored(table, 0)
 
     a_table, b_table = table_in(tmp_path / "a"), table_in(tmp_path / "b")
-    a = engine.WritesPerRecord(a_table, encode=encode_writes, new_key=writes_key, send=send)
-    b = engine.WritesPerRecord(b_table, encode=encode_writes, new_key=writes_key, send=send)
+    a = tables.WritesPerRecord(a_table, encode=encode_writes, new_key=writes_key, send=send)
+    b = tables.WritesPerRecord(b_table, encode=encode_writes, new_key=writes_key, send=send)
     restore(a_table)
     with handling(a_table, 0):
         for n in range(10):  # A's winners, at offsets 0-9, persisted at its commit

@@ -23,6 +23,10 @@ The hooks, and why each exists:
 * ``TableWrittenPerRecord`` and ``WritesPerRecord`` write a table through its local
   store and send its changelog one record per input record (``schemas.writes``)
   instead of one per key; restoring expands those records back into their writes.
+  ``TableMergedOnRestore`` merges each restored value into the stored one. Both
+  record how far their store holds the changelog only through their own records
+  that follow each other (``ContiguousOffsets``), and Faust's end of a restore
+  (``on_recovery_completed``) tells them where that starts (``engine.tables``).
 * ``end_batches_at_unreadable_headers`` stops aiokafka's fetcher from failing on a
   record whose header name is no UTF-8 (its C reader decodes names strictly, before our
   code sees the record, and the worker stopped at every restart): the batch ends there,
@@ -37,13 +41,12 @@ import importlib.metadata
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
-from typing import Any, NoReturn, cast
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from typing import Any, cast
 
 import faust
 import mode.loop
 from aiokafka.consumer.fetcher import PartitionRecords
-from faust import current_event
 from faust.streams import _current_event
 from faust.types import TP
 from faust.types.auth import CredentialsT
@@ -104,7 +107,7 @@ def check_versions(version: Callable[[str], str] = importlib.metadata.version) -
     if wrong:
         raise UnsupportedEngine(
             "; ".join(wrong) + ". The worker relies on internals of these packages to "
-            "count exactly (streams/worker/engine.py), so it does not start. Install the "
+            "count exactly (streams/worker/engine/), so it does not start. Install the "
             "tested versions (make install, or pip install -c constraints.txt -e .), or "
             "test the hooks on the new ones and widen TESTED_WITH there."
         )
@@ -293,243 +296,6 @@ def mark_handled(app: faust.App) -> Callable[[Any, int, int], Awaitable[None]]:
         await consumer._add_gap(tp, start, end - 1)
 
     return mark
-
-
-#: A table's key and its new value in the table's own bytes (None: deleted).
-Write = tuple[bytes, bytes | None]
-
-
-class _Written:
-    """One write of a ``TableWrites`` changelog record, shaped as the one-key changelog
-    event Faust's stores apply (``Store.apply_changelog_batch`` reads ``key``, ``value``
-    and ``message.{tp, offset, partition, key, value}``)."""
-
-    __slots__ = ("key", "message", "value")
-
-    def __init__(self, carrier: Any, key: bytes, value: bytes | None) -> None:
-        self.key = key
-        self.value = value
-        self.message = _WrittenMessage(carrier, key, value)
-
-
-class _WrittenMessage:
-    __slots__ = ("key", "offset", "partition", "tp", "value")
-
-    def __init__(self, carrier: Any, key: bytes, value: bytes | None) -> None:
-        self.tp, self.offset, self.partition = carrier.tp, carrier.offset, carrier.partition
-        self.key, self.value = key, value
-
-
-class TableWrittenPerRecord(faust.Table[bytes, bytes]):
-    """A Faust table whose changelog may hold records of several writes each
-    (``WritesPerRecord`` sends them); restoring (recovery, standbys) expands each into
-    its writes, at the record's offset, before Faust's store applies them.
-
-    ``writes_of(key, value)`` gives a changelog record's writes, or None for a plain
-    one-key record (as Faust writes them, and as older workers did). Faust's recovery
-    logs and swallows an exception from here, which would leave the table short: so an
-    unreadable record calls ``on_unreadable`` instead, which must not return."""
-
-    def __init__(
-        self,
-        app: faust.App,
-        *,
-        writes_of: Callable[[bytes | None, bytes | None], Sequence[Write] | None],
-        on_unreadable: Callable[[str], NoReturn],
-        restores_over: Callable[[bytes, bytes], bool] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(app, **kwargs)
-        self.writes_of = writes_of
-        self.on_unreadable = on_unreadable
-        #: ``restores_over(stored, written)``: whether a restored write may replace
-        #: the value the store holds (None: always, as Faust restores).
-        self.restores_over = restores_over
-        #: Called with the active partitions after every restore, before the recover
-        #: callbacks and before any stream resumes.
-        self.on_restored: list[Callable[[set[int]], None]] = []
-
-    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
-        """Faust's hook after a rebalance's restore: the store of each active partition
-        now holds its changelog up to its persisted offset."""
-        restored = {tp.partition for tp in active_tps}
-        for restored_hook in self.on_restored:
-            restored_hook(restored)
-        await super().on_recovery_completed(active_tps, standby_tps)
-
-    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
-        super().apply_changelog_batch(list(self._expanded(batch)))
-
-    def _expanded(self, batch: Iterable[Any]) -> Iterator[Any]:
-        latest: dict[bytes, bytes | None] = {}  # the batch's own writes, not stored yet
-        for event in batch:
-            message = event.message
-            try:
-                writes = self.writes_of(message.key, message.value)
-            except Exception as exc:
-                self.on_unreadable(
-                    f"{self.name}: the changelog record at {message.tp}@{message.offset} "
-                    f"cannot be restored ({exc})"
-                )
-            if writes is None:
-                yield event
-                continue
-            for key, value in writes:
-                if value is not None and not self._may_restore(key, value, latest):
-                    log.warning(
-                        "%s: the write at %s@%d is older than the entry it would replace "
-                        "(a paused worker's late record?): not restored",
-                        self.name, message.tp, message.offset,
-                    )  # fmt: skip
-                    continue
-                latest[key] = value
-                yield _Written(message, key, value)
-
-    def _may_restore(self, key: bytes, value: bytes, latest: dict[bytes, bytes | None]) -> bool:
-        if self.restores_over is None:
-            return True
-        stored = latest[key] if key in latest else self.data.get(key)
-        return stored is None or self.restores_over(stored, value)
-
-
-def table_written_per_record(app: faust.App, name: str, **options: Any) -> TableWrittenPerRecord:
-    """Define a ``TableWrittenPerRecord`` on ``app``, as ``app.Table`` defines a table."""
-    table = TableWrittenPerRecord(app, name=name, beacon=app.tables.beacon, **options)
-    app.tables.add(table)
-    return table
-
-
-#: Hands one changelog record (topic, partition, key, value) to a producer that is
-#: flushed before every commit (``streams.worker.outputs.OutputProducer``).
-SendChangelog = Callable[[str, int, bytes, bytes], None]
-
-
-class WritesPerRecord(MutableMapping[bytes, bytes]):
-    """A ``TableWrittenPerRecord`` as a mapping that reads and writes its local store
-    (the partition of the event being handled, as Faust's own writes) and keeps what
-    was written; ``end_record`` sends all of it as one changelog record, through
-    ``send`` (librdkafka: a few µs, where Faust's aiokafka producer costs ~100).
-
-    Exactness (docs/exactly-once.md): every handler calls ``end_record`` before its
-    record is acknowledged, and ``send``'s producer is flushed before every commit, so
-    no offset is committed before the writes of its record are in the changelog.
-    Writes are kept per partition, and a record's ``end_record`` sends every write of
-    its partition, its own and any another agent made on that partition meanwhile: a
-    write may go out early, never late. Each record has a fresh key (``new_key``), so
-    compaction never drops one. Like Faust after its own sends, ``persist`` records in
-    the local store up to which changelog offset it holds everything, so a restart
-    restores only what came after; unlike Faust, only while this writer's own records
-    follow each other without a gap from where the last restore left the store (see
-    ``persist``)."""
-
-    def __init__(
-        self,
-        table: TableWrittenPerRecord,
-        *,
-        encode: Callable[[Sequence[Write]], bytes],
-        new_key: Callable[[], bytes],
-        send: SendChangelog,
-    ) -> None:
-        self.table = table
-        self.encode = encode
-        self.new_key = new_key
-        self.send = send
-        self._written: dict[int, dict[bytes, bytes | None]] = {}
-        #: Per active partition, the changelog offset up to which the store holds every
-        #: record (set by a restore, advanced by ``persist``); none: not known.
-        self._complete_to: dict[int, int] = {}
-        table.on_restored.append(self._restored)
-
-    def _restored(self, partitions: set[int]) -> None:
-        self._complete_to = {}
-        for partition in partitions:
-            persisted = self.table.data.persisted_offset(TP(self.changelog, partition))
-            self._complete_to[partition] = -1 if persisted is None else persisted
-
-    def _partition(self) -> int:
-        event = current_event()
-        if event is None:
-            raise RuntimeError(f"{self.table.name} is written outside of an agent's event")
-        return int(event.message.partition)
-
-    def __getitem__(self, key: bytes) -> bytes:
-        return self.table.data[key]  # type: ignore[no-any-return]
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        try:
-            return self.table.data[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.table.data
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.table.data[key] = value
-        self._written.setdefault(self._partition(), {})[key] = value
-
-    def __delitem__(self, key: bytes) -> None:
-        del self.table.data[key]
-        self._written.setdefault(self._partition(), {})[key] = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.table.data)
-
-    def __len__(self) -> int:
-        return len(self.table.data)
-
-    def unsent(self, partition: int) -> int:
-        """How many keys written on ``partition`` wait for an ``end_record``."""
-        return len(self._written.get(partition, ()))
-
-    @property
-    def changelog(self) -> str:
-        """The name of the table's changelog topic."""
-        return str(self.table.changelog_topic.get_topic_name())
-
-    def end_record(self, partition: int) -> None:
-        """Send what was written on ``partition`` as one changelog record (none if
-        nothing was)."""
-        written = self._written.pop(partition, None)
-        if not written:
-            return
-        self.send(self.changelog, partition, self.new_key(), self.encode(list(written.items())))
-
-    def persist(self, delivered: dict[int, Sequence[int]]) -> None:
-        """Record, per partition, how far the local store holds the changelog, given
-        the offsets Kafka took of this writer's records: Faust's recovery restores
-        only what comes after (``Collection._on_changelog_sent`` does this for
-        Faust's own sends).
-
-        The store holds a record of its own (it wrote before it sent), but not one
-        another writer appended: a worker paused (SIGSTOP, a long GC) while its last
-        record waited in the producer sends it when it wakes, after the records of the
-        worker that took its partitions. Recording that offset made its next restore
-        skip the other's records, and its counts fell short for good (the chaos test,
-        docs/scaling.md). So the offset advances only through this writer's records
-        that follow each other from where the last restore left the store; at a gap
-        it stops there until the next restore, which reads the rest."""
-        for partition, offsets in delivered.items():
-            complete = self._complete_to.get(partition)
-            if complete is None:
-                continue
-            reached = complete
-            for offset in sorted(offsets):
-                if offset == reached + 1:
-                    reached = offset
-                elif offset > reached:
-                    log.warning(
-                        "%s[%d] holds records of another writer before offset %d (this "
-                        "worker was paused?): its store is not recorded as complete past "
-                        "%d, and its next restore reads from there",
-                        self.changelog, partition, offset, reached,
-                    )  # fmt: skip
-                    del self._complete_to[partition]
-                    break
-            else:
-                self._complete_to[partition] = reached
-            if reached > complete:
-                self.table.data.set_persisted_offset(TP(self.changelog, partition), reached)
 
 
 def settled(app: faust.App) -> bool:
