@@ -56,6 +56,10 @@ start() {
   logs+=("$log")
 }
 
+# The demo keeps the petitions' public logs (docs/transparency.md) with the public
+# development keys: the thank-you page hands out receipts, /receipt checks them.
+export COUNTERSIGN_TRANSPARENCY_LOG="${COUNTERSIGN_TRANSPARENCY_LOG:-true}"
+
 if ! deploy/kafka/kafka.sh status | grep -q running; then kafka_started=1; fi
 PYTHON="$bin/python" deploy/kafka/kafka.sh up >/dev/null
 "$bin/countersign" topics create >/dev/null
@@ -95,6 +99,9 @@ echo "  Dashboard:  http://127.0.0.1:$port/?petition=syria-icc   (ready after $(
 echo "  Sign form:  http://127.0.0.1:$intake_port/petitions/syria-icc/sign   (log: .data/intake.log)"
 echo "  API:        http://127.0.0.1:$port/api/petitions/syria-icc/counts"
 echo "  Mail:       http://$mail_ui/   (Mailpit: your confirmation mail lands here; log: .data/mailer.log)"
+if [[ $COUNTERSIGN_TRANSPARENCY_LOG == true ]]; then
+  echo "  Receipts:   http://127.0.0.1:$port/receipt   (the thank-you page links there; audit: countersign audit-log syria-icc)"
+fi
 echo "  Demo feed:  $rate signatures/s, 80 % of its signers confirm (log: .data/simulate.log)."
 echo "  Ctrl-C stops everything."
 echo
