@@ -6,9 +6,11 @@ ClickHouse (``regional_counts``, what the dashboard reads), ClickHouse's own cou
 the signature rows (``signature_counts``), and the public JSON API. Rejections are
 compared per petition and reason the same way (the table ``rejections``).
 
-With the public logs on (docs/transparency.md), each petition's newest signed head is
+Asked to (``public_logs``; docs/transparency.md), each petition's newest signed head is
 a fourth place: the count it vouches for (its additions minus its removals, which
 ``audit-log`` checks against its leaves) must equal the petition's recounted total.
+A head does not say which part of the log it covers yet, so this holds once the
+petition's traffic stopped; while it grows, the head trails the recount.
 
 The log is recounted by partition groups in parallel processes (one per core): a
 dedupe key's submissions share a partition unless two key formats were mixed, and
@@ -420,6 +422,7 @@ def reconcile(
     *,
     petition: str | None,
     settle_seconds: float,
+    public_logs: bool = False,
     on_start: Callable[[LogRange], None],
     on_progress: Callable[[int], None],
     on_waiting: Callable[[int], None],
@@ -433,7 +436,6 @@ def reconcile(
     started = time.monotonic()
     client = ServeClient(settings)
     windows = petition_windows(settings)
-    public_logs = settings.transparency_log
     shown = read_shown(client, sorted(windows), public_logs=public_logs)
     cut = shown.latest_cut()
     log = whole_log(settings, SUBMITTED.name)

@@ -92,10 +92,21 @@ class LogBar:
     "before a difference counts.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Print agreeing rows too.")
+@click.option(
+    "--public-logs",
+    is_flag=True,
+    help="Also compare each petition's total with the count its newest signed head vouches "
+    "for (exact once the petition's traffic stopped: a head covers no cut yet).",
+)
 @FORMAT
 @tool
-def reconcile_command(
-    settings: Settings, petition: str | None, settle: float, show_all: bool, output: str
+def reconcile_command(  # noqa: PLR0917
+    settings: Settings,
+    petition: str | None,
+    settle: float,
+    show_all: bool,
+    public_logs: bool,
+    output: str,
 ) -> None:
     """Recount every signature from the audit log and compare with what is shown.
 
@@ -108,10 +119,11 @@ def reconcile_command(
     (first valid submission per email and petition wins, in log order) and compares
     each count with the log up to its own cut: ClickHouse's regional_counts (the
     dashboard's numbers) and the JSON API; ClickHouse's signature rows and rejections
-    at the latest cut. So it agrees on a live system. With the public logs on, each
+    at the latest cut. So it agrees on a live system. With --public-logs, each
     petition's total is also compared with the count its newest signed head vouches
-    for ("public log"; a head covers no cut, so on a busy petition it agrees once
-    the next head is signed, within --settle). Needs `countersign serve`
+    for ("public log"). A head does not say what it covers yet, so that holds once a
+    petition's traffic stopped (a closed petition, a quiet hour), not while it grows.
+    Needs `countersign serve`
     (COUNTERSIGN_API_URL, COUNTERSIGN_OPS_TOKEN). Exit 0: all agree; 1: a difference
     (printed); 2: error.
     """
@@ -123,10 +135,15 @@ def reconcile_command(
                 f"{differences} numbers differ; waiting for the pipeline (--settle {settle:g} s)"
             )
 
+        if public_logs and not settings.transparency_log:
+            raise click.UsageError(
+                "--public-logs: the public logs are off here (COUNTERSIGN_TRANSPARENCY_LOG)"
+            )
         report = reconcile(
             settings,
             petition=petition,
             settle_seconds=settle,
+            public_logs=public_logs,
             on_start=bar.started,
             on_progress=bar.advanced,
             on_waiting=waiting,

@@ -159,7 +159,8 @@ def produce_killing_the_writer_mid_log(
 
 def check_reconcile(worker: WorkerProcess, expected: dict[str, int], tmp: Path) -> None:
     """``reconcile`` holds each petition's newest signed head to the recount of the log."""
-    reconciled = worker.run(["reconcile", "--settle", "60", "--format", "json"], tmp / "r.log")
+    reconcile = ["reconcile", "--public-logs", "--settle", "60", "--format", "json"]
+    reconciled = worker.run(reconcile, tmp / "r.log")
     vouched = {
         row["petition"]: row["found"]["public log"]
         for row in json.loads(reconciled.stdout)["rows"]
