@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +170,32 @@ class WorkerProcess(ChildProcess):
         if self.api is not None and self.api.log_path.exists():
             tail += "\n--- countersign serve ---\n" + self.api.log_tail(lines // 2)
         return tail
+
+
+@contextlib.contextmanager
+def workers_of_one_pipeline(
+    settings: Settings, directory: Path, count: int
+) -> Iterator[list[WorkerProcess]]:
+    """``count`` workers of one pipeline (started by the caller), each with a state
+    directory of its own, as each would have its own disk (``countersign worker``
+    refuses a shared one); stopped at the end, a frozen one (SIGSTOP) woken first
+    so that it hears SIGTERM."""
+    processes = [
+        WorkerProcess(
+            settings.model_copy(update={"data_dir": directory / f"worker{n}"}),
+            directory / f"worker{n}.log",
+            free_port(),
+            with_api=False,
+        )
+        for n in range(count)
+    ]
+    try:
+        yield processes
+    finally:
+        for worker in processes:
+            if worker.alive() and worker.process is not None:
+                os.kill(worker.process.pid, signal.SIGCONT)
+            worker.stop()
 
 
 class IntakeProcess(ChildProcess):

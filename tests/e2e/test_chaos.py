@@ -40,6 +40,7 @@ from streams.testing.processes import (
     WorkerProcess,
     prepare,
     run_command,
+    workers_of_one_pipeline,
 )
 from tests.conftest import kafka_sh
 from tests.intake_client import Answer, post_json
@@ -151,24 +152,9 @@ def chaos_settings(cluster: dict[str, str], test_id: str, tmp_path: Path) -> Set
 
 @pytest.fixture
 def workers(chaos_settings: Settings, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """Three workers of one pipeline, each with a state directory of its own (as each
-    would have its own disk: ``countersign worker`` refuses a shared one)."""
-    processes = [
-        WorkerProcess(
-            chaos_settings.model_copy(update={"data_dir": tmp_path / f"worker{i}"}),
-            tmp_path / f"worker{i}.log",
-            free_port(),
-            with_api=False,
-        )
-        for i in range(3)
-    ]
-    try:
+    """Three workers of one pipeline, each with a state directory of its own."""
+    with workers_of_one_pipeline(chaos_settings, tmp_path, 3) as processes:
         yield processes
-    finally:
-        for worker in processes:
-            if worker.process is not None and worker.process.poll() is None:
-                os.kill(worker.process.pid, signal.SIGCONT)  # a frozen one must hear SIGTERM
-            worker.stop()
 
 
 class Chaos:

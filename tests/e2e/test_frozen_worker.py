@@ -10,15 +10,19 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from streams.core.children import free_port
 from streams.core.settings import Settings
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.processes import (
+    Results,
+    WorkerProcess,
+    prepare,
+    produce,
+    workers_of_one_pipeline,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.kills]
 
@@ -31,22 +35,8 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[list[WorkerProcess]]
     """Two workers, each with its state directory, whose producers hold records for a
     second before sending them (so one frozen mid-stream surely holds some)."""
     lingering = settings.model_copy(update={"producer_linger_seconds": 1.0})
-    with ExitStack() as stack:
-        started = [
-            stack.enter_context(
-                WorkerProcess(
-                    lingering.model_copy(update={"data_dir": tmp_path / f"worker{n}"}),
-                    tmp_path / f"worker{n}.log",
-                    free_port(),
-                    with_api=False,
-                )
-            )
-            for n in range(2)
-        ]
-        yield started
-        for worker in started:  # a frozen one must hear SIGTERM
-            if worker.alive() and worker.process is not None:
-                os.kill(worker.process.pid, signal.SIGCONT)
+    with workers_of_one_pipeline(lingering, tmp_path, 2) as processes:
+        yield processes
 
 
 @pytest.mark.timeout(600)
