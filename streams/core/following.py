@@ -208,11 +208,12 @@ class Following:
                     ends = reader.ends()  # everything logged by ``checked`` is before these
                     if reader.poll(0.1):
                         self.changed()
-                    while not reader.reached(ends) and not self._stop.is_set():
+                    while not reader.reached(ends):
+                        if self._stop.is_set():
+                            return
                         if reader.poll(0.1):
                             self.changed()
-                    if reader.reached(ends):
-                        self._mark_fresh(checked)
+                    self._mark_fresh(checked)
                 except KafkaException as exc:  # a broker hiccup: try again, stay alive
                     log.warning("%s follower: %s; retrying in 1 s", self.name, exc)
                     time.sleep(1)

@@ -84,9 +84,9 @@ def from_query(settings: Settings, petition_id: str, query: Any) -> dict[str, An
 
 def download(settings: Settings, petition_id: str, query: Any) -> web.Response:
     """``GET /petitions/{id}/receipt?signature_id=&country=``: the receipt as a file."""
-    receipt = from_query(settings, petition_id, query)
     if not settings.transparency_log:
         return json_error(404, "this site keeps no public logs, so it gives no receipts")
+    receipt = from_query(settings, petition_id, query)
     if receipt is None:
         return json_error(400, "?signature_id= and ?country= (a country code) name a receipt")
     return web.Response(
