@@ -88,8 +88,8 @@ async def handle_each(name: str, stream: Any, handle: Handler) -> None:
             async with one_at_a_time:
                 last_handed[0] = inbound[event.message.tp] = time.monotonic()
                 try:
-                    await guard.handle_missed(event.message, handle)
-                    await handle(event.message)
+                    if await guard.handle_missed(event.message, handle):
+                        await handle(event.message)
                 except Exception as exc:
                     halt(name, event.message, exc)
             await manual.ack(event)
@@ -109,8 +109,8 @@ async def watch_tails(
     """Every few seconds, once the agent has had nothing for ``IDLE_SECONDS`` and the
     app is settled (no rebalance, tables restored): handle from the log whatever the
     partitions it owns hold past what it handled (``ContinuityGuard.handle_tail``).
-    A record Faust hands over later all the same is handled again, which every stage
-    takes (docs/exactly-once.md)."""
+    A record Faust hands over later all the same is only acknowledged
+    (``ContinuityGuard.handle_missed``)."""
     app = stream.app
     topics = stream_topics(stream)
     unsettled_since: float | None = None

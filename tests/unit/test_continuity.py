@@ -113,8 +113,8 @@ class Agent:
         async def run() -> None:
             for offset in offsets:
                 message = Message("t", 1, offset)
-                await self.guard.handle_missed(message, handle)
-                await handle(message)
+                if await self.guard.handle_missed(message, handle):
+                    await handle(message)
 
         asyncio.run(run())
         return self.handled
@@ -176,11 +176,27 @@ def test_a_record_after_the_next_in_line_opens_a_hole_from_the_next() -> None:
     assert agent.receive(30, 31, 35) == [30, 31, 32, 33, 34, 35]
 
 
-def test_records_handed_over_again_are_handled_again_and_open_no_hole() -> None:
+def test_records_handed_over_again_are_not_handled_again_and_open_no_hole() -> None:
     log = Log(list(range(0, 60)))
     agent = Agent(30, log)
-    assert agent.receive(30, 31, 32, 31, 32, 33) == [30, 31, 32, 31, 32, 33]
+    assert agent.receive(30, 31, 32, 31, 32, 33) == [30, 31, 32, 33]
     assert log.reads == [] and agent.asked == 1
+
+
+def test_records_the_tail_check_handled_are_not_handled_again_when_faust_hands_them_over() -> None:
+    # Seen on a slow disk: nothing handed over for 10 s after a start, so the tail
+    # check took 0 to 7 from the log; then Faust handed them over all the same.
+    agent = Agent(None, Log(list(range(0, 8))))
+    assert agent.idle() == list(range(0, 8))
+    assert agent.receive(0, 1, 2, 3, 4, 5, 6, 7) == list(range(0, 8))
+    assert agent.receive(8) == [*range(0, 8), 8]  # and the next is handled as usual
+
+
+def test_after_a_revocation_records_handed_over_again_are_handled() -> None:
+    agent = Agent(30, Log(list(range(0, 60))))
+    agent.receive(30, 31, 32)
+    agent.guard.forget([("t", 1)])
+    assert agent.receive(30, 31) == [30, 31, 32, 30, 31]
 
 
 def test_records_at_the_end_that_nothing_revealed_are_handled_when_the_agent_is_idle() -> None:
