@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 #: A ledger method that applies one record about one signer (``DedupeLedger.confirmation``).
 SignerEvent = Callable[[bytes | None, bytes | None, SourcePosition, datetime], list[Output]]
 
+#: Winners' writes a partition holds before they go to the changelog as one record
+#: (the rest go before the next commit): ~100 bytes each, so a record stays far
+#: below Kafka's 1 MiB limit, and a restore expands few records.
+CHANGELOG_HOLD_WRITES = 500
+
 #: rocksdict's default block cache is 2 GiB per partition; 6 partitions x 2 tables
 #: would reserve 24 GiB. 16 MiB each keeps the worker's memory bounded.
 ROCKSDB_OPTIONS = {
@@ -81,8 +86,8 @@ class DedupeStage:
         settings = app.countersign_settings
         self.topics = topics
         # Keys and values are our own compact bytes (DedupeKey.table_key, Winner.encode).
-        # Its changelog gets one record per input record that wrote (TableWrites), not
-        # one per winner: a batch of 50 signatures costs one changelog send, not 50.
+        # Its changelog gets one record per CHANGELOG_HOLD_WRITES winners or per
+        # commit (TableWrites), not one per winner: 500 signatures cost one send.
         self.winners = table_written_per_record(
             app,
             "dedupe-winners-v3",
@@ -96,10 +101,15 @@ class DedupeStage:
             options=dict(ROCKSDB_OPTIONS),
         )
         self.writes = WritesPerRecord(
-            self.winners, encode=encode_writes, new_key=writes_key, send=self._send_changelog
+            self.winners,
+            encode=encode_writes,
+            new_key=writes_key,
+            send=self._send_changelog,
+            hold_writes=CHANGELOG_HOLD_WRITES,
         )
         self.ledger = DedupeLedger(self.writes, leaf_of=leaf_function(settings))
         self.app = app
+        app.before_flush.append(self.send_held_changelog)
         app.before_commit.append(self.persist_changelog_offsets)
         self.partial_codec = codec("PartialCount")
         self.winners.on_recover(self.rebuild_partial_counts)
@@ -113,6 +123,10 @@ class DedupeStage:
         idempotent producer for the whole changelog, so its records stay in order."""
         self.app.output_producer().produce(topic, key, value, partition, None, tracked=True)
 
+    async def send_held_changelog(self) -> None:
+        """Before the flush that precedes a commit: the table writes held back go out."""
+        self.writes.send_held()
+
     async def persist_changelog_offsets(self) -> None:
         """Before a commit: note in the local store how far the changelog Kafka took
         reaches (a restart restores only what came after)."""
@@ -121,8 +135,10 @@ class DedupeStage:
         self.writes.persist({p: offsets for (t, p), offsets in delivered.items() if t == changelog})
 
     def end_record(self, read_at: SourcePosition) -> None:
-        """Send the table writes of the record read at ``read_at`` to the changelog, as
-        one record; every handler calls it before its record is acknowledged."""
+        """The record read at ``read_at`` was handled: its table writes go to the
+        changelog with the next held batch (``CHANGELOG_HOLD_WRITES``), at the latest
+        before the next commit. Every handler calls it before its record is
+        acknowledged."""
         self.writes.end_record(read_at.partition)
 
     async def publish_partial_counts(self) -> None:

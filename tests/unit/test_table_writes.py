@@ -127,6 +127,40 @@ def test_one_record_sends_all_its_writes_as_one_changelog_record(
     assert len(decode_writes(value)) == 50
 
 
+def test_held_writes_go_out_together_once_enough_are_held(tmp_path: Path, sent: Sent) -> None:
+    table = table_in(tmp_path / "a")
+    writes = tables.WritesPerRecord(
+        table, encode=encode_writes, new_key=writes_key, send=sent, hold_writes=3
+    )
+    with handling(table, 2):
+        for n in range(4):
+            writes[b"pet:" + n.to_bytes(32, "big")] = f"FR 2 {n} 2".encode()
+            writes.end_record(2)  # one signature a record
+    [(partition, _key, value)] = sent  # the third record's end sent the first three
+    assert partition == 2
+    assert [key[-1] for key, _value in decode_writes(value)] == [0, 1, 2]
+    assert writes.unsent(2) == 1
+
+
+def test_what_is_held_goes_out_before_a_commit_one_record_per_partition(
+    tmp_path: Path, sent: Sent
+) -> None:
+    table = table_in(tmp_path / "a")
+    writes = tables.WritesPerRecord(
+        table, encode=encode_writes, new_key=writes_key, send=sent, hold_writes=500
+    )
+    for partition in (0, 3):
+        with handling(table, partition):
+            writes[b"pet:" + partition.to_bytes(32, "big")] = b"FR 0 1 0"
+            writes.end_record(partition)
+    assert sent == []
+    writes.send_held()
+    assert sorted(partition for partition, _key, _value in sent) == [0, 3]
+    assert (writes.unsent(0), writes.unsent(3)) == (0, 0)
+    writes.send_held()  # nothing held: nothing sent
+    assert len(sent) == 2
+
+
 def test_what_the_writer_sent_a_fresh_table_restores_to_the_same_entries(
     tmp_path: Path, sent: Sent
 ) -> None:
