@@ -99,7 +99,13 @@ class OutputProducer:
             self._delivered(error, message)
             return
         where = (cast(str, message.topic()), cast(int, message.partition()))
-        offset = cast(int, message.offset())
+        offset = message.offset()
+        if offset is None:
+            # Persisted without saying where (a retried send the broker had written,
+            # ``streams.publish.Receipt``): left out, it is a gap, so the store's
+            # persisted offset stops before it and the next restore reads it.
+            log.warning("%s[%d]: Kafka took a changelog record without its offset", *where)
+            return
         with self._offsets_lock:
             self._delivered_offsets.setdefault(where, []).append(offset)
 
