@@ -36,11 +36,10 @@ import aiohttp
 from bench.machine import RESULTS_DIR, describe, peak_rss_mib, save_report
 from schemas.batch import items_of
 from streams.catalogue.store import publish_petition
-from streams.core import kafka
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import create_topics
-from streams.core.topicspecs import SUBMITTED, topics_in_use
+from streams.core.topics import create_topics, delete_run_topics
+from streams.core.topicspecs import SUBMITTED
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
 from streams.testing.processes import IntakeProcess, free_port
 
@@ -274,17 +273,6 @@ def submissions_on_submitted(settings: Settings) -> int:
     )
 
 
-def delete_topics(settings: Settings) -> None:
-    admin = kafka.admin_client(settings)
-    for future in admin.delete_topics(
-        [settings.topic(t.name) for t in topics_in_use(settings)]
-    ).values():
-        try:
-            future.result()
-        except Exception as exc:  # leftovers are harmless; say so
-            print(f"could not delete a topic: {exc}")
-
-
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
         "offered/s",
@@ -440,7 +428,7 @@ def main() -> None:
     accepted = sum(s.statuses.get("202", 0) for s in [*steps, *([warm] if warm else [])])
     on_kafka = submissions_on_submitted(settings)
     if not args.keep_topics:
-        delete_topics(settings)
+        delete_run_topics(settings)
 
     rows = [step.report() for step in steps]
     report = {

@@ -44,7 +44,7 @@ from bench.machine import RESULTS_DIR, cpu_seconds, describe, peak_rss_mib, save
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import wait_until_visible
+from streams.core.topics import delete_run_topics, wait_until_visible
 from streams.core.topicspecs import SUBMITTED
 from streams.testing.dataset import DemoPetition, Event, dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
@@ -144,10 +144,13 @@ def end_to_end(  # noqa: PLR0917
     port: int = WORKER_PORT,
     workers: int = 1,
     per_record: int = 1,
+    *,
+    keep_topics: bool = False,
 ) -> dict[str, Any]:
     """Events per second from the first produced event to exact counts in the API
     (``per_record`` > 1: the events travel that many to a record, as the intake's
-    coalescing sends them at a surge)."""
+    coalescing sends them at a surge). The run's topics are deleted after it unless
+    ``keep_topics`` (the caller reads them, then deletes them)."""
     prepare(settings, petitions)
     helpers = [helper_worker(settings, log, i) for i in range(1, workers)]
     with WorkerProcess(settings, log, port) as worker:
@@ -180,6 +183,8 @@ def end_to_end(  # noqa: PLR0917
         for helper in helpers:
             helper.stop()
     state = directory_bytes(settings.data_dir / "faust", "dedupe-winners")
+    if not keep_topics:
+        delete_run_topics(settings)
     return {
         "events_per_s": round(len(events) / seconds),
         "seconds": round(seconds, 1),
@@ -281,6 +286,7 @@ def main() -> None:
         quix = quix_peer(ceiling, petitions, truth, workdir)
     else:
         print("no .venv-quix: the Quix Streams peer is skipped (make bench-pipeline)")
+    delete_run_topics(ceiling)
 
     print("end to end, petitions spread ...", flush=True)
     spread = end_to_end(base, events, petitions, truth, workdir / "spread.log")

@@ -26,6 +26,7 @@ from typing import Any
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import end_to_end, fresh_settings
 from streams.core.settings import Settings
+from streams.core.topics import delete_run_topics
 from streams.rules.log_writer import PetitionLog
 from streams.rules.signed_note import Checkpoint, Signer, open_note
 from streams.rules.transparency import audit, signature_commitment
@@ -56,11 +57,13 @@ def pipeline(events_count: int, workdir: Path) -> dict[str, Any]:
             update={"transparency_log": on, "transparency_head_interval_seconds": 1.0}
         )
         events, petitions, truth = dataset_with_truth(7, events_count, settings)
-        run = end_to_end(settings, events, petitions, truth, workdir / f"{label}{n}.log")
+        log = workdir / f"{label}{n}.log"
+        run = end_to_end(settings, events, petitions, truth, log, keep_topics=True)
         if on:
             # What the writer committed by the time the counts were exact and the
             # processes stopped (serve stops the writer after its round).
             run["logs_exact"] = logs_complete(settings, truth)
+        delete_run_topics(settings)
         runs[label].append(run)
         print(f"{label}: {run}", flush=True)
     report: dict[str, Any] = dict(runs)

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from streams.core.settings import Settings
+from streams.core.topics import delete_run_topics
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, Results, WorkerProcess, free_port
 
@@ -108,20 +109,10 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
 
 
 def drop_topics(settings: Settings, timeout: float = 5.0) -> None:
-    """Delete every topic under the settings' prefix. A broker that keeps every test's
-    topics (~100 partitions each) ran out of file descriptors on the second run of the
-    suite against it: 19,906 partition directories, "Too many open files", broker dead."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-    try:
-        topics = admin.list_topics(timeout=timeout).topics
-    except KafkaException:
-        return  # the test stopped the broker: nothing to tidy
-    names = [name for name in topics if name.startswith(settings.topic_prefix)]
-    if not names:
-        return
-    for future in admin.delete_topics(names, operation_timeout=timeout).values():
-        with contextlib.suppress(KafkaException):
-            future.result()
+    """Delete the test's topics (``delete_run_topics``): a broker that kept every
+    test's ran out of file descriptors on the suite's second run against it."""
+    with contextlib.suppress(KafkaException):  # the test stopped the broker: nothing to tidy
+        delete_run_topics(settings, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

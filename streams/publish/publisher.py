@@ -78,17 +78,13 @@ IN_DOUBT = frozenset(
 @dataclass(frozen=True)
 class Receipt:
     """Where an acknowledged event lives in the audit log: ``index`` is its place in a
-    record that carries several (0 for a record of its own). ``partition`` and
-    ``offset`` are None when Kafka acknowledged the record without saying where:
-    librdkafka can report a retried send that the broker had already written as
-    persisted with no offset (seen in a loaded test run, where the assertion that
-    there always is one killed the delivery thread and refused every signature after
-    it). The event is in the log all the same."""
+    record that carries several (0 for a record of its own). Only a delivery report
+    that names its offset makes a receipt (``_outcome``)."""
 
     signature_id: str
     topic: str
-    partition: int | None
-    offset: int | None
+    partition: int
+    offset: int
     index: int = 0
 
 
@@ -164,9 +160,19 @@ class _Publisher:
     def _outcome(
         self, signature: Signature, error: KafkaError | None, message: Message, index: int = 0
     ) -> Receipt | PublishFailed:
-        if error is None:  # persisted, even when it does not say where (``Receipt``)
-            partition, offset = message.partition(), message.offset()
+        partition, offset = message.partition(), message.offset()
+        if error is None and partition is not None and offset is not None:
             return Receipt(signature.signature_id, self.topic, partition, offset, index)
+        if error is None:
+            # "Delivered" without an offset: librdkafka's implicit acknowledgement,
+            # which once covered a record the broker had refused
+            # (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``). Not a proof: the
+            # caller resends, and a resent signature is counted once.
+            return PublishFailed(
+                f"Kafka reported signature {signature.signature_id} delivered without "
+                "its place in the log; it may not hold it",
+                possibly_persisted=True,
+            )
         return PublishFailed(
             f"Kafka did not acknowledge signature {signature.signature_id}: {error.str()}",
             possibly_persisted=error.code() in IN_DOUBT,

@@ -19,7 +19,6 @@ idempotent under redelivery.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,8 +28,6 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from streams.core import kafka
 from streams.core.settings import Settings
-
-log = logging.getLogger(__name__)
 
 #: How long a flush before a commit may take before the worker gives up on Kafka.
 FLUSH_TIMEOUT_SECONDS = 60.0
@@ -92,7 +89,7 @@ class OutputProducer:
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._fail(message.topic(), message.partition(), error)
+            self._refused(message.topic(), message.partition(), error)
 
     def _delivered_tracked(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -101,10 +98,13 @@ class OutputProducer:
         where = (cast(str, message.topic()), cast(int, message.partition()))
         offset = message.offset()
         if offset is None:
-            # Persisted without saying where (a retried send the broker had written,
-            # ``streams.publish.Receipt``): left out, it is a gap, so the store's
-            # persisted offset stops before it and the next restore reads it.
-            log.warning("%s[%d]: Kafka took a changelog record without its offset", *where)
+            # "Delivered" without an offset is librdkafka's implicit acknowledgement,
+            # not a proof (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``): the next
+            # flush halts the worker before it commits past the input.
+            self._fail(
+                f"Kafka reported a changelog record on {where[0]}[{where[1]}] "
+                "delivered without its offset; it may not hold it"
+            )
             return
         with self._offsets_lock:
             self._delivered_offsets.setdefault(where, []).append(offset)
@@ -117,10 +117,13 @@ class OutputProducer:
             taken, self._delivered_offsets = self._delivered_offsets, {}
         return taken
 
-    def _fail(self, topic: str | None, partition: int | None, error: KafkaError) -> None:
+    def _refused(self, topic: str | None, partition: int | None, error: KafkaError) -> None:
+        self._fail(f"Kafka did not take an output on {topic}[{partition}]: {error.str()}")
+
+    def _fail(self, reason: str) -> None:
         """Keep the first failure; the next ``flush`` reports it."""
         if self.failure is None:
-            self.failure = f"Kafka did not take an output on {topic}[{partition}]: {error.str()}"
+            self.failure = reason
 
     def produce(
         self,
@@ -144,7 +147,7 @@ class OutputProducer:
             except BufferError:  # the queue is full: let the poll thread drain it
                 producer.flush(0.05)
             except KafkaException as exc:  # refused at once (e.g. no such partition):
-                self._fail(topic, partition, exc.args[0])  # as if its delivery failed
+                self._refused(topic, partition, exc.args[0])  # as if its delivery failed
                 return
 
     async def flush(self) -> None:

@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from streams.core.errors import TopicError
 from streams.core.settings import Settings
-from streams.core.topics import create_topics, describe_topics
+from streams.core.topics import create_topics, delete_run_topics, describe_topics
 from streams.core.topicspecs import topics_in_use
 
 
@@ -32,6 +34,31 @@ def test_create_twice_changes_nothing(settings: Settings) -> None:
     second = create_topics(settings)
     assert set(second.values()) == {"exists"}
     assert describe_topics(settings) == before
+
+
+def test_deleting_a_runs_topics_leaves_every_other_topic(settings: Settings) -> None:
+    neighbour = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}n."})
+    create_topics(settings)
+    create_topics(neighbour)
+    mine = {settings.topic(spec.name) for spec in topics_in_use(settings)}
+    theirs = {neighbour.topic(spec.name) for spec in topics_in_use(neighbour)}
+    try:
+        # The neighbour's names start with this run's prefix too: "<prefix>n.".
+        deleted = set(delete_run_topics(neighbour))
+        assert deleted == theirs
+        remaining = set(
+            AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+            .list_topics(timeout=10)
+            .topics
+        )
+        assert mine <= remaining and not theirs & remaining
+    finally:
+        delete_run_topics(settings)
+
+
+def test_deleting_topics_without_a_prefix_is_refused(settings: Settings) -> None:
+    with pytest.raises(TopicError, match="without a topic prefix"):
+        delete_run_topics(settings.model_copy(update={"topic_prefix": ""}))
 
 
 def test_describe_reports_missing_topics(settings: Settings) -> None:
