@@ -154,9 +154,7 @@ def copy_log(
     producer = kafka.producer(replay, **{"message.max.bytes": 4 * 1024 * 1024, "linger.ms": 20})
     failures: list[str] = []
 
-    def delivered(error: object, _message: object) -> None:
-        if error is not None:
-            failures.append(str(error))
+    delivered = kafka.failures_into(failures)
 
     def copy(records: Iterable[LogRecord], topic: str) -> int:
         copied = 0

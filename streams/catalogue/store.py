@@ -133,7 +133,7 @@ def publish_petition(settings: Settings, petition: Petition) -> None:
         settings.topic(PETITIONS.name),
         codec("Petition").encode(petition),
         petition["petition_id"].encode(),
-        on_delivery=lambda error, _msg: errors.append(str(error)) if error else None,
+        on_delivery=kafka.failures_into(errors),
     )
     if producer.flush(30) != 0 or errors:
         raise CatalogueError(f"Kafka did not take petition {petition['petition_id']}: {errors}")

@@ -12,9 +12,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, ClusterMetadata
 
 from streams.core.errors import KafkaAuthenticationFailed, KafkaUnavailable
@@ -98,6 +106,29 @@ def admin_client(settings: Settings) -> AdminClient:
 #: Kafka. Known upstream (confluent-kafka-go#921, open). With one request in flight
 #: R2 leaves only after R1's answer, so R1 is resent first.
 SINGLE_REQUEST_IN_FLIGHT = {"max.in.flight.requests.per.connection": 1}
+
+
+def delivery_failure(error: KafkaError | None, message: Message) -> str | None:
+    """Why a delivery report does not prove the record is on Kafka; None when it does.
+    Only a report with an offset is proof: "delivered" without one is librdkafka's
+    implicit acknowledgement (``SINGLE_REQUEST_IN_FLIGHT``)."""
+    if error is not None:
+        return str(error.str())
+    if message.offset() is None:
+        return "reported delivered without an offset (an implicit acknowledgement)"
+    return None
+
+
+def failures_into(failures: list[str]) -> Callable[[KafkaError | None, Message], None]:
+    """A delivery callback that appends each report's ``delivery_failure`` to
+    ``failures`` (the caller flushes, then looks)."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        failure = delivery_failure(error, message)
+        if failure is not None:
+            failures.append(failure)
+
+    return on_delivery
 
 
 def producer(settings: Settings, **overrides: Any) -> Producer:

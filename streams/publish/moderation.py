@@ -74,7 +74,7 @@ def publish_moderations(
             value,
             key,
             partition=int(target["home_partition"]),
-            on_delivery=lambda error, _m: failures.append(str(error)) if error else None,
+            on_delivery=kafka.failures_into(failures),
         )
         sent += 1
         on_sent(1)

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -160,22 +160,15 @@ class _Publisher:
     def _outcome(
         self, signature: Signature, error: KafkaError | None, message: Message, index: int = 0
     ) -> Receipt | PublishFailed:
-        partition, offset = message.partition(), message.offset()
-        if error is None and partition is not None and offset is not None:
+        failure = kafka.delivery_failure(error, message)
+        if failure is None:
+            partition, offset = cast(int, message.partition()), cast(int, message.offset())
             return Receipt(signature.signature_id, self.topic, partition, offset, index)
-        if error is None:
-            # "Delivered" without an offset: librdkafka's implicit acknowledgement,
-            # which once covered a record the broker had refused
-            # (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``). Not a proof: the
-            # caller resends, and a resent signature is counted once.
-            return PublishFailed(
-                f"Kafka reported signature {signature.signature_id} delivered without "
-                "its place in the log; it may not hold it",
-                possibly_persisted=True,
-            )
+        # Without an error, an implicit acknowledgement: not a proof, so the caller
+        # resends (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``); counted once.
         return PublishFailed(
-            f"Kafka did not acknowledge signature {signature.signature_id}: {error.str()}",
-            possibly_persisted=error.code() in IN_DOUBT,
+            f"Kafka did not acknowledge signature {signature.signature_id}: {failure}",
+            possibly_persisted=error is None or error.code() in IN_DOUBT,
         )
 
 
@@ -465,13 +458,14 @@ class AsyncPublisher(_Publisher):
             raise refusal
         future: asyncio.Future[None] = loop.create_future()
 
-        def settle(error: KafkaError | None, _message: Message) -> None:
-            if error is None:
+        def settle(error: KafkaError | None, message: Message) -> None:
+            failure = kafka.delivery_failure(error, message)
+            if failure is None:
                 loop.call_soon_threadsafe(_settle_none, future, None)
                 return
             failed = PublishFailed(
-                f"Kafka did not acknowledge the record on {topic}: {error.str()}",
-                possibly_persisted=error.code() in IN_DOUBT,
+                f"Kafka did not acknowledge the record on {topic}: {failure}",
+                possibly_persisted=error is None or error.code() in IN_DOUBT,
             )
             loop.call_soon_threadsafe(_settle_none, future, failed)
 

@@ -171,7 +171,7 @@ class Eraser:
             self.settings.topic(ERASURES.name),
             value,
             erasure_id.encode(),
-            on_delivery=lambda error, _m: errors.append(error.str()) if error else None,
+            on_delivery=kafka.failures_into(errors),
         )
         if self._producer.flush(30) or errors:
             raise PublishFailed(

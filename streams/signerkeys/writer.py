@@ -110,8 +110,8 @@ class KeyWriter:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            outcome = None if error is None else error.str()
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            outcome = kafka.delivery_failure(error, message)
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
                 loop.call_soon_threadsafe(_settle, done, outcome)
 
@@ -167,9 +167,10 @@ class KeyWriter:
         errors: list[str] = []
         answered = threading.Semaphore(0)
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                errors.append(error.str())
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            failure = kafka.delivery_failure(error, message)
+            if failure is not None:
+                errors.append(failure)
             answered.release()
 
         for index, (key, value) in enumerate(records):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from schemas.batch import encode_batch
 from schemas.codec import codec
@@ -263,9 +263,10 @@ def produce(
     topic = settings.topic(SUBMITTED.name)
 
     def send(value: bytes, key: bytes | None, partition: int | None = None, items: int = 1) -> None:
-        def delivered(error: object, message: Message) -> None:
-            if error:
-                failures.append(str(error))
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            failure = kafka.delivery_failure(error, message)
+            if failure is not None:
+                failures.append(failure)
             else:
                 records[message.partition(), message.offset()] = items  # type: ignore[index]
 

@@ -92,22 +92,16 @@ class OutputProducer:
             self._refused(message.topic(), message.partition(), error)
 
     def _delivered_tracked(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._delivered(error, message)
-            return
         where = (cast(str, message.topic()), cast(int, message.partition()))
-        offset = message.offset()
-        if offset is None:
-            # "Delivered" without an offset is librdkafka's implicit acknowledgement,
-            # not a proof (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``): the next
+        failure = kafka.delivery_failure(error, message)
+        if failure is not None:
+            # An implicit acknowledgement (no offset) is no proof either: the next
             # flush halts the worker before it commits past the input.
-            self._fail(
-                f"Kafka reported a changelog record on {where[0]}[{where[1]}] "
-                "delivered without its offset; it may not hold it"
-            )
+            topic, partition = where
+            self._fail(f"Kafka did not take a changelog record on {topic}[{partition}]: {failure}")
             return
         with self._offsets_lock:
-            self._delivered_offsets.setdefault(where, []).append(offset)
+            self._delivered_offsets.setdefault(where, []).append(cast(int, message.offset()))
 
     def take_delivered(self) -> dict[tuple[str, int], list[int]]:
         """Every offset Kafka acknowledged per (topic, partition) of the tracked records
