@@ -38,9 +38,10 @@ from schemas.batch import items_of
 from streams.catalogue.store import publish_petition
 from streams.core.logscan import scan, whole_log
 from streams.core.settings import Settings
-from streams.core.topics import create_topics, delete_run_topics
+from streams.core.topics import create_topics
 from streams.core.topicspecs import SUBMITTED
 from streams.demo.campaign import SEED_PETITION, SeedCampaign, seed_petition
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.processes import IntakeProcess, free_port
 
 RESULTS = RESULTS_DIR / "intake_latency.json"

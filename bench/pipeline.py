@@ -44,8 +44,9 @@ from bench.machine import RESULTS_DIR, cpu_seconds, describe, peak_rss_mib, save
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
-from streams.core.topics import delete_run_topics, wait_until_visible
+from streams.core.topics import wait_until_visible
 from streams.core.topicspecs import SUBMITTED
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import DemoPetition, Event, dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
 from streams.testing.reference import Truth

@@ -26,10 +26,10 @@ from typing import Any
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import end_to_end, fresh_settings
 from streams.core.settings import Settings
-from streams.core.topics import delete_run_topics
 from streams.rules.log_writer import PetitionLog
 from streams.rules.signed_note import Checkpoint, Signer, open_note
 from streams.rules.transparency import audit, signature_commitment
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.public_logs import read_public_logs, totals_per_petition
 from streams.testing.reference import Truth

@@ -110,12 +110,13 @@ SINGLE_REQUEST_IN_FLIGHT = {"max.in.flight.requests.per.connection": 1}
 
 def delivery_failure(error: KafkaError | None, message: Message) -> str | None:
     """Why a delivery report does not prove the record is on Kafka; None when it does.
-    Only a report with an offset is proof: "delivered" without one is librdkafka's
-    implicit acknowledgement (``SINGLE_REQUEST_IN_FLIGHT``)."""
+    Only a report with an offset is proof: "delivered" without one is unproven
+    (librdkafka's implicit acknowledgement once said so of a record the broker had
+    refused: ``SINGLE_REQUEST_IN_FLIGHT``)."""
     if error is not None:
         return str(error.str())
     if message.offset() is None:
-        return "reported delivered without an offset (an implicit acknowledgement)"
+        return "reported delivered without an offset: unproven"
     return None
 
 
@@ -146,10 +147,10 @@ def producer(settings: Settings, **overrides: Any) -> Producer:
             **{
                 "enable.idempotence": True,
                 "acks": "all",
-                **SINGLE_REQUEST_IN_FLIGHT,
                 "linger.ms": 5,
                 "partitioner": "murmur2_random",
                 **overrides,
+                **SINGLE_REQUEST_IN_FLIGHT,  # after the overrides: not theirs to undo
             },
         )
     )

@@ -105,26 +105,6 @@ def wait_until_visible(admin: AdminClient, names: list[str], timeout: float = 15
         time.sleep(0.1)
 
 
-def delete_run_topics(settings: Settings, *, timeout: float = 10.0) -> list[str]:
-    """Delete every topic named under the settings' prefix: a test's or a benchmark
-    run's own, Faust's internal ones included. A broker that kept each run's ~100
-    partitions ran out of file descriptors ("Too many open files") and shut down.
-    An empty prefix would name every topic of the cluster: refused."""
-    prefix = settings.topic_prefix
-    if not prefix:
-        raise TopicError("refusing to delete topics without a topic prefix (that is all of them)")
-    admin = admin_client(settings)
-    names = [name for name in admin.list_topics(timeout=timeout).topics if name.startswith(prefix)]
-    for name, future in (
-        admin.delete_topics(names, operation_timeout=timeout).items() if names else []
-    ):
-        try:
-            future.result()
-        except KafkaException as exc:
-            log.warning("could not delete topic %s: %s", name, exc.args[0].str())
-    return names
-
-
 @dataclass(frozen=True)
 class TopicDescription:
     spec: TopicSpec

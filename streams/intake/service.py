@@ -126,8 +126,8 @@ def refusal(exc: Backpressure | PublishFailed) -> tuple[int, str, float]:
         return (429 if isinstance(exc, RateLimited) else 503), exc.detail, exc.retry_after
     if exc.possibly_persisted:
         detail = (
-            "Kafka did not confirm in time and may hold the signature: resend the same "
-            "signature_id, it is counted once"
+            "Kafka did not confirm that it took the signature and may hold it: resend the "
+            "same signature_id, it is counted once"
         )
         return 504, detail, RETRY_AFTER_SECONDS
     return 503, "Kafka did not take the signature; try again", RETRY_AFTER_SECONDS

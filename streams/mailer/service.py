@@ -130,7 +130,10 @@ class Mailer:
         self.keys = keys
         self._stats_lock = threading.Lock()
         self.stats = MailerStats()
-        self.producer = kafka.producer(settings)
+        #: Writes to mail.history and mail.failed that Kafka did not prove it took,
+        #: since the last commit (``_commit`` refuses to commit past them).
+        self.unwritten: list[str] = []
+        self.producer = kafka.producer(settings, on_delivery=kafka.failures_into(self.unwritten))
         self.history = MailHistory(settings, self.producer)
         self.history.load()
         # Offsets are stored by hand, one per mail sent: a commit then covers exactly
@@ -341,6 +344,10 @@ class Mailer:
         committed may be missing from either."""
         if self.producer.flush(30) != 0:
             raise PublishFailed("mail.history / mail.failed were not acknowledged in 30 s")
+        if self.unwritten:
+            raise PublishFailed(
+                f"Kafka did not take mail.history / mail.failed: {self.unwritten[0]}"
+            )
         try:
             self.consumer.commit(asynchronous=False)
         except KafkaException as exc:  # a rebalance took the partitions: sent again

@@ -75,6 +75,12 @@ IN_DOUBT = frozenset(
 )
 
 
+def in_doubt(error: KafkaError | None) -> bool:
+    """Whether Kafka may hold a record whose delivery report is a failure: an
+    unproven "delivered" (``kafka.delivery_failure``), or an ``IN_DOUBT`` error."""
+    return error is None or error.code() in IN_DOUBT
+
+
 @dataclass(frozen=True)
 class Receipt:
     """Where an acknowledged event lives in the audit log: ``index`` is its place in a
@@ -168,7 +174,7 @@ class _Publisher:
         # resends (``streams.core.kafka.SINGLE_REQUEST_IN_FLIGHT``); counted once.
         return PublishFailed(
             f"Kafka did not acknowledge signature {signature.signature_id}: {failure}",
-            possibly_persisted=error is None or error.code() in IN_DOUBT,
+            possibly_persisted=in_doubt(error),
         )
 
 
@@ -465,7 +471,7 @@ class AsyncPublisher(_Publisher):
                 return
             failed = PublishFailed(
                 f"Kafka did not acknowledge the record on {topic}: {failure}",
-                possibly_persisted=error is None or error.code() in IN_DOUBT,
+                possibly_persisted=in_doubt(error),
             )
             loop.call_soon_threadsafe(_settle_none, future, failed)
 

@@ -11,8 +11,9 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from streams.core.errors import TopicError
 from streams.core.settings import Settings
-from streams.core.topics import create_topics, delete_run_topics, describe_topics
+from streams.core.topics import create_topics, describe_topics
 from streams.core.topicspecs import topics_in_use
+from streams.testing.cleanup import delete_run_topics
 
 
 def test_create_makes_every_topic_with_its_partitions_and_policy(settings: Settings) -> None:
