@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -37,24 +38,37 @@ def test_create_twice_changes_nothing(settings: Settings) -> None:
     assert describe_topics(settings) == before
 
 
+def topics_once_gone(settings: Settings, names: set[str], timeout: float = 30) -> set[str]:
+    """The cluster's topics once none of ``names`` is listed any more (a deletion shows
+    in the metadata a moment after the controller accepted it), or at the deadline."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = set(admin.list_topics(timeout=10).topics)
+        if not names & listed or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.2)
+
+
 def test_deleting_a_runs_topics_leaves_every_other_topic(settings: Settings) -> None:
-    neighbour = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}n."})
+    nested = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}n."})
     create_topics(settings)
-    create_topics(neighbour)
-    mine = {settings.topic(spec.name) for spec in topics_in_use(settings)}
-    theirs = {neighbour.topic(spec.name) for spec in topics_in_use(neighbour)}
-    try:
-        # The neighbour's names start with this run's prefix too: "<prefix>n.".
-        deleted = set(delete_run_topics(neighbour))
-        assert deleted == theirs
-        remaining = set(
-            AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
-            .list_topics(timeout=10)
-            .topics
-        )
-        assert mine <= remaining and not theirs & remaining
-    finally:
-        delete_run_topics(settings)
+    create_topics(nested)
+    outer = {settings.topic(spec.name) for spec in topics_in_use(settings)}
+    inner = {nested.topic(spec.name) for spec in topics_in_use(nested)}
+    assert set(delete_run_topics(nested)) == inner
+    listed = topics_once_gone(settings, inner)
+    assert not inner & listed
+    assert outer <= listed
+
+
+def test_deleting_a_runs_topics_takes_the_runs_nested_under_it(settings: Settings) -> None:
+    nested = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}replay.x."})
+    create_topics(settings)
+    create_topics(nested)
+    every = {s.topic(spec.name) for s in (settings, nested) for spec in topics_in_use(s)}
+    assert set(delete_run_topics(settings)) == every
+    assert not every & topics_once_gone(settings, every)
 
 
 def test_deleting_topics_without_a_prefix_is_refused(settings: Settings) -> None:
