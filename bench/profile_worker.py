@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.machine import RESULTS_DIR
 from bench.pipeline import WORKER_PORT, fresh_settings
 from streams.core.settings import Settings
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import WorkerProcess, ops_headers, prepare, produce
 
@@ -97,6 +98,7 @@ def main() -> None:
             capture_output=True,
         )
         after = events_in(worker.metrics_port)
+    delete_run_topics(settings)
     rates = {
         agent: round((after[agent] - before.get(agent, 0.0)) / args.seconds) for agent in after
     }

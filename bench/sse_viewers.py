@@ -46,6 +46,7 @@ from bench.pipeline import fresh_settings
 from streams.core.children import free_port
 from streams.core.settings import Settings
 from streams.demo.campaign import SEED_PETITION
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.processes import ServeProcess, WorkerProcess, ops_headers, run_command
 from streams.testing.sse import events_url, read_events
 
@@ -368,6 +369,7 @@ def main() -> None:
             pipeline.serve.start({"COUNTERSIGN_SSE_MAX_PER_CLIENT": str(max(args.viewers, 1))})
             pipeline.serve.wait_for_health("serve", pipeline.serve.port, time.monotonic() + 120)
             measured = asyncio.run(run(pipeline, args.signatures, args.viewers))
+        delete_run_topics(settings)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": describe(),

@@ -33,6 +33,7 @@ from streams.catalogue.store import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.processes import IntakeProcess, WorkerProcess, free_port
 
 RESULTS = RESULTS_DIR / "visibility_latency.json"
@@ -133,6 +134,7 @@ def main() -> None:
             time.sleep(0.2)
         poller.stopped.set()
         poller.join()
+    delete_run_topics(settings)
 
     latencies = []
     for k, sent in enumerate(scheduled, start=1):
