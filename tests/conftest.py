@@ -103,13 +103,7 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
     it started are stopped first, as their fixtures depend on this one)."""
     test_settings = isolated_settings(kafka, test_id, tmp_path)
     yield test_settings
-    drop_topics(test_settings)
-
-
-def drop_topics(settings: Settings, timeout: float = 5.0) -> None:
-    """Delete the test's topics (``delete_run_topics``): a broker that kept every
-    test's ran out of file descriptors on the suite's second run against it."""
-    delete_run_topics(settings, timeout=timeout)  # a stopped broker: nothing to tidy
+    delete_run_topics(test_settings, timeout=5.0)  # a stopped broker: nothing to tidy
 
 
 @pytest.fixture(scope="session")

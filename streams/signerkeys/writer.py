@@ -167,10 +167,10 @@ class KeyWriter:
         errors: list[str] = []
         answered = threading.Semaphore(0)
 
+        collect = kafka.failures_into(errors)
+
         def delivered(error: KafkaError | None, message: Message) -> None:
-            failure = kafka.delivery_failure(error, message)
-            if failure is not None:
-                errors.append(failure)
+            collect(error, message)
             answered.release()
 
         for index, (key, value) in enumerate(records):

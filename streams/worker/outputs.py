@@ -89,16 +89,13 @@ class OutputProducer:
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._refused(message.topic(), message.partition(), error)
+            self._not_taken(message.topic(), message.partition(), error.str())
 
     def _delivered_tracked(self, error: KafkaError | None, message: Message) -> None:
         where = (cast(str, message.topic()), cast(int, message.partition()))
-        failure = kafka.delivery_failure(error, message)
+        failure = kafka.delivery_failure(error, message)  # no offset: no proof either
         if failure is not None:
-            # An implicit acknowledgement (no offset) is no proof either: the next
-            # flush halts the worker before it commits past the input.
-            topic, partition = where
-            self._fail(f"Kafka did not take a changelog record on {topic}[{partition}]: {failure}")
+            self._not_taken(*where, failure)
             return
         with self._offsets_lock:
             self._delivered_offsets.setdefault(where, []).append(cast(int, message.offset()))
@@ -111,13 +108,10 @@ class OutputProducer:
             taken, self._delivered_offsets = self._delivered_offsets, {}
         return taken
 
-    def _refused(self, topic: str | None, partition: int | None, error: KafkaError) -> None:
-        self._fail(f"Kafka did not take an output on {topic}[{partition}]: {error.str()}")
-
-    def _fail(self, reason: str) -> None:
+    def _not_taken(self, topic: str | None, partition: int | None, why: str) -> None:
         """Keep the first failure; the next ``flush`` reports it."""
         if self.failure is None:
-            self.failure = reason
+            self.failure = f"Kafka did not take an output on {topic}[{partition}]: {why}"
 
     def produce(
         self,
@@ -141,7 +135,7 @@ class OutputProducer:
             except BufferError:  # the queue is full: let the poll thread drain it
                 producer.flush(0.05)
             except KafkaException as exc:  # refused at once (e.g. no such partition):
-                self._refused(topic, partition, exc.args[0])  # as if its delivery failed
+                self._not_taken(topic, partition, exc.args[0].str())  # as if its delivery failed
                 return
 
     async def flush(self) -> None:

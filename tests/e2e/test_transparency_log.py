@@ -24,6 +24,7 @@ from streams.core.transparency_settings import DEVELOPMENT_TRANSPARENCY_SIGNER_K
 from streams.rules import merkle
 from streams.rules.signed_note import Checkpoint, Signer, Verifier, open_note
 from streams.rules.transparency import audit
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import Event, dataset_with_truth
 from streams.testing.processes import (
     IntakeProcess,
@@ -35,7 +36,7 @@ from streams.testing.processes import (
 )
 from streams.testing.public_logs import Logs, read_public_logs, totals_per_petition
 from tests.browser.test_sign_form import chrome, fill
-from tests.conftest import drop_topics, isolated_settings
+from tests.conftest import isolated_settings
 from tests.intake_client import post_json
 
 pytestmark = [pytest.mark.slow]
@@ -51,7 +52,7 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
         update={"transparency_log": True, "transparency_head_interval_seconds": 1.0}
     )
     yield logged
-    drop_topics(logged)
+    delete_run_topics(logged)
 
 
 def the_logs(settings: Settings) -> Logs:

@@ -18,8 +18,9 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.demo.simulator import default_petitions
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.processes import IntakeProcess, prepare
-from tests.conftest import drop_topics, isolated_settings
+from tests.conftest import isolated_settings
 from tests.intake_client import post_json, request, submitted
 from tests.integration.test_intake import GOOD, form_post
 
@@ -37,7 +38,7 @@ def settings(kafka: str, test_id: str, tmp_path: Path) -> Iterator[Settings]:
         }
     )
     yield logged
-    drop_topics(logged)
+    delete_run_topics(logged)
 
 
 @pytest.fixture

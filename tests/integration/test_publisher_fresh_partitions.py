@@ -24,7 +24,8 @@ import pytest
 
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
-from tests.conftest import drop_topics, isolated_settings
+from streams.testing.cleanup import delete_run_topics
+from tests.conftest import isolated_settings
 from tests.intake_client import submitted
 from tests.integration.test_publisher import publish_at_once, signature
 
@@ -58,7 +59,7 @@ def topic_churn(kafka: str, tmp_path: Path) -> Iterator[Churn]:
             while not stop.wait(CHURN_PAUSE_SECONDS):
                 other = isolated_settings(kafka, uuid.uuid4().hex[:10], tmp_path)
                 create_topics(other)
-                drop_topics(other)
+                delete_run_topics(other)
                 churn.cycles += 1
         except BaseException as exc:  # reported by the test, not lost in a thread
             churn.error = exc
@@ -87,6 +88,6 @@ def test_every_acknowledged_signature_is_on_kafka_when_its_partitions_are_new(
         try:
             surge_into_fresh_topics(settings)
         finally:
-            drop_topics(settings)
+            delete_run_topics(settings)
         assert topic_churn.error is None, f"the churn stopped: {topic_churn.error!r}"
     assert topic_churn.cycles >= ROUNDS // 2  # the broker was busy all along
