@@ -72,6 +72,12 @@ def main() -> None:
     )
     parser.add_argument("--after", type=float, default=2.0, help="seconds before sampling")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--process",
+        choices=("worker", "serve"),
+        default="worker",
+        help="sample the worker, or serve (the sink and the API) while the worker runs",
+    )
     parser.add_argument("py_spy", nargs="*", help="more py-spy options, after --")
     args = parser.parse_args()
     workdir = Path(f".data/bench/profile-{uuid.uuid4().hex[:6]}")
@@ -85,13 +91,15 @@ def main() -> None:
     with WorkerProcess(settings, workdir / "worker.log", WORKER_PORT) as worker:
         worker.start()
         worker.wait_until_serving()
-        assert worker.process is not None
+        assert worker.process is not None and worker.api is not None
+        sampled = worker.process if args.process == "worker" else worker.api.process
+        assert sampled is not None
         time.sleep(args.after)
         before = events_in(worker.metrics_port)
         subprocess.run(
             [
                 str(Path(sys.executable).with_name("py-spy")),
-                *("record", "-p", str(worker.process.pid), "-d", str(args.seconds)),
+                *("record", "-p", str(sampled.pid), "-d", str(args.seconds)),
                 *("-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking", *args.py_spy),
             ],
             check=True,

@@ -10,8 +10,10 @@ retries the batch would retry it forever. The types come from the table itself
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _INTEGER = re.compile(r"(U?)Int(8|16|32|64|128|256)")
@@ -28,18 +30,41 @@ def _unwrapped(column_type: str) -> tuple[str, bool]:
     return column_type, nullable
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What a column type admits, parsed once per type (the sink checks every value
+    of every row against it)."""
+
+    inner: str
+    nullable: bool
+    integer_range: tuple[int, int] | None  # [low, high)
+    fixed_size: int | None
+
+
+@functools.cache
+def _limits(column_type: str) -> _Limits:
+    inner, nullable = _unwrapped(column_type)
+    integer_range = fixed_size = None
+    if (integer := _INTEGER.fullmatch(inner)) is not None:
+        bits = int(integer[2])
+        unsigned = bool(integer[1])
+        integer_range = (0, 2**bits) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1))
+    if (fixed := _FIXED.fullmatch(inner)) is not None:
+        fixed_size = int(fixed[1])
+    return _Limits(inner, nullable, integer_range, fixed_size)
+
+
 def value_problem(column_type: str, value: Any) -> str | None:
     """Why ``value`` cannot go into a column of ``column_type`` (None: it can)."""
-    inner, nullable = _unwrapped(column_type)
+    limits = _limits(column_type)
     if value is None:
-        return None if nullable else "null where the column takes none"
-    if (integer := _INTEGER.fullmatch(inner)) is not None and isinstance(value, int):
-        bits = int(integer[2])
-        low, high = (0, 2**bits) if integer[1] else (-(2 ** (bits - 1)), 2 ** (bits - 1))
-        return None if low <= value < high else f"a number outside {inner}"
-    if (fixed := _FIXED.fullmatch(inner)) is not None and isinstance(value, str | bytes):
+        return None if limits.nullable else "null where the column takes none"
+    if limits.integer_range is not None and isinstance(value, int):
+        low, high = limits.integer_range
+        return None if low <= value < high else f"a number outside {limits.inner}"
+    if limits.fixed_size is not None and isinstance(value, str | bytes):
         size = len(value.encode() if isinstance(value, str) else value)
-        return None if size <= int(fixed[1]) else f"{size} bytes for {inner}"
+        return None if size <= limits.fixed_size else f"{size} bytes for {limits.inner}"
     return None
 
 

@@ -1,9 +1,13 @@
-"""The sink loop: Kafka -> ClickHouse, a batch per topic-partition, offsets committed
-only after ClickHouse has the batch.
+"""The sink loop: Kafka -> ClickHouse, one insert per table per cycle, offsets
+committed only after ClickHouse has every insert of the cycle.
 
-Each batch carries ``insert_deduplication_token = topic/partition/first-last``, so the
-very same batch written twice (a retry after a timeout whose insert did land) is
-stored once; and the tables collapse repeats by key (dedupe key; source position;
+One insert per table, not per topic-partition: an embedded ClickHouse insert costs
+~20 ms however small it is (``bench.sink_throughput``), and a cycle of a busy
+pipeline holds records of up to 6 partitions of 3 topics per table.
+Each insert carries ``insert_deduplication_token`` naming every
+``topic/partition/first-last`` range it holds, so the very same insert written twice
+(a retry after a timeout whose insert did land) is stored once; and the tables
+collapse repeats by key (dedupe key; source position;
 the newest version per petition and country), so records delivered again in *other*
 batches (a replay, a reset of the sink's offsets) do not change a count either.
 When ClickHouse fails, the sink pauses its partitions, backs off (1 s doubling to
@@ -212,19 +216,22 @@ class ClickHouseSink:
             for m in self.consumer.consume(self.batch_size, timeout=self.batch_seconds)
             if m.error() is None
         ]
-        groups: dict[tuple[str, int], list[Message]] = defaultdict(list)
+        by_table: dict[str, dict[tuple[str, int], list[Message]]] = defaultdict(dict)
         for message in messages:
-            groups[message.topic(), message.partition()].append(message)  # type: ignore[index]
+            topic, partition = message.topic(), message.partition()
+            assert topic is not None and partition is not None
+            by_table[self.routes[topic].table].setdefault((topic, partition), []).append(message)
         written = 0
         taken: dict[tuple[str, int], list[Message]] = {}
-        for (topic, partition), batch in groups.items():
+        for parts in by_table.values():
             if stop is not None and stop.is_set():
                 break
-            rows = self._write_until_taken(topic, partition, batch, stop)
-            if rows is None:  # stopping, or the partition moved: read again from its commit
+            landed = self._write_until_taken(parts, stop)
+            if landed is None:  # stopping: read again from the commit
                 continue
+            rows, kept = landed
             written += rows
-            taken[topic, partition] = batch
+            taken.update(kept)
         self._commit(taken)
         return written
 
@@ -315,19 +322,22 @@ class ClickHouseSink:
             self._types[route.table] = [by_name[column] for column in route.columns]
         return self._types[route.table]
 
-    def write(self, topic: str, partition: int, batch: list[Message]) -> int:
-        """One insert for one topic-partition's batch, or ``SinkUnavailable``."""
-        route = self.routes[topic]
-        rows = self._rows(route, batch)
+    def write(self, parts: dict[tuple[str, int], list[Message]]) -> int:
+        """One insert of the batches of topic-partitions that feed one table, or
+        ``SinkUnavailable``."""
+        route = self.routes[next(iter(parts))[0]]
+        rows = [row for (_, _), batch in sorted(parts.items()) for row in self._rows(route, batch)]
         if not rows:
             return 0
-        token = f"{topic}/{partition}/{batch[0].offset()}-{batch[-1].offset()}"
+        token = insert_token(parts)
+        column_types = self._column_types(route)  # given: no DESCRIBE before each insert
         started = time.perf_counter()
         try:
             self.client.insert(
                 route.table,
                 rows,
                 column_names=route.columns,
+                column_type_names=column_types,
                 settings={"insert_deduplication_token": token},
             )
         except Exception as exc:  # any failure of the store: back off and retry
@@ -339,14 +349,18 @@ class ClickHouseSink:
         return len(rows)
 
     def _write_until_taken(
-        self, topic: str, partition: int, batch: list[Message], stop: threading.Event | None
-    ) -> int | None:
-        """The rows written, once ClickHouse took the batch; None when the batch is
-        given up unwritten (the sink is stopping, or the partition moved meanwhile)."""
+        self, parts: dict[tuple[str, int], list[Message]], stop: threading.Event | None
+    ) -> tuple[int, dict[tuple[str, int], list[Message]]] | None:
+        """The rows written and the batches they came from, once ClickHouse took
+        them; None when the sink is stopping. The batch of a partition that moved
+        meanwhile is given up unwritten (its new owner reads it from the commit)."""
         try:
-            while (topic, partition) in self._owned:
+            while True:
+                kept = {where: batch for where, batch in parts.items() if where in self._owned}
+                if not kept:
+                    return 0, {}
                 try:
-                    written = self.write(topic, partition, batch)
+                    written = self.write(kept)
                 except SinkUnavailable as exc:
                     self._refused(exc)
                     if not self._wait(self._backoff, stop):
@@ -354,8 +368,7 @@ class ClickHouseSink:
                     self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
                 self._taken()
-                return written
-            return None
+                return written, kept
         finally:
             if self._waiting:
                 self._waiting = False
@@ -408,6 +421,15 @@ class ClickHouseSink:
             self.consumer.seek(TopicPartition(topic, partition, offset))
         except KafkaException as exc:
             log.info("could not rewind %s/%d to %d (%s)", topic, partition, offset, exc)
+
+
+def insert_token(parts: dict[tuple[str, int], list[Message]]) -> str:
+    """The insert's deduplication token: every ``topic/partition/first-last`` range it
+    holds, in a fixed order, so the same batches give the same token."""
+    return ",".join(
+        f"{topic}/{partition}/{_offset(batch[0])}-{_offset(batch[-1])}"
+        for (topic, partition), batch in sorted(parts.items())
+    )
 
 
 def _offset(message: Message) -> int:
