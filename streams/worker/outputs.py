@@ -31,6 +31,10 @@ from streams.core.settings import Settings
 
 #: How long a flush before a commit may take before the worker gives up on Kafka.
 FLUSH_TIMEOUT_SECONDS = 60.0
+#: Delivery reports are served on the producing thread, every so many records and
+#: by every flush: a thread of their own, waking on each report and contending for the
+#: GIL, took ~7 % of the worker's time (py-spy, one signature per record).
+SERVE_REPORTS_EVERY = 1000
 #: Records librdkafka may hold before ``produce`` waits for room (its own default is
 #: 100,000; a surge of outputs is bounded by the commit interval anyway).
 QUEUE_RECORDS = 200_000
@@ -59,8 +63,8 @@ class OutputProducer:
             "queue.buffering.max.messages": QUEUE_RECORDS,
             **config,
         }
-        # Outputs report failures only: a Python callback per delivered record (on
-        # the poll thread, contending for the GIL) was ~7 % of the worker's time.
+        # Outputs report failures only: a Python callback per delivered record was
+        # ~7 % of the worker's time.
         self.producer = kafka.producer(
             settings,
             **{"delivery.report.only.error": True, "on_delivery": self._delivered, **common},
@@ -77,15 +81,8 @@ class OutputProducer:
         #: ``tracked=True`` (a table's changelog), until ``take_delivered`` takes them.
         self._delivered_offsets: dict[tuple[str, int], list[int]] = {}
         self._offsets_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="outputs-poll", daemon=True)
-        self._poller.start()
-
-    def _poll(self) -> None:
-        """Serve delivery reports (failures, and the tracked records' offsets)."""
-        while not self._stop.is_set():
-            self.producer.poll(0.05)
-            self.tracked_producer.poll(0.05)
+        #: Records handed over since delivery reports were last served.
+        self._unserved = 0
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -126,6 +123,9 @@ class OutputProducer:
         """Hand one record to librdkafka (its delivery is checked by ``flush``); with
         ``tracked``, its offset is kept for ``take_delivered`` once Kafka has it."""
         producer = self.tracked_producer if tracked else self.producer
+        self._unserved += 1
+        if self._unserved >= SERVE_REPORTS_EVERY:
+            self._serve_reports()
         while True:
             try:
                 producer.produce(
@@ -137,6 +137,12 @@ class OutputProducer:
             except KafkaException as exc:  # refused at once (e.g. no such partition):
                 self._not_taken(topic, partition, exc.args[0].str())  # as if its delivery failed
                 return
+
+    def _serve_reports(self) -> None:
+        """Run the callbacks of the delivery reports waiting (without waiting)."""
+        self._unserved = 0
+        self.producer.poll(0)
+        self.tracked_producer.poll(0)
 
     async def flush(self) -> None:
         """Wait until Kafka took every record handed over; on a failure, ``on_failure``
@@ -158,5 +164,3 @@ class OutputProducer:
     async def close(self) -> None:
         """Flush what is left (a graceful stop commits after it), then stop polling."""
         await self.flush()
-        self._stop.set()
-        await asyncio.to_thread(self._poller.join, 5)
