@@ -2,6 +2,9 @@
 log, then the top functions by own time and by total time are printed.
 
     .venv/bin/python -m bench.profile_worker [--events 30000] [--seconds 30] [--per-record 1]
+                                             [--process worker|serve] [--wall]
+
+Samples are of the thread holding the GIL (Python's CPU time) unless ``--wall``.
 
 The log is produced before the worker starts, so the profile is of steady
 consumption, not of start-up. Output: bench/results/profile-<label>.txt (the table)
@@ -78,8 +81,16 @@ def main() -> None:
         default="worker",
         help="sample the worker, or serve (the sink and the API) while the worker runs",
     )
+    parser.add_argument(
+        "--wall",
+        action="store_true",
+        help="sample every thread that is not idle, not only the one holding the GIL",
+    )
     parser.add_argument("py_spy", nargs="*", help="more py-spy options, after --")
     args = parser.parse_args()
+    # Only the thread holding the GIL: a thread blocked in C (librdkafka's poll, a
+    # watermark request) otherwise counts as busy, and a wait looks like a cost.
+    gil = [] if args.wall else ["--gil"]
     workdir = Path(f".data/bench/profile-{uuid.uuid4().hex[:6]}")
     settings = fresh_settings(workdir, "profile")
     workdir.mkdir(parents=True)
@@ -100,7 +111,7 @@ def main() -> None:
             [
                 str(Path(sys.executable).with_name("py-spy")),
                 *("record", "-p", str(sampled.pid), "-d", str(args.seconds)),
-                *("-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking", *args.py_spy),
+                *("-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking", *gil, *args.py_spy),
             ],
             check=True,
             capture_output=True,
