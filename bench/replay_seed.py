@@ -13,12 +13,14 @@ import json
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import fresh_settings
 from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
+from streams.testing.cleanup import delete_run_topics
 from streams.testing.processes import WorkerProcess, free_port
 
 
@@ -32,9 +34,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signatures", type=int, default=SEED_SIGNATURES)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp, ExitStack() as after:
         workdir = Path(tmp)
         settings = fresh_settings(workdir, "replay")
+        after.callback(delete_run_topics, settings)  # the broker keeps no run's topics
         with WorkerProcess(settings, workdir / "worker.log", free_port()) as worker:
             worker.start()
             worker.wait_until_serving()
