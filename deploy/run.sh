@@ -44,7 +44,10 @@ cleanup() {
   if [[ $kafka_started == 1 ]]; then deploy/kafka/kafka.sh down; fi
   echo "stopped."
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C (or a TERM) is the way to stop: everything stops, and the script ends there,
+# quietly, not in the report below of processes that stopped by themselves.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 # start NAME LOG COMMAND...: run COMMAND in the background, logging to LOG.
 start() {
@@ -65,13 +68,32 @@ PYTHON="$bin/python" deploy/kafka/kafka.sh up >/dev/null
 "$bin/countersign" topics create >/dev/null
 "$bin/countersign" petitions add --file deploy/petitions/syria-icc.json
 
+# tell_why LOG: the first error LOG holds (a crash's cause can sit above many lines of
+# shutdown), then its last lines.
+tell_why() {
+  grep -m1 -E '\[(ERROR|CRITICAL)\]| (ERROR|CRITICAL) ' "$1" | sed 's/^/  first error: /' >&2 || true
+  echo "  the last lines of $1:" >&2
+  tail -20 "$1" | sed 's/^/  | /' >&2
+}
+
 # wait_for NAME PID URL LOG: until URL answers, or say why NAME exited.
 wait_for() {
   until curl -fs "$3" >/dev/null 2>&1; do
-    kill -0 "$2" 2>/dev/null || { echo "make run: the $1 exited before it answered; the last lines of $4:" >&2; tail -20 "$4" | sed "s/^/  | /" >&2; exit 1; }
+    kill -0 "$2" 2>/dev/null || { echo "make run: the $1 exited before it answered." >&2; tell_why "$4"; exit 1; }
     sleep 0.5
   done
 }
+
+# A new local cluster (.data/kafka deleted, the rest kept) leaves the worker's tables
+# and ClickHouse's rows of the old one: the worker would refuse them
+# (streams/worker/main.py, check_state_cluster). Moved aside, and said.
+marker=.data/faust/kafka-cluster-id
+if [[ -f $marker && -f .data/kafka/cluster.id && "$(cat "$marker")" != "$(cat .data/kafka/cluster.id)" ]]; then
+  stale=".data/stale-$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$stale"
+  for kept in .data/faust .data/clickhouse; do [[ -e $kept ]] && mv "$kept" "$stale/"; done
+  echo "make run: .data/kafka holds a new Kafka cluster; the state of the old one (.data/faust, .data/clickhouse) is moved to $stale/"
+fi
 
 started=$SECONDS
 # Mailpit keeps the last 5,000 mails (the demo's signers delete theirs once read).
@@ -110,8 +132,8 @@ wait -n "${pids[@]}" || status=$?
 # Name what stopped, and why, here rather than only in its log.
 for i in "${!pids[@]}"; do
   if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-    echo "make run: the ${names[$i]} stopped (exit status $status); the last lines of ${logs[$i]}:" >&2
-    tail -20 "${logs[$i]}" | sed 's/^/  | /' >&2
+    echo "make run: the ${names[$i]} stopped (exit status $status)." >&2
+    tell_why "${logs[$i]}"
   fi
 done
 exit 1

@@ -79,6 +79,11 @@ class StateDirectoryInUse(CountersignError, RuntimeError):
     """Another worker on this machine uses the same state directory (its RocksDB)."""
 
 
+class StateFromAnotherCluster(CountersignError, RuntimeError):
+    """The worker's state was built against another Kafka cluster than the one it
+    reaches now: its tables would restore from changelogs that do not hold them."""
+
+
 class ClickHouseLocked(CountersignError, RuntimeError):
     """The embedded ClickHouse directory is open in another process."""
 
