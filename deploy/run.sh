@@ -44,9 +44,11 @@ cleanup() {
   if [[ $kafka_started == 1 ]]; then deploy/kafka/kafka.sh down; fi
   echo "stopped."
 }
-# Ctrl-C (or a TERM) is the way to stop: everything stops, and the script ends there,
-# quietly, not in the report below of processes that stopped by themselves.
-trap 'cleanup; exit 0' INT TERM
+# Ctrl-C is the way to stop: everything stops, and the script ends there, quietly,
+# not in the report below of processes that stopped by themselves (a TERM, too, but
+# with the status of one).
+trap 'cleanup; exit 0' INT
+trap 'cleanup; exit 143' TERM
 trap cleanup EXIT
 
 # start NAME LOG COMMAND...: run COMMAND in the background, logging to LOG.
@@ -73,7 +75,7 @@ PYTHON="$bin/python" deploy/kafka/kafka.sh up >/dev/null
 tell_why() {
   grep -m1 -E '\[(ERROR|CRITICAL)\]| (ERROR|CRITICAL) ' "$1" | sed 's/^/  first error: /' >&2 || true
   echo "  the last lines of $1:" >&2
-  tail -20 "$1" | sed 's/^/  | /' >&2
+  tail -20 "$1" | sed 's/^/  | /' >&2 || true
 }
 
 # wait_for NAME PID URL LOG: until URL answers, or say why NAME exited.
@@ -84,15 +86,16 @@ wait_for() {
   done
 }
 
-# A new local cluster (.data/kafka deleted, the rest kept) leaves the worker's tables
+# A new local cluster (its data directory deleted, the rest kept) leaves the worker's tables
 # and ClickHouse's rows of the old one: the worker would refuse them
 # (streams/worker/main.py, check_state_cluster). Moved aside, and said.
 marker=.data/faust/kafka-cluster-id
-if [[ -f $marker && -f .data/kafka/cluster.id && "$(cat "$marker")" != "$(cat .data/kafka/cluster.id)" ]]; then
+cluster_id="${KAFKA_DATA_DIR:-.data/kafka}/cluster.id"
+if [[ -f $marker && -f $cluster_id && "$(cat "$marker")" != "$(cat "$cluster_id")" ]]; then
   stale=".data/stale-$(date +%Y%m%d-%H%M%S)"
   mkdir -p "$stale"
   for kept in .data/faust .data/clickhouse; do [[ -e $kept ]] && mv "$kept" "$stale/"; done
-  echo "make run: .data/kafka holds a new Kafka cluster; the state of the old one (.data/faust, .data/clickhouse) is moved to $stale/"
+  echo "make run: ${cluster_id%/cluster.id} holds a new Kafka cluster; the state of the old one (.data/faust, .data/clickhouse) is moved to $stale/"
 fi
 
 started=$SECONDS

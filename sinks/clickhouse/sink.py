@@ -6,7 +6,8 @@ One insert per table, not per topic-partition: an embedded ClickHouse insert cos
 pipeline holds records of up to 6 partitions of 3 topics per table.
 Each insert carries ``insert_deduplication_token`` naming every
 ``topic/partition/first-last`` range it holds, so the very same insert written twice
-(a retry after a timeout whose insert did land) is stored once; and the tables
+(a retry after a timeout whose insert did land, while the same partitions are still
+the sink's) is stored once; and the tables
 collapse repeats by key (dedupe key; source position;
 the newest version per petition and country), so records delivered again in *other*
 batches (a replay, a reset of the sink's offsets) do not change a count either.
@@ -205,7 +206,8 @@ class ClickHouseSink:
 
     # -- one cycle ----------------------------------------------------------------------
     def run_once(self, stop: threading.Event | None = None) -> int:
-        """Consume up to one batch, write it per topic-partition, commit. Returns rows."""
+        """Consume up to one batch, write it as one insert per table, commit. Returns
+        the rows written."""
         if not self._subscribed:
             self.consumer.subscribe(
                 list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke

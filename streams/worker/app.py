@@ -23,6 +23,10 @@ from streams.worker.outputs import OutputProducer
 
 log = logging.getLogger(__name__)
 
+#: How often the outputs' delivery reports, errors and log lines are served when
+#: nothing is produced (``OutputProducer.serve_reports``).
+REPORTS_INTERVAL_SECONDS = 1.0
+
 
 class CountersignApp(EngineApp):
     """A Faust app (through the engine seam) that carries the settings it was built from."""
@@ -106,6 +110,10 @@ class CountersignApp(EngineApp):
             await outputs.flush()
 
         self.before_commit.append(hand_over_then_flush)
+
+        @self.timer(REPORTS_INTERVAL_SECONDS, name="outputs-serve-reports")  # type: ignore[untyped-decorator]
+        async def serve_reports() -> None:
+            outputs.serve_reports()
 
     async def on_stop(self) -> None:
         if self.outputs is not None:

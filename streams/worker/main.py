@@ -18,6 +18,12 @@ from streams.core.settings import Settings
 from streams.worker import build_worker
 from streams.worker.engine import check_versions, use_event_loop
 
+log = logging.getLogger(__name__)
+
+#: The file in the state directory that names the Kafka cluster its tables belong to
+#: (``deploy/run.sh`` reads it too).
+CLUSTER_MARKER = "kafka-cluster-id"
+
 
 def hold_state_directory(settings: Settings) -> None:
     """A worker's RocksDB tables are its own: a second worker on the same directory
@@ -32,13 +38,6 @@ def hold_state_directory(settings: Settings) -> None:
         )
 
 
-log = logging.getLogger(__name__)
-
-#: The file in the state directory that names the Kafka cluster its tables belong to
-#: (``deploy/run.sh`` reads it too).
-CLUSTER_MARKER = "kafka-cluster-id"
-
-
 def check_state_cluster(settings: Settings, timeout: float = 30.0) -> None:
     """Refuse a state directory built against another Kafka cluster.
 
@@ -48,7 +47,8 @@ def check_state_cluster(settings: Settings, timeout: float = 30.0) -> None:
     after the worker had looked healthy. Wiping the state by ourselves would be wrong
     where only a changelog was lost (its winners exist nowhere else), so the worker
     says what happened and who may delete what. A state without a marker (new, or
-    older than the marker) is taken as this cluster's."""
+    older than the marker, or one whose marker a crash left empty) is taken as this
+    cluster's."""
     state = settings.data_dir / "faust"
     try:
         metadata = kafka.cluster_metadata(kafka.admin_client(settings), settings, timeout)
@@ -57,8 +57,10 @@ def check_state_cluster(settings: Settings, timeout: float = 30.0) -> None:
         return
     cluster = str(metadata.cluster_id)
     marker = state / CLUSTER_MARKER
-    kept = marker.read_text().strip() if marker.exists() else cluster
-    holds_tables = state.exists() and any(p.name != CLUSTER_MARKER for p in state.iterdir())
+    kept = (marker.read_text().strip() if marker.exists() else "") or cluster
+    holds_tables = state.exists() and any(
+        not p.name.startswith(CLUSTER_MARKER) for p in state.iterdir()
+    )
     if kept != cluster and holds_tables:
         raise StateFromAnotherCluster(
             f"the worker state in {state} belongs to Kafka cluster {kept}, but Kafka is "
@@ -68,7 +70,9 @@ def check_state_cluster(settings: Settings, timeout: float = 30.0) -> None:
             "does that by itself when .data/kafka was reset"
         )
     state.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{cluster}\n")
+    written = marker.with_name(f"{CLUSTER_MARKER}.new")
+    written.write_text(f"{cluster}\n")
+    written.replace(marker)  # whole or not at all
 
 
 def run_worker(settings: Settings, args: list[str]) -> NoReturn:

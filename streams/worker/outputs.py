@@ -31,9 +31,10 @@ from streams.core.settings import Settings
 
 #: How long a flush before a commit may take before the worker gives up on Kafka.
 FLUSH_TIMEOUT_SECONDS = 60.0
-#: Delivery reports are served on the producing thread, every so many records and
-#: by every flush: a thread of their own, waking on each report and contending for the
-#: GIL, took ~7 % of the worker's time (py-spy, one signature per record).
+#: Delivery reports (and librdkafka's errors and log lines) are served on the
+#: producing thread, every so many records, by every flush and by a timer of the app
+#: (``serve_reports``). A thread of their own, waking on each report and taking the
+#: GIL, cost ~12 % of the worker's CPU per event (docs/benchmarks.md, 2026-12-07).
 SERVE_REPORTS_EVERY = 1000
 #: Records librdkafka may hold before ``produce`` waits for room (its own default is
 #: 100,000; a surge of outputs is bounded by the commit interval anyway).
@@ -75,7 +76,8 @@ class OutputProducer:
             settings, **{"on_delivery": self._delivered_tracked, **common}
         )
         self.on_failure = on_failure
-        #: The first delivery error, if any (set by librdkafka's callback thread).
+        #: The first delivery error, if any (set by a delivery callback, on the thread
+        #: that served it: the event loop's or the flush's).
         self.failure: str | None = None
         #: The delivered offsets per (topic, partition) of records produced with
         #: ``tracked=True`` (a table's changelog), until ``take_delivered`` takes them.
@@ -125,21 +127,23 @@ class OutputProducer:
         producer = self.tracked_producer if tracked else self.producer
         self._unserved += 1
         if self._unserved >= SERVE_REPORTS_EVERY:
-            self._serve_reports()
+            self.serve_reports()
         while True:
             try:
                 producer.produce(
                     topic, value, key, partition=partition, headers=cast(_KafkaHeaders, headers)
                 )
                 return
-            except BufferError:  # the queue is full: let the poll thread drain it
+            except BufferError:  # the queue is full: wait a moment while it drains
                 producer.flush(0.05)
             except KafkaException as exc:  # refused at once (e.g. no such partition):
                 self._not_taken(topic, partition, exc.args[0].str())  # as if its delivery failed
                 return
 
-    def _serve_reports(self) -> None:
-        """Run the callbacks of the delivery reports waiting (without waiting)."""
+    def serve_reports(self) -> None:
+        """Run the callbacks of the reports waiting (deliveries, errors, log lines),
+        without waiting: also from a timer, so that an idle worker logs a broker's
+        errors when they happen, not at the next commit."""
         self._unserved = 0
         self.producer.poll(0)
         self.tracked_producer.poll(0)
@@ -162,5 +166,5 @@ class OutputProducer:
         return remaining + self.producer.flush(max(0.0, deadline - time.monotonic()))
 
     async def close(self) -> None:
-        """Flush what is left (a graceful stop commits after it), then stop polling."""
+        """Flush what is left (a graceful stop commits after it)."""
         await self.flush()
