@@ -12,6 +12,9 @@ MAILPIT := .cache/bin/mailpit
 # Helm, for the chart's tests (deploy/helm/countersign): built on demand, not by `make run`.
 HELM_VERSION := v4.3.2
 HELM := .cache/bin/helm
+# vegeta, the load generator of bench.visibility_latency: built on demand by `make bench`.
+VEGETA_VERSION := v12.13.0
+VEGETA := .cache/bin/vegeta
 DASHBOARD := streams/web/static/dist/.built
 
 .DEFAULT_GOAL := help
@@ -39,8 +42,12 @@ $(DASHBOARD): package.json package-lock.json $(wildcard streams/web/frontend/*) 
 $(MAILPIT): deploy/mailpit-build.sh
 	deploy/mailpit-build.sh $(MAILPIT_VERSION)
 
-$(HELM): deploy/helm-build.sh
-	deploy/helm-build.sh $(HELM_VERSION)
+$(HELM): deploy/go-tool-build.sh
+	deploy/go-tool-build.sh helm helm.sh/helm/v4/cmd/helm $(HELM_VERSION)
+	$(HELM) version --short
+
+$(VEGETA): deploy/go-tool-build.sh
+	deploy/go-tool-build.sh vegeta github.com/tsenart/vegeta/v12 $(VEGETA_VERSION)
 
 helm: $(HELM) ## build Helm from its Go module; lint the chart and validate what it renders
 	$(HELM) lint deploy/helm/countersign
@@ -94,7 +101,7 @@ lint: install ## ruff, mypy and the import-linter contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
+bench: bench-pipeline $(VEGETA) ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.faust_floor
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency

@@ -1,10 +1,12 @@
 """From an intake POST to the count visible in the API, at a steady offered rate.
 
-    .venv/bin/python -m bench.visibility_latency [--rate 2000] [--duration 30]
+    .venv/bin/python -m bench.visibility_latency [--rate 2000] [--duration 30] [--client vegeta]
 
 Starts a worker and an intake on a fresh topic prefix and offers the seed campaign's
 first-time signers (every one of them is accepted) to the intake, open loop (request i
-is scheduled at start + i / rate, bench/intake_latency.py). A thread polls the API's
+is sent at start + i / rate), from vegeta (bench/vegeta.py; Python's client,
+bench/intake_latency.py, with ``--client python``: it needs about a core of its own
+at 2,000/s, which this machine does not have). A thread polls the API's
 total every 100 ms. The k-th signature by scheduled time is taken as visible at the
 first poll whose total is at least k: the count-based latency of a FIFO. The pipeline
 is not strictly FIFO across partitions, so a single signature may become visible a
@@ -22,6 +24,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import aiohttp
 
 from bench.intake_latency import Step, ms, percentile, run_step, signatures
 from bench.machine import RESULTS_DIR, describe, save_report
+from bench.vegeta import attack, require_vegeta
 from streams.catalogue.store import publish_petition
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
@@ -85,6 +89,34 @@ async def offer(url: str, bodies: list[tuple[bytes, str]], rate: float) -> Step:
     return step
 
 
+@dataclass
+class Load:
+    """The offered load's outcome, whichever client sent it."""
+
+    accepted_sent: list[float]  # when each request answered 202 was due, sorted
+    statuses: dict[str, int]
+    sent: int
+    dropped: int  # due while the Python client had MAX_IN_FLIGHT open: never sent
+
+
+def offer_load(  # noqa: PLR0917
+    client: str,
+    url: str,
+    bodies: list[tuple[bytes, str]],
+    requests: int,
+    rate: float,
+    seconds: float,
+    workdir: Path,
+) -> Load:
+    if client == "vegeta":
+        done = attack(url, bodies, rate, seconds, workdir)
+        print(f"statuses: {dict(done.counted)}", flush=True)
+        return Load(done.accepted_sent(), dict(done.counted), len(done.sent), 0)
+    step = asyncio.run(offer(url, bodies[:requests], rate))
+    sent = requests - step.dropped
+    return Load(sorted(step.accepted_scheduled), dict(step.statuses), sent, step.dropped)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000)
@@ -101,13 +133,23 @@ def main() -> None:
         default=Settings().intake_coalesce_target,
         help="the intake's COUNTERSIGN_INTAKE_COALESCE_TARGET (signatures a record aims at)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("vegeta", "python"),
+        default="vegeta",
+        help="the load generator: vegeta (Go, .cache/bin/vegeta) or aiohttp in this process",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.client == "vegeta":
+        require_vegeta()  # before minutes of set-up
     run = uuid.uuid4().hex[:8]
     workdir = Path(f".data/bench/visibility-{run}")
     workdir.mkdir(parents=True)
     settings = Settings(topic_prefix=f"bench-visible-{run}.", data_dir=workdir / "data")
-    bodies = signatures(1, round(args.rate * args.duration))
+    requests = round(args.rate * args.duration)
+    # vegeta reads its targets round robin: a few spare, so that none is sent twice.
+    bodies = signatures(1, requests + max(100, requests // 100))
     create_topics(settings)
     publish_petition(settings, seed_petition(datetime.now(UTC), confirmation="none"))
 
@@ -125,8 +167,8 @@ def main() -> None:
         )
         poller.start()
         url = f"{intake.url}/petitions/{SEED_PETITION}/signatures"
-        step = asyncio.run(offer(url, bodies, args.rate))
-        scheduled = sorted(step.accepted_scheduled)
+        load = offer_load(args.client, url, bodies, requests, args.rate, args.duration, workdir)
+        scheduled = load.accepted_sent
         deadline = time.monotonic() + 120
         while (not poller.totals or poller.totals[-1] < len(scheduled)) and (
             time.monotonic() < deadline
@@ -147,10 +189,13 @@ def main() -> None:
         "machine": describe(),
         "method": __doc__.split("\n\n")[2].replace("\n", " "),
         "offered_per_s": args.rate,
+        "client": args.client,
         # What the latencies are of: a load client on the same machine that finds
         # MAX_IN_FLIGHT requests open drops the next, so an overloaded run says so here.
-        "scheduled": len(bodies),
-        "dropped_unsent": step.dropped,
+        "scheduled": requests,
+        "sent": load.sent,
+        "dropped_unsent": load.dropped,
+        "statuses": load.statuses,
         "accepted_per_s": round(len(scheduled) / args.duration),
         "intake_coalesce_ms": args.coalesce_ms,
         "intake_coalesce_target": args.coalesce_target,

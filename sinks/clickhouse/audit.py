@@ -45,18 +45,22 @@ class AuditQueries:
         """Every petition's numbers as ClickHouse holds them: the aggregate's totals
         (``regional_counts``) and ClickHouse's own count of the signature rows, each
         as (petition, region, country, counted, pending), and the rejections per
-        reason."""
+        reason. In a fixed order: a GROUP BY alone answers in any order, and the
+        replay, waiting for these to stop moving, saw the same numbers in a new order
+        as a move (it waited up to 1:53 for nothing, and a test failed on it)."""
         aggregate = self.client.query(
             f"SELECT petition_id, region, country, {CURRENT_SIGNATURES}, {CURRENT_PENDING}, "
-            f"{CURRENT_CUT} FROM {self.db}.regional_counts GROUP BY petition_id, region, country"
+            f"{CURRENT_CUT} FROM {self.db}.regional_counts GROUP BY petition_id, region, country "
+            "ORDER BY petition_id, region, country"
         ).result_rows
         recount = self.client.query(
             "SELECT petition_id, region, country, sum(signatures), sum(pending) "
-            f"FROM {self.db}.signature_counts GROUP BY petition_id, region, country"
+            f"FROM {self.db}.signature_counts GROUP BY petition_id, region, country "
+            "ORDER BY petition_id, region, country"
         ).result_rows
         rejected = self.client.query(
             f"SELECT petition_id, reason, count() FROM {self.db}.rejections FINAL "
-            "GROUP BY petition_id, reason"
+            "GROUP BY petition_id, reason ORDER BY petition_id, reason"
         ).result_rows
         return {
             "aggregate": [
@@ -75,7 +79,7 @@ class AuditQueries:
         signature_rows = self.client.query(
             f"SELECT petition_id, region, country, count() FROM {self.db}.signatures FINAL "
             f"WHERE source_topic = {{topic:String}} AND ({_covered(cut, 'home_partition')}) "
-            "GROUP BY petition_id, region, country",
+            "GROUP BY petition_id, region, country ORDER BY petition_id, region, country",
             parameters={"topic": submitted_topic},
         ).result_rows
         rejected = self.client.query(
@@ -83,7 +87,7 @@ class AuditQueries:
             "WHERE source_topic = {topic:String} AND ("
             f"(reason = 'duplicate' AND ({_covered(cut, 'home_partition')})) OR "
             f"(reason != 'duplicate' AND ({_covered(cut, 'source_partition')}))"
-            ") GROUP BY petition_id, reason",
+            ") GROUP BY petition_id, reason ORDER BY petition_id, reason",
             parameters={"topic": submitted_topic},
         ).result_rows
         return {
