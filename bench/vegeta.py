@@ -20,15 +20,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VEGETA = REPO / ".cache" / "bin" / "vegeta"
+#: Requests open at once, at most (the Python client's cap, bench/visibility_latency.py).
+MAX_OPEN = 1024
 
 
 @dataclass
 class Attack:
-    """What vegeta did: each request's send time (``time.monotonic`` seconds) and
-    status, in the order sent."""
+    """What vegeta did: each request's due time (``time.monotonic`` seconds: the
+    first one's send time plus its place in the schedule, so a request that waited
+    for a free worker is measured from when it was due), its status, and how late it
+    was sent."""
 
-    sent: list[float] = field(default_factory=list)
+    due: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    late: list[float] = field(default_factory=list)
 
     @property
     def counted(self) -> Counter[str]:
@@ -37,7 +42,7 @@ class Attack:
     def accepted_sent(self) -> list[float]:
         """When each request that got 202 was sent, in order."""
         return sorted(
-            at for at, status in zip(self.sent, self.statuses, strict=True) if status == "202"
+            at for at, status in zip(self.due, self.statuses, strict=True) if status == "202"
         )
 
 
@@ -54,7 +59,8 @@ def attack(
 ) -> Attack:
     """POST ``bodies`` (JSON, client IP for X-Forwarded-For) to ``url`` at ``rate`` per
     second for ``seconds``, one body per request in order (vegeta's targets, read
-    round robin: give at least rate x seconds of them)."""
+    round robin: give at least rate x seconds of them). At most ``MAX_OPEN`` requests
+    are open at once, as a real client pool would hold: the rest wait, and count late."""
     vegeta = require_vegeta()
     targets = workdir / "targets.jsonl"
     with targets.open("w") as out:
@@ -79,6 +85,7 @@ def attack(
         f"-rate={round(rate)}/1s",
         f"-duration={seconds}s",
         "-timeout=60s",
+        f"-max-workers={MAX_OPEN}",
         f"-output={results}",
     ]
     subprocess.run(command, check=True)
@@ -87,8 +94,19 @@ def attack(
     ).stdout.decode()
     wall_minus_monotonic = time.time() - time.monotonic()
     done = Attack()
-    # Columns: timestamp (Unix ns), code, latency (ns), bytes out, bytes in, error, ...
-    for row in csv.reader(encoded.splitlines()):
-        done.sent.append(int(row[0]) / 1e9 - wall_minus_monotonic)
-        done.statuses.append(row[1] if row[1] != "0" else (row[5] or "error"))
+    # Columns: timestamp (Unix ns), code, latency (ns), bytes out, bytes in, error,
+    # body, attack, seq, ...
+    rows = sorted(csv.reader(encoded.splitlines()), key=lambda row: int(row[8]))
+    start = int(rows[0][0]) / 1e9 if rows else 0.0
+    for row in rows:
+        due = start + int(row[8]) / rate
+        done.due.append(due - wall_minus_monotonic)
+        done.late.append(max(0.0, int(row[0]) / 1e9 - due))
+        done.statuses.append(row[1] if row[1] != "0" else failure(row[5]))
     return done
+
+
+def failure(error: str) -> str:
+    """A request that got no answer, said without its ports (``read tcp
+    127.0.0.1:36493->...: connection reset by peer`` is ``connection reset by peer``)."""
+    return error.rsplit(": ", 1)[-1] or "no answer"

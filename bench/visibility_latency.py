@@ -30,7 +30,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.intake_latency import Step, ms, percentile, run_step, signatures
+from bench.intake_latency import LATE_SECONDS, Step, ms, percentile, run_step, signatures
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.vegeta import attack, require_vegeta
 from streams.catalogue.store import publish_petition
@@ -97,6 +97,7 @@ class Load:
     statuses: dict[str, int]
     sent: int
     dropped: int  # due while the Python client had MAX_IN_FLIGHT open: never sent
+    late: int  # sent more than LATE_SECONDS after they were due (vegeta's workers busy)
 
 
 def offer_load(  # noqa: PLR0917
@@ -111,10 +112,11 @@ def offer_load(  # noqa: PLR0917
     if client == "vegeta":
         done = attack(url, bodies, rate, seconds, workdir)
         print(f"statuses: {dict(done.counted)}", flush=True)
-        return Load(done.accepted_sent(), dict(done.counted), len(done.sent), 0)
+        late = sum(1 for seconds in done.late if seconds > LATE_SECONDS)
+        return Load(done.accepted_sent(), dict(done.counted), len(done.due), 0, late)
     step = asyncio.run(offer(url, bodies[:requests], rate))
     sent = requests - step.dropped
-    return Load(sorted(step.accepted_scheduled), dict(step.statuses), sent, step.dropped)
+    return Load(sorted(step.accepted_scheduled), dict(step.statuses), sent, step.dropped, step.late)
 
 
 def main() -> None:
@@ -195,6 +197,7 @@ def main() -> None:
         "scheduled": requests,
         "sent": load.sent,
         "dropped_unsent": load.dropped,
+        "sent_late": load.late,
         "statuses": load.statuses,
         "accepted_per_s": round(len(scheduled) / args.duration),
         "intake_coalesce_ms": args.coalesce_ms,

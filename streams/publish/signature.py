@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,13 @@ RESEND_HEADER = "Countersign-Resend"
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def flat(value: Any) -> dict[str, Any]:
+    """A dataclass of plain fields as a dict, its values as they are. ``asdict``
+    deep-copies every value (a datetime too): ~10 % of the intake's CPU per request
+    (py-spy, 1,000 requests/s)."""
+    return {item.name: getattr(value, item.name) for item in fields(value)}
 
 
 def new_signature_id() -> str:
@@ -58,16 +65,16 @@ class Signature:
         clean, errors = parse(fields)
         if clean is None:
             raise InvalidSignature(errors)
-        given = {k: v for k, v in asdict(clean).items() if v is not None}
+        given = {k: v for k, v in flat(clean).items() if v is not None}
         return cls(petition_id=petition_id, **(context | given))
 
     def check(self) -> Signature:
         """Itself, or ``InvalidSignature`` for what the validate agent would reject on
         the fields alone (name, country, email)."""
-        _, errors = parse(asdict(self))
+        _, errors = parse(flat(self))
         if errors:
             raise InvalidSignature(errors)
         return self
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return flat(self)
