@@ -101,7 +101,7 @@ lint: install ## ruff, mypy and the import-linter contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: bench-pipeline $(VEGETA) ## benchmarks under bench/ (numbers for this machine, into bench/results/)
+bench: $(VEGETA) bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.faust_floor
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency

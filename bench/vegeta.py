@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import json
 import subprocess
 import time
@@ -40,7 +41,7 @@ class Attack:
         return Counter(self.statuses)
 
     def accepted_sent(self) -> list[float]:
-        """When each request that got 202 was sent, in order."""
+        """When each request that got 202 was due, in order."""
         return sorted(
             at for at, status in zip(self.due, self.statuses, strict=True) if status == "202"
         )
@@ -60,8 +61,12 @@ def attack(
     """POST ``bodies`` (JSON, client IP for X-Forwarded-For) to ``url`` at ``rate`` per
     second for ``seconds``, one body per request in order (vegeta's targets, read
     round robin: give at least rate x seconds of them). At most ``MAX_OPEN`` requests
-    are open at once, as a real client pool would hold: the rest wait, and count late."""
+    are open at once, as a real client pool would hold: the rest wait, and count late;
+    what is still unsent when ``seconds`` are up is never sent (the caller counts it)."""
     vegeta = require_vegeta()
+    per_second = round(rate)
+    if per_second < 1:
+        raise ValueError(f"a rate of {rate}/s: vegeta takes whole requests per second, 1 or more")
     targets = workdir / "targets.jsonl"
     with targets.open("w") as out:
         for body, client_ip in bodies:
@@ -82,7 +87,7 @@ def attack(
         "attack",
         "-format=json",
         f"-targets={targets}",
-        f"-rate={round(rate)}/1s",
+        f"-rate={per_second}/1s",
         f"-duration={seconds}s",
         "-timeout=60s",
         f"-max-workers={MAX_OPEN}",
@@ -96,10 +101,10 @@ def attack(
     done = Attack()
     # Columns: timestamp (Unix ns), code, latency (ns), bytes out, bytes in, error,
     # body, attack, seq, ...
-    rows = sorted(csv.reader(encoded.splitlines()), key=lambda row: int(row[8]))
+    rows = sorted(csv.reader(io.StringIO(encoded)), key=lambda row: int(row[8]))
     start = int(rows[0][0]) / 1e9 if rows else 0.0
     for row in rows:
-        due = start + int(row[8]) / rate
+        due = start + int(row[8]) / per_second
         done.due.append(due - wall_minus_monotonic)
         done.late.append(max(0.0, int(row[0]) / 1e9 - due))
         done.statuses.append(row[1] if row[1] != "0" else failure(row[5]))

@@ -4,9 +4,10 @@
 
 Starts a worker and an intake on a fresh topic prefix and offers the seed campaign's
 first-time signers (every one of them is accepted) to the intake, open loop (request i
-is sent at start + i / rate), from vegeta (bench/vegeta.py; Python's client,
-bench/intake_latency.py, with ``--client python``: it needs about a core of its own
-at 2,000/s, which this machine does not have). A thread polls the API's
+is due at start + i / rate, and measured from then however late it goes), from
+vegeta (bench/vegeta.py; Python's client, bench/intake_latency.py, with ``--client
+python``: it needs about a core of its own at 2,000/s, which this machine does not
+have). A thread polls the API's
 total every 100 ms. The k-th signature by scheduled time is taken as visible at the
 first poll whose total is at least k: the count-based latency of a FIFO. The pipeline
 is not strictly FIFO across partitions, so a single signature may become visible a
@@ -96,7 +97,7 @@ class Load:
     accepted_sent: list[float]  # when each request answered 202 was due, sorted
     statuses: dict[str, int]
     sent: int
-    dropped: int  # due while the Python client had MAX_IN_FLIGHT open: never sent
+    dropped: int  # never sent: due while MAX_IN_FLIGHT were open, or after vegeta's end
     late: int  # sent more than LATE_SECONDS after they were due (vegeta's workers busy)
 
 
@@ -113,7 +114,10 @@ def offer_load(  # noqa: PLR0917
         done = attack(url, bodies, rate, seconds, workdir)
         print(f"statuses: {dict(done.counted)}", flush=True)
         late = sum(1 for seconds in done.late if seconds > LATE_SECONDS)
-        return Load(done.accepted_sent(), dict(done.counted), len(done.due), 0, late)
+        # vegeta stops at the end of the run: what its busy workers could not send by
+        # then is never sent, as the Python client drops what finds its cap reached.
+        unsent = requests - len(done.due)
+        return Load(done.accepted_sent(), dict(done.counted), len(done.due), unsent, late)
     step = asyncio.run(offer(url, bodies[:requests], rate))
     sent = requests - step.dropped
     return Load(sorted(step.accepted_scheduled), dict(step.statuses), sent, step.dropped, step.late)
@@ -193,7 +197,8 @@ def main() -> None:
         "offered_per_s": args.rate,
         "client": args.client,
         # What the latencies are of: a load client on the same machine that finds
-        # MAX_IN_FLIGHT requests open drops the next, so an overloaded run says so here.
+        # MAX_IN_FLIGHT requests open drops the next (Python) or sends it late, and
+        # not after the run's end (vegeta), so an overloaded run says so here.
         "scheduled": requests,
         "sent": load.sent,
         "dropped_unsent": load.dropped,

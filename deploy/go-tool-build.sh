@@ -18,6 +18,7 @@ if [[ ! -x "$built" ]]; then
   echo "building $name $version with Go (once per machine; cached in $shared)…"
   GOPATH="$shared/go" GOFLAGS=-modcacherw GOBIN="$shared/$name-$version.partial" \
     go install "$package@$version"
+  [[ -x "$shared/$name-$version.partial/$name" ]] || { echo "go install $package made no binary named $name"; exit 1; }
   rm -rf "$shared/$name-$version" && mv "$shared/$name-$version.partial" "$shared/$name-$version"
 fi
 install -D -m 755 "$built" ".cache/bin/$name"
