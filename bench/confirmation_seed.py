@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from bench.pipeline import fresh_settings
 from streams.core.children import free_port
 from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
 from streams.demo.mailbox import LinkFollower, follows, request_of
-from streams.testing.cleanup import delete_run_topics
+from streams.testing.cleanup import run_topics_deleted
 from streams.testing.mail import MailpitServer
 from streams.testing.processes import IntakeProcess, MailerProcess, WorkerProcess
 from tests.intake_client import request
@@ -73,10 +72,11 @@ def main() -> None:  # noqa: PLR0915  (one measured run, step by step)
         "--kill", action="store_true", help="SIGKILL the worker, then the mailer, mid-mailing"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp, ExitStack() as after:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp,
+        run_topics_deleted(fresh_settings(Path(tmp), "confirm")) as settings,
+    ):
         workdir = Path(tmp)
-        settings = fresh_settings(workdir, "confirm")
-        after.callback(delete_run_topics, settings)  # the broker keeps no run's topics
         with (
             MailpitServer(workdir / "mailpit").start() as mailpit,
             WorkerProcess(settings, workdir / "worker.log", free_port()) as worker,

@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import fresh_settings
 from streams.core.settings import Settings
 from streams.demo.campaign import SEED_PETITION
-from streams.testing.cleanup import delete_run_topics
+from streams.testing.cleanup import run_topics_deleted
 from streams.testing.processes import WorkerProcess, free_port, run_command
 
 
@@ -47,10 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signatures", type=int, default=237_100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp, ExitStack() as after:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-export-") as tmp,
+        run_topics_deleted(fresh_settings(Path(tmp), "export")) as settings,
+    ):
         workdir = Path(tmp)
-        settings = fresh_settings(workdir, "export")
-        after.callback(delete_run_topics, settings)  # the broker keeps no run's topics
         port = free_port()
         env = {"COUNTERSIGN_API_PORT": str(port)}
         with WorkerProcess(settings, workdir / "worker.log", port) as worker:

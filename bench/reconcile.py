@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from streams.core.logscan import whole_log
 from streams.core.settings import Settings
 from streams.core.topicspecs import SUBMITTED
 from streams.demo.simulator import DatasetGenerator, default_petitions
-from streams.testing.cleanup import delete_run_topics
+from streams.testing.cleanup import run_topics_deleted
 from streams.testing.processes import REPO, ServeProcess, free_port, prepare, produce
 
 CHUNK = 50_000
@@ -120,10 +119,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-record", type=int, default=1)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp, ExitStack() as after:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp,
+        run_topics_deleted(fresh_settings(Path(tmp), "reconcile")) as settings,
+    ):
         workdir = Path(tmp)
-        settings = fresh_settings(workdir, "reconcile")
-        after.callback(delete_run_topics, settings)  # the broker keeps no run's topics
         print(f"writing {args.events:,} events…", flush=True)
         written = write_events(settings, args.events, args.per_record)
         runs = [time_recount(settings, workers) for workers in (1, os.cpu_count() or 1)]

@@ -13,14 +13,13 @@ import json
 import tempfile
 import time
 import urllib.request
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.pipeline import fresh_settings
 from streams.demo.campaign import SEED_PETITION, SEED_SIGNATURES
-from streams.testing.cleanup import delete_run_topics
+from streams.testing.cleanup import run_topics_deleted
 from streams.testing.processes import WorkerProcess, free_port
 
 
@@ -34,10 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signatures", type=int, default=SEED_SIGNATURES)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp, ExitStack() as after:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp,
+        run_topics_deleted(fresh_settings(Path(tmp), "replay")) as settings,
+    ):
         workdir = Path(tmp)
-        settings = fresh_settings(workdir, "replay")
-        after.callback(delete_run_topics, settings)  # the broker keeps no run's topics
         with WorkerProcess(settings, workdir / "worker.log", free_port()) as worker:
             worker.start()
             worker.wait_until_serving()

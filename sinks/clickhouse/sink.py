@@ -328,7 +328,7 @@ class ClickHouseSink:
         """One insert of the batches of topic-partitions that feed one table, or
         ``SinkUnavailable``."""
         route = self.routes[next(iter(parts))[0]]
-        rows = [row for (_, _), batch in sorted(parts.items()) for row in self._rows(route, batch)]
+        rows = [row for _, batch in sorted(parts.items()) for row in self._rows(route, batch)]
         if not rows:
             return 0
         token = insert_token(parts)

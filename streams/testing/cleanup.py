@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from confluent_kafka import KafkaException
 
@@ -37,3 +39,12 @@ def delete_run_topics(settings: Settings, *, timeout: float = 10.0) -> list[str]
         except KafkaException as exc:
             log.warning("could not delete topic %s: %s", name, exc.args[0].str())
     return names
+
+
+@contextmanager
+def run_topics_deleted(settings: Settings) -> Iterator[Settings]:
+    """``settings``, whose run's topics are deleted when the block ends, however."""
+    try:
+        yield settings
+    finally:
+        delete_run_topics(settings)

@@ -23,8 +23,9 @@ from streams.worker.outputs import OutputProducer
 
 log = logging.getLogger(__name__)
 
-#: How often the outputs' delivery reports, errors and log lines are served when
-#: nothing is produced (``OutputProducer.serve_reports``).
+#: How often the outputs' delivery reports, errors and log lines are served between
+#: two flushes (``OutputProducer.serve_reports``): an idle worker logs a broker's
+#: errors when they happen, not at its next commit.
 REPORTS_INTERVAL_SECONDS = 1.0
 
 

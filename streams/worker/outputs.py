@@ -31,11 +31,6 @@ from streams.core.settings import Settings
 
 #: How long a flush before a commit may take before the worker gives up on Kafka.
 FLUSH_TIMEOUT_SECONDS = 60.0
-#: Delivery reports (and librdkafka's errors and log lines) are served on the
-#: producing thread, every so many records, by every flush and by a timer of the app
-#: (``serve_reports``). A thread of their own, waking on each report and taking the
-#: GIL, cost ~12 % of the worker's CPU per event (docs/benchmarks.md, 2026-12-07).
-SERVE_REPORTS_EVERY = 1000
 #: Records librdkafka may hold before ``produce`` waits for room (its own default is
 #: 100,000; a surge of outputs is bounded by the commit interval anyway).
 QUEUE_RECORDS = 200_000
@@ -83,8 +78,6 @@ class OutputProducer:
         #: ``tracked=True`` (a table's changelog), until ``take_delivered`` takes them.
         self._delivered_offsets: dict[tuple[str, int], list[int]] = {}
         self._offsets_lock = threading.Lock()
-        #: Records handed over since delivery reports were last served.
-        self._unserved = 0
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -125,9 +118,6 @@ class OutputProducer:
         """Hand one record to librdkafka (its delivery is checked by ``flush``); with
         ``tracked``, its offset is kept for ``take_delivered`` once Kafka has it."""
         producer = self.tracked_producer if tracked else self.producer
-        self._unserved += 1
-        if self._unserved >= SERVE_REPORTS_EVERY:
-            self.serve_reports()
         while True:
             try:
                 producer.produce(
@@ -142,9 +132,9 @@ class OutputProducer:
 
     def serve_reports(self) -> None:
         """Run the callbacks of the reports waiting (deliveries, errors, log lines),
-        without waiting: also from a timer, so that an idle worker logs a broker's
-        errors when they happen, not at the next commit."""
-        self._unserved = 0
+        without waiting. Called on the event loop by a timer of the app; every flush
+        serves them too. A thread of their own, waking on each report and taking the
+        GIL, cost ~12 % of the worker's CPU per event (docs/benchmarks.md, 2026-12-07)."""
         self.producer.poll(0)
         self.tracked_producer.poll(0)
 
