@@ -155,12 +155,15 @@ def end_to_end(  # noqa: PLR0917
     prepare(settings, petitions)
     helpers = [helper_worker(settings, log, i) for i in range(1, workers)]
     with WorkerProcess(settings, log, port) as worker:
+        # The clock starts once every worker holds its partitions (/readyz), as the
+        # Quix peer's starts at its first output: start-up is not throughput.
         worker.start()
-        worker.wait_until_serving()
+        worker.wait_until_ready()
         for helper in helpers:
             helper.start()
-            helper.wait_until_serving()
-        time.sleep(5 if helpers else 0)  # let the group settle on its members
+            helper.wait_until_ready()
+        for member in [worker, *helpers]:  # each rebalanced when the next one joined
+            member.wait_until_ready()
         assert worker.process is not None and worker.api is not None
         assert worker.api.process is not None
         pid, api_pid = worker.process.pid, worker.api.process.pid

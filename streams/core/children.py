@@ -136,14 +136,17 @@ class ChildProcess:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def wait_for_health(self, name: str, port: int, deadline: float) -> None:
-        """Until the child answers /healthz on ``port`` with 200."""
+    def wait_for_health(
+        self, name: str, port: int, deadline: float, path: str = "/healthz"
+    ) -> None:
+        """Until the child answers ``path`` on ``port`` with 200 (``/readyz``: the
+        worker holds its partitions)."""
         while time.monotonic() < deadline:
             if not self.alive():
                 raise ChildFailed(f"the {name} exited:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
                     return
             except OSError:
-                time.sleep(0.5)
-        raise ChildFailed(f"the {name} did not serve /healthz in time:\n{self.log_tail()}")
+                time.sleep(0.2)
+        raise ChildFailed(f"the {name} did not serve {path} in time:\n{self.log_tail()}")

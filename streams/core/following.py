@@ -33,9 +33,12 @@ log = logging.getLogger(__name__)
 #: whole 500 ms waits, 2.1 s once under load); most partitions of these small topics
 #: are such, so their readers ask often.
 FETCH_WAIT_MS = 100
-#: How often an async waiter looks whether the copy caught up (the follower polls
-#: every 0.1 s).
+#: How often an async waiter looks whether the copy caught up ...
 FRESHNESS_CHECK_SECONDS = 0.02
+#: ... and how long the follower waits for new records between two looks at the ends
+#: while nobody waits for it; a waiter cuts the wait short, so that it waits for one
+#: ``ends`` (a millisecond) rather than a whole poll.
+IDLE_POLL_SECONDS = 0.1
 
 Apply = Callable[[bytes | None, bytes | None], None]
 
@@ -63,11 +66,13 @@ class CompactedReader:
         self._consumer = kafka.consumer(
             settings, group_id=settings.group_id(group), **{"fetch.wait.max.ms": FETCH_WAIT_MS}
         )
+        self._admin = kafka.admin_client(settings)
 
     def load(self) -> None:
         """Everything up to the current end of the topic."""
-        admin = kafka.admin_client(self.settings)
-        metadata = kafka.cluster_metadata(admin, self.settings, self.timeout).topics.get(self.topic)
+        metadata = kafka.cluster_metadata(self._admin, self.settings, self.timeout).topics.get(
+            self.topic
+        )
         if metadata is None:
             raise self.missing(
                 f"topic {self.topic} does not exist (run `countersign topics create`)"
@@ -104,13 +109,10 @@ class CompactedReader:
                 time.sleep(0.2)
 
     def ends(self) -> dict[int, int]:
-        """The end of each non-empty partition now (a round trip each)."""
-        ends = {}
-        for tp in self._consumer.assignment():
-            low, high = self._consumer.get_watermark_offsets(tp, timeout=self.timeout)
-            if high > low:
-                ends[tp.partition] = high
-        return ends
+        """The end of each non-empty partition now (``kafka.partition_ends``)."""
+        partitions = [tp.partition for tp in self._consumer.assignment()]
+        offsets = kafka.partition_ends(self._admin, self.topic, partitions, self.timeout)
+        return {partition: high for partition, (low, high) in offsets.items() if high > low}
 
     def reached(self, ends: dict[int, int]) -> bool:
         """Whether every record before ``ends`` (``ends()`` of some moment) has been
@@ -146,6 +148,8 @@ class Following:
         #: Seconds since the epoch: every record logged before then is applied.
         self.fresh_as_of = 0.0
         self._fresher = threading.Condition()
+        #: Set while someone waits for a fresher copy: the follower looks at once.
+        self._wanted = threading.Event()
 
     def changed(self) -> None:
         """Records were applied (on the follower's thread, or at the first load)."""
@@ -182,6 +186,7 @@ class Following:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
+                self._wanted.set()
                 self._fresher.wait(left)
         return True
 
@@ -192,6 +197,7 @@ class Following:
         while self.fresh_as_of < asked_at and time.monotonic() < deadline:
             if not self.following:
                 break
+            self._wanted.set()
             await asyncio.sleep(FRESHNESS_CHECK_SECONDS)
         return self.fresh_as_of >= asked_at
 
@@ -204,16 +210,16 @@ class Following:
         try:
             while not self._stop.is_set():
                 checked = time.time()
+                self._wanted.clear()
                 try:
                     ends = reader.ends()  # everything logged by ``checked`` is before these
-                    if reader.poll(0.1):
-                        self.changed()
                     while not reader.reached(ends):
                         if self._stop.is_set():
                             return
                         if reader.poll(0.1):
                             self.changed()
                     self._mark_fresh(checked)
+                    self._wait_for_records(reader)
                 except KafkaException as exc:  # a broker hiccup: try again, stay alive
                     log.warning("%s follower: %s; retrying in 1 s", self.name, exc)
                     time.sleep(1)
@@ -223,3 +229,13 @@ class Following:
                     time.sleep(1)
         finally:
             reader.close()
+
+    def _wait_for_records(self, reader: CompactedReader) -> None:
+        """Apply what arrives within ``IDLE_POLL_SECONDS``, or less once someone waits."""
+        deadline = time.monotonic() + IDLE_POLL_SECONDS
+        while not self._wanted.is_set() and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if reader.poll(min(left, FRESHNESS_CHECK_SECONDS)):
+                self.changed()

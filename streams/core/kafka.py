@@ -23,7 +23,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, ClusterMetadata
+from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
 from streams.core.errors import KafkaAuthenticationFailed, KafkaUnavailable
 from streams.core.kafka_security import librdkafka_config
@@ -288,6 +288,26 @@ def watermarks(reader: Consumer, tp: TopicPartition, timeout: float) -> tuple[in
             if not retriable or time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
+
+
+def partition_ends(
+    admin: AdminClient, topic: str, partitions: list[int], timeout: float
+) -> dict[int, tuple[int, int]]:
+    """Each partition's low and high offsets, in two requests for all of them on the
+    admin client's own connection. A consumer's ``get_watermark_offsets`` asks once a
+    partition, on the connection where its fetch waits for records, so each answer
+    queued behind that wait (``fetch.wait.max.ms``): 0.5 s for 6 partitions, measured
+    on the catalogue's follower (docs/benchmarks.md, 2026-12-07, the worker's stalls)."""
+    if not partitions:
+        return {}
+    asked = [TopicPartition(topic, p) for p in partitions]
+    earliest, latest = OffsetSpec.earliest(), OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    lows = admin.list_offsets(dict.fromkeys(asked, earliest), request_timeout=timeout)
+    highs = admin.list_offsets(dict.fromkeys(asked, latest), request_timeout=timeout)
+    return {
+        tp.partition: (lows[tp].result().offset, highs[tp].result().offset)
+        for tp in sorted(lows, key=lambda tp: tp.partition)
+    }
 
 
 def produce_waiting(

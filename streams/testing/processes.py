@@ -157,6 +157,14 @@ class WorkerProcess(ChildProcess):
         if self.api is not None:
             self.api.wait_for_health("API process", self.web_port, deadline)
 
+    def wait_until_ready(self, timeout: float = 120) -> None:
+        """Until the worker answers /readyz with 200 (its partitions assigned, its tables
+        restored) and the API /healthz: a record produced now is handled now."""
+        deadline = time.monotonic() + timeout
+        self.wait_for_health("worker", self.metrics_port, deadline, "/readyz")
+        if self.api is not None:
+            self.api.wait_for_health("API process", self.web_port, deadline)
+
     def warnings(self, lines: int = 40) -> str:
         """The last ``lines`` lines of its log at WARNING or above (Faust's included)."""
         marks = ("[WARNING]", "[ERROR]", "[CRITICAL]")

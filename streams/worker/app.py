@@ -17,7 +17,7 @@ from aiohttp import web
 from streams.catalogue.follower import PetitionLookup
 from streams.core.settings import Settings
 from streams.core.topics import create_internal_topics, create_topics
-from streams.worker.engine import EngineApp, broker_credentials
+from streams.worker.engine import EngineApp, broker_credentials, unready_by
 from streams.worker.health import build_worker_health
 from streams.worker.outputs import OutputProducer
 
@@ -86,10 +86,10 @@ class CountersignApp(EngineApp):
             )
 
     async def _start_web(self) -> None:
-        """Our own small aiohttp server (Faust's web is off): health and metrics. The
+        """Our own small aiohttp server (Faust's web is off): health, readiness and metrics. The
         dashboard and the API are ``countersign serve``'s (streams/web/serve.py)."""
         settings = self.countersign_settings
-        self._web_runner = web.AppRunner(build_worker_health(settings))
+        self._web_runner = web.AppRunner(build_worker_health(settings, lambda: unready_by(self)))
         await self._web_runner.setup()
         await web.TCPSite(self._web_runner, settings.bind_host, settings.worker_port).start()
         log.info("health and metrics on http://%s:%d/", settings.bind_host, settings.worker_port)

@@ -100,3 +100,18 @@ def test_unknown_petition_is_404_and_health_and_metrics_answer(
     status, text = get(worker, "/metrics", ops_headers(worker.settings))
     assert status == 200 and "countersign_sink_rows" in text
     assert "countersign_sink_consumer_lag 0.0" in text
+
+
+def test_the_worker_is_ready_once_it_holds_its_partitions_and_handles_what_comes_then(
+    settings: Settings, worker: WorkerProcess, results: Results
+) -> None:
+    events, petitions, truth = dataset_with_truth(31, 200, settings)
+    prepare(settings, petitions)
+    worker.start()
+    worker.wait_until_ready()
+    url = f"http://127.0.0.1:{worker.metrics_port}/readyz"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert (response.status, json.load(response)) == (200, {"ready": True})
+    produce(settings, events)
+    results.wait_for(truth, timeout=90, worker=worker)
+    assert results.matches(truth)

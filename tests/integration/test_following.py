@@ -92,3 +92,17 @@ def test_the_copy_is_fresh_as_of_each_moment_within_seconds_while_writes_go_on(
             assert logged <= applied  # fresh as of then means all of it applied
     finally:
         following.stop()
+
+
+def test_partition_ends_are_each_partitions_low_and_high_offsets(
+    settings: Settings, topic: str
+) -> None:
+    records_per_partition = {0: 2, 2: 5}  # the other partitions stay empty
+    producer = kafka.producer(settings)
+    for partition, count in records_per_partition.items():
+        for n in range(count):
+            producer.produce(topic, b"v", f"k{n}".encode(), partition=partition)
+    assert producer.flush(30) == 0
+    admin = kafka.admin_client(settings)
+    ends = kafka.partition_ends(admin, topic, list(range(PARTITIONS)), timeout=10)
+    assert ends == {p: (0, records_per_partition.get(p, 0)) for p in range(PARTITIONS)}

@@ -140,7 +140,7 @@ def test_the_worker_is_a_stateful_set_with_a_volume_readiness_and_a_budget() -> 
     worker = named(manifest, "StatefulSet", "demo-countersign-worker")
     container = worker["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][0] == "worker"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
     assert worker["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
     assert container["resources"]["requests"]
@@ -158,6 +158,8 @@ def test_one_sink_and_autoscaled_intakes_and_api_replicas() -> None:
         assert scaler["spec"]["scaleTargetRef"]["name"] == f"demo-countersign-{role}"
         deployment = named(manifest, "Deployment", f"demo-countersign-{role}")
         assert deployment["spec"]["template"]["spec"]["containers"][0]["args"] == [role]
+        probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+        assert probe["httpGet"]["path"] == "/healthz"
     job = named(manifest, "Job", "demo-countersign-migrate-1")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 

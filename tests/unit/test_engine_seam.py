@@ -155,6 +155,32 @@ def test_flushing_the_engine_apps_producer_runs_before_commit() -> None:
     assert flushed == ["outputs"]
 
 
+def test_a_new_worker_is_unready_until_its_first_assignment() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    assert engine.unready_by(app) == "its first partition assignment"
+
+
+def test_a_worker_is_unready_while_it_rebalances() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    app.on_rebalance_start()  # what Faust calls when its partitions are revoked
+    assert engine.unready_by(app) == "a rebalance"
+
+
+def test_a_worker_is_unready_until_its_recovery_completes_then_ready() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    app.on_rebalance_start()
+    app.on_rebalance_end()
+    assert engine.unready_by(app) == "restoring its tables"
+    app.tables.recovery.completed.set()  # Faust's recovery, when the streams resume
+    assert engine.unready_by(app) is None
+
+
+def test_faust_recovery_still_sets_completed_where_it_resumes_the_streams() -> None:
+    source = inspect.getsource(type(faust.App("seam-test").tables.recovery))
+    assert source.count("self.completed.set()") >= 2  # with and without tables to restore
+    assert "consumer.resume_flow()" in source
+
+
 class NoUtf8(str):
     """A header name that aiokafka's Python builder writes as the bytes FF FE."""
 

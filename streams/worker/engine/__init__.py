@@ -304,6 +304,22 @@ def settled(app: faust.App) -> bool:
     return unsettled_by(app) is None
 
 
+def unready_by(app: faust.App) -> str | None:
+    """What keeps the worker from being ready, in words (None: ready): its first
+    partition assignment (Faust counts rebalances from 1), the end of a rebalance, or
+    its tables' restore (Faust's recovery sets ``completed`` when the streams may
+    resume). Until then a record produced is not handled, however healthy the broker."""
+    tables: Any = app.tables  # TableManagerT does not declare its recovery service
+    if app.rebalancing_count == 0:
+        return "its first partition assignment"
+    unsettled = unsettled_by(app)
+    if unsettled is not None:
+        return unsettled
+    if not tables.recovery.completed.is_set():
+        return "restoring its tables"
+    return None
+
+
 def unsettled_by(app: faust.App) -> str | None:
     """What keeps the app from being settled (``settled``), in words; None: nothing."""
     tables: Any = app.tables  # TableManagerT does not declare its recovery service

@@ -99,10 +99,12 @@ TLS) and the SASL password. */}}
 {{- end }}
 {{- end -}}
 
-{{/* A container's common part: image, security, probes on the given port. */}}
+{{/* A container's probes: ready on the given path (the worker's /readyz: its
+partitions held and its tables restored, so a rolling update waits for it before it
+stops the next worker; the others' /healthz). */}}
 {{- define "countersign.probes" -}}
 readinessProbe:
-  httpGet: {path: /healthz, port: http}
+  httpGet: {path: {{ .path }}, port: http}
   periodSeconds: 10
   failureThreshold: 3
 # Not /healthz, which answers 503 while Kafka or ClickHouse is away: a restart
@@ -144,7 +146,7 @@ spec:
       {{- if .port }}
       ports:
         - {name: http, containerPort: {{ .port }}}
-      {{- include "countersign.probes" $root | nindent 6 }}
+      {{- include "countersign.probes" (dict "path" (ternary "/readyz" "/healthz" (eq .component "worker"))) | nindent 6 }}
       {{- end }}
       resources: {{- toYaml .resources | nindent 8 }}
       {{- include "countersign.containerSecurity" $root | nindent 6 }}
