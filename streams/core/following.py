@@ -33,12 +33,14 @@ log = logging.getLogger(__name__)
 #: whole 500 ms waits, 2.1 s once under load); most partitions of these small topics
 #: are such, so their readers ask often.
 FETCH_WAIT_MS = 100
-#: How often an async waiter looks whether the copy caught up ...
+#: How often an async waiter looks whether the copy caught up.
 FRESHNESS_CHECK_SECONDS = 0.02
-#: ... and how long the follower waits for new records between two looks at the ends
-#: while nobody waits for it; a waiter cuts the wait short, so that it waits for one
-#: ``ends`` (a millisecond) rather than a whole poll.
-IDLE_POLL_SECONDS = 0.1
+#: While nobody waits for a fresher copy, the follower applies what arrives and looks
+#: at the topic's ends only this often (``fresh_as_of`` then lags by up to this);
+#: a waiter has it look at once, so that a wait costs one ``ends`` (~1 ms) and the
+#: rest of the slice the follower was polling in.
+IDLE_LOOK_SECONDS = 1.0
+POLL_SLICE_SECONDS = 0.05
 
 Apply = Callable[[bytes | None, bytes | None], None]
 
@@ -231,11 +233,11 @@ class Following:
             reader.close()
 
     def _wait_for_records(self, reader: CompactedReader) -> None:
-        """Apply what arrives within ``IDLE_POLL_SECONDS``, or less once someone waits."""
-        deadline = time.monotonic() + IDLE_POLL_SECONDS
+        """Apply what arrives within ``IDLE_LOOK_SECONDS``, or less once someone waits."""
+        deadline = time.monotonic() + IDLE_LOOK_SECONDS
         while not self._wanted.is_set() and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if reader.poll(min(left, FRESHNESS_CHECK_SECONDS)):
+            if reader.poll(min(left, POLL_SLICE_SECONDS)):
                 self.changed()
