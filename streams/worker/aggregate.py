@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.codec import codec
+from schemas.codec import SharedLastField, codec
 from streams.core.errors import MalformedMessage
 from streams.core.metrics import EVENTS_IN
 from streams.rules.aggregate import DueCounts, fold, merge, report_problem
@@ -46,7 +46,8 @@ def register(app: CountersignApp, topics: Topology) -> Any:
         partitions=app.countersign_settings.topic_partitions,
     )
     partial_codec = codec("PartialCount")
-    count_codec = codec("RegionalCount")
+    # A petition's counts of one round share its cut: encoded once (SharedLastField).
+    count_encoder = SharedLastField("RegionalCount")
     events_in = EVENTS_IN.labels("aggregate")
     due = DueCounts()
 
@@ -77,9 +78,10 @@ def register(app: CountersignApp, topics: Topology) -> Any:
         due.mark(petition_id, folded, publish)
 
     async def publish_due() -> None:
-        for count in due.take(datetime.now(UTC)):
+        counts = due.take(datetime.now(UTC))
+        for count, value in zip(counts, count_encoder.encode_all(counts), strict=True):
             key = count_key(count["petition_id"], count["country"]).encode()
-            await topics.send(topics.counts, key, count_codec.encode(count))
+            await topics.send(topics.counts, key, value)
 
     app.before_flush.append(publish_due)
 
