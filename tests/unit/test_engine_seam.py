@@ -13,9 +13,11 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import faust
 import pytest
+from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import PartitionRecords
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 from aiokafka.record.memory_records import MemoryRecords
@@ -120,6 +122,27 @@ def test_the_engine_app_wraps_the_consumers_seek_to_committed() -> None:
     consumer = app.consumer
     assert isinstance(consumer, faust_aiokafka.Consumer)
     assert consumer.seek_to_committed.__name__ == "seek_to_committed_or_start"
+
+
+def test_the_engine_apps_consumer_thread_builds_a_consumer_that_waits_less_per_fetch() -> None:
+    app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+
+    async def build() -> Any:
+        return thread._create_worker_consumer(app.transport)
+
+    built = asyncio.run(build())
+    assert built._fetch_max_wait_ms == engine.FETCH_MAX_WAIT_MS
+
+
+def test_faust_still_builds_its_worker_consumer_with_a_fixed_fetch_wait() -> None:
+    source = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer)
+    assert "fetch_max_wait_ms=1500" in source  # what set_fetch_max_wait overrides
+
+
+def test_aiokafka_still_hands_its_fetch_wait_to_the_fetcher_when_it_starts() -> None:
+    source = inspect.getsource(AIOKafkaConsumer.start)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in source
 
 
 @pytest.mark.parametrize("method", ["seek_to_committed", "earliest_offsets", "seek_wait"])
