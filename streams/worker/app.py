@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 REPORTS_INTERVAL_SECONDS = 1.0
 
 
+#: Records one poll of the consumer hands over (``broker_max_poll_records``): small
+#: enough that every partition with records has its turn within a fraction of a
+#: second at one signature a record (bench.phases, docs/benchmarks.md 2026-12-07).
+MAX_POLL_RECORDS = 200
+
+
 class CountersignApp(EngineApp):
     """A Faust app (through the engine seam) that carries the settings it was built from."""
 
@@ -152,4 +158,8 @@ def create_app(settings: Settings, petitions: PetitionLookup) -> CountersignApp:
         producer_linger=settings.producer_linger_seconds,
         producer_max_batch_size=256 * 1024,
         autodiscover=False,
+        # At most this many records a fetch hands over, partitions served in turn
+        # (engine.serve_partitions_in_turn): a backlog of submissions no longer holds
+        # the records sent home and the partial counts back until it is all handled.
+        broker_max_poll_records=MAX_POLL_RECORDS,
     )

@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.fetcher import Fetcher as AIOKafkaFetcher
 from aiokafka.consumer.fetcher import PartitionRecords
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 from aiokafka.record.memory_records import MemoryRecords
@@ -143,6 +144,30 @@ def test_faust_still_builds_its_worker_consumer_with_a_fixed_fetch_wait() -> Non
 def test_aiokafka_still_hands_its_fetch_wait_to_the_fetcher_when_it_starts() -> None:
     source = inspect.getsource(AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in source
+
+
+def test_served_partitions_go_to_the_back_in_the_order_they_were_served() -> None:
+    buffered = {"submitted-0": 1, "submitted-1": 2, "valid-0": 3, "partials-0": 4}
+    engine.to_the_back(buffered, ["submitted-0", "submitted-1"])
+    assert list(buffered) == ["valid-0", "partials-0", "submitted-0", "submitted-1"]
+
+
+def test_a_served_partition_aiokafka_no_longer_holds_stays_out() -> None:
+    buffered = {"valid-0": 3, "submitted-1": 2}
+    engine.to_the_back(buffered, ["submitted-0", "submitted-1"])  # -0 was all taken
+    assert buffered == {"valid-0": 3, "submitted-1": 2}
+    assert list(buffered) == ["valid-0", "submitted-1"]
+
+
+def test_aiokafka_still_serves_its_buffered_partitions_in_the_order_of_its_records_map() -> None:
+    source = inspect.getsource(inspect.unwrap(AIOKafkaFetcher.fetched_records))
+    assert "for tp in list(self._records.keys()):" in source
+    assert "getall(max_records)" in source
+
+
+def test_the_engine_app_makes_aiokafkas_fetcher_serve_partitions_in_turn() -> None:
+    engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
+    assert AIOKafkaFetcher.fetched_records.__name__ == "fetched_records_in_turn"
 
 
 @pytest.mark.parametrize("method", ["seek_to_committed", "earliest_offsets", "seek_wait"])

@@ -22,6 +22,11 @@ The hooks, and why each exists:
   fetch in flight per broker, so a partition whose buffered records were just handed
   over waited for the fetch of the others to come back empty, up to 1.5 s, before it
   was fetched again (``set_fetch_max_wait``).
+* ``serve_partitions_in_turn`` makes aiokafka hand over its buffered partitions in
+  turn: it returned them in the order they were fetched, so with the app's
+  ``broker_max_poll_records`` a backlog of signatures.submitted kept the records sent
+  home and the partial counts waiting until the whole backlog was handled (the counts
+  did not move for seconds under load; ``bench.phases`` shows it).
 * ``EngineApp._new_producer`` makes the flush Faust runs before every offset commit
   run ``before_commit`` too: the worker's own output producer is flushed there
   (``streams.worker.outputs``), so no offset is committed past an undelivered output.
@@ -51,7 +56,7 @@ from typing import Any, cast
 
 import faust
 import mode.loop
-from aiokafka.consumer.fetcher import PartitionRecords
+from aiokafka.consumer.fetcher import Fetcher, PartitionRecords
 from faust.streams import _current_event
 from faust.types import TP
 from faust.types.auth import CredentialsT
@@ -199,12 +204,40 @@ def end_batches_at_unreadable_headers() -> None:
     records_class._countersign_wrapped = True
 
 
+def to_the_back(buffered: dict[Any, Any], served: Iterable[Any]) -> None:
+    """Move the ``served`` partitions' entries to the end of ``buffered`` (kept in the
+    order they are served next), so that the others come first next time."""
+    for tp in served:
+        if tp in buffered:
+            buffered[tp] = buffered.pop(tp)
+
+
+def serve_partitions_in_turn() -> None:
+    """Make aiokafka's ``Fetcher.fetched_records`` serve its buffered partitions in
+    turn (once per process): it takes records from ``Fetcher._records`` in its order,
+    up to ``max_records``, so the partitions served go to the back after each call."""
+    fetcher_class: Any = Fetcher
+    if getattr(fetcher_class, "_countersign_in_turn", False):
+        return
+    fetched_records = fetcher_class.fetched_records
+
+    async def fetched_records_in_turn(self: Any, *args: Any, **kwargs: Any) -> Any:
+        drained = await fetched_records(self, *args, **kwargs)
+        to_the_back(self._records, drained)
+        return drained
+
+    fetched_records_in_turn.__wrapped__ = fetched_records  # type: ignore[attr-defined]
+    fetcher_class.fetched_records = fetched_records_in_turn
+    fetcher_class._countersign_in_turn = True
+
+
 class EngineApp(faust.App):
     """``faust.App`` with the seam's three overrides."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         end_batches_at_unreadable_headers()
+        serve_partitions_in_turn()
         #: Awaited after Faust flushed its producer, before it commits offsets.
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
 
