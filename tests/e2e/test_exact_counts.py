@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,13 @@ from streams.core.settings import Settings
 from streams.core.topicspecs import VALID
 from streams.rules.reasons import Reason
 from streams.testing.dataset import dataset_with_truth, intent_counts
-from streams.testing.processes import Results, WorkerProcess, prepare, produce
+from streams.testing.processes import (
+    Results,
+    WorkerProcess,
+    prepare,
+    produce,
+    workers_of_one_pipeline,
+)
 
 pytestmark = pytest.mark.kills
 
@@ -41,20 +48,40 @@ def test_counts_equal_the_truth(
     assert results.redelivered == 0  # without a crash nothing is delivered twice
 
 
-def test_most_signatures_are_settled_where_they_are_read(
+def test_one_worker_settles_every_signature_where_it_is_read(
     settings: Settings, worker: WorkerProcess, results: Results
 ) -> None:
-    """Only the plain-keyed signers (one in five) travel through signatures.valid."""
+    """It holds every home, the plain-keyed signers' (one in five) too: nothing
+    travels through signatures.valid."""
     events, petitions, truth = dataset_with_truth(13, 5_000, settings)
     prepare(settings, petitions)
     worker.start()
     produce(settings, events)
     results.wait_for(truth, timeout=300, worker=worker)
+    assert results.counts() == truth.counts and results.reasons == truth.reasons
+    assert results.records_on(VALID.name) == 0
+
+
+def test_with_two_workers_a_signature_whose_home_the_other_holds_travels_home(
+    settings: Settings, tmp_path: Path, results: Results
+) -> None:
+    """Only the plain-keyed signers travel through signatures.valid, and the counts stay
+    exact whichever way a signature went."""
+    events, petitions, truth = dataset_with_truth(13, 5_000, settings)
+    prepare(settings, petitions)
+    with workers_of_one_pipeline(settings, tmp_path, 2) as workers:
+        for worker in workers:
+            worker.start()
+            worker.wait_until_ready()
+        for worker in workers:  # the first one rebalanced when the second joined
+            worker.wait_until_ready()
+        produce(settings, events)
+        results.wait_for(truth, timeout=300)
+    assert results.counts() == truth.counts and results.reasons == truth.reasons
     valid_verdicts = truth.total_accepted() + sum(
         n for (_, reason), n in truth.reasons.items() if reason == Reason.DUPLICATE
     )
-    sent_home = results.records_on(VALID.name)
-    assert 0 < sent_home < valid_verdicts / 2
+    assert 0 < results.records_on(VALID.name) < valid_verdicts / 2
 
 
 @pytest.mark.timeout(900)
@@ -94,10 +121,14 @@ def test_counts_equal_the_truth_after_a_kill_while_partial_counts_are_unpublishe
     prepare(settings, petitions)
     worker.extra_env = {"COUNTERSIGN_PARTIALS_INTERVAL_SECONDS": "5"}
     worker.start()
-    produce(settings, events)
+    half = len(events) // 2
+    produce(settings, events[:half])
     while sum(results.counts().values()) == 0:  # the first batch is out
         results.poll(0.2)
-    # Inside the next 5 s batch: until winners were accepted that no count shows yet.
+    # The second half only now, so that it is accepted inside the next 5 s batch however
+    # fast the worker is (with all of it produced at once, a run finished before
+    # the first batch went out). Kill once winners were accepted that no count shows.
+    produce(settings, events[half:])
     deadline = time.monotonic() + 4.0
     counted, accepted = 0, 0
     while time.monotonic() < deadline:
