@@ -9,13 +9,12 @@ in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime
 
 from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
-from streams.rules.dedupe import WINNER_HEADER, Winner
+from streams.rules.dedupe import WINNER_HEADER
 from streams.rules.keys import petition_of_key
 from streams.rules.ledger import (
     MAIL_TO_HEADER,
@@ -28,14 +27,6 @@ from streams.rules.placement import home_partition
 from streams.rules.verdict import Accepted, Rejected, SourcePosition
 
 Judge = Callable[[bytes | None, bytes | None, SourcePosition], Accepted | Rejected]
-#: Whether this worker holds a home partition's share of the dedupe table: a context
-#: within which the table reads and writes that partition, or None (the signature is
-#: then sent home on signatures.valid).
-AtHome = Callable[[int], AbstractContextManager[None] | None]
-
-
-def nowhere_else(_home: int) -> None:
-    """The ``AtHome`` of a stage that settles only what it reads on its home."""
 
 
 def validate_record(
@@ -47,14 +38,10 @@ def validate_record(
     ledger: DedupeLedger,
     partitions: int,
     now: Callable[[], datetime],
-    at_home: AtHome = nowhere_else,
 ) -> Iterator[Output]:
     """The outputs of one record of signatures.submitted, one per submission it carries
-    (several when it is a ``SignatureBatch``), in order. A valid signature is settled
-    here by ``ledger`` when it was read on its home partition, or when this worker
-    holds its home (``at_home``): a hop through signatures.valid costs a whole record
-    more of the consumer's work (docs/exactly-once.md, "Settled where it is held").
-    Any other is sent home."""
+    (several when it is a ``SignatureBatch``), in order. A valid signature read on its
+    home partition is settled here by ``ledger``; any other is sent home."""
     try:
         items = items_of(key, value)
     except MalformedMessage as exc:
@@ -73,11 +60,16 @@ def validate_record(
         home = home_partition(verdict.submission_key, partitions)
         candidate = ledger.candidate(record, home)
         if home == position.partition:
-            yield from _settle(ledger, verdict, candidate, at, now())
-        elif (held := at_home(home)) is not None:
-            with held:
-                settled = _settle(ledger, verdict, candidate, at, now())
-            yield from settled
+            yield from ledger.settle(
+                verdict.dedupe_key,
+                candidate,
+                None,  # encoded only if it is accepted: a duplicate never needs it
+                at,
+                now=now(),
+                record=record,
+                mail_to=verdict.mail_to,
+                previous=verdict.previous_hashes,
+            )
         else:
             headers = [(WINNER_HEADER, candidate.encode())]
             if verdict.mail_to is not None:
@@ -86,18 +78,3 @@ def validate_record(
                 headers.append((PREVIOUS_HASHES_HEADER, encode_previous(verdict.previous_hashes)))
             encoded = accepted_codec.encode(record)
             yield Output(Route.VALID, verdict.dedupe_key.encode(), encoded, "valid", home, headers)
-
-
-def _settle(
-    ledger: DedupeLedger, verdict: Accepted, candidate: Winner, at: SourcePosition, now: datetime
-) -> list[Output]:
-    return ledger.settle(
-        verdict.dedupe_key,
-        candidate,
-        None,  # encoded only if it is accepted: a duplicate never needs it
-        at,
-        now=now,
-        record=verdict.record,
-        mail_to=verdict.mail_to,
-        previous=verdict.previous_hashes,
-    )

@@ -1,9 +1,8 @@
 """The Faust agents of the pipeline, one module each, thin over ``streams.rules``.
 
     signatures.submitted --validate--> signatures.rejected
-                             | at home, or a home this worker holds: dedupe stage
-                             |     --> signatures.accepted | .duplicates
-                             | a home held elsewhere: signatures.valid (home partition)
+                             | at home: dedupe stage --> signatures.accepted | .duplicates
+                             | elsewhere: signatures.valid (home partition)
     signatures.valid     --dedupe----> dedupe stage --> signatures.accepted | .duplicates
                          (every 0.25 s) <app>-partial-counts (internal)
     partial-counts       --aggregate--> counts.regional

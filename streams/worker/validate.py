@@ -8,12 +8,9 @@ The only place the clear email exists after the intake: it is hashed here and dr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +23,6 @@ from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
 from streams.worker.app import CountersignApp
 from streams.worker.dedupe import DedupeStage
-from streams.worker.engine import handling_on, held
 from streams.worker.policy import handle_each
 from streams.worker.topology import Topology
 
@@ -83,20 +79,6 @@ def register(
             verdict = judge_here(value, key, position, now=at)
         return verdict
 
-    submitted_topic = topics.submitted.get_topic_name()
-
-    @contextlib.contextmanager
-    def settling_on(home: Any) -> Iterator[None]:
-        with handling_on(app, home):  # the table reads and writes that partition
-            yield
-        dedupe.writes.end_record(home.partition)  # its writes join the ones held there
-
-    def at_home(partition: int) -> AbstractContextManager[None] | None:
-        """Settle here a signature whose home this worker holds, instead of sending it
-        home (docs/exactly-once.md, "Settled where it is held")."""
-        home = held(app, submitted_topic, partition)
-        return None if home is None else settling_on(home)
-
     async def handle(message: Any) -> None:
         position = SourcePosition(message.topic, message.partition, message.offset)
         logged_at = judged_at(message.timestamp, datetime.now(UTC))
@@ -108,7 +90,6 @@ def register(
             ledger=dedupe.ledger,
             partitions=partitions,
             now=lambda: logged_at,
-            at_home=at_home,
         )
         for index, output in enumerate(outputs):
             verdict_counter(output.verdict).inc()

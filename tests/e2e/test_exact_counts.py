@@ -48,25 +48,27 @@ def test_counts_equal_the_truth(
     assert results.redelivered == 0  # without a crash nothing is delivered twice
 
 
-def test_one_worker_settles_every_signature_where_it_is_read(
+def test_most_signatures_are_settled_where_they_are_read(
     settings: Settings, worker: WorkerProcess, results: Results
 ) -> None:
-    """It holds every home, the plain-keyed signers' (one in five) too: nothing
-    travels through signatures.valid."""
+    """Only the plain-keyed signers (one in five) travel through signatures.valid."""
     events, petitions, truth = dataset_with_truth(13, 5_000, settings)
     prepare(settings, petitions)
     worker.start()
     produce(settings, events)
     results.wait_for(truth, timeout=300, worker=worker)
-    assert results.counts() == truth.counts and results.reasons == truth.reasons
-    assert results.records_on(VALID.name) == 0
+    valid_verdicts = truth.total_accepted() + sum(
+        n for (_, reason), n in truth.reasons.items() if reason == Reason.DUPLICATE
+    )
+    sent_home = results.records_on(VALID.name)
+    assert 0 < sent_home < valid_verdicts / 2
 
 
-def test_with_two_workers_a_signature_whose_home_the_other_holds_travels_home(
+def test_two_workers_count_exactly_with_signatures_travelling_between_them(
     settings: Settings, tmp_path: Path, results: Results
 ) -> None:
-    """Only the plain-keyed signers travel through signatures.valid, and the counts stay
-    exact whichever way a signature went."""
+    """Each holds half the homes: a plain-keyed signer read by one may be settled by the
+    other, through signatures.valid, and every count is still exact."""
     events, petitions, truth = dataset_with_truth(13, 5_000, settings)
     prepare(settings, petitions)
     with workers_of_one_pipeline(settings, tmp_path, 2) as workers:

@@ -3,8 +3,6 @@ of signatures.submitted or signatures.valid makes the worker send, in millisecon
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +14,7 @@ from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Output, Route
 from streams.rules.petitions import PetitionWindow
 from streams.rules.placement import home_partition
-from streams.rules.stages import AtHome, nowhere_else, validate_record
+from streams.rules.stages import validate_record
 from streams.rules.verdict import Accepted, Rejected, SourcePosition, judge
 from tests.unit.submissions import submission_at
 
@@ -40,13 +38,7 @@ def judge_at(key: bytes | None, value: bytes | None, at: SourcePosition) -> Acce
 
 
 def run(
-    ledger: DedupeLedger,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    value: bytes,
-    *,
-    at_home: AtHome = nowhere_else,
+    ledger: DedupeLedger, partition: int, offset: int, key: bytes | None, value: bytes
 ) -> list[Output]:
     at = SourcePosition("signatures.submitted", partition, offset)
     return list(
@@ -58,44 +50,8 @@ def run(
             ledger=ledger,
             partitions=PARTITIONS,
             now=lambda: NOW,
-            at_home=at_home,
         )
     )
-
-
-class HomeTable(dict[bytes, bytes]):
-    """A winners table that records on which partition each key was written: the one
-    a ``Holder`` has entered (None: the partition the record was read on)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.current: int | None = None
-        self.written_on: dict[bytes, int | None] = {}
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        super().__setitem__(key, value)
-        self.written_on[key] = self.current
-
-
-class Holder:
-    """The ``at_home`` of a worker that holds ``partitions``."""
-
-    def __init__(self, table: HomeTable, partitions: set[int]) -> None:
-        self.table = table
-        self.partitions = partitions
-        self.entered: list[int] = []
-
-    def __call__(self, home: int) -> contextlib.AbstractContextManager[None] | None:
-        return self._on(home) if home in self.partitions else None
-
-    @contextlib.contextmanager
-    def _on(self, home: int) -> Iterator[None]:
-        self.entered.append(home)
-        self.table.current = home
-        try:
-            yield
-        finally:
-            self.table.current = None
 
 
 def test_a_new_signature_read_at_home_is_accepted_and_counted() -> None:
@@ -113,58 +69,6 @@ def test_a_signature_read_away_from_home_is_sent_home_with_its_candidate() -> No
     assert output.partition == home_of("a@example.org")
     assert output.headers is not None and output.headers[0][0] == WINNER_HEADER
     assert ledger.partial.total() == 0  # counted where it is settled, not here
-
-
-def test_a_signature_read_away_from_a_home_this_worker_holds_is_settled_there() -> None:
-    table = HomeTable()
-    ledger = DedupeLedger(table)
-    home = home_of("a@example.org")
-    holder = Holder(table, set(range(PARTITIONS)))
-    [output] = run(ledger, (home + 1) % PARTITIONS, 7, *submission("a@example.org"), at_home=holder)
-    assert (output.route, output.verdict, output.partition) == (Route.ACCEPTED, "accepted", home)
-    assert holder.entered == [home]
-    assert list(table.written_on.values()) == [home]  # written on the home's partition
-    assert ledger.partial.counted == {("open", home): {"SY": 1}}
-
-
-def test_a_signature_read_away_from_a_home_held_elsewhere_is_sent_home() -> None:
-    table = HomeTable()
-    home = home_of("a@example.org")
-    holder = Holder(table, set(range(PARTITIONS)) - {home})
-    [output] = run(
-        DedupeLedger(table),
-        (home + 1) % PARTITIONS,
-        7,
-        *submission("a@example.org"),
-        at_home=holder,
-    )
-    assert (output.route, output.partition) == (Route.VALID, home)
-    assert holder.entered == [] and table == {}
-
-
-def test_a_signature_read_at_home_is_settled_without_asking_where_its_home_is_held() -> None:
-    table = HomeTable()
-    holder = Holder(table, set(range(PARTITIONS)))
-    [output] = run(
-        DedupeLedger(table),
-        home_of("a@example.org"),
-        7,
-        *submission("a@example.org"),
-        at_home=holder,
-    )
-    assert output.route is Route.ACCEPTED
-    assert holder.entered == []
-
-
-def test_a_second_signature_settled_at_a_held_home_is_a_duplicate() -> None:
-    table = HomeTable()
-    ledger = DedupeLedger(table)
-    home = home_of("a@example.org")
-    holder = Holder(table, set(range(PARTITIONS)))
-    first = run(ledger, (home + 1) % PARTITIONS, 7, *submission("a@example.org"), at_home=holder)
-    second = run(ledger, home, 9, *submission("A@example.org"), at_home=holder)
-    assert [o.verdict for o in first + second] == ["accepted", "duplicate"]
-    assert ledger.partial.total() == 1
 
 
 def test_the_same_record_delivered_again_is_forwarded_not_counted_again() -> None:

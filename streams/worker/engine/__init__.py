@@ -410,14 +410,6 @@ def owned(app: faust.App, topics: Iterable[str]) -> list[TP]:
     return sorted(tp for tp in app.consumer.assignment() if tp.topic in names)
 
 
-def held(app: faust.App, topic: str, partition: int) -> TP | None:
-    """Partition ``partition`` of ``topic`` when it is assigned to this worker now, and
-    with it (Faust assigns co-partitioned topics together) that partition of every
-    table and of the other topics the agents read; else None."""
-    tp = TP(topic, partition)
-    return tp if tp in app.consumer.assignment() else None
-
-
 def stream_topics(stream: Any) -> tuple[str, ...]:
     """The topics an agent's stream reads."""
     return tuple(getattr(stream.channel, "topics", ()))
