@@ -17,17 +17,15 @@ broker (make kafka-up). Results go to bench/results/phases-<per record>.json.
 from __future__ import annotations
 
 import argparse
-import re
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from bench.machine import RESULTS_DIR, cpu_seconds, describe, save_report
 from bench.pipeline import WORKER_PORT, api_matches, fresh_settings
-from streams.core.settings import Settings
+from bench.profile_worker import events_in
 from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import WorkerProcess, prepare, produce
@@ -36,16 +34,10 @@ AGENTS = ("validate", "dedupe", "aggregate")
 SAMPLE_SECONDS = 0.1
 
 
-def handled(settings: Settings, port: int) -> dict[str, int]:
-    """Each agent's events so far (``countersign_agent_events_in``), from /metrics."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/metrics",
-        headers={"Authorization": f"Bearer {settings.ops_token.get_secret_value()}"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        text = response.read().decode()
-    found = dict(re.findall(r'countersign_agent_events_in_total\{agent="(\w+)"\} (\S+)', text))
-    return {agent: int(float(found.get(agent, 0))) for agent in AGENTS}
+def handled(port: int) -> dict[str, int]:
+    """Each agent's events so far (``countersign_agent_events_in``)."""
+    found = events_in(port)
+    return {agent: int(found.get(agent, 0)) for agent in AGENTS}
 
 
 def watch(per_record: int, count: int, hot: bool) -> dict[str, Any]:
@@ -72,7 +64,7 @@ def watch(per_record: int, count: int, hot: bool) -> dict[str, Any]:
         first = last = None
         while True:
             seconds = time.perf_counter() - started
-            sample = handled(settings, worker.metrics_port)
+            sample = handled(worker.metrics_port)
             timeline.append(
                 {"s": round(seconds, 2), **sample, "cpu_s": round(cpu_seconds(pid) - cpu_before, 2)}
             )

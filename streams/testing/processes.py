@@ -152,16 +152,16 @@ class WorkerProcess(ChildProcess):
     def wait_until_serving(self, timeout: float = 120) -> None:
         """Until the worker and the API answer /healthz with 200 (topics created,
         ClickHouse migrated): a fresh broker can take several seconds."""
-        deadline = time.monotonic() + timeout
-        self.wait_for_health("worker", self.metrics_port, deadline)
-        if self.api is not None:
-            self.api.wait_for_health("API process", self.web_port, deadline)
+        self._wait_for("/healthz", timeout)
 
     def wait_until_ready(self, timeout: float = 120) -> None:
         """Until the worker answers /readyz with 200 (its partitions assigned, its tables
         restored) and the API /healthz: a record produced now is handled now."""
+        self._wait_for("/readyz", timeout)
+
+    def _wait_for(self, worker_path: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        self.wait_for_health("worker", self.metrics_port, deadline, "/readyz")
+        self.wait_for_health("worker", self.metrics_port, deadline, worker_path)
         if self.api is not None:
             self.api.wait_for_health("API process", self.web_port, deadline)
 
