@@ -20,8 +20,6 @@ Pure: no Kafka, no files. The nonce source can be given, for golden-bytes tests 
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,12 +30,15 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from schemas.codec import codec
+from schemas.randomness import random_bytes
 from streams.core.errors import MalformedMessage, SealBroken
 
 #: The first byte of both formats: a later version may change the cipher.
 FORMAT_V1 = b"\x01"
 NONCE_BYTES = 12
 KEY_BYTES = 32
+#: A data key's id is this many random bytes, in hex.
+KEY_ID_BYTES = 8
 TAG_BYTES = 16
 #: What a sealed blob or a wrapped key adds to what it holds.
 OVERHEAD = len(FORMAT_V1) + NONCE_BYTES + TAG_BYTES
@@ -80,16 +81,17 @@ class DataKey:
 
     @classmethod
     def new(cls) -> DataKey:
-        return cls(secrets.token_hex(8), secrets.token_bytes(KEY_BYTES))
+        drawn = random_bytes(KEY_ID_BYTES + KEY_BYTES)
+        return cls(drawn[:KEY_ID_BYTES].hex(), drawn[KEY_ID_BYTES:])
 
 
 def _context(*parts: str | bytes) -> bytes:
     """Associated data from parts that cannot run into each other (NUL-separated;
     none of ours may hold a NUL)."""
-    encoded = [p if isinstance(p, bytes) else p.encode("utf-8") for p in parts]
-    if any(b"\x00" in p for p in encoded):
+    joined = b"\x00".join([p if isinstance(p, bytes) else p.encode("utf-8") for p in parts])
+    if joined.count(b"\x00") != len(parts) - 1:
         raise ValueError("a part of the associated data holds a NUL byte")
-    return b"\x00".join(encoded)
+    return joined
 
 
 def _encrypt(key: bytes, plaintext: bytes, context: bytes, nonces: Nonces) -> bytes:
@@ -115,7 +117,7 @@ def wrap_key(
     petition_id: str,
     email_hash: str,
     *,
-    nonces: Nonces = os.urandom,
+    nonces: Nonces = random_bytes,
 ) -> bytes:
     """``data_key`` encrypted under ``master`` for this signer and petition only."""
     context = _context(_KEY_CONTEXT, master.key_id, petition_id, email_hash, data_key.key_id)
@@ -136,7 +138,7 @@ def seal_personal(
     petition_id: str,
     signature_id: str,
     *,
-    nonces: Nonces = os.urandom,
+    nonces: Nonces = random_bytes,
 ) -> bytes:
     """``personal`` (a ``PersonalData`` record) encoded and encrypted, for this
     signature of this petition only."""

@@ -16,6 +16,7 @@ limited as.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,8 +29,16 @@ def networks(specs: Sequence[str]) -> list[Network]:
 
 
 def _address(text: str) -> Address | None:
+    text = text.strip().strip("[]")
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        # The usual client, a dotted quad, parsed in C: as strict as ipaddress (no
+        # leading zeros, four parts), whose pure-Python parser was 8 % of the
+        # intake's CPU per request (py-spy --gil at 1,500 requests/s).
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except (OSError, ValueError):
+        pass
+    try:
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
@@ -62,5 +71,7 @@ def rate_bucket(ip: str | None, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64)
         return ip
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
-    return str(ipaddress.ip_network((address, prefix), strict=False))
+    if address.version == 4:  # the usual case, without building an IPv4Network
+        mask = (0xFFFF_FFFF << (32 - ipv4_prefix)) & 0xFFFF_FFFF
+        return f"{ipaddress.IPv4Address(int(address) & mask)}/{ipv4_prefix}"
+    return str(ipaddress.ip_network((address, ipv6_prefix), strict=False))

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from streams.catalogue.follower import PetitionLookup
 from streams.core.capped_site import CappedSite
+from streams.core.heap import settle_heap
 from streams.core.redact import redact_dsn
 from streams.core.settings import Settings
 from streams.core.signals import until_terminated
@@ -78,6 +79,7 @@ async def serve(settings: Settings) -> None:
         reuse_port=settings.intake_reuse_port,
     )
     await site.start()
+    settle_heap()
     log.info(
         "intake on http://%s:%d/ (form: /petitions/<id>/sign) -> %s at %s",
         settings.bind_host,

@@ -369,7 +369,7 @@ class AsyncPublisher(_Publisher):
             raise refusal
         record = signature.to_record()
         if self.sealer is not None:
-            record = await self.sealer.seal(record)
+            record = await self.sealer.seal(record, loop)
             refusal = self._refusal()  # Kafka may have gone while the key was written
             if refusal is not None:
                 raise refusal

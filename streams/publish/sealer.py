@@ -9,6 +9,7 @@ new one is written, and Kafka has it before the submission is sent.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from schemas.codec import codec
@@ -86,10 +87,11 @@ class Sealer:
             return value
         return submitted.encode(self.seal_blocking(record))
 
-    async def seal(self, record: Record) -> Record:
-        """For the event loop: waits for a new key without holding a thread."""
+    async def seal(self, record: Record, loop: asyncio.AbstractEventLoop | None = None) -> Record:
+        """For the event loop (``loop``, when the caller has it at hand): waits for a
+        new key without holding a thread."""
         facts = self.facts(record)
         key = self._known_key(facts.key_scope)
         if key is None:
-            key = await self.writer.create_async(facts.key_scope)
+            key = await self.writer.create_async(facts.key_scope, loop)
         return seal_submission(record, facts, key)

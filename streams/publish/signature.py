@@ -23,8 +23,16 @@ def _now() -> datetime:
 def flat(value: Any) -> dict[str, Any]:
     """A dataclass of plain fields as a dict, its values as they are. ``asdict``
     deep-copies every value (a datetime too): ~10 % of the intake's CPU per request
-    (py-spy, 1,000 requests/s)."""
-    return {item.name: getattr(value, item.name) for item in fields(value)}
+    (py-spy, 1,000 requests/s); ``fields()`` on every call was 3 % more."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(item.name for item in fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
+#: Each dataclass's field names, worked out at its first ``flat``.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def new_signature_id() -> str:

@@ -44,6 +44,10 @@ WRITE_TIMEOUT_SECONDS = 30.0
 WRITE_RETRY_SECONDS = 5.0
 
 
+#: A waiting coroutine's future and what Kafka answered (None: taken; else why not).
+_Answer = tuple[asyncio.Future[str | None], str | None]
+
+
 def erasure_bound_seconds(settings: Settings) -> float:
     """How long after its tombstone an erased key may still be on a broker's disk.
 
@@ -66,19 +70,45 @@ class KeyWriter:
         self.settings = settings
         self.topic = settings.topic(SIGNER_KEYS.name)
         self.master = MasterKey.from_secret(settings.master_key_id, settings.master_secret)
-        self._producer = kafka.producer(settings)
+        # Every write is answered within WRITE_TIMEOUT_SECONDS by librdkafka itself
+        # (a delivery report, failed if need be): no timer per key on the event loop.
+        self._producer = kafka.producer(
+            settings, **{"message.timeout.ms": int(WRITE_TIMEOUT_SECONDS * 1000)}
+        )
+        #: Answers for coroutines, gathered during one ``poll`` and handed to their loop
+        #: at once: one wake-up of the loop per broker answer, not one per key (each
+        #: wake-up is a write, an epoll and a read: system calls, which cost ~5 µs here).
+        self._answers: list[tuple[asyncio.AbstractEventLoop, _Answer]] = []
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="keys-writer", daemon=True)
         self._poller.start()
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            self._producer.poll(0.1)
+            try:
+                self._producer.poll(0.1)
+            except Exception:  # a bug in a report's handler: the others must still be heard
+                log.exception("bug while serving keys.signers delivery reports")
+            self._hand_over_answers()
+
+    def _hand_over_answers(self) -> None:
+        """Give the answers gathered so far to the loops that wait for them (only the
+        thread that serves the reports calls this)."""
+        if not self._answers:
+            return
+        answers, self._answers = self._answers, []
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+        for loop, answer in answers:
+            by_loop.setdefault(loop, []).append(answer)
+        for loop, batch in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle_all, batch)
 
     def close(self) -> None:
         self._stop.set()
         self._poller.join(5)
         self._producer.flush(WRITE_TIMEOUT_SECONDS)
+        self._hand_over_answers()  # the reports flush served
 
     def new_key(
         self, dedupe_key: DedupeKey, now: datetime | None = None
@@ -104,16 +134,17 @@ class KeyWriter:
         self._write([(key, value)])
         return data_key
 
-    async def create_async(self, dedupe_key: DedupeKey) -> DataKey:
-        """``create`` on the event loop: waits for Kafka holding no thread."""
+    async def create_async(
+        self, dedupe_key: DedupeKey, loop: asyncio.AbstractEventLoop | None = None
+    ) -> DataKey:
+        """``create`` on the event loop: waits for Kafka holding no thread. ``loop``:
+        the running loop, when the caller has it (asking costs a ``getpid`` call)."""
         data_key, key, value = self.new_key(dedupe_key)
-        loop = asyncio.get_running_loop()
+        loop = loop or asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
-            outcome = kafka.delivery_failure(error, message)
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
-                loop.call_soon_threadsafe(_settle, done, outcome)
+            self._answers.append((loop, (done, kafka.delivery_failure(error, message))))
 
         try:
             self._producer.produce(self.topic, value, key, on_delivery=delivered)
@@ -121,10 +152,7 @@ class KeyWriter:
             raise KafkaBusy("too many keys waiting for Kafka", WRITE_RETRY_SECONDS) from None
         except KafkaException as exc:
             raise PublishFailed(f"Kafka refused a key on {self.topic}: {exc}") from exc
-        try:
-            failure = await asyncio.wait_for(done, WRITE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            failure = "timed out"
+        failure = await done
         if failure is not None:
             raise PublishFailed(
                 f"Kafka did not take a key on {self.topic}: {failure}", possibly_persisted=True
@@ -188,9 +216,10 @@ class KeyWriter:
             )
 
 
-def _settle(future: asyncio.Future[str | None], outcome: str | None) -> None:
-    if not future.done():
-        future.set_result(outcome)
+def _settle_all(answers: list[_Answer]) -> None:
+    for future, outcome in answers:
+        if not future.done():
+            future.set_result(outcome)
 
 
 class Ticker(Every):

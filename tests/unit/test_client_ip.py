@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from streams.core.clientip import client_ip, networks, rate_bucket
 
 PROXIES = networks(["127.0.0.1", "10.0.0.0/8"])
@@ -65,3 +67,17 @@ def test_an_ipv4_mapped_ipv6_address_is_the_ipv4_client() -> None:
 def test_what_is_not_an_address_is_its_own_bucket() -> None:
     assert rate_bucket(None) is None
     assert rate_bucket("unix-socket") == "unix-socket"
+
+
+def test_every_ipv4_prefix_names_the_network_ipaddress_names() -> None:
+    addresses = ["0.0.0.0", "198.51.100.7", "203.0.113.255", "255.255.255.255", "10.1.2.3"]
+    for address in addresses:
+        for prefix in range(1, 33):
+            expected = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+            assert rate_bucket(address, ipv4_prefix=prefix) == expected
+
+
+def test_an_address_ipaddress_refuses_is_no_address_here_either() -> None:
+    for text in ["01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "0x1.2.3.4", "1.2.3.4\x00"]:
+        assert rate_bucket(text) == text
+        assert client_ip(text, "198.51.100.1", PROXIES) == text

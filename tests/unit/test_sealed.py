@@ -156,3 +156,11 @@ def test_a_new_data_key_is_random_with_a_16_hex_digit_id() -> None:
     assert (len(first.secret), len(first.key_id)) == (32, 16)
     assert int(first.key_id, 16) >= 0
     assert first.secret != second.secret and first.key_id != second.key_id
+
+
+def test_a_nul_in_a_part_of_the_associated_data_is_refused() -> None:
+    # "p\x00sig" and "p", "sig" would otherwise be one context: two places, one seal.
+    with pytest.raises(ValueError, match="NUL"):
+        seal_personal(DATA_KEY, PERSON, "p1\x00sig-1", "x")
+    with pytest.raises(ValueError, match="NUL"):
+        wrap_key(MASTER, DATA_KEY, "p1", HASH + "\x00")
