@@ -211,6 +211,9 @@ class SharedLastField:
         head = {"type": "record", "name": f"{writer.parsed['name']}Head", "fields": fields[:-1]}
         self._head = fastavro.parse_schema(head)
         self._last = fastavro.parse_schema(fields[-1]["type"])
+        self._codec = AvroCodec(name, registry=registry)
+        #: The last field of the record decoded last: its bytes and its value.
+        self._read: tuple[bytes | None, Any] = (None, None)
 
     def encode_all(self, records: Iterable[Mapping[str, Any]]) -> list[bytes]:
         encoded = []
@@ -228,6 +231,30 @@ class SharedLastField:
             head.write(last_bytes)
             encoded.append(head.getvalue())
         return encoded
+
+    def decode(self, data: bytes) -> Record:
+        """``AvroCodec.decode``'s record, and its errors, with the last field read
+        only when its bytes differ from the previous record's: the value is then the
+        previous record's own object, to be read, not changed. Records of another
+        version, and anything unusual, go the general way."""
+        if data[:HEADER_SIZE] != self._prefix:
+            return self._codec.decode(data)
+        body = io.BytesIO(data)
+        body.seek(HEADER_SIZE)
+        read = self._read  # once: another thread may replace it meanwhile
+        try:
+            record = cast(Record, fastavro.schemaless_reader(body, self._head, None))
+            last = data[body.tell() :]
+            if last != read[0]:
+                tail = io.BytesIO(last)
+                read = (last, fastavro.schemaless_reader(tail, self._last, None))
+                if tail.tell() != len(last):
+                    raise ValueError("bytes left over")
+                self._read = read
+        except Exception:  # the general decode says precisely what is wrong
+            return self._codec.decode(data)
+        record[self._last_name] = read[1]
+        return record
 
 
 _NOTHING = object()

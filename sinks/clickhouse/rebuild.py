@@ -27,7 +27,6 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import TopicPartition
 
-from schemas.codec import codec
 from sinks.clickhouse.sink import ClickHouseSink, TableFeed
 from streams.core import kafka
 from streams.core.errors import CountersignError, MalformedMessage
@@ -176,11 +175,10 @@ class Rebuild:
                 self._insert(log_range.topic, route, batch)
 
     def _insert(self, topic: str, route: TableFeed, batch: list[LogRecord]) -> None:
-        decoder = codec(route.record_type)
         rows = []
         for record in batch:
             try:
-                row = route.to_row(decoder.decode(record.value or b""), record.partition)
+                row = route.row(record.value, record.partition)
             except MalformedMessage as exc:
                 problem: str | None = f"unreadable: {exc.detail}"
             else:

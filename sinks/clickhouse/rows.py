@@ -86,12 +86,32 @@ def rejection_row(record: dict[str, Any], partition: int) -> list[Any]:
     return [*(record[column] for column in REJECTION_COLUMNS), home]
 
 
-def regional_count_row(record: dict[str, Any], _partition: int) -> list[Any]:
-    """The cut goes in as compact JSON (``rules.cut.Cut.to_json``); '' when the
-    aggregate did not say."""
-    cut = record.get("cut")
-    text = "" if cut is None else Cut.of_records(cut).to_json()
-    return [*(record[column] for column in REGIONAL_COUNT_COLUMNS[:-1]), text]
+def regional_count_row(
+    record: dict[str, Any], _partition: int, cut_json: str | None = None
+) -> list[Any]:
+    """The cut goes in as compact JSON (``rules.cut.Cut.to_json``; ``cut_json`` when
+    the caller has it already); '' when the aggregate did not say."""
+    if cut_json is None:
+        cut = record.get("cut")
+        cut_json = "" if cut is None else Cut.of_records(cut).to_json()
+    return [*(record[column] for column in REGIONAL_COUNT_COLUMNS[:-1]), cut_json]
+
+
+class RegionalCountRows:
+    """``regional_count_row`` over a stream of counts, writing each cut's JSON once:
+    the counts of one round share their cut, as one object when they are decoded
+    by ``schemas.codec.SharedLastField`` (its JSON was 11 % of ``serve``'s CPU)."""
+
+    def __init__(self) -> None:
+        self._cut: tuple[object, str] = (None, "")
+
+    def __call__(self, record: dict[str, Any], partition: int) -> list[Any]:
+        cut, cut_json = self._cut  # once: the rebuild's thread may use it too
+        if record.get("cut") is not cut:
+            row = regional_count_row(record, partition)
+            self._cut = (record.get("cut"), row[-1])
+            return row
+        return regional_count_row(record, partition, cut_json)
 
 
 def confirmation_row(record: dict[str, Any], _partition: int) -> list[Any]:

@@ -45,7 +45,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException, Message, TopicPartition
 
-from schemas.codec import codec
+from schemas.codec import SharedLastField, codec
 from sinks.clickhouse.columns import row_problem
 from sinks.clickhouse.rows import (
     CONFIRMATION_COLUMNS,
@@ -55,11 +55,11 @@ from sinks.clickhouse.rows import (
     REGIONAL_COUNT_COLUMNS,
     REJECTION_COLUMNS,
     SIGNATURE_COLUMNS,
+    RegionalCountRows,
     confirmation_row,
     log_head_row,
     log_leaf_row,
     moderation_row,
-    regional_count_row,
     rejection_row,
     signature_row,
 )
@@ -105,6 +105,14 @@ class TableFeed:
     columns: list[str]
     record_type: str
     to_row: Callable[[dict[str, Any], int], list[Any]]
+    #: How a record is decoded, when not by its type's codec (the counts of a round
+    #: share their last field: ``schemas.codec.SharedLastField``).
+    decode: Callable[[bytes], dict[str, Any]] | None = None
+
+    def row(self, value: bytes | None, partition: int) -> list[Any]:
+        """The row of one record; ``MalformedMessage`` if it does not read."""
+        decode = self.decode or codec(self.record_type).decode
+        return self.to_row(decode(value or b""), partition)
 
 
 def sink_group_id(settings: Settings) -> str:
@@ -134,7 +142,8 @@ class ClickHouseSink:
             f"{database}.regional_counts",
             REGIONAL_COUNT_COLUMNS,
             "RegionalCount",
-            regional_count_row,
+            RegionalCountRows(),
+            SharedLastField("RegionalCount").decode,
         )
         confirmations = TableFeed(
             f"{database}.confirmations",
@@ -285,8 +294,7 @@ class ClickHouseSink:
         rows = []
         for message in batch:
             try:
-                record = codec(route.record_type).decode(message.value() or b"")
-                row = route.to_row(record, message.partition() or 0)
+                row = route.row(message.value(), message.partition() or 0)
             except MalformedMessage as exc:
                 self._skip(message, f"unreadable: {exc.detail}")
                 continue

@@ -60,18 +60,40 @@ def test_the_petitions_of_a_hash_are_every_petition_with_a_key() -> None:
     assert ring.petitions_of(SIGNER.email_hash) == ["p1", "p2"]
 
 
-def test_the_tickers_records_and_unreadable_ones_are_ignored() -> None:
+def test_the_tickers_records_are_ignored() -> None:
     ring = Keyring()
     ring.apply(b"\x00tick", b"")
-    ring.apply(signer_key_key(SIGNER, KEY_ID), b"not avro")
     assert len(ring) == 0
+
+
+def test_an_unreadable_record_is_no_key() -> None:
+    ring = Keyring()
+    ring.apply(signer_key_key(SIGNER, KEY_ID), b"not avro")
+    assert (ring.get(SIGNER, KEY_ID), ring.by_id("p1", KEY_ID), ring.keys_of(SIGNER)) == (
+        None,
+        None,
+        [],
+    )
+
+
+def test_an_unreadable_record_replaces_the_key_its_kafka_key_held() -> None:
+    # As compaction would: the topic keeps the last record of each Kafka key.
+    ring = Keyring()
+    ring.apply(signer_key_key(SIGNER, KEY_ID), record())
+    ring.apply(signer_key_key(SIGNER, KEY_ID), b"not avro")
+    assert ring.get(SIGNER, KEY_ID) is None
 
 
 def test_a_record_under_another_signers_kafka_key_is_ignored() -> None:
     ring = Keyring()
     other = DedupeKey("p9", "cd" * 32)
     ring.apply(signer_key_key(other, KEY_ID), record())  # the record names SIGNER
-    assert (ring.get(other, KEY_ID), ring.get(SIGNER, KEY_ID)) == (None, None)
+    assert (ring.get(other, KEY_ID), ring.get(SIGNER, KEY_ID), ring.keys_of(other)) == (
+        None,
+        None,
+        [],
+    )
+    assert ring.by_id("p9", KEY_ID) is None
 
 
 def test_a_petitions_keys_are_every_signers_and_no_other_petitions() -> None:
