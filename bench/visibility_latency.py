@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import json
 import threading
 import time
@@ -145,6 +146,13 @@ def main() -> None:
         default="vegeta",
         help="the load generator: vegeta (Go, .cache/bin/vegeta) or aiohttp in this process",
     )
+    parser.add_argument(
+        "--intakes",
+        type=int,
+        default=1,
+        help="intake processes sharing the port (COUNTERSIGN_INTAKE_REUSE_PORT): one "
+        "Python event loop per core",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.client == "vegeta":
@@ -160,19 +168,27 @@ def main() -> None:
     publish_petition(settings, seed_petition(datetime.now(UTC), confirmation="none"))
 
     worker = WorkerProcess(settings, workdir / "worker.log", free_port())
-    intake = IntakeProcess(settings, workdir / "intake.log", free_port())
-    intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
-    intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_MS"] = str(args.coalesce_ms)
-    intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_TARGET"] = str(args.coalesce_target)
-    with worker, intake:
+    port = free_port()
+    intakes = [
+        IntakeProcess(settings, workdir / f"intake-{n}.log", port) for n in range(args.intakes)
+    ]
+    for intake in intakes:
+        intake.extra_env["COUNTERSIGN_INTAKE_RATE_LIMITS"] = "1000000/60"
+        intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_MS"] = str(args.coalesce_ms)
+        intake.extra_env["COUNTERSIGN_INTAKE_COALESCE_TARGET"] = str(args.coalesce_target)
+        intake.extra_env["COUNTERSIGN_INTAKE_REUSE_PORT"] = str(args.intakes > 1).lower()
+    with worker, contextlib.ExitStack() as running:
+        for intake in intakes:
+            running.enter_context(intake)
         worker.start()
         worker.wait_until_serving()
-        intake.start(wait_for_petition=SEED_PETITION)
+        for intake in intakes:
+            intake.start(wait_for_petition=SEED_PETITION)
         poller = TotalPoller(
             f"http://127.0.0.1:{worker.web_port}/api/petitions/{SEED_PETITION}/counts"
         )
         poller.start()
-        url = f"{intake.url}/petitions/{SEED_PETITION}/signatures"
+        url = f"{intakes[0].url}/petitions/{SEED_PETITION}/signatures"
         load = offer_load(args.client, url, bodies, requests, args.rate, args.duration, workdir)
         scheduled = load.accepted_sent
         deadline = time.monotonic() + 120
@@ -205,6 +221,7 @@ def main() -> None:
         "sent_late": load.late,
         "statuses": load.statuses,
         "accepted_per_s": round(len(scheduled) / args.duration),
+        "intakes": args.intakes,
         "intake_coalesce_ms": args.coalesce_ms,
         "intake_coalesce_target": args.coalesce_target,
         "seconds": args.duration,

@@ -166,8 +166,9 @@ class Settings(KafkaSecuritySettings, TransparencySettings):
     #: milliseconds so that its kill surely lands while a batch is half handled.
     validate_batch_pause_seconds: float = Field(default=0.0, ge=0, le=1)
     #: How often the dedupe stage publishes its partial counts: the latency of counts
-    #: versus a few small records per (petition, country) and partition.
-    partials_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    #: versus a small record per petition and partition that moved. 0.1 s took ~0.1 s
+    #: off the p99 of submit-to-visible at 1,000/s (docs/benchmarks.md, 2026-12-07).
+    partials_interval_seconds: float = Field(default=0.1, gt=0, le=60)
     #: How often the aggregate publishes the totals that moved (and before every
     #: commit): each once per round, however many reports moved it. The dedupe stage's
     #: reports of one round arrive within milliseconds of each other, so a short round
@@ -183,7 +184,10 @@ class Settings(KafkaSecuritySettings, TransparencySettings):
     #: (``sinks.clickhouse.cluster``). Empty: one server, or the embedded engine.
     clickhouse_cluster: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     sink_batch_size: int = Field(default=5000, ge=1)
-    sink_batch_seconds: float = Field(default=0.25, gt=0)
+    #: A batch is written when it is full or this old: how long a count waits for the
+    #: dashboard, against up to 1 / this inserts per second and table. A busy ClickHouse
+    #: cluster may prefer 1 s (docs/scaling.md).
+    sink_batch_seconds: float = Field(default=0.1, gt=0)
     #: How often ``countersign serve`` reads the sink's consumer lag in the background
     #: (``streams.core.sampling``): /metrics and /healthz show the latest reading.
     lag_sample_seconds: float = Field(default=5.0, gt=0, le=300)
