@@ -4,10 +4,12 @@ bound docs/privacy.md states."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from schemas.sealed import DataKey
 from streams.core.errors import KeyErased
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
@@ -53,6 +55,28 @@ def test_a_key_made_by_one_process_opens_in_another(keys_settings: Settings) -> 
     keys = followed(keys_settings)
     try:
         assert keys.data_key(ZOE.petition_id, made.key_id) == made
+    finally:
+        keys.stop()
+
+
+def test_keys_made_at_once_on_the_event_loop_are_each_answered_and_on_kafka(
+    keys_settings: Settings,
+) -> None:
+    # Their answers reach the loop in batches (one per poll): none may be lost.
+    signers = [DedupeKey("p1", f"{n:064x}") for n in range(300)]
+    writer = KeyWriter(keys_settings)
+
+    async def make_all() -> list[DataKey]:
+        return await asyncio.gather(*(writer.create_async(signer) for signer in signers))
+
+    try:
+        made = asyncio.run(make_all())
+    finally:
+        writer.close()
+    keys = followed(keys_settings)
+    try:
+        assert len({key.key_id for key in made}) == len(signers)
+        assert [keys.data_key("p1", key.key_id) for key in made] == made
     finally:
         keys.stop()
 
