@@ -22,6 +22,8 @@ import asyncio
 import bisect
 import contextlib
 import json
+import math
+import resource
 import threading
 import time
 import urllib.request
@@ -32,15 +34,25 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.intake_latency import LATE_SECONDS, Step, ms, percentile, run_step, signatures
+from bench.intake_latency import (
+    LATE_SECONDS,
+    Step,
+    broker_pid,
+    cpu_seconds,
+    ms,
+    percentile,
+    run_step,
+    signatures,
+)
 from bench.machine import RESULTS_DIR, describe, save_report
 from bench.vegeta import attack, require_vegeta
 from streams.catalogue.store import publish_petition
+from streams.core.children import free_port
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.demo.campaign import SEED_PETITION, seed_petition
 from streams.testing.cleanup import delete_run_topics
-from streams.testing.processes import IntakeProcess, WorkerProcess, free_port
+from streams.testing.processes import IntakeProcess, WorkerProcess
 
 RESULTS = RESULTS_DIR / "visibility_latency.json"
 POLL_SECONDS = 0.1
@@ -72,6 +84,36 @@ class TotalPoller(threading.Thread):
         """When the total first reached ``k`` (totals never decrease)."""
         index = bisect.bisect_left(self.totals, k)
         return self.times[index] if index < len(self.times) else None
+
+
+class CoresMeter:
+    """The cores each group of processes kept busy from its creation to ``read``; the
+    load client is this process's children that ended meanwhile (vegeta) plus
+    this process itself (the Python client)."""
+
+    def __init__(self, pids: dict[str, list[int | None]]) -> None:
+        self.pids = pids
+        self.started = time.monotonic()
+        self.marks = self._seconds()
+
+    def _seconds(self) -> dict[str, float]:
+        seconds = {name: sum(map(cpu_seconds, group)) for name, group in self.pids.items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        seconds["load_client"] = sum(
+            (usage.ru_utime + usage.ru_stime for usage in (children, own)), 0.0
+        )
+        return seconds
+
+    def read(self) -> dict[str, float | None]:
+        wall = time.monotonic() - self.started
+        now = self._seconds()
+        return {
+            name: None
+            if math.isnan(now[name] - self.marks[name])
+            else round((now[name] - self.marks[name]) / wall, 2)
+            for name in now
+        }
 
 
 #: Requests the load client keeps open at once; one due beyond it is dropped unsent.
@@ -124,7 +166,7 @@ def offer_load(  # noqa: PLR0917
     return Load(sorted(step.accepted_scheduled), dict(step.statuses), sent, step.dropped, step.late)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--duration", type=float, default=30)
@@ -154,7 +196,11 @@ def main() -> None:
         "Python event loop per core",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if args.client == "vegeta":
         require_vegeta()  # before minutes of set-up
     run = uuid.uuid4().hex[:8]
@@ -189,7 +235,17 @@ def main() -> None:
         )
         poller.start()
         url = f"{intakes[0].url}/petitions/{SEED_PETITION}/signatures"
+        meter = CoresMeter(
+            {
+                "intake": [intake.pid for intake in intakes],
+                "worker": [worker.pid],
+                "serve": [worker.api.pid] if worker.api is not None else [],
+                "broker": [broker_pid()],
+            }
+        )
         load = offer_load(args.client, url, bodies, requests, args.rate, args.duration, workdir)
+        cores = meter.read()
+        print("cores busy while the load ran: " + ", ".join(f"{k} {v}" for k, v in cores.items()))
         scheduled = load.accepted_sent
         deadline = time.monotonic() + 120
         while (not poller.totals or poller.totals[-1] < len(scheduled)) and (
@@ -226,6 +282,9 @@ def main() -> None:
         "intake_coalesce_target": args.coalesce_target,
         "seconds": args.duration,
         "accepted": len(scheduled),
+        # Cores each process kept busy while the load ran (the load client: vegeta, or
+        # this process with --client python): where a saturated machine's time went.
+        "cpu_cores": cores,
         "visible_in_api": poller.totals[-1] if poller.totals else 0,
         "all_visible": len(latencies) == len(scheduled),
         "latency_ms": {

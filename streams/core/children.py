@@ -93,6 +93,11 @@ class ChildProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running (or last) process's id; None before the first start."""
+        return self.process.pid if self.process is not None else None
+
     def spawn(self, args: list[str], env: dict[str, str]) -> None:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
