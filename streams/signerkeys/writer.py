@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +79,8 @@ class KeyWriter:
         #: Answers for coroutines, gathered during one ``poll`` and handed to their loop
         #: at once: one wake-up of the loop per broker answer, not one per key (each
         #: wake-up is a write, an epoll and a read: system calls, which cost ~5 µs here).
-        self._answers: list[tuple[asyncio.AbstractEventLoop, _Answer]] = []
+        #: A deque: a blocking write's ``poll`` on another thread may add to it too.
+        self._answers: deque[tuple[asyncio.AbstractEventLoop, _Answer]] = deque()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="keys-writer", daemon=True)
         self._poller.start()
@@ -92,13 +94,13 @@ class KeyWriter:
             self._hand_over_answers()
 
     def _hand_over_answers(self) -> None:
-        """Give the answers gathered so far to the loops that wait for them (only the
-        thread that serves the reports calls this)."""
-        if not self._answers:
-            return
-        answers, self._answers = self._answers, []
+        """Give the answers gathered so far to the loops that wait for them."""
         by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
-        for loop, answer in answers:
+        while True:
+            try:
+                loop, answer = self._answers.popleft()
+            except IndexError:
+                break
             by_loop.setdefault(loop, []).append(answer)
         for loop, batch in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits

@@ -62,12 +62,18 @@ def test_a_key_made_by_one_process_opens_in_another(keys_settings: Settings) -> 
 def test_keys_made_at_once_on_the_event_loop_are_each_answered_and_on_kafka(
     keys_settings: Settings,
 ) -> None:
-    # Their answers reach the loop in batches (one per poll): none may be lost.
+    # Their answers reach the loop in batches (one per poll): none may be lost, even
+    # when a blocking write on another thread serves some of them (its own poll).
     signers = [DedupeKey("p1", f"{n:064x}") for n in range(300)]
+    others = [DedupeKey("p2", f"{n:064x}") for n in range(50)]
     writer = KeyWriter(keys_settings)
 
     async def make_all() -> list[DataKey]:
-        return await asyncio.gather(*(writer.create_async(signer) for signer in signers))
+        blocking = asyncio.to_thread(lambda: [writer.create(signer) for signer in others])
+        made, _ = await asyncio.gather(
+            asyncio.gather(*(writer.create_async(signer) for signer in signers)), blocking
+        )
+        return list(made)
 
     try:
         made = asyncio.run(make_all())
