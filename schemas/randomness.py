@@ -7,7 +7,8 @@ microseconds (py-spy --native, 1,000 requests/s). ``random_bytes`` serves them f
 a page of ``os.urandom`` output instead: the same source, one call per 64
 signatures. No byte is served twice: a thread takes its bytes under a lock, and a
 forked child drops the page it inherited, or parent and child would draw the same
-keys and nonces.
+keys and nonces. The price: the page keeps up to 4 KiB of recent and coming keys in
+the process's memory, which already holds the master key that opens every one.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ class Keyring:
     each on arrival cost the intake and ``serve`` a few % of a core at 1,500
     signatures/s (py-spy). A record that does not read, or that names another
     signer than its Kafka key, is no key when asked for (a warning says why); like
-    any record, it replaces what its Kafka key held, as compaction would.
+    any record, it replaces what its Kafka key held, as compaction would, but never
+    another signer's key that has the same id (``by_id``, which retention reads).
     """
 
     def __init__(self) -> None:
@@ -52,15 +53,18 @@ class Keyring:
             self._remove(dedupe, key_id)
             return
         self._keys.setdefault(dedupe, {})[key_id] = value
-        self._by_id[dedupe.petition_id, key_id] = (dedupe, value)
+        held = self._by_id.get((dedupe.petition_id, key_id))
+        if held is None or held[0] == dedupe:  # never another signer's key of that id
+            self._by_id[dedupe.petition_id, key_id] = (dedupe, value)
         self._petitions_of_hash.setdefault(dedupe.email_hash, set()).add(dedupe.petition_id)
 
     def _remove(self, dedupe: DedupeKey, key_id: str) -> None:
         keys = self._keys.get(dedupe)
         if keys is None:
             return
-        if keys.pop(key_id, None) is not None:
-            self._by_id.pop((dedupe.petition_id, key_id), None)
+        held = self._by_id.get((dedupe.petition_id, key_id))
+        if keys.pop(key_id, None) is not None and held is not None and held[0] == dedupe:
+            del self._by_id[dedupe.petition_id, key_id]
         if not keys:
             del self._keys[dedupe]
             petitions = self._petitions_of_hash.get(dedupe.email_hash, set())

@@ -141,12 +141,18 @@ class KeyWriter:
     ) -> DataKey:
         """``create`` on the event loop: waits for Kafka holding no thread. ``loop``:
         the running loop, when the caller has it (asking costs a ``getpid`` call)."""
+        if self._stop.is_set():  # nobody would serve the answer
+            raise PublishFailed(f"the writer of {self.topic} is closed")
         data_key, key, value = self.new_key(dedupe_key)
         loop = loop or asyncio.get_running_loop()
         done: asyncio.Future[str | None] = loop.create_future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
-            self._answers.append((loop, (done, kafka.delivery_failure(error, message))))
+            try:
+                outcome = kafka.delivery_failure(error, message)
+            except Exception as exc:  # a bug: still answer, or the request waits for good
+                outcome = f"unreadable delivery report ({exc!r})"
+            self._answers.append((loop, (done, outcome)))
 
         try:
             self._producer.produce(self.topic, value, key, on_delivery=delivered)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from schemas.sealed import DataKey
-from streams.core.errors import KeyErased
+from streams.core.errors import KeyErased, PublishFailed
 from streams.core.settings import Settings
 from streams.core.topics import create_topics
 from streams.core.topicspecs import SIGNER_KEYS
@@ -129,3 +129,10 @@ def test_an_erased_key_leaves_the_brokers_disk_within_the_bound(keys_settings: S
             again.data_key(ZOE.petition_id, erased.key_id)
     finally:
         again.stop()
+
+
+def test_a_closed_writer_refuses_a_key_at_once(keys_settings: Settings) -> None:
+    writer = KeyWriter(keys_settings)
+    writer.close()
+    with pytest.raises(PublishFailed, match="closed"):
+        asyncio.run(writer.create_async(ZOE))

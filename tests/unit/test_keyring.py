@@ -105,3 +105,15 @@ def test_a_petitions_keys_are_every_signers_and_no_other_petitions() -> None:
     ring.apply(signer_key_key(other_petition, "3" * 16), record(other_petition, "3" * 16))
     held = {(key.dedupe_key, key.key_id) for key in ring.keys_of_petition("p1")}
     assert held == {(SIGNER, KEY_ID), (other_signer, "2" * 16)}
+
+
+def test_a_record_under_another_signer_with_the_same_key_id_leaves_the_first_key_alone() -> None:
+    ring = Keyring()
+    other = DedupeKey("p1", "cd" * 32)
+    ring.apply(signer_key_key(SIGNER, KEY_ID), record())
+    ring.apply(signer_key_key(other, KEY_ID), b"not avro")
+    held = ring.by_id("p1", KEY_ID)
+    assert held is not None and held.dedupe_key == SIGNER
+    assert [key.dedupe_key for key in ring.keys_of_petition("p1")] == [SIGNER]
+    ring.apply(signer_key_key(other, KEY_ID), None)  # its tombstone
+    assert ring.by_id("p1", KEY_ID) == held
