@@ -39,6 +39,7 @@ from streams.audit.recount import (
 )
 from streams.audit.serve_client import ServeClient
 from streams.catalogue.store import read_catalogue, window
+from streams.core.heap import frozen_for_forks
 from streams.core.logscan import LogRange, scan, whole_log
 from streams.core.settings import Settings
 from streams.core.topicspecs import CONFIRMATIONS, MODERATIONS, SUBMITTED
@@ -194,9 +195,12 @@ def recount_log(
         return new_recount(settings, log, windows, signers)
 
     total = fresh()
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_share_progress, initargs=(counter,)
-    ) as pool:
+    with (
+        frozen_for_forks(),
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_share_progress, initargs=(counter,)
+        ) as pool,
+    ):
         futures = [
             pool.submit(_recount_part, settings, log.only(g), windows, signers) for g in groups
         ]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +30,22 @@ def settle_heap() -> None:
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
     log.debug("%d start-up objects frozen out of the collector's sight", gc.get_freeze_count())
+
+
+@contextmanager
+def frozen_for_forks() -> Iterator[None]:
+    """Around forking children that run Python (a fork-context process pool): what
+    exists now is collected here or never.
+
+    A forked child must not collect what it inherited: a librdkafka client left in
+    a reference cycle (an admin client, say) would be destroyed there, joining
+    threads that a fork does not copy, and the child would wait forever (seen: a
+    recount's child hung in ``Admin_dealloc`` -> ``thrd_join``). So the garbage is
+    collected in the process whose threads exist, and the rest is frozen while the
+    children are forked and run."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
