@@ -107,11 +107,11 @@ class RegionalCountRows:
 
     def __call__(self, record: dict[str, Any], partition: int) -> list[Any]:
         cut, cut_json = self._cut  # once: the rebuild's thread may use it too
-        if record.get("cut") is not cut:
-            row = regional_count_row(record, partition)
-            self._cut = (record.get("cut"), row[-1])
-            return row
-        return regional_count_row(record, partition, cut_json)
+        if record.get("cut") is cut:
+            return regional_count_row(record, partition, cut_json)
+        row = regional_count_row(record, partition)
+        self._cut = (record.get("cut"), row[-1])
+        return row
 
 
 def confirmation_row(record: dict[str, Any], _partition: int) -> list[Any]:
