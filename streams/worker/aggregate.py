@@ -81,7 +81,7 @@ def register(app: CountersignApp, topics: Topology) -> Any:
         counts = due.take(datetime.now(UTC))
         for count, value in zip(counts, count_encoder.encode_all(counts), strict=True):
             key = count_key(count["petition_id"], count["country"]).encode()
-            await topics.send(topics.counts, key, value)
+            topics.send(topics.counts, key, value)
 
     app.before_flush.append(publish_due)
 

@@ -151,7 +151,7 @@ class DedupeStage:
                 "version": report.version,
                 "cut": report.cut.as_record(partition),
             }
-            await self.topics.send(
+            self.topics.send(
                 self.topics.partials, petition_id.encode(), self.partial_codec.encode(record)
             )
 
@@ -175,7 +175,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
         )
         for output in outputs:
             verdict_counter(output.verdict).inc()
-            await topics.send_output(output)
+            topics.send_output(output)
         stage.end_record(read_at)
 
     @app.agent(topics.valid, name="dedupe", concurrency=1)
@@ -194,7 +194,7 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             stage.end_record(read_at)
             for output in outputs:
                 verdict_counter(output.verdict).inc()
-                await topics.send_output(output)
+                topics.send_output(output)
 
         return handle
 

@@ -41,10 +41,13 @@ class Topology:
     confirmations: Any
     moderations: Any
 
-    async def send_output(self, output: Output) -> None:
-        """Send what a stage gave (``streams.rules.stages``) to its topic."""
+    def send_output(self, output: Output) -> None:
+        """Hand what a stage gave (``streams.rules.stages``) to the output producer for
+        its topic. Not a coroutine: handing over never waits on Kafka (the producer's
+        flush before every commit does), and the two coroutines a call made cost
+        ~2 µs on every output."""
         name = self.route_names[output.route]
-        await self._produce(name, output.key, output.value, output.partition, output.headers)
+        self._produce(name, output.key, output.value, output.partition, output.headers)
 
     @cached_property
     def route_names(self) -> dict[Route, str]:
@@ -52,7 +55,7 @@ class Topology:
         contract's topic), worked out once instead of per record."""
         return {route: self.app.countersign_settings.topic(route.value) for route in Route}
 
-    async def send(
+    def send(
         self,
         topic: Any,
         key: bytes | None,
@@ -61,9 +64,9 @@ class Topology:
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        await self._produce(topic.get_topic_name(), key, value, partition, headers)
+        self._produce(topic.get_topic_name(), key, value, partition, headers)
 
-    async def _produce(
+    def _produce(
         self,
         name: str,
         key: bytes | None,

@@ -93,7 +93,7 @@ def register(
         )
         for index, output in enumerate(outputs):
             verdict_counter(output.verdict).inc()
-            await topics.send_output(output)
+            topics.send_output(output)
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(pause)
         dedupe.end_record(position)

@@ -372,3 +372,36 @@ def test_a_record_handled_outside_a_stream_writes_the_partition_it_is_handled_fo
     assert table.data._dbs.keys() == {4}  # the RocksDB of partition 4, and no other
     with pytest.raises(AssertionError):  # without it, Faust's store refuses the write
         table.data[b"b:" + bytes(32)] = b"FR 4 0 4"
+
+
+def test_the_mapping_reads_what_fausts_store_wrote_in_the_events_partition(
+    tmp_path: Path, sent: Sent
+) -> None:
+    """Within an event the mapping goes to the partition's database itself, past
+    Faust's store path: both must see the same entries, in the same partition."""
+    table = table_in(tmp_path / "t")
+    writes = writer(table, sent)
+    by_faust, by_mapping = b"f:" + bytes(32), b"m:" + bytes(32)
+    with handling(table, 3):
+        table.data[by_faust] = b"FR 3 0 3"
+        writes[by_mapping] = b"DE 3 1 3"
+        assert writes.get(by_faust) == b"FR 3 0 3"
+        assert by_faust in writes
+        assert writes[by_faust] == b"FR 3 0 3"
+        assert table.data[by_mapping] == b"DE 3 1 3"
+    with handling(table, 1):  # another partition's database holds neither
+        assert writes.get(by_faust) is None
+        assert by_mapping not in writes
+        with pytest.raises(KeyError):
+            writes[by_mapping]
+    assert writes.get(by_mapping) == b"DE 3 1 3"  # outside an event: Faust's search
+
+
+def test_faust_still_keeps_one_database_per_partition_behind_its_store(tmp_path: Path) -> None:
+    """The mapping's direct path leans on ``Store._db_for_partition`` and on what
+    ``Store._get`` and ``_set`` do with it."""
+    table = table_in(tmp_path / "t")
+    store = table.data
+    assert callable(store._db_for_partition)
+    assert "db = self._db_for_partition(partition)" in inspect.getsource(type(store)._get)
+    assert "db.put(key, value)" in inspect.getsource(type(store)._set)

@@ -4,7 +4,6 @@ here (remembered per key) and handed to the output producer with the record."""
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,12 +32,8 @@ def sent(*outputs: Output) -> list[tuple[str, bytes | None, int | None]]:
     settings = Settings(topic_partitions=PARTITIONS, topic_prefix="t.")
     app = SimpleNamespace(countersign_settings=settings, output_producer=lambda: producer)
     topology = Topology(app, *([None] * 10))  # type: ignore[arg-type]
-
-    async def send_all() -> None:
-        for output in outputs:
-            await topology.send_output(output)
-
-    asyncio.run(send_all())
+    for output in outputs:
+        topology.send_output(output)
     return producer.sent
 
 
