@@ -37,6 +37,11 @@ The hooks, and why each exists:
   record how far their store holds the changelog only through their own records
   that follow each other (``ContiguousOffsets``), and Faust's end of a restore
   (``on_recovery_completed``) tells them where that starts (``engine.tables``).
+* ``deliver_eagerly`` (``engine.delivery``) starts the delivery of each record to the
+  agents' queues at once, inside Faust's consumer loop, instead of the four tasks and
+  the turns of the event loop of ``wait_first``: at one signature a record the worker
+  spent a quarter less CPU per signature, and behind a backlog of batches the records
+  sent home and the partial counts no longer waited seconds for their turn.
 * ``end_batches_at_unreadable_headers`` stops aiokafka's fetcher from failing on a
   record whose header name is no UTF-8 (its C reader decodes names strictly, before our
   code sees the record, and the worker stopped at every restart): the batch ends there,
@@ -64,6 +69,7 @@ from faust.types.tuples import Message
 
 from streams.core.errors import CountersignError
 from streams.core.kafka_security import KafkaSecuritySettings, ssl_context
+from streams.worker.engine.delivery import deliver_eagerly
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +261,7 @@ class EngineApp(faust.App):
         consumer = super()._new_consumer()
         rewind_uncommitted(consumer, self.is_stream_topic)
         set_fetch_max_wait(consumer, FETCH_MAX_WAIT_MS)
+        deliver_eagerly(consumer)
         return consumer
 
     def _new_producer(self) -> Any:
