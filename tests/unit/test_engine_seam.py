@@ -125,7 +125,7 @@ def test_the_engine_app_wraps_the_consumers_seek_to_committed() -> None:
     assert consumer.seek_to_committed.__name__ == "seek_to_committed_or_start"
 
 
-def test_the_engine_apps_consumer_thread_builds_a_consumer_that_waits_less_per_fetch() -> None:
+def test_the_engine_apps_consumer_thread_builds_a_consumer_with_the_seams_fetch_limits() -> None:
     app = engine.EngineApp("seam-test", broker="kafka://127.0.0.1:9")
     thread = app.consumer._thread  # type: ignore[attr-defined]
 
@@ -134,16 +134,18 @@ def test_the_engine_apps_consumer_thread_builds_a_consumer_that_waits_less_per_f
 
     built = asyncio.run(build())
     assert built._fetch_max_wait_ms == engine.FETCH_MAX_WAIT_MS
+    assert built._fetch_min_bytes == engine.FETCH_MIN_BYTES
 
 
 def test_faust_still_builds_its_worker_consumer_with_a_fixed_fetch_wait() -> None:
     source = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer)
-    assert "fetch_max_wait_ms=1500" in source  # what set_fetch_max_wait overrides
+    assert "fetch_max_wait_ms=1500" in source  # what set_fetch_limits overrides
 
 
 def test_aiokafka_still_hands_its_fetch_wait_to_the_fetcher_when_it_starts() -> None:
     source = inspect.getsource(AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in source
+    assert "fetch_min_bytes=self._fetch_min_bytes" in source
 
 
 def test_served_partitions_go_to_the_back_in_the_order_they_were_served() -> None:
