@@ -438,12 +438,22 @@ def test_zoomed_out_to_hours_the_chart_holds_the_same_signatures(
 
 
 def download(page: Page, button: str, suffix: str, folder: Path) -> Path:
-    """Click a download button; the file the browser saved."""
+    """Click a download button; the file the browser saved, once it finished writing
+    it: no partial download left in the folder and the file not empty. (A run under
+    load once read a CSV with no rows at all: the file was taken as soon as it
+    existed.)"""
     page.driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)}
     )
     page.driver.find_element(By.ID, button).click()
-    saved = eventually(lambda: sorted(folder.glob(f"*{suffix}")), bool, 30)
+
+    def written() -> list[Path]:
+        files = sorted(folder.glob(f"*{suffix}"))
+        if not files or any(folder.glob("*.crdownload")) or files[0].stat().st_size == 0:
+            return []
+        return files
+
+    saved = eventually(written, bool, 30)
     assert saved, f"no {suffix} file was saved"
     return saved[0]
 
