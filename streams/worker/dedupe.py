@@ -32,7 +32,7 @@ from typing import Any
 
 from schemas.codec import codec
 from schemas.writes import encode_writes, writes_key, writes_of
-from streams.core.metrics import EVENTS_IN, verdict_counter
+from streams.core.metrics import EVENTS_IN
 from streams.core.settings import Settings
 from streams.rules.dedupe import PartialCounts, restores_over
 from streams.rules.ledger import DedupeLedger
@@ -174,7 +174,6 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             message.key, message.value, message.headers, read_at, datetime.now(UTC)
         )
         for output in outputs:
-            verdict_counter(output.verdict).inc()
             topics.send_output(output)
         stage.end_record(read_at)
 
@@ -193,7 +192,6 @@ def register(app: CountersignApp, topics: Topology) -> DedupeStage:
             outputs = apply(message.key, message.value, read_at, datetime.now(UTC))
             stage.end_record(read_at)
             for output in outputs:
-                verdict_counter(output.verdict).inc()
                 topics.send_output(output)
 
         return handle

@@ -16,7 +16,7 @@ from typing import Any
 
 from schemas.codec import codec
 from streams.catalogue.follower import PetitionLookup
-from streams.core.metrics import EVENTS_IN, verdict_counter
+from streams.core.metrics import EVENTS_IN
 from streams.rules.petitions import judged_at
 from streams.rules.reasons import Reason
 from streams.rules.stages import validate_record
@@ -92,7 +92,6 @@ def register(
             now=lambda: logged_at,
         )
         for index, output in enumerate(outputs):
-            verdict_counter(output.verdict).inc()
             topics.send_output(output)
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(pause)

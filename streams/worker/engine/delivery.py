@@ -18,13 +18,10 @@ Faust races it, from where it waits: the same outcome, cancellation included.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Coroutine, Generator
 from typing import Any
 
 from mode.services import WaitResults
-
-log = logging.getLogger(__name__)
 
 #: The code of ``asyncio.Event.wait``: the flow's suspension, the second coroutine of
 #: the one call this hook takes over (``_drain_messages``).
@@ -45,26 +42,19 @@ class _WaitingFrom:
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coroutine, waiting_on = self.coroutine, self.waiting_on
-        while True:
-            try:
-                sent = yield waiting_on
-            except GeneratorExit:
-                coroutine.close()
-                raise
-            except BaseException as exc:  # a cancellation, or the future's exception
+        try:
+            while True:
                 try:
+                    sent = yield waiting_on
+                except GeneratorExit:
+                    coroutine.close()
+                    raise
+                except BaseException as exc:  # a cancellation, or the future's exception
                     waiting_on = coroutine.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
+                else:
                     waiting_on = coroutine.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _go_on(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
-    return await _WaitingFrom(coroutine, waiting_on)
+        except StopIteration as stop:
+            return stop.value
 
 
 def is_delivery_call(coros: tuple[Any, ...], suspend_flow: Any) -> bool:
@@ -102,6 +92,6 @@ def deliver_eagerly(consumer: Any) -> None:
         except BaseException:
             flow_wait.close()
             raise
-        return await faust_wait_first(_go_on(delivery, waiting_on), flow_wait)
+        return await faust_wait_first(_WaitingFrom(delivery, waiting_on), flow_wait)
 
     consumer.wait_first = wait_first

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from functools import cached_property
 from typing import Any, NoReturn
 
 import faust
@@ -226,8 +227,6 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
         #: Keys a partition holds before ``end_record`` sends them (1: every record's).
         self.hold_writes = hold_writes
         self._written: dict[int, dict[bytes, bytes | None]] = {}
-        #: Faust's store reads the event's partition only for such tables (``_get``).
-        self._by_event_partition = not (table.is_global or table.use_partitioner)
 
     def _partition(self) -> int:
         partition = self._event_partition()
@@ -240,18 +239,25 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
         event = current_event()
         return None if event is None else int(event.message.partition)
 
-    def _database(self, partition: int | None) -> Any | None:
-        """The local database of ``partition`` (the event's), read and written directly
-        as Faust's RocksDB store does within an event (``Store._get``, ``Store._set``):
+    @cached_property
+    def _open_database(self) -> Callable[[int], Any] | None:
+        """How to open a partition's local database, to read and write it directly as
+        Faust's RocksDB store does within an event (``Store._get``, ``Store._set``):
         its path around them (the key and value serializers, an index of keys behind a
         lock, the current event looked up again) cost about twice the database's own
         get and put on every signature (docs/benchmarks.md, 2026-12-07, night). None
-        outside an event, and for a store with no database per partition
-        (``memory://``): Faust's path then."""
-        if partition is None or not self._by_event_partition:
+        for a table whose store reads another partition than the event's (global, or
+        by partitioner) or keeps no database per partition (``memory://``): Faust's
+        path then. Looked up once the store exists (Faust makes it on first use)."""
+        if self.table.is_global or self.table.use_partitioner:
             return None
-        open_database = getattr(self.table.data, "_db_for_partition", None)
-        return None if open_database is None else open_database(partition)
+        return getattr(self.table.data, "_db_for_partition", None)
+
+    def _database(self, partition: int | None) -> Any | None:
+        """The event's partition's database, or None (outside an event, or no direct
+        path: ``_open_database``)."""
+        open_database = self._open_database
+        return None if partition is None or open_database is None else open_database(partition)
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self.get(key)
@@ -270,10 +276,7 @@ class WritesPerRecord(MutableMapping[bytes, bytes]):
             return default
 
     def __contains__(self, key: object) -> bool:
-        database = self._database(self._event_partition())
-        if database is not None:
-            return database.get(key) is not None
-        return key in self.table.data
+        return self.get(key) is not None  # type: ignore[arg-type]
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         partition = self._partition()
