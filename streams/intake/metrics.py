@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 INTAKE_REGISTRY = CollectorRegistry()
@@ -41,3 +44,20 @@ SURGES = Counter(
     ["kind"],
     registry=INTAKE_REGISTRY,
 )
+
+#: The methods a request is counted under; a client chooses the method, so any other
+#: is counted as "other": the number of series stays bounded.
+NAMED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The children of ``REQUESTS`` and ``LATENCY`` that count and time one kind of
+    request: (method, the route's canonical name, status)."""
+    return _children(method if method in NAMED_METHODS else "other", route, status)
+
+
+@functools.cache
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """Looked up once per kind: ``labels`` takes a lock and builds a key on every call.
+    Bounded: the app's routes, HTTP's statuses and ``NAMED_METHODS``."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)

@@ -41,7 +41,7 @@ from streams.intake import pages, receipts
 from streams.intake.body import FORM_TYPES, MAX_BODY_BYTES, accept_language, read_fields, wants_html
 from streams.intake.confirm import confirm
 from streams.intake.formtoken import FORM_TOKEN
-from streams.intake.metrics import BODIES_TIMED_OUT, INTAKE_REGISTRY, LATENCY, REQUESTS
+from streams.intake.metrics import BODIES_TIMED_OUT, INTAKE_REGISTRY, request_metrics
 from streams.intake.service import Intake, refusal
 from streams.intake.withdraw import withdraw, withdraw_page
 from streams.publish import Signature
@@ -252,9 +252,9 @@ async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
         log.exception("bug: %s %s", request.method, route_name(request))
         return json_error(500, "internal error (logged)")
     finally:
-        name = route_name(request)
-        REQUESTS.labels(request.method, name, str(status)).inc()
-        LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
+        requests, latency = request_metrics(request.method, route_name(request), status)
+        requests.inc()
+        latency.observe(time.perf_counter() - started)
 
 
 async def confirm_link(request: web.Request) -> web.Response:
