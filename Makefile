@@ -103,6 +103,7 @@ lint: install ## ruff, mypy and the import-linter contracts
 
 bench: $(VEGETA) bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.faust_floor
+	$(PY) -m bench.stages
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
 	$(PY) -m bench.visibility_latency --rate 2000

@@ -41,6 +41,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from bench.machine import RESULTS_DIR, cpu_seconds, describe, peak_rss_mib, save_report
+from bench.stages import rules_cost
 from streams.core import kafka
 from streams.core.errors import KafkaUnavailable
 from streams.core.settings import Settings
@@ -55,6 +56,8 @@ from streams.testing.sealing import sealed_events
 REPO = Path(__file__).resolve().parents[1]
 QUIX_PYTHON = REPO / ".venv-quix" / "bin" / "python"
 WORKER_PORT = 6098
+#: Events the rules are timed on alone before the runs (``bench.stages``).
+CALIBRATION_EVENTS = 30_000
 
 
 def fresh_settings(workdir: Path, label: str) -> Settings:
@@ -292,6 +295,12 @@ def main() -> None:
         print("no .venv-quix: the Quix Streams peer is skipped (make bench-pipeline)")
     delete_run_topics(ceiling)
 
+    # The rules alone, on a quiet machine, just before the runs: the floor one worker
+    # cannot beat, and a yardstick for this hour's host (bench.stages).
+    print("the rules alone (bench.stages), 1 and 50 per record ...", flush=True)
+    sample = events[:CALIBRATION_EVENTS]
+    rules_alone = [rules_cost(base, sample, petitions, n) for n in (1, 50)]
+
     print("end to end, petitions spread ...", flush=True)
     spread = end_to_end(base, events, petitions, truth, workdir / "spread.log")
     print("end to end, one hot petition ...", flush=True)
@@ -360,6 +369,7 @@ def main() -> None:
             run["serve_peak_rss_mib"] for run in (spread, hot, *batched.values())
         ),
         "state_bytes_per_signature": spread["state_bytes_per_signature"],
+        "rules_alone": rules_alone,
         "runs": {
             "spread": spread,
             "hot_petition": hot,
