@@ -45,7 +45,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException, Message, TopicPartition
 
-from schemas.codec import SharedLastField, codec
+from schemas.codec import SharedLastField, codec, millis_codec
 from sinks.clickhouse.columns import row_problem
 from sinks.clickhouse.rows import (
     CONFIRMATION_COLUMNS,
@@ -126,17 +126,21 @@ class ClickHouseSink:
         self.batch_seconds = settings.sink_batch_seconds
         self.stats = SinkStats()
         database = settings.clickhouse_database
+        # One row per signature or rejection: their timestamps go in as the numbers
+        # they are on the wire (``millis_codec``), never made into datetimes.
         signatures = TableFeed(
             f"{database}.signatures",
             [*SIGNATURE_COLUMNS, "home_partition"],
             "SignatureAccepted",
             signature_row,
+            millis_codec("SignatureAccepted").decode,
         )
         rejections = TableFeed(
             f"{database}.rejections",
             [*REJECTION_COLUMNS, "home_partition"],
             "SignatureRejected",
             rejection_row,
+            millis_codec("SignatureRejected").decode,
         )
         counts = TableFeed(
             f"{database}.regional_counts",

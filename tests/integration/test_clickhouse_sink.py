@@ -243,3 +243,26 @@ def test_the_records_of_every_topic_partition_of_a_table_go_in_as_one_insert_a_p
     assert sink.stats.batches == cycles_that_wrote
     stored = client.query(f"SELECT count() FROM {database}.rejections FINAL").result_rows
     assert stored == [(120,)]
+
+
+def test_times_land_to_the_millisecond(sink_settings: Settings) -> None:
+    client, database = ready_store(sink_settings)
+    submitted = datetime(2026, 3, 1, 9, 30, 15, 123_000, tzinfo=UTC)
+    signature = accepted(1, offset=0) | {
+        "submitted_at": submitted,
+        "accepted_at": submitted + timedelta(milliseconds=4_567),
+    }
+    publish(sink_settings, ACCEPTED.name, [signature], "SignatureAccepted")
+    refusal = rejected(0, "invalid_email") | {"received_at": submitted - timedelta(milliseconds=1)}
+    publish(sink_settings, REJECTED.name, [refusal], "SignatureRejected")
+
+    drain(ClickHouseSink(sink_settings, client), expected_rows=2)
+
+    [(at, taken)] = client.query(
+        f"SELECT submitted_at, accepted_at FROM {database}.signatures"
+    ).result_rows
+    [(received,)] = client.query(f"SELECT received_at FROM {database}.rejections").result_rows
+    # The client reads DateTime64(3, 'UTC') as naive datetimes in UTC.
+    assert at.replace(tzinfo=UTC) == submitted
+    assert taken.replace(tzinfo=UTC) == submitted + timedelta(milliseconds=4_567)
+    assert received.replace(tzinfo=UTC) == submitted - timedelta(milliseconds=1)
