@@ -40,6 +40,18 @@ class _Limits:
     integer_range: tuple[int, int] | None  # [low, high)
     fixed_size: int | None
 
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` cannot go into a column of this type (None: it can)."""
+        if value is None:
+            return None if self.nullable else "null where the column takes none"
+        if self.integer_range is not None and isinstance(value, int):
+            low, high = self.integer_range
+            return None if low <= value < high else f"a number outside {self.inner}"
+        if self.fixed_size is not None and isinstance(value, str | bytes):
+            size = len(value.encode() if isinstance(value, str) else value)
+            return None if size <= self.fixed_size else f"{size} bytes for {self.inner}"
+        return None
+
 
 @functools.cache
 def _limits(column_type: str) -> _Limits:
@@ -56,23 +68,21 @@ def _limits(column_type: str) -> _Limits:
 
 def value_problem(column_type: str, value: Any) -> str | None:
     """Why ``value`` cannot go into a column of ``column_type`` (None: it can)."""
-    limits = _limits(column_type)
-    if value is None:
-        return None if limits.nullable else "null where the column takes none"
-    if limits.integer_range is not None and isinstance(value, int):
-        low, high = limits.integer_range
-        return None if low <= value < high else f"a number outside {limits.inner}"
-    if limits.fixed_size is not None and isinstance(value, str | bytes):
-        size = len(value.encode() if isinstance(value, str) else value)
-        return None if size <= limits.fixed_size else f"{size} bytes for {limits.inner}"
-    return None
+    return _limits(column_type).problem(value)
 
 
 def row_problem(types: Sequence[str], columns: Sequence[str], row: Sequence[Any]) -> str | None:
     """The first column of ``row`` its table cannot hold, said without its value
     (it may be personal data); None when the row fits."""
-    for name, column_type, value in zip(columns, types, row, strict=True):
-        problem = value_problem(column_type, value)
+    for name, limits, value in zip(columns, _limits_of(tuple(types)), row, strict=True):
+        problem = limits.problem(value)
         if problem is not None:
             return f"{name}: {problem}"
     return None
+
+
+@functools.cache
+def _limits_of(types: tuple[str, ...]) -> tuple[_Limits, ...]:
+    """A table's column limits, looked up once: the sink checks every row of every
+    batch against them."""
+    return tuple(_limits(column_type) for column_type in types)

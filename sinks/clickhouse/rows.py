@@ -5,11 +5,13 @@ sealed (``personal``, docs/privacy.md)."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from streams.rules.cut import Cut
 
-SIGNATURE_COLUMNS = [
+#: Columns of the signatures table filled from the record as it is.
+_AS_RECORDED = [
     "petition_id",
     "email_hash",
     "signature_id",
@@ -27,9 +29,10 @@ SIGNATURE_COLUMNS = [
     "email_domain",
     "network",
     "user_agent",
-    "personal",
-    "data_key_id",
 ]
+#: ... then the sealed data and its key, which a clear record has not.
+SIGNATURE_COLUMNS = [*_AS_RECORDED, "personal", "data_key_id"]
+_recorded = operator.itemgetter(*_AS_RECORDED)
 REJECTION_COLUMNS = [
     "petition_id",
     "reason",
@@ -71,12 +74,12 @@ def signature_row(record: dict[str, Any], partition: int) -> list[Any]:
     """Read from signatures.accepted, whose records sit on their signer's home
     partition: where a confirmation or a moderation of it must go. A clear record
     has no sealed data: ``data_key_id`` is then ''."""
-    row = {
-        **record,
-        "personal": record.get("personal"),
-        "data_key_id": record.get("data_key_id") or "",
-    }
-    return [*(row[column] for column in SIGNATURE_COLUMNS), partition]
+    return [
+        *_recorded(record),
+        record.get("personal"),
+        record.get("data_key_id") or "",
+        partition,
+    ]
 
 
 def rejection_row(record: dict[str, Any], partition: int) -> list[Any]:
