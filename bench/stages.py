@@ -22,13 +22,12 @@ import argparse
 import functools
 import time
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.machine import RESULTS_DIR, describe, save_report
-from schemas.batch import encode_batch, items_of
+from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core.errors import MalformedMessage
 from streams.core.settings import Settings
@@ -36,35 +35,13 @@ from streams.demo.simulator import DemoPetition, Event
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Route
 from streams.rules.petitions import PetitionWindow
-from streams.rules.placement import home_partition
 from streams.rules.stages import validate_record
 from streams.rules.verdict import SourcePosition, judge
 from streams.testing.dataset import dataset_with_truth
+from streams.testing.processes import as_records
 
 RESULTS = RESULTS_DIR / "stages.json"
 TOPIC = "bench.signatures.submitted"
-
-#: A record of signatures.submitted as the stage reads it: (partition, key, value).
-Record = tuple[int, bytes | None, bytes]
-
-
-def records_of(events: list[Event], partitions: int, per_record: int) -> list[Record]:
-    """The events as the intake would publish them: alone, or up to ``per_record`` to a
-    SignatureBatch record of the partition each would have gone to on its own (as
-    ``streams.testing.processes.produce`` does)."""
-    if per_record == 1:
-        return [(home_partition(e.key, partitions), e.key, e.value) for e in events]
-    records: list[Record] = []
-    waiting: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-    for event in events:
-        partition = home_partition(event.key, partitions)
-        batch = waiting[partition]
-        batch.append((event.key, event.value))
-        if len(batch) == per_record:
-            records.append((partition, None, encode_batch(batch)))
-            batch.clear()
-    records += [(p, None, encode_batch(b)) for p, b in waiting.items() if b]
-    return records
 
 
 def rules_cost(
@@ -80,7 +57,7 @@ def rules_cost(
     windows = {
         p.petition_id: PetitionWindow(p.petition_id, p.opens_at, p.closes_at) for p in petitions
     }
-    records = records_of(events, settings.topic_partitions, per_record)
+    records = as_records(events, settings.topic_partitions, per_record)
     judged_at = datetime.now(UTC)
     judge_here = functools.partial(
         judge,
@@ -95,7 +72,7 @@ def rules_cost(
     def run() -> list[bytes]:
         ledger = DedupeLedger({})
         accepted = []
-        for offset, (partition, key, value) in enumerate(records):
+        for offset, (partition, key, value, _) in enumerate(records):
             for output in validate_record(
                 SourcePosition(TOPIC, partition, offset),
                 key,
@@ -112,7 +89,7 @@ def rules_cost(
     stage_s = best_cpu_seconds(run, repeat)
     accepted_values = run()
     submitted, accepted = codec("SignatureSubmitted"), codec("SignatureAccepted")
-    items = [v for _, key, value in records for _, v in items_of(key, value) if decodes(v)]
+    items = [v for _, key, value, _ in records for _, v in items_of(key, value) if decodes(v)]
     accepted_records = [accepted.decode(v) for v in accepted_values]
     decode_s = best_cpu_seconds(lambda: [submitted.decode(v) for v in items], repeat)
     encode_s = best_cpu_seconds(lambda: [accepted.encode(r) for r in accepted_records], repeat)

@@ -40,6 +40,8 @@ SCHEMA_DIR = Path(__file__).with_name("avro")
 _FILE_NAME = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9]*)\.v(?P<version>[0-9]+)\.avsc$")
 
 Record = dict[str, Any]
+#: The logical type ``millis_codec`` reads as the long it is on the wire.
+TIMESTAMP = "timestamp-millis"
 #: The first and last millisecond a datetime can hold (0001-01-01, 9999-12-31 UTC).
 EARLIEST_MS = -62_135_596_800_000
 LATEST_MS = 253_402_300_799_999
@@ -54,13 +56,8 @@ class SchemaVersion:
     parsed: Any  # fastavro's parsed schema
     canonical_form: str
     fingerprint: bytes  # 8 bytes, little-endian, as written on the wire
-    #: ``parsed`` with every ``timestamp-millis`` read as the long it is on the wire
-    #: (milliseconds since the epoch): the same bytes, no datetime made.
-    parsed_millis: Any = None
-    #: The record's own fields that are timestamps (or a union with one), and whether
-    #: a timestamp sits deeper than them (``millis_codec`` checks only its own).
-    timestamp_fields: tuple[str, ...] = ()
-    nested_timestamps: bool = False
+    #: The ``.avsc`` file's JSON, for ``millis_codec``'s reading of it.
+    raw: Any = None
 
     @classmethod
     def load(cls, path: Path) -> SchemaVersion:
@@ -78,32 +75,15 @@ class SchemaVersion:
             parsed=parsed,
             canonical_form=canonical,
             fingerprint=bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO")),
-            parsed_millis=fastavro.parse_schema(_without_timestamp_types(raw)),
-            timestamp_fields=tuple(
-                f["name"] for f in raw["fields"] if _is_timestamp_or_nullable(f["type"])
-            ),
-            nested_timestamps=any(
-                not _is_timestamp_or_nullable(f["type"]) and _mentions_timestamp(f["type"])
-                for f in raw["fields"]
-            ),
+            raw=raw,
         )
 
 
 def _is_timestamp(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis"
-
-
-def _is_timestamp_or_nullable(schema: Any) -> bool:
-    """A timestamp, or a union of one and null."""
-    if isinstance(schema, list):
-        return any(_is_timestamp(branch) for branch in schema) and all(
-            _is_timestamp(branch) or branch == "null" for branch in schema
-        )
-    return _is_timestamp(schema)
-
-
-def _mentions_timestamp(schema: Any) -> bool:
-    return "timestamp-millis" in json.dumps(schema)
+    """A ``timestamp-millis``, or a union of one and null."""
+    branches = schema if isinstance(schema, list) else [schema]
+    times = [b for b in branches if isinstance(b, dict) and b.get("logicalType") == TIMESTAMP]
+    return bool(times) and all(b == "null" or b in times for b in branches)
 
 
 def _without_timestamp_types(schema: Any) -> Any:
@@ -113,7 +93,7 @@ def _without_timestamp_types(schema: Any) -> Any:
         return [_without_timestamp_types(branch) for branch in schema]
     if not isinstance(schema, dict):
         return schema
-    if schema.get("logicalType") == "timestamp-millis":
+    if schema.get("logicalType") == TIMESTAMP:
         return {k: v for k, v in schema.items() if k != "logicalType"}
     return {key: _without_timestamp_types(value) for key, value in schema.items()}
 
@@ -177,10 +157,17 @@ class AvroCodec:
         self.registry = registry or default_registry()
         self.reader = self.registry.version(name, reader_version)
         self.name = name
-        #: Decode timestamps as milliseconds since the epoch (``millis_codec``).
+        #: Decode timestamps as milliseconds since the epoch (``millis_codec``): each
+        #: version's schema read so, made when first needed, by fingerprint.
         self.epoch_millis = epoch_millis
-        if epoch_millis and self.reader.nested_timestamps:
-            raise ValueError(f"{name} has timestamps below its own fields: use codec({name!r})")
+        self._millis_schemas: dict[bytes, Any] = {}
+        #: The reader's own fields that are timestamps: ``_check_times`` checks them.
+        self._timestamp_fields: tuple[str, ...] = ()
+        if epoch_millis:
+            fields = self.reader.raw["fields"]
+            self._timestamp_fields = tuple(f["name"] for f in fields if _is_timestamp(f["type"]))
+            if json.dumps(self.reader.raw).count(TIMESTAMP) > len(self._timestamp_fields):
+                raise ValueError(f"{name} has timestamps below its own fields: use codec({name!r})")
 
     def encode(self, record: Mapping[str, Any], *, writer_version: int | None = None) -> bytes:
         writer = (
@@ -213,8 +200,8 @@ class AvroCodec:
             )
         body = io.BytesIO(data[HEADER_SIZE:])
         if self.epoch_millis:
-            writer_schema = writer.parsed_millis
-            reader_schema = None if writer is self.reader else self.reader.parsed_millis
+            writer_schema = self._millis_schema(writer)
+            reader_schema = None if writer is self.reader else self._millis_schema(self.reader)
         else:
             writer_schema = writer.parsed
             reader_schema = None if writer is self.reader else self.reader.parsed
@@ -235,10 +222,17 @@ class AvroCodec:
             self._check_times(record)
         return record
 
+    def _millis_schema(self, version: SchemaVersion) -> Any:
+        schema = self._millis_schemas.get(version.fingerprint)
+        if schema is None:
+            schema = fastavro.parse_schema(_without_timestamp_types(version.raw))
+            self._millis_schemas[version.fingerprint] = schema
+        return schema
+
     def _check_times(self, record: Record) -> None:
         """What the general decode refuses, refused here too: a time no datetime can
         hold (before year 1 or after 9999) is an unreadable record, not a row."""
-        for name in self.reader.timestamp_fields:
+        for name in self._timestamp_fields:
             value = record[name]
             if value is not None and not EARLIEST_MS <= value <= LATEST_MS:
                 raise UnparseableBody(f"{name} is outside the years 1 to 9999")

@@ -194,7 +194,7 @@ class ClickHouseSink:
         self._cycle_lock = threading.Lock()
         self._hold = threading.Event()
         #: Each table's column types, read from ClickHouse at its first batch.
-        self._types: dict[str, list[str]] = {}
+        self._types: dict[str, tuple[str, ...]] = {}
 
     @property
     def partitions(self) -> int:
@@ -323,7 +323,7 @@ class ClickHouseSink:
         """What in ``row`` its table's columns cannot hold (None: it fits)."""
         return row_problem(self._column_types(route), route.columns, row)
 
-    def _column_types(self, route: TableFeed) -> list[str]:
+    def _column_types(self, route: TableFeed) -> tuple[str, ...]:
         """The types of the route's columns, as ClickHouse reports them (asked once)."""
         if route.table not in self._types:
             try:
@@ -333,7 +333,8 @@ class ClickHouseSink:
                     f"ClickHouse did not describe {route.table}: {exc}", 1.0
                 ) from exc
             by_name = {str(name): str(column_type) for name, column_type, *_ in described}
-            self._types[route.table] = [by_name[column] for column in route.columns]
+            # A tuple: the fit check looks its limits up by it on every row.
+            self._types[route.table] = tuple(by_name[column] for column in route.columns)
         return self._types[route.table]
 
     def write(self, parts: dict[tuple[str, int], list[Message]]) -> int:

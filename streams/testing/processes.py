@@ -261,16 +261,14 @@ def prepare(settings: Settings, petitions: list[DemoPetition]) -> None:
 def produce(
     settings: Settings, events: list[Event], *, per_record: int = 1
 ) -> dict[tuple[int, int], int]:
-    """Publish ``events`` in order; with ``per_record`` > 1 as SignatureBatch records of
-    up to that many events each, grouped by the partition each event would have gone
-    to on its own (so every partition's order of events is the same either way).
-    Returns how many events each record (partition, offset) carries."""
+    """Publish ``events`` in order, as ``as_records`` shapes them. Returns how many
+    events each record (partition, offset) carries."""
     producer = kafka.producer(settings, **{"message.max.bytes": 4 * 1024 * 1024})
     failures: list[str] = []
     records: dict[tuple[int, int], int] = {}
     topic = settings.topic(SUBMITTED.name)
 
-    def send(value: bytes, key: bytes | None, partition: int | None = None, items: int = 1) -> None:
+    def send(value: bytes, key: bytes | None, partition: int, items: int) -> None:
         def delivered(error: KafkaError | None, message: Message) -> None:
             failure = kafka.delivery_failure(error, message)
             if failure is not None:
@@ -283,27 +281,36 @@ def produce(
             topic,
             value,
             key,
-            partition=-1 if partition is None else partition,  # -1: the partitioner's
+            partition=partition,
             on_delivery=delivered,
         )
 
-    if per_record == 1:
-        for event in events:
-            send(event.value, event.key)
-    else:
-        open_batches: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-        for event in events:
-            partition = home_partition(event.key, settings.topic_partitions)
-            batch = open_batches[partition]
-            batch.append((event.key, event.value))
-            if len(batch) == per_record:
-                send(encode_batch(batch), None, partition, len(batch))
-                batch.clear()
-        for partition, batch in open_batches.items():
-            if batch:
-                send(encode_batch(batch), None, partition, len(batch))
+    for partition, key, value, items in as_records(events, settings.topic_partitions, per_record):
+        send(value, key, partition, items)
     assert producer.flush(60) == 0
     assert failures == [], failures[:5]
+    return records
+
+
+def as_records(
+    events: list[Event], partitions: int, per_record: int = 1
+) -> list[tuple[int, bytes | None, bytes, int]]:
+    """``events`` as records of signatures.submitted, in order: each alone on the
+    partition Kafka's partitioner gives its key, or with ``per_record`` > 1 up to that
+    many to a SignatureBatch record of that partition (so every partition's order of
+    events is the same either way). Each is (partition, key, value, events carried)."""
+    if per_record == 1:
+        return [(home_partition(e.key, partitions), e.key, e.value, 1) for e in events]
+    records: list[tuple[int, bytes | None, bytes, int]] = []
+    waiting: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+    for event in events:
+        partition = home_partition(event.key, partitions)
+        batch = waiting[partition]
+        batch.append((event.key, event.value))
+        if len(batch) == per_record:
+            records.append((partition, None, encode_batch(batch), len(batch)))
+            batch.clear()
+    records += [(p, None, encode_batch(b), len(b)) for p, b in waiting.items() if b]
     return records
 
 

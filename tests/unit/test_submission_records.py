@@ -1,12 +1,12 @@
-"""bench.stages times the rules on records shaped as the intake publishes them: the
+"""The tests and benchmarks publish events as the intake would (``as_records``): the
 shaping must keep every event, each on its own partition, in its partition's order."""
 
 from __future__ import annotations
 
-from bench.stages import records_of
 from schemas.batch import items_of
 from streams.demo.simulator import Event
 from streams.rules.placement import home_partition
+from streams.testing.processes import as_records
 
 PARTITIONS = 4
 
@@ -26,15 +26,15 @@ def by_partition(pairs: list[tuple[bytes | None, bytes]]) -> dict[int, list[byte
 
 def test_one_per_record_is_each_event_alone_on_its_home_partition() -> None:
     given = events(20)
-    records = records_of(given, PARTITIONS, 1)
-    assert [(key, value) for _, key, value in records] == [(e.key, e.value) for e in given]
-    assert all(p == home_partition(key, PARTITIONS) for p, key, _ in records if key)
+    records = as_records(given, PARTITIONS, 1)
+    assert [(key, value) for _, key, value, _ in records] == [(e.key, e.value) for e in given]
+    assert all(p == home_partition(key, PARTITIONS) for p, key, _, _ in records if key)
 
 
 def test_batches_keep_every_event_in_its_partitions_order() -> None:
     given = events(50)
-    records = records_of(given, PARTITIONS, 3)
-    carried = [(p, item) for p, key, value in records for item in items_of(key, value)]
+    records = as_records(given, PARTITIONS, 3)
+    carried = [(p, item) for p, key, value, _ in records for item in items_of(key, value)]
     assert all(p == home_partition(key, PARTITIONS) for p, (key, _) in carried if key)
     assert by_partition([item for _, item in carried]) == by_partition(
         [(e.key, e.value) for e in given]
@@ -42,7 +42,8 @@ def test_batches_keep_every_event_in_its_partitions_order() -> None:
 
 
 def test_no_batch_carries_more_than_asked() -> None:
-    records = records_of(events(50), PARTITIONS, 3)
-    sizes = [len(items_of(key, value)) for _, key, value in records]
+    records = as_records(events(50), PARTITIONS, 3)
+    sizes = [len(items_of(key, value)) for _, key, value, _ in records]
+    assert sizes == [carried for *_, carried in records]
     assert max(sizes) == 3
     assert sum(sizes) == 50
