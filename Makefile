@@ -18,7 +18,7 @@ VEGETA := .cache/bin/vegeta
 DASHBOARD := streams/web/static/dist/.built
 
 .DEFAULT_GOAL := help
-.PHONY: help install fonts browser helm run test lint bench bench-pipeline bench-scale bench-transparency soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
+.PHONY: help install fonts browser helm run test lint bench bench-floor bench-pipeline bench-scale bench-transparency soak kafka-up kafka-down kafka-status cluster-up cluster-down lock clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -104,6 +104,7 @@ lint: install ## ruff, mypy and the import-linter contracts
 bench: $(VEGETA) bench-pipeline ## benchmarks under bench/ (numbers for this machine, into bench/results/)
 	$(PY) -m bench.faust_floor
 	$(PY) -m bench.stages
+	$(PY) -m bench.floor
 	$(PY) -m bench.sink_throughput --rows 100000
 	$(PY) -m bench.intake_latency
 	$(PY) -m bench.visibility_latency --rate 2000
@@ -118,6 +119,9 @@ bench-scale: install ## 1, 2 and 3 workers on the 3-node cluster (BENCH_EVENTS, 
 
 bench-transparency: kafka-up ## the public log's cost: the pipeline with it off and on, and auditing 165,953 leaves
 	$(PY) -m bench.transparency
+
+bench-floor: kafka-up ## the fixed parts alone (no rules, no Faust), the rules without Faust, and the pipeline, in one run
+	$(PY) -m bench.floor
 
 bench-pipeline: kafka-up .venv-quix/.installed ## pipeline vs passthrough and the Quix Streams peer (BENCH_EVENTS, default 1,000,000)
 	$(PY) -m bench.pipeline
