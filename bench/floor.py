@@ -45,6 +45,7 @@ from confluent_kafka import TopicPartition
 
 from bench.machine import RESULTS_DIR, cpu_seconds, describe, save_report
 from bench.pipeline import WORKER_PORT, end_to_end, fresh_settings
+from bench.profile_worker import top
 from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core import kafka
@@ -212,10 +213,17 @@ def sink_rows(settings: Settings, port: int) -> int:
 
 
 def floor_run(
-    settings: Settings, events: list[Any], petitions: list[Any], per_record: int, rules: bool
+    settings: Settings,
+    events: list[Any],
+    petitions: list[Any],
+    per_record: int,
+    *,
+    rules: bool,
+    spy_seconds: int = 0,
 ) -> dict[str, Any]:
     """One loop-and-sink run; events per second from the first record produced to the
-    sink's last row."""
+    sink's last row. ``spy_seconds``: py-spy samples the loop that long (at the
+    start of the run), into bench/results/profile-floor-<bare|rules>.txt."""
     prepare(settings, petitions)
     windows = {
         p.petition_id: (p.opens_at.isoformat(), p.closes_at and p.closes_at.isoformat())
@@ -239,6 +247,7 @@ def floor_run(
         assert loop.stdout is not None
         if loop.stdout.readline().strip() != "ready":
             raise RuntimeError("the floor loop did not start")
+        spy = spy_on(loop.pid, spy_seconds, "rules" if rules else "bare") if spy_seconds else None
         serve_cpu = cpu_seconds(serve.process.pid)
         started = time.perf_counter()
         produce(settings, events, per_record=per_record)
@@ -253,6 +262,12 @@ def floor_run(
             time.sleep(0.1)
         seconds = time.perf_counter() - started
         serve_cpu = cpu_seconds(serve.process.pid) - serve_cpu
+    if spy is not None:
+        _, why = spy.communicate(timeout=60)
+        if spy.returncode:
+            raise RuntimeError(f"py-spy failed: {why.decode()[-500:]}")
+        raw = RESULTS_DIR / f"profile-floor-{'rules' if rules else 'bare'}.collapsed"
+        raw.with_suffix(".txt").write_text(top(raw, 40) + "\n")
     delete_run_topics(settings)
     complete = report["records"] == records and report["unsent"] == 0 and written == expected
     return {
@@ -266,12 +281,33 @@ def floor_run(
     }
 
 
+def spy_on(pid: int, seconds: int, label: str) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` for ``seconds`` in the background (raw stacks)."""
+    raw = RESULTS_DIR / f"profile-floor-{label}.collapsed"
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            *("record", "-p", str(pid), "-d", str(seconds), "-r", "200"),
+            *("-f", "raw", "-o", str(raw), "--nonblocking"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--per-record", type=int, default=50)
     parser.add_argument("--no-pipeline", action="store_true", help="skip the Countersign run")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--spy",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="py-spy the loops that long (bench/results/profile-floor-*.txt)",
+    )
     parser.add_argument("--loop", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rules", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +321,14 @@ def main() -> None:
     for name in ("bare", "rules"):
         print(f"{name} ...", flush=True)
         settings = fresh_settings(workdir, name)
-        runs[name] = floor_run(settings, events, petitions, args.per_record, name == "rules")
+        runs[name] = floor_run(
+            settings,
+            events,
+            petitions,
+            args.per_record,
+            rules=name == "rules",
+            spy_seconds=args.spy,
+        )
         print(f"  {runs[name]}", flush=True)
     if not args.no_pipeline:
         print("countersign ...", flush=True)
