@@ -28,7 +28,6 @@ bench/results/floor.json.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import subprocess
@@ -46,6 +45,7 @@ from confluent_kafka import TopicPartition
 from bench.machine import RESULTS_DIR, cpu_seconds, describe, save_report
 from bench.pipeline import WORKER_PORT, end_to_end, fresh_settings
 from bench.profile_worker import top
+from bench.stages import offline_validate
 from schemas.batch import items_of
 from schemas.codec import codec
 from streams.core import kafka
@@ -56,8 +56,7 @@ from streams.core.topicspecs import SUBMITTED
 from streams.rules.ledger import DedupeLedger
 from streams.rules.outputs import Route
 from streams.rules.petitions import PetitionWindow
-from streams.rules.stages import validate_record
-from streams.rules.verdict import SourcePosition, judge
+from streams.rules.verdict import SourcePosition
 from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import dataset_with_truth
 from streams.testing.processes import ServeProcess, as_records, ops_headers, prepare, produce
@@ -120,31 +119,14 @@ def bare_outputs(accepted_at: datetime) -> Step:
 def rules_outputs(settings: Settings, windows: dict[str, PetitionWindow], now: datetime) -> Step:
     """The worker's rules as the loop's step: ``validate_record`` with an in-memory
     dedupe ledger, every output that the sink writes."""
-    judge_here = functools.partial(
-        judge,
-        petitions=windows,
-        hash_key=settings.hash_key,
-        submitted_codec=codec("SignatureSubmitted"),
-        hash_key_id=settings.email_hash_key_id,
-        previous_keys=settings.previous_hash_keys,
-        now=now,
-    )
-    ledger = DedupeLedger({})
+    validate = offline_validate(settings, windows, now, DedupeLedger({}))
 
     def outputs(
         position: SourcePosition, key: bytes | None, value: bytes | None
     ) -> list[tuple[str, bytes]]:
         return [
             (output.route.value, output.value)
-            for output in validate_record(
-                position,
-                key,
-                value,
-                judge=lambda k, v, at: judge_here(v, k, at),
-                ledger=ledger,
-                partitions=settings.topic_partitions,
-                now=lambda: now,
-            )
+            for output in validate(position, key, value)
             if output.route in ROWS_OF
         ]
 

@@ -22,6 +22,7 @@ import argparse
 import functools
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from streams.core.errors import MalformedMessage
 from streams.core.settings import Settings
 from streams.demo.simulator import DemoPetition, Event
 from streams.rules.ledger import DedupeLedger
-from streams.rules.outputs import Route
+from streams.rules.outputs import Output, Route
 from streams.rules.petitions import PetitionWindow
 from streams.rules.stages import validate_record
 from streams.rules.verdict import SourcePosition, judge
@@ -59,29 +60,12 @@ def rules_cost(
     }
     records = as_records(events, settings.topic_partitions, per_record)
     judged_at = datetime.now(UTC)
-    judge_here = functools.partial(
-        judge,
-        petitions=windows,
-        hash_key=settings.hash_key,
-        submitted_codec=codec("SignatureSubmitted"),
-        hash_key_id=settings.email_hash_key_id,
-        previous_keys=settings.previous_hash_keys,
-        now=judged_at,
-    )
 
     def run() -> list[bytes]:
-        ledger = DedupeLedger({})
+        validate = offline_validate(settings, windows, judged_at, DedupeLedger({}))
         accepted = []
         for offset, (partition, key, value, _) in enumerate(records):
-            for output in validate_record(
-                SourcePosition(TOPIC, partition, offset),
-                key,
-                value,
-                judge=lambda k, v, at: judge_here(v, k, at),
-                ledger=ledger,
-                partitions=settings.topic_partitions,
-                now=lambda: judged_at,
-            ):
+            for output in validate(SourcePosition(TOPIC, partition, offset), key, value):
                 if output.route in {Route.ACCEPTED, Route.VALID}:
                     accepted.append(output.value)
         return accepted
@@ -104,6 +88,41 @@ def rules_cost(
         "avro_share": round((decode_s + encode_s) / stage_s, 2),
         "ceiling_signatures_per_s": round(1e6 / per_signature),
     }
+
+
+def offline_validate(
+    settings: Settings,
+    windows: Mapping[str, PetitionWindow],
+    now: datetime,
+    ledger: DedupeLedger,
+) -> Callable[[SourcePosition, bytes | None, bytes | None], Iterator[Output]]:
+    """``validate_record`` as the worker's agent calls it, without Faust: a catalogue
+    that does not change, one clock reading for every verdict, and ``ledger`` for the
+    dedupe decisions. What ``bench.floor``'s rules loop and ``rules_cost`` run."""
+    judge_here = functools.partial(
+        judge,
+        petitions=windows,
+        hash_key=settings.hash_key,
+        submitted_codec=codec("SignatureSubmitted"),
+        hash_key_id=settings.email_hash_key_id,
+        previous_keys=settings.previous_hash_keys,
+        now=now,
+    )
+
+    def validate(
+        position: SourcePosition, key: bytes | None, value: bytes | None
+    ) -> Iterator[Output]:
+        return validate_record(
+            position,
+            key,
+            value,
+            judge=lambda k, v, at: judge_here(v, k, at),
+            ledger=ledger,
+            partitions=settings.topic_partitions,
+            now=lambda: now,
+        )
+
+    return validate
 
 
 def decodes(value: bytes | None) -> bool:
