@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +42,11 @@ from confluent_kafka import TopicPartition
 
 from bench.machine import RESULTS_DIR, cpu_seconds, describe, save_report
 from bench.pipeline import WORKER_PORT, end_to_end, fresh_settings
-from bench.profile_worker import top
+from bench.profile_worker import metric_samples, top
 from bench.stages import offline_validate
 from schemas.batch import items_of
 from schemas.codec import codec
+from streams.catalogue.store import read_catalogue, window
 from streams.core import kafka
 from streams.core.children import environment, free_port
 from streams.core.errors import MalformedMessage
@@ -59,7 +58,7 @@ from streams.rules.petitions import PetitionWindow
 from streams.rules.verdict import SourcePosition
 from streams.testing.cleanup import delete_run_topics
 from streams.testing.dataset import dataset_with_truth
-from streams.testing.processes import ServeProcess, as_records, ops_headers, prepare, produce
+from streams.testing.processes import ServeProcess, as_records, prepare, produce
 
 RESULTS = RESULTS_DIR / "floor.json"
 #: The routes whose records the sink writes as rows (signatures, rejections).
@@ -133,16 +132,14 @@ def rules_outputs(settings: Settings, windows: dict[str, PetitionWindow], now: d
     return outputs
 
 
-def run_loop(records: int, with_rules: bool, windows_json: str) -> None:
+def run_loop(records: int, with_rules: bool) -> None:
     """The loop process: consume ``records`` records of signatures.submitted, produce
     what the step gives, flush; print what it produced and its CPU as JSON."""
     settings = Settings()
     now = datetime.now(UTC)
     if with_rules:
-        windows = {
-            pid: PetitionWindow(pid, datetime.fromisoformat(o), c and datetime.fromisoformat(c))
-            for pid, (o, c) in json.loads(windows_json).items()
-        }
+        # The windows the worker would judge by: the catalogue on Kafka.
+        windows = {pid: window(p) for pid, p in read_catalogue(settings).items()}
         step = rules_outputs(settings, windows, now)
     else:
         step = bare_outputs(now)
@@ -183,14 +180,10 @@ def run_loop(records: int, with_rules: bool, windows_json: str) -> None:
 
 def sink_rows(settings: Settings, port: int) -> int:
     """Rows the sink of ``serve`` on ``port`` has written so far (its /metrics)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/metrics", headers=ops_headers(settings)
-    )
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        text = answer.read().decode()
     return sum(
-        int(float(m.group(1)))
-        for m in re.finditer(r"^countersign_sink_rows_total(?:\{[^}]*\})? (\S+)$", text, re.M)
+        int(sample.value)
+        for sample in metric_samples(port, settings)
+        if sample.name == "countersign_sink_rows_total"
     )
 
 
@@ -207,10 +200,7 @@ def floor_run(
     sink's last row. ``spy_seconds``: py-spy samples the loop that long (at the
     start of the run), into bench/results/profile-floor-<bare|rules>.txt."""
     prepare(settings, petitions)
-    windows = {
-        p.petition_id: (p.opens_at.isoformat(), p.closes_at and p.closes_at.isoformat())
-        for p in petitions
-    }
+    label = "rules" if rules else "bare"
     port = free_port()
     log = settings.data_dir / "floor.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +211,7 @@ def floor_run(
         records = len(as_records(events, settings.topic_partitions, per_record))
         loop = subprocess.Popen(
             [sys.executable, "-m", "bench.floor", "--loop", str(records)]
-            + (["--rules", json.dumps(windows)] if rules else []),
+            + (["--rules"] if rules else []),
             env=environment(settings),
             stdout=subprocess.PIPE,
             text=True,
@@ -229,7 +219,8 @@ def floor_run(
         assert loop.stdout is not None
         if loop.stdout.readline().strip() != "ready":
             raise RuntimeError("the floor loop did not start")
-        spy = spy_on(loop.pid, spy_seconds, "rules" if rules else "bare") if spy_seconds else None
+        raw = RESULTS_DIR / f"profile-floor-{label}.collapsed"
+        spy = spy_on(loop.pid, spy_seconds, raw) if spy_seconds else None
         serve_cpu = cpu_seconds(serve.process.pid)
         started = time.perf_counter()
         produce(settings, events, per_record=per_record)
@@ -248,7 +239,6 @@ def floor_run(
         _, why = spy.communicate(timeout=60)
         if spy.returncode:
             raise RuntimeError(f"py-spy failed: {why.decode()[-500:]}")
-        raw = RESULTS_DIR / f"profile-floor-{'rules' if rules else 'bare'}.collapsed"
         raw.with_suffix(".txt").write_text(top(raw, 40) + "\n")
     delete_run_topics(settings)
     complete = report["records"] == records and report["unsent"] == 0 and written == expected
@@ -263,9 +253,9 @@ def floor_run(
     }
 
 
-def spy_on(pid: int, seconds: int, label: str) -> subprocess.Popen[bytes]:
-    """py-spy recording ``pid`` for ``seconds`` in the background (raw stacks)."""
-    raw = RESULTS_DIR / f"profile-floor-{label}.collapsed"
+def spy_on(pid: int, seconds: int, raw: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` for ``seconds`` in the background, into ``raw``
+    (collapsed stacks)."""
     return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("py-spy")),
@@ -291,10 +281,10 @@ def main() -> None:
         help="py-spy the loops that long (bench/results/profile-floor-*.txt)",
     )
     parser.add_argument("--loop", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--rules", help=argparse.SUPPRESS)
+    parser.add_argument("--rules", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loop is not None:
-        run_loop(args.loop, args.rules is not None, args.rules or "{}")
+        run_loop(args.loop, args.rules)
         return
     workdir = Path(tempfile.mkdtemp(prefix="floor-"))
     print(f"generating {args.events:,} events ...", flush=True)

@@ -65,12 +65,16 @@ def main() -> None:
     wait_until_visible(admin, [topic])
     outputs = OutputProducer(settings, on_failure=print)
     gap = 1 / args.rate
+
+    def in_turn(n: int) -> int:
+        return n % PARTITIONS
+
     patterns: list[tuple[str, Callable[[int], int], float, int]] = [
         ("tight loop, one partition", lambda n: 0, 0.0, 1),
         (f"paced {args.rate:,.0f}/s, one partition", lambda n: 0, gap, 1),
-        (f"paced {args.rate:,.0f}/s, {PARTITIONS} partitions in turn", lambda n: n % 12, gap, 1),
-        ("paced, bursts of 50 to one partition", lambda n: (n // 50) % 12, gap, 50),
-        (f"paced, bursts of 50 over {PARTITIONS} partitions", lambda n: n % 12, gap, 50),
+        (f"paced {args.rate:,.0f}/s, {PARTITIONS} partitions in turn", in_turn, gap, 1),
+        ("paced, bursts of 50 to one partition", lambda n: (n // 50) % PARTITIONS, gap, 50),
+        (f"paced, bursts of 50 over {PARTITIONS} partitions", in_turn, gap, 50),
     ]
     try:
         for name, partition_of, gap_s, burst in patterns:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import re
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.machine import RESULTS_DIR
 from bench.pipeline import WORKER_PORT, fresh_settings
@@ -54,15 +56,24 @@ def top(raw: Path, limit: int) -> str:
     return "\n".join(lines)
 
 
-def events_in(port: int) -> dict[str, float]:
-    """The worker's ``countersign_agent_events_in`` counters, by agent."""
+def metric_samples(port: int, settings: Settings) -> list[Sample]:
+    """Every sample a process of ours serves on ``port``'s /metrics (the ops token's
+    scrape), parsed by prometheus_client."""
     scrape = urllib.request.Request(
-        f"http://127.0.0.1:{port}/metrics", headers=ops_headers(Settings())
+        f"http://127.0.0.1:{port}/metrics", headers=ops_headers(settings)
     )
     with urllib.request.urlopen(scrape, timeout=5) as response:
         text = response.read().decode()
-    pattern = r'^countersign_agent_events_in_total\{agent="(\w+)"\} (\S+)$'
-    return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.M)}
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def events_in(port: int) -> dict[str, float]:
+    """The worker's ``countersign_agent_events_in`` counters, by agent."""
+    return {
+        sample.labels["agent"]: sample.value
+        for sample in metric_samples(port, Settings())
+        if sample.name == "countersign_agent_events_in_total"
+    }
 
 
 def main() -> None:

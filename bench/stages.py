@@ -30,6 +30,7 @@ from typing import Any
 from bench.machine import RESULTS_DIR, describe, save_report
 from schemas.batch import items_of
 from schemas.codec import codec
+from streams.catalogue.store import window
 from streams.core.errors import MalformedMessage
 from streams.core.settings import Settings
 from streams.demo.simulator import DemoPetition, Event
@@ -55,9 +56,7 @@ def rules_cost(
     """µs of CPU per signature for validate (judge and the dedupe decision, with
     their outputs encoded), the best of ``repeat`` runs over ``events``, and the
     part of it that the same Avro decodes and encodes take alone."""
-    windows = {
-        p.petition_id: PetitionWindow(p.petition_id, p.opens_at, p.closes_at) for p in petitions
-    }
+    windows = {p.petition_id: window(p.record(now=p.opens_at)) for p in petitions}
     records = as_records(events, settings.topic_partitions, per_record)
     judged_at = datetime.now(UTC)
 
